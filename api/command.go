@@ -1,0 +1,135 @@
+package api
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// CommandVersion is the version of the command encoding this build writes.
+// The FSM refuses commands of a newer version than it knows.
+const CommandVersion = 1
+
+// CommandType names a change to the replicated state.
+type CommandType string
+
+// Command types. Payload types are named after them.
+const (
+	CmdBootstrap     CommandType = "cluster.bootstrap"   // BootstrapPayload
+	CmdRotateToken   CommandType = "cluster.rotateToken" // RotateTokenPayload
+	CmdRegisterNode  CommandType = "node.register"       // RegisterNodePayload
+	CmdSetNodeStatus CommandType = "node.setStatus"      // SetNodeStatusPayload
+	CmdUpdateNode    CommandType = "node.update"         // UpdateNodePayload
+	CmdRemoveNode    CommandType = "node.remove"         // RemoveNodePayload
+
+	CmdCreateService CommandType = "service.create" // CreateServicePayload
+	CmdUpdateService CommandType = "service.update" // UpdateServicePayload
+	CmdRemoveService CommandType = "service.remove" // RemoveServicePayload
+	// CmdWriteTasks carries the leader's task decisions: new tasks,
+	// assignments and desired-state changes, in one batch.
+	CmdWriteTasks CommandType = "task.write" // WriteTasksPayload
+	// CmdReportTaskStatus carries observed states from one node.
+	CmdReportTaskStatus CommandType = "task.report" // ReportTaskStatusPayload
+)
+
+// Command is one entry in the Raft log. The leader stamps Time (and any IDs
+// inside Payload) before it proposes, so every replica applies it the same
+// way. RequestID makes a retried write apply once.
+type Command struct {
+	Version   int             `json:"v"`
+	Type      CommandType     `json:"type"`
+	RequestID string          `json:"request_id"`
+	Time      time.Time       `json:"time"`
+	Payload   json.RawMessage `json:"payload"`
+}
+
+// BootstrapPayload creates the cluster record and its first node.
+type BootstrapPayload struct {
+	Cluster Cluster `json:"cluster"`
+	Node    Node    `json:"node"`
+}
+
+// RotateTokenPayload replaces the join-token nonce (chosen by the leader).
+type RotateTokenPayload struct {
+	TokenNonce []byte `json:"token_nonce"`
+}
+
+// RegisterNodePayload records a node that joined, or refreshes the
+// addresses and capacity of one that restarted.
+type RegisterNodePayload struct {
+	Node Node `json:"node"`
+}
+
+// SetNodeStatusPayload records liveness seen by the leader.
+type SetNodeStatusPayload struct {
+	NodeID string     `json:"node_id"`
+	Status NodeStatus `json:"status"`
+}
+
+// UpdateNodePayload changes what an operator controls on a node.
+type UpdateNodePayload struct {
+	NodeID       string            `json:"node_id"`
+	Availability Availability      `json:"availability,omitempty"`
+	LabelAdd     map[string]string `json:"label_add,omitempty"`
+	LabelRemove  []string          `json:"label_rm,omitempty"`
+}
+
+// RemoveNodePayload forgets a node.
+type RemoveNodePayload struct {
+	NodeID string `json:"node_id"`
+}
+
+// CreateServicePayload creates a service; ServiceID is stamped by the leader.
+type CreateServicePayload struct {
+	ServiceID string      `json:"service_id"`
+	Spec      ServiceSpec `json:"spec"`
+}
+
+// UpdateServicePayload replaces a service's spec. If ExpectVersion is
+// non-zero the update applies only to that version (optimistic concurrency).
+type UpdateServicePayload struct {
+	Name          string      `json:"name"`
+	ExpectVersion uint64      `json:"expect_version,omitempty"`
+	Spec          ServiceSpec `json:"spec"`
+}
+
+// RemoveServicePayload removes a service; its tasks are told to shut down.
+type RemoveServicePayload struct {
+	Name string `json:"name"`
+}
+
+// WriteTasksPayload is a batch of leader decisions about tasks.
+type WriteTasksPayload struct {
+	// Create holds new tasks, with IDs stamped by the leader.
+	Create []Task `json:"create,omitempty"`
+	// Assign moves pending tasks to nodes, or records why they stay pending.
+	Assign []TaskAssignment `json:"assign,omitempty"`
+	// Desire lowers tasks' desired state (to shutdown).
+	Desire []TaskDesire `json:"desire,omitempty"`
+	// Delete drops task records (history beyond the bound, removed services).
+	Delete []string `json:"delete,omitempty"`
+}
+
+// TaskAssignment places one task, or explains why it could not be placed.
+type TaskAssignment struct {
+	TaskID string `json:"task_id"`
+	NodeID string `json:"node_id,omitempty"` // empty: still pending, see Err
+	Err    string `json:"error,omitempty"`
+}
+
+// TaskDesire sets one task's desired state.
+type TaskDesire struct {
+	TaskID       string    `json:"task_id"`
+	DesiredState TaskState `json:"desired_state"`
+}
+
+// ReportTaskStatusPayload is a batch of observed states from one node.
+type ReportTaskStatusPayload struct {
+	NodeID  string             `json:"node_id"`
+	Updates []TaskStatusUpdate `json:"updates"`
+}
+
+// TaskStatusUpdate is one task's observed status.
+type TaskStatusUpdate struct {
+	TaskID string     `json:"task_id"`
+	Status TaskStatus `json:"status"`
+}

@@ -1,0 +1,91 @@
+package api
+
+import "time"
+
+// HTTP API, served by every node on its API address (loopback by default).
+// All bodies are JSON. Writes may carry a request ID in the X-Request-ID
+// header; a retried write with the same ID applies once. Reads are served
+// from the local replica; add ?consistent=true for a leader-verified read.
+//
+//	GET    /v1/cluster                    ClusterStatus
+//	GET    /v1/nodes                      []NodeInfo
+//	GET    /v1/nodes/{name}               NodeInfo
+//	POST   /v1/nodes/{name}               NodeUpdateRequest -> NodeInfo
+//	DELETE /v1/nodes/{name}               (only a down node)
+//	GET    /v1/token                      TokenResponse
+//	POST   /v1/token/rotate               TokenResponse
+//	GET    /v1/services                   []ServiceInfo
+//	POST   /v1/services                   ServiceSpec -> ServiceInfo
+//	GET    /v1/services/{name}            ServiceInfo
+//	POST   /v1/services/{name}            ServiceUpdateRequest -> ServiceInfo
+//	DELETE /v1/services/{name}
+//	GET    /v1/services/{name}/tasks      []TaskInfo
+//	GET    /v1/services/{name}/logs       text/plain; ?follow=true&tail=N
+//	GET    /v1/tasks/{id}/logs            text/plain (served by the task's node)
+const (
+	// HeaderRequestID carries a client-chosen request ID for idempotent writes.
+	HeaderRequestID = "X-Request-ID"
+	// MaxRequestBody is the largest request body the API reads.
+	MaxRequestBody = 1 << 20
+	// DefaultAPIAddr is where the CLI looks for an agent.
+	DefaultAPIAddr = "127.0.0.1:7948"
+)
+
+// ClusterStatus answers GET /v1/cluster.
+type ClusterStatus struct {
+	ClusterID    string    `json:"cluster_id"`
+	CreatedAt    time.Time `json:"created_at"`
+	Leader       string    `json:"leader"`    // leader's node name, "" if none
+	LeaderID     string    `json:"leader_id"` // leader's node ID
+	Term         uint64    `json:"term"`
+	CommitIndex  uint64    `json:"commit_index"`
+	AppliedIndex uint64    `json:"applied_index"`
+	Voters       []string  `json:"voters"`    // node names
+	Nonvoters    []string  `json:"nonvoters"` // node names
+	Members      []string  `json:"members"`   // node names, all of them
+	Self         string    `json:"self"`      // name of the node that answered
+}
+
+// NodeInfo is a node with its derived role, as the API shows it.
+type NodeInfo struct {
+	Node
+	Role    Role   `json:"role"`
+	Address string `json:"address"` // the p2p address, for tables
+	Tasks   int    `json:"tasks"`   // active tasks on the node
+}
+
+// NodeUpdateRequest is the body of POST /v1/nodes/{name}.
+type NodeUpdateRequest struct {
+	Availability Availability      `json:"availability,omitempty"`
+	LabelAdd     map[string]string `json:"label_add,omitempty"`
+	LabelRemove  []string          `json:"label_rm,omitempty"`
+}
+
+// TokenResponse answers the token endpoints.
+type TokenResponse struct {
+	Token     string    `json:"token"`
+	RotatedAt time.Time `json:"rotated_at"`
+}
+
+// ServiceInfo is a service with its observed progress.
+type ServiceInfo struct {
+	Service
+	Desired uint64 `json:"desired"`
+	Running uint64 `json:"running"`
+	// Pending explains why tasks are not placed, if any are not.
+	Pending []string `json:"pending,omitempty"`
+}
+
+// ServiceUpdateRequest is the body of POST /v1/services/{name}. Either a
+// whole new Spec, or just Replicas (a scale).
+type ServiceUpdateRequest struct {
+	Spec          *ServiceSpec `json:"spec,omitempty"`
+	Replicas      *uint64      `json:"replicas,omitempty"`
+	ExpectVersion uint64       `json:"expect_version,omitempty"`
+}
+
+// TaskInfo is a task as `service ps` shows it.
+type TaskInfo struct {
+	Task
+	NodeName string `json:"node"`
+}

@@ -1,0 +1,96 @@
+package api
+
+import "time"
+
+// ServiceMode says how many tasks a service runs.
+type ServiceMode string
+
+// Service modes.
+const (
+	// ModeReplicated runs Replicas tasks in slots 1..Replicas.
+	ModeReplicated ServiceMode = "replicated"
+	// ModeGlobal runs one task on every eligible node.
+	ModeGlobal ServiceMode = "global"
+)
+
+// RestartCondition says when a task that stopped is replaced.
+type RestartCondition string
+
+// Restart conditions, as in `docker service create --restart-condition`.
+const (
+	RestartNone      RestartCondition = "none"
+	RestartOnFailure RestartCondition = "on-failure"
+	RestartAny       RestartCondition = "any"
+)
+
+// Duration is a time.Duration that reads and writes JSON as "1.5s".
+type Duration time.Duration
+
+// RestartPolicy controls the restart supervisor.
+type RestartPolicy struct {
+	Condition RestartCondition `json:"condition,omitempty"`
+	// Delay between a task's end and its replacement's start; doubles on
+	// every consecutive failure in the window, up to 10× Delay.
+	Delay Duration `json:"delay,omitempty"`
+	// MaxAttempts is how many restarts are allowed within Window; 0 is no limit.
+	MaxAttempts uint64   `json:"max_attempts,omitempty"`
+	Window      Duration `json:"window,omitempty"`
+}
+
+// PlacementPreference spreads tasks evenly over the values of a node label,
+// written as "node.labels.zone".
+type PlacementPreference struct {
+	Spread string `json:"spread"`
+}
+
+// PortSpec is a host port a task binds; two tasks that bind the same
+// port and protocol never share a node.
+type PortSpec struct {
+	Port     uint16 `json:"port"`
+	Protocol string `json:"protocol,omitempty"` // "tcp" (default) or "udp"
+}
+
+// ServiceSpec is what a user declares. Every change makes a new version.
+type ServiceSpec struct {
+	Name    string   `json:"name"`
+	Runtime string   `json:"runtime"` // "process" or "containerd"
+	Image   string   `json:"image,omitempty"`
+	Command []string `json:"command,omitempty"`
+	Args    []string `json:"args,omitempty"`
+	Env     []string `json:"env,omitempty"` // KEY=VALUE
+	WorkDir string   `json:"workdir,omitempty"`
+
+	Mode     ServiceMode `json:"mode"`
+	Replicas uint64      `json:"replicas,omitempty"`
+
+	// Reservations are what the scheduler subtracts from a node's capacity.
+	Reservations Resources             `json:"reservations,omitempty"`
+	Constraints  []string              `json:"constraints,omitempty"` // "node.labels.zone==a"
+	Preferences  []PlacementPreference `json:"preferences,omitempty"`
+	Ports        []PortSpec            `json:"ports,omitempty"`
+	// MaxPerNode caps the tasks of this service on one node; 0 is no cap.
+	MaxPerNode uint64 `json:"max_per_node,omitempty"`
+
+	Restart         RestartPolicy     `json:"restart"`
+	StopGracePeriod Duration          `json:"stop_grace_period,omitempty"`
+	StopSignal      string            `json:"stop_signal,omitempty"`
+	Labels          map[string]string `json:"labels,omitempty"`
+}
+
+// Service is a ServiceSpec as stored: with its ID, version and history.
+type Service struct {
+	ID      string      `json:"id"`
+	Spec    ServiceSpec `json:"spec"`
+	Version uint64      `json:"version"`
+	// Previous holds earlier versions, newest first, bounded.
+	Previous  []VersionedSpec `json:"previous,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+// VersionedSpec is one past version of a service's spec.
+type VersionedSpec struct {
+	Version   uint64      `json:"version"`
+	Spec      ServiceSpec `json:"spec"`
+	UpdatedAt time.Time   `json:"updated_at"`
+}

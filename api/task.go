@@ -1,0 +1,109 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// TaskState is where a task is in its life. States are ordered and a task's
+// observed state only moves forward.
+type TaskState int
+
+// Task states, in order. Everything from Complete on is terminal.
+const (
+	TaskNew TaskState = iota
+	// TaskPending: the scheduler found no node yet; Status.Err says why.
+	TaskPending
+	TaskAssigned
+	TaskPreparing
+	TaskStarting
+	TaskRunning
+	TaskComplete
+	TaskFailed
+	TaskShutdown
+	TaskRejected
+	TaskOrphaned
+)
+
+var taskStateNames = [...]string{"new", "pending", "assigned", "preparing", "starting", "running", "complete", "failed", "shutdown", "rejected", "orphaned"}
+
+// String returns the lower-case name of s.
+func (s TaskState) String() string {
+	if s < 0 || int(s) >= len(taskStateNames) {
+		return fmt.Sprintf("state(%d)", int(s))
+	}
+	return taskStateNames[s]
+}
+
+// Terminal reports whether s is an end state.
+func (s TaskState) Terminal() bool { return s >= TaskComplete }
+
+// ParseTaskState reads a state name.
+func ParseTaskState(name string) (TaskState, error) {
+	for i, n := range taskStateNames {
+		if n == name {
+			return TaskState(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown task state %q", name)
+}
+
+// MarshalJSON writes the state's name.
+func (s TaskState) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// UnmarshalJSON reads a state's name.
+func (s *TaskState) UnmarshalJSON(b []byte) error {
+	var name string
+	if err := json.Unmarshal(b, &name); err != nil {
+		return fmt.Errorf("task state must be a string: %w", err)
+	}
+	v, err := ParseTaskState(name)
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// TaskStatus is what a task's node observed.
+type TaskStatus struct {
+	State     TaskState `json:"state"`
+	Message   string    `json:"message,omitempty"`
+	Err       string    `json:"error,omitempty"`
+	ExitCode  *int      `json:"exit_code,omitempty"`
+	OOMKilled bool      `json:"oom_killed,omitempty"`
+	PID       int       `json:"pid,omitempty"`
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// Task is one run of a service in one slot on one node. It is immutable
+// apart from DesiredState (written by the leader) and Status (written by
+// its node, moving forward only); a task that ends is replaced by a new one.
+type Task struct {
+	ID          string `json:"id"`
+	ServiceID   string `json:"service_id"`
+	ServiceName string `json:"service_name"`
+	// Slot is 1..N for replicated services, 0 for global ones (which are
+	// keyed by NodeID).
+	Slot        uint64      `json:"slot"`
+	SpecVersion uint64      `json:"spec_version"`
+	Spec        ServiceSpec `json:"spec"`
+	NodeID      string      `json:"node_id,omitempty"`
+
+	DesiredState TaskState  `json:"desired_state"`
+	Status       TaskStatus `json:"status"`
+	// Attempt counts the tasks before this one in the same slot.
+	Attempt uint64 `json:"attempt"`
+	// NotBefore delays the start of a restarted task (restart delay).
+	NotBefore time.Time `json:"not_before,omitempty"`
+
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Active reports whether the task still counts towards its slot: it is
+// meant to run and has not ended.
+func (t *Task) Active() bool {
+	return t.DesiredState <= TaskRunning && !t.Status.State.Terminal()
+}

@@ -1,0 +1,119 @@
+// Package api holds the data model that every Shoal package shares: the
+// records kept in the replicated store (cluster, nodes, services, tasks), the
+// commands that change them, and the JSON shapes of the HTTP API.
+//
+// It imports nothing from the rest of Shoal, so every other package may
+// import it.
+package api
+
+import (
+	"strings"
+	"time"
+)
+
+// NodeStatus is the liveness of a node as the leader last recorded it.
+type NodeStatus string
+
+// Node statuses.
+const (
+	NodeReady NodeStatus = "ready"
+	NodeDown  NodeStatus = "down"
+)
+
+// Availability says whether the scheduler may place work on a node.
+type Availability string
+
+// Node availabilities, as in `docker node update --availability`.
+const (
+	AvailabilityActive Availability = "active"
+	AvailabilityPause  Availability = "pause"
+	AvailabilityDrain  Availability = "drain"
+)
+
+// Role is a node's part in consensus. It is derived from the Raft
+// configuration at read time, never stored.
+type Role string
+
+// Roles.
+const (
+	RoleLeader   Role = "leader"
+	RoleVoter    Role = "voter"
+	RoleNonvoter Role = "nonvoter"
+	RoleMember   Role = "member"
+)
+
+// Resources is an amount of CPU and memory: a node's capacity or a task's
+// reservation.
+type Resources struct {
+	// NanoCPUs is CPU in billionths of a core (1e9 = one core).
+	NanoCPUs int64 `json:"nano_cpus,omitempty"`
+	// MemoryBytes is memory in bytes.
+	MemoryBytes int64 `json:"memory_bytes,omitempty"`
+}
+
+// Add returns r plus o.
+func (r Resources) Add(o Resources) Resources {
+	return Resources{NanoCPUs: r.NanoCPUs + o.NanoCPUs, MemoryBytes: r.MemoryBytes + o.MemoryBytes}
+}
+
+// Node is a host in the cluster. Its ID is its libp2p peer ID.
+type Node struct {
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	P2PAddr    string            `json:"p2p_addr"`    // host:port of its libp2p listener
+	GossipAddr string            `json:"gossip_addr"` // host:port of its memberlist listener
+	APIAddr    string            `json:"api_addr,omitempty"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	// Resources is the node's total capacity.
+	Resources Resources `json:"resources"`
+	// Runtimes are the task runtimes the node has enabled ("process", "containerd").
+	Runtimes     []string     `json:"runtimes,omitempty"`
+	Status       NodeStatus   `json:"status"`
+	Availability Availability `json:"availability"`
+	JoinedAt     time.Time    `json:"joined_at"`
+	UpdatedAt    time.Time    `json:"updated_at"`
+}
+
+// HasRuntime reports whether the node advertises runtime name.
+func (n *Node) HasRuntime(name string) bool {
+	for _, r := range n.Runtimes {
+		if r == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Cluster is the singleton record that defines a cluster's identity.
+type Cluster struct {
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"created_at"`
+	// SigningKey is the cluster's Ed25519 private key (64 bytes). Members
+	// prove to joiners that they belong to the cluster with it; the join
+	// token pins the digest of its public half. Never served by the API.
+	SigningKey []byte `json:"signing_key,omitempty"`
+	// TokenNonce is the current join-token generation; the join secret is
+	// derived from SigningKey and TokenNonce. Rotation replaces it.
+	TokenNonce []byte `json:"token_nonce,omitempty"`
+	// JoinSecretHash is SHA-256 of the current join secret.
+	JoinSecretHash []byte    `json:"join_secret_hash,omitempty"`
+	TokenRotatedAt time.Time `json:"token_rotated_at"`
+	// GossipKey encrypts memberlist traffic (32 bytes, AES-256-GCM).
+	GossipKey []byte `json:"gossip_key,omitempty"`
+}
+
+// Redacted returns a copy of c without its secrets, fit for the API.
+func (c Cluster) Redacted() Cluster {
+	c.SigningKey, c.TokenNonce, c.JoinSecretHash, c.GossipKey = nil, nil, nil, nil
+	return c
+}
+
+// ShortID shortens a libp2p peer ID or a task ID for tables. Ed25519 peer
+// IDs all start with "12D3KooW", so that prefix is skipped.
+func ShortID(id string) string {
+	id = strings.TrimPrefix(id, "12D3KooW")
+	if len(id) > 10 {
+		return id[:10]
+	}
+	return id
+}
