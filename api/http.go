@@ -87,5 +87,7 @@ type ServiceUpdateRequest struct {
 // TaskInfo is a task as `service ps` shows it.
 type TaskInfo struct {
 	Task
-	NodeName string `json:"node"`
+	NodeName string    `json:"node"`  // node name, "" while pending
+	State    TaskState `json:"state"` // Status.State, flattened for scripts
+	Error    string    `json:"error"` // Status.Err, flattened for scripts
 }
