@@ -20,6 +20,9 @@ const (
 	CmdSetNodeStatus CommandType = "node.setStatus"      // SetNodeStatusPayload
 	CmdUpdateNode    CommandType = "node.update"         // UpdateNodePayload
 	CmdRemoveNode    CommandType = "node.remove"         // RemoveNodePayload
+	// CmdSetRaftRoles records the Raft configuration on node records, so
+	// every node, Raft server or not, can show roles.
+	CmdSetRaftRoles CommandType = "node.setRaftRoles" // SetRaftRolesPayload
 
 	CmdCreateService CommandType = "service.create" // CreateServicePayload
 	CmdUpdateService CommandType = "service.update" // UpdateServicePayload
@@ -71,6 +74,12 @@ type UpdateNodePayload struct {
 	Availability Availability      `json:"availability,omitempty"`
 	LabelAdd     map[string]string `json:"label_add,omitempty"`
 	LabelRemove  []string          `json:"label_rm,omitempty"`
+}
+
+// SetRaftRolesPayload sets RaftRole on nodes; nodes not listed become
+// plain members.
+type SetRaftRolesPayload struct {
+	Roles map[string]Role `json:"roles"`
 }
 
 // RemoveNodePayload forgets a node.

@@ -70,8 +70,11 @@ type Node struct {
 	Runtimes     []string     `json:"runtimes,omitempty"`
 	Status       NodeStatus   `json:"status"`
 	Availability Availability `json:"availability"`
-	JoinedAt     time.Time    `json:"joined_at"`
-	UpdatedAt    time.Time    `json:"updated_at"`
+	// RaftRole is voter, nonvoter or member, as the leader last set it;
+	// whether a voter leads is read from Raft, not stored.
+	RaftRole  Role      `json:"raft_role,omitempty"`
+	JoinedAt  time.Time `json:"joined_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // HasRuntime reports whether the node advertises runtime name.

@@ -1,0 +1,238 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is everything `shoal agent` is told, by flags or by a TOML file
+// (flags win). Its TOML keys are the flag names with '_' for '-'.
+type Config struct {
+	DataDir    string            `toml:"data_dir"`
+	Name       string            `toml:"name"`
+	Bind       string            `toml:"bind"`
+	Advertise  string            `toml:"advertise"`
+	GossipPort int               `toml:"gossip_port"`
+	P2PPort    int               `toml:"p2p_port"`
+	APIAddr    string            `toml:"api_addr"`
+	Labels     map[string]string `toml:"labels"`
+	Bootstrap  bool              `toml:"bootstrap"`
+	Join       string            `toml:"join"`
+	Token      string            `toml:"token"`
+	// Runtimes enabled on this node ("process", "containerd").
+	Runtimes []string `toml:"runtimes"`
+	// CPUs and Memory override the detected capacity ("4GiB").
+	CPUs   float64 `toml:"cpus"`
+	Memory string  `toml:"memory"`
+
+	Raft   RaftConfig   `toml:"raft"`
+	Gossip GossipConfig `toml:"gossip"`
+	Voters VotersConfig `toml:"voters"`
+}
+
+// RaftConfig tunes consensus timing.
+type RaftConfig struct {
+	HeartbeatTimeout   Duration `toml:"heartbeat_timeout"`
+	ElectionTimeout    Duration `toml:"election_timeout"`
+	LeaderLeaseTimeout Duration `toml:"leader_lease_timeout"`
+}
+
+// GossipConfig tunes failure detection.
+type GossipConfig struct {
+	ProbeInterval Duration `toml:"probe_interval"`
+	ProbeTimeout  Duration `toml:"probe_timeout"`
+	SuspicionMult int      `toml:"suspicion_mult"`
+}
+
+// VotersConfig sets how many Raft voters the leader keeps, and where.
+type VotersConfig struct {
+	// Target voters for clusters of 3..LargeAt-1 nodes (default 3).
+	Target int `toml:"target"`
+	// Large is the voter count once the cluster has LargeAt nodes (default 5 at 7).
+	Large   int `toml:"large"`
+	LargeAt int `toml:"large_at"`
+	// ZoneLabel is the node label voters are spread over (default "zone").
+	ZoneLabel string `toml:"zone_label"`
+	// StableFor is how long a non-voter must be alive and caught up before promotion.
+	StableFor Duration `toml:"stable_for"`
+	// DeadGrace is how long a voter may be dead before it is replaced.
+	DeadGrace Duration `toml:"dead_grace"`
+}
+
+// Duration is a time.Duration written in TOML as "500ms".
+type Duration time.Duration
+
+// UnmarshalText reads "500ms", "2s".
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("bad duration %q (want e.g. \"500ms\")", string(b))
+	}
+	if v < 0 {
+		return fmt.Errorf("duration %q must not be negative", string(b))
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText writes the duration as "500ms".
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// DefaultConfig is the configuration before any file or flag.
+func DefaultConfig() Config {
+	host, _ := os.Hostname()
+	return Config{
+		DataDir:    "/var/lib/shoal",
+		Name:       host,
+		Bind:       "0.0.0.0",
+		GossipPort: 7946,
+		P2PPort:    7947,
+		APIAddr:    "127.0.0.1:7948",
+		Voters:     VotersConfig{Target: 3, Large: 5, LargeAt: 7, ZoneLabel: "zone", StableFor: Duration(2 * time.Second), DeadGrace: Duration(3 * time.Second)},
+	}
+}
+
+// LoadConfigFile reads a TOML file over c. Unknown keys are errors.
+func LoadConfigFile(path string, c *Config) error {
+	md, err := toml.DecodeFile(path, c)
+	if err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return fmt.Errorf("config %s: line %d: %s", path, perr.Position.Line, oneLine(perr.Message))
+		}
+		return fmt.Errorf("config %s: %s", path, oneLine(err.Error()))
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return fmt.Errorf("config %s: unknown key %q", path, und[0].String())
+	}
+	return nil
+}
+
+// ParseConfig reads TOML text over c; used by tests and fuzzing.
+func ParseConfig(data string, c *Config) error {
+	md, err := toml.Decode(data, c)
+	if err != nil {
+		return fmt.Errorf("config: %s", oneLine(err.Error()))
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return fmt.Errorf("config: unknown key %q", und[0].String())
+	}
+	return nil
+}
+
+func oneLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return strings.TrimSpace(s)
+}
+
+// Validate checks c and names the first problem it finds.
+func (c *Config) Validate() error {
+	if c.DataDir == "" {
+		return errors.New("data dir: must be set (--data-dir)")
+	}
+	if err := validName(c.Name); err != nil {
+		return err
+	}
+	if net.ParseIP(c.Bind) == nil {
+		return fmt.Errorf("bind: %q is not an IP address", c.Bind)
+	}
+	if c.Advertise != "" && net.ParseIP(c.Advertise) == nil {
+		return fmt.Errorf("advertise: %q is not an IP address", c.Advertise)
+	}
+	for flag, p := range map[string]int{"gossip port": c.GossipPort, "p2p port": c.P2PPort} {
+		if p < 0 || p > 65535 {
+			return fmt.Errorf("%s: %d is not a port (0-65535)", flag, p)
+		}
+	}
+	if c.GossipPort != 0 && c.GossipPort == c.P2PPort {
+		return fmt.Errorf("gossip port and p2p port are both %d", c.P2PPort)
+	}
+	if _, port, err := net.SplitHostPort(c.APIAddr); err != nil {
+		return fmt.Errorf("api addr: %q is not host:port", c.APIAddr)
+	} else if err := validPortString(port); err != nil {
+		return fmt.Errorf("api addr: %v", err)
+	}
+	for k := range c.Labels {
+		if k == "" || strings.ContainsAny(k, "= ,") {
+			return fmt.Errorf("label: %q is not a valid key", k)
+		}
+	}
+	if c.Bootstrap && c.Join != "" {
+		return errors.New("--bootstrap and --join exclude each other")
+	}
+	if c.Join != "" && c.Token == "" {
+		return errors.New("--join needs --token")
+	}
+	if c.Join != "" {
+		if _, _, err := net.SplitHostPort(c.Join); err != nil {
+			return fmt.Errorf("join: %q is not HOST:PORT", c.Join)
+		}
+	}
+	for _, r := range c.Runtimes {
+		if r != "process" && r != "containerd" {
+			return fmt.Errorf("runtime: unknown runtime %q (process, containerd)", r)
+		}
+	}
+	if c.CPUs < 0 {
+		return fmt.Errorf("cpus: %v must not be negative", c.CPUs)
+	}
+	if c.Voters.Target < 1 || c.Voters.Target%2 == 0 {
+		return fmt.Errorf("voters.target: %d must be odd and at least 1", c.Voters.Target)
+	}
+	if c.Voters.Large < c.Voters.Target || c.Voters.Large%2 == 0 {
+		return fmt.Errorf("voters.large: %d must be odd and at least voters.target", c.Voters.Large)
+	}
+	return nil
+}
+
+func validPortString(s string) error {
+	var p int
+	if _, err := fmt.Sscanf(s, "%d", &p); err != nil || fmt.Sprint(p) != s || p < 0 || p > 65535 {
+		return fmt.Errorf("%q is not a port (0-65535)", s)
+	}
+	return nil
+}
+
+// validName accepts DNS-label-like node names.
+func validName(n string) error {
+	if n == "" || len(n) > 63 {
+		return fmt.Errorf("name: %q must be 1-63 characters", n)
+	}
+	for _, r := range n {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_') {
+			return fmt.Errorf("name: %q may hold only letters, digits, '-', '_' and '.'", n)
+		}
+	}
+	return nil
+}
+
+// CheckDataDir makes the data dir if needed and proves it is writable.
+func CheckDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data dir %s: cannot create: %v", dir, unwrapPathErr(err))
+	}
+	probe := filepath.Join(dir, ".write-test")
+	f, err := os.OpenFile(probe, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("data dir %s: not writable: %v", dir, unwrapPathErr(err))
+	}
+	f.Close()
+	return os.Remove(probe)
+}
+
+func unwrapPathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
