@@ -1,0 +1,194 @@
+package scheduler
+
+import (
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/shoal-project/shoal/api"
+)
+
+// portKey is a host port and its protocol.
+type portKey struct {
+	proto string
+	port  uint16
+}
+
+func (p portKey) String() string { return p.proto + "/" + itoa(int64(p.port)) }
+
+// normPorts returns spec's host ports, protocol defaulted to tcp and
+// lower-cased, without duplicates or port 0.
+func normPorts(ps []api.PortSpec) []portKey {
+	var out []portKey
+	for _, p := range ps {
+		if p.Port == 0 {
+			continue
+		}
+		k := portKey{proto: strings.ToLower(p.Protocol), port: p.Port}
+		if k.proto == "" {
+			k.proto = "tcp"
+		}
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// state is the scheduler's view of the cluster, updated as it places tasks.
+// Nodes are addressed by their index in nodes, which is sorted by ID, so
+// comparing indexes breaks ties by node ID.
+type state struct {
+	nodes  []*api.Node
+	index  map[string]int32
+	capCPU []int64 // 0: unknown, unlimited
+	capMem []int64
+	resCPU []int64 // reserved by active and newly placed tasks
+	resMem []int64
+	load   []int64 // active and newly placed tasks, every service
+	ports  []map[portKey]struct{}
+	// svc counts each service's tasks per node.
+	svc map[string]map[int32]int64
+
+	// svcCount is scratch: the current group's service count per node.
+	svcCount []int64
+	// eligible caches, per static signature (runtime + constraints), the
+	// nodes that pass the static filters.
+	eligible map[string][]int32
+	// trees caches preference trees per list of label names.
+	trees map[string]*prefTree
+	// buf backs the candidate heap of a group without preferences.
+	buf []entry
+}
+
+func newState(nodes []*api.Node, active []*api.Task) *state {
+	s := &state{index: make(map[string]int32, len(nodes)), svc: map[string]map[int32]int64{},
+		eligible: map[string][]int32{}, trees: map[string]*prefTree{}}
+	for _, n := range nodes {
+		if n != nil {
+			s.nodes = append(s.nodes, n)
+		}
+	}
+	slices.SortStableFunc(s.nodes, func(a, b *api.Node) int { return strings.Compare(a.ID, b.ID) })
+	s.nodes = slices.CompactFunc(s.nodes, func(a, b *api.Node) bool { return a.ID == b.ID })
+	n := len(s.nodes)
+	s.capCPU, s.capMem = make([]int64, n), make([]int64, n)
+	s.resCPU, s.resMem = make([]int64, n), make([]int64, n)
+	s.load, s.svcCount = make([]int64, n), make([]int64, n)
+	s.ports = make([]map[portKey]struct{}, n)
+	for i, nd := range s.nodes {
+		s.index[nd.ID] = int32(i)
+		s.capCPU[i] = max(nd.Resources.NanoCPUs, 0)
+		s.capMem[i] = max(nd.Resources.MemoryBytes, 0)
+	}
+	for _, t := range active {
+		if t == nil || t.NodeID == "" || !t.Active() {
+			continue
+		}
+		if i, ok := s.index[t.NodeID]; ok {
+			s.take(i, t.ServiceID, &t.Spec.Reservations, normPorts(t.Spec.Ports))
+		}
+	}
+	return s
+}
+
+// take books a task of service svc on node i.
+func (s *state) take(i int32, svc string, r *api.Resources, ports []portKey) {
+	s.resCPU[i] += max(r.NanoCPUs, 0)
+	s.resMem[i] += max(r.MemoryBytes, 0)
+	s.load[i]++
+	for _, p := range ports {
+		if s.ports[i] == nil {
+			s.ports[i] = map[portKey]struct{}{}
+		}
+		s.ports[i][p] = struct{}{}
+	}
+	m := s.svc[svc]
+	if m == nil {
+		m = map[int32]int64{}
+		s.svc[svc] = m
+	}
+	m[i]++
+}
+
+// free returns the unreserved amount of a dimension; unknown capacity is
+// unlimited.
+func free(capacity, reserved int64) int64 {
+	if capacity <= 0 {
+		return math.MaxInt64
+	}
+	return capacity - reserved
+}
+
+// fitsMem and fitsCPU report whether the group's reservation fits node i.
+func (s *state) fitsMem(g *group, i int32) bool {
+	need := g.res.MemoryBytes
+	return need <= 0 || s.capMem[i] <= 0 || s.resMem[i]+need <= s.capMem[i]
+}
+
+func (s *state) fitsCPU(g *group, i int32) bool {
+	need := g.res.NanoCPUs
+	return need <= 0 || s.capCPU[i] <= 0 || s.resCPU[i]+need <= s.capCPU[i]
+}
+
+// portInUse returns the index in g.ports of the first port taken on node
+// i, or -1.
+func (s *state) portInUse(g *group, i int32) int {
+	if s.ports[i] == nil {
+		return -1
+	}
+	for j, p := range g.ports {
+		if _, ok := s.ports[i][p]; ok {
+			return j
+		}
+	}
+	return -1
+}
+
+// atMax reports whether node i holds MaxPerNode tasks of the group's service.
+func (s *state) atMax(g *group, i int32) bool {
+	return g.maxPerNode > 0 && s.svcCount[i] >= g.maxPerNode
+}
+
+// fitsNow runs the dynamic filters for node i, which passed the static ones.
+func (s *state) fitsNow(g *group, i int32) bool {
+	return s.fitsMem(g, i) && s.fitsCPU(g, i) && s.portInUse(g, i) < 0 && !s.atMax(g, i)
+}
+
+// staticOK reports whether node n passes the static filters for g:
+// ready, active, runtime, constraints.
+func staticOK(g *group, n *api.Node) bool {
+	if n.Status != api.NodeReady || availability(n) != api.AvailabilityActive {
+		return false
+	}
+	if g.runtime != "" && !n.HasRuntime(g.runtime) {
+		return false
+	}
+	for _, c := range g.cons {
+		if !c.Match(n) {
+			return false
+		}
+	}
+	return true
+}
+
+// eligibleNodes returns the nodes passing the static filters for g, cached
+// per static signature.
+func (s *state) eligibleNodes(g *group) []int32 {
+	if e, ok := s.eligible[g.staticSig]; ok {
+		return e
+	}
+	e := make([]int32, 0, len(s.nodes))
+	for i, n := range s.nodes {
+		if staticOK(g, n) {
+			e = append(e, int32(i))
+		}
+	}
+	s.eligible[g.staticSig] = e
+	return e
+}
+
+func itoa(v int64) string {
+	var b [20]byte
+	return string(appendInt(b[:0], v))
+}
