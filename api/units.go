@@ -42,6 +42,9 @@ func ParseBytes(s string) (int64, error) {
 	if num == "" {
 		return 0, fmt.Errorf("invalid size %q: want a number with an optional unit, like 64MiB or 1G", s)
 	}
+	if len(num) > 32 {
+		return 0, fmt.Errorf("invalid size %q: too large", s)
+	}
 	mult, ok := byteUnits[unit]
 	if !ok {
 		return 0, fmt.Errorf("invalid size %q: unknown unit %q (use B, KiB, MiB, GiB, TiB or k, M, G, T)", s, in[i:])
@@ -62,7 +65,7 @@ func ParseBytes(s string) (int64, error) {
 // with up to two decimals: 67108864 → "64MiB", 1610612736 → "1.5GiB".
 func FormatBytes(n int64) string {
 	if n < 0 {
-		return "-" + FormatBytes(-(n + 1) + 1)
+		return strconv.FormatInt(n, 10) + "B"
 	}
 	names := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
 	unit, div := 0, int64(1)

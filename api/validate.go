@@ -1,0 +1,237 @@
+package api
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Runtime names.
+const (
+	RuntimeProcess    = "process"
+	RuntimeContainerd = "containerd"
+)
+
+// Defaults that Normalize fills in.
+const (
+	DefaultRestartDelay    = Duration(time.Second)
+	DefaultStopGracePeriod = Duration(10 * time.Second)
+	// MaxReplicas bounds a replicated service's task count.
+	MaxReplicas = 100000
+)
+
+var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// ValidName reports whether s may name a service or node: 1-63 lowercase
+// letters, digits and '-', not starting or ending with '-'.
+func ValidName(s string) bool { return nameRE.MatchString(s) }
+
+// Normalize fills in the defaults of a spec: mode replicated, restart
+// condition any with a 1s delay, a 10s stop grace period, protocol tcp on
+// ports, and the runtime ("process" when a command is given without an
+// image, "containerd" otherwise). Replicas is left alone: 0 is a valid
+// count. Normalize is idempotent.
+func (s *ServiceSpec) Normalize() {
+	if s.Mode == "" {
+		s.Mode = ModeReplicated
+	}
+	if s.Runtime == "" {
+		s.Runtime = s.defaultRuntime()
+	}
+	if s.Restart.Condition == "" {
+		s.Restart.Condition = RestartAny
+	}
+	if s.Restart.Delay == 0 {
+		s.Restart.Delay = DefaultRestartDelay
+	}
+	if s.StopGracePeriod == 0 {
+		s.StopGracePeriod = DefaultStopGracePeriod
+	}
+	for i := range s.Ports {
+		if s.Ports[i].Protocol == "" {
+			s.Ports[i].Protocol = "tcp"
+		}
+	}
+}
+
+func (s *ServiceSpec) defaultRuntime() string {
+	if len(s.Command) > 0 && s.Image == "" {
+		return RuntimeProcess
+	}
+	return RuntimeContainerd
+}
+
+// Validate checks a spec and returns an *Error with CodeInvalid whose
+// message names the offending field, such as
+// "spec.replicas: must be 0 for mode global". Empty fields that Normalize
+// would fill are accepted as their defaults.
+func (s *ServiceSpec) Validate() error {
+	if err := s.validate(); err != "" {
+		return &Error{Code: CodeInvalid, Message: err}
+	}
+	return nil
+}
+
+func (s *ServiceSpec) validate() string {
+	if !ValidName(s.Name) {
+		return fmt.Sprintf("spec.name: %q is not a valid name (lowercase letters, digits and '-', 1-63 chars, not starting or ending with '-')", s.Name)
+	}
+	mode := s.Mode
+	if mode == "" {
+		mode = ModeReplicated
+	}
+	switch mode {
+	case ModeReplicated:
+		if s.Replicas > MaxReplicas {
+			return fmt.Sprintf("spec.replicas: %d is more than the limit of %d", s.Replicas, MaxReplicas)
+		}
+	case ModeGlobal:
+		if s.Replicas != 0 {
+			return "spec.replicas: must be 0 for mode global"
+		}
+	default:
+		return fmt.Sprintf("spec.mode: %q is not a mode (want \"replicated\" or \"global\")", s.Mode)
+	}
+	if msg := s.validateRuntime(); msg != "" {
+		return msg
+	}
+	for i, e := range s.Env {
+		k, _, ok := strings.Cut(e, "=")
+		if !ok || k == "" || strings.ContainsAny(k, "\x00 \t\n") {
+			return fmt.Sprintf("spec.env[%d]: %q is not KEY=VALUE", i, e)
+		}
+	}
+	if strings.ContainsRune(s.WorkDir, 0) {
+		return "spec.workdir: contains a NUL byte"
+	}
+	if s.Reservations.NanoCPUs < 0 || s.Reservations.NanoCPUs > MaxNanoCPUs {
+		return fmt.Sprintf("spec.reservations.nano_cpus: %d is out of range", s.Reservations.NanoCPUs)
+	}
+	if s.Reservations.MemoryBytes < 0 {
+		return fmt.Sprintf("spec.reservations.memory_bytes: %d is negative", s.Reservations.MemoryBytes)
+	}
+	for i, c := range s.Constraints {
+		if msg := checkConstraint(c); msg != "" {
+			return fmt.Sprintf("spec.constraints[%d]: %q %s", i, c, msg)
+		}
+	}
+	for i, p := range s.Preferences {
+		if label, ok := strings.CutPrefix(p.Spread, "node.labels."); !ok || label == "" || strings.ContainsAny(label, " =!") {
+			return fmt.Sprintf("spec.preferences[%d].spread: %q must be node.labels.<key>", i, p.Spread)
+		}
+	}
+	if msg := s.validatePorts(); msg != "" {
+		return msg
+	}
+	if msg := s.validateRestart(); msg != "" {
+		return msg
+	}
+	if s.StopGracePeriod < 0 {
+		return fmt.Sprintf("spec.stop_grace_period: %s is negative", s.StopGracePeriod.Std())
+	}
+	if s.StopSignal != "" && !validSignal(s.StopSignal) {
+		return fmt.Sprintf("spec.stop_signal: %q is not a known signal (e.g. SIGTERM, SIGINT, SIGQUIT)", s.StopSignal)
+	}
+	for k := range s.Labels {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return fmt.Sprintf("spec.labels: %q is not a valid label key", k)
+		}
+	}
+	return ""
+}
+
+func (s *ServiceSpec) validateRuntime() string {
+	rt := s.Runtime
+	if rt == "" {
+		rt = s.defaultRuntime()
+	}
+	switch rt {
+	case RuntimeProcess:
+		if len(s.Command) == 0 {
+			return "spec.command: runtime process needs a command"
+		}
+		if s.Image != "" {
+			return "spec.image: runtime process does not use an image (set runtime \"containerd\")"
+		}
+	case RuntimeContainerd:
+		if s.Image == "" {
+			return "spec.image: runtime containerd needs an image"
+		}
+	default:
+		return fmt.Sprintf("spec.runtime: %q is not a runtime (want \"process\" or \"containerd\")", s.Runtime)
+	}
+	if len(s.Command) > 0 && s.Command[0] == "" {
+		return "spec.command[0]: is empty"
+	}
+	return ""
+}
+
+func (s *ServiceSpec) validatePorts() string {
+	seen := map[PortSpec]bool{}
+	for i, p := range s.Ports {
+		if p.Port == 0 {
+			return fmt.Sprintf("spec.ports[%d].port: must be 1-65535", i)
+		}
+		proto := p.Protocol
+		if proto == "" {
+			proto = "tcp"
+		}
+		if proto != "tcp" && proto != "udp" {
+			return fmt.Sprintf("spec.ports[%d].protocol: %q is not \"tcp\" or \"udp\"", i, p.Protocol)
+		}
+		key := PortSpec{Port: p.Port, Protocol: proto}
+		if seen[key] {
+			return fmt.Sprintf("spec.ports[%d]: %d/%s is listed twice", i, p.Port, proto)
+		}
+		seen[key] = true
+	}
+	return ""
+}
+
+func (s *ServiceSpec) validateRestart() string {
+	switch s.Restart.Condition {
+	case "", RestartNone, RestartOnFailure, RestartAny:
+	default:
+		return fmt.Sprintf("spec.restart.condition: %q is not one of none, on-failure, any", s.Restart.Condition)
+	}
+	if s.Restart.Delay < 0 {
+		return fmt.Sprintf("spec.restart.delay: %s is negative", s.Restart.Delay.Std())
+	}
+	if s.Restart.Window < 0 {
+		return fmt.Sprintf("spec.restart.window: %s is negative", s.Restart.Window.Std())
+	}
+	return ""
+}
+
+// checkConstraint checks the shape "node.<attr> == value" or "!=".
+func checkConstraint(c string) string {
+	op := "=="
+	i := strings.Index(c, op)
+	if j := strings.Index(c, "!="); j >= 0 && (i < 0 || j < i) {
+		op, i = "!=", j
+	}
+	if i < 0 {
+		return "has no == or != operator (e.g. node.labels.zone==a)"
+	}
+	key, val := strings.TrimSpace(c[:i]), strings.TrimSpace(c[i+len(op):])
+	if !strings.HasPrefix(key, "node.") || key == "node." || strings.ContainsAny(key, " \t") {
+		return "must compare a node attribute such as node.labels.zone, node.name, node.id or node.role"
+	}
+	if key == "node.labels." {
+		return "names no label"
+	}
+	if val == "" || strings.ContainsAny(val, "=!") {
+		return "has no valid value after the operator"
+	}
+	return ""
+}
+
+var signals = map[string]bool{
+	"HUP": true, "INT": true, "QUIT": true, "KILL": true, "USR1": true, "USR2": true,
+	"TERM": true, "ALRM": true, "STOP": true, "CONT": true, "WINCH": true, "PWR": true,
+}
+
+func validSignal(s string) bool {
+	return signals[strings.TrimPrefix(strings.ToUpper(s), "SIG")]
+}

@@ -1,0 +1,113 @@
+package api
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func validSpec() ServiceSpec {
+	return ServiceSpec{Name: "web", Command: []string{"/bin/sleep", "100"}, Replicas: 2}
+}
+
+func TestValidateAcceptsMinimalSpecs(t *testing.T) {
+	s := validSpec()
+	if err := s.Validate(); err != nil {
+		t.Fatalf("minimal process spec: %v", err)
+	}
+	c := ServiceSpec{Name: "db-1", Image: "docker.io/library/redis:7", Mode: ModeGlobal}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("minimal containerd global spec: %v", err)
+	}
+	full := validSpec()
+	full.Env = []string{"A=1", "B="}
+	full.Constraints = []string{"node.labels.zone==a", "node.name != n1"}
+	full.Preferences = []PlacementPreference{{Spread: "node.labels.zone"}}
+	full.Ports = []PortSpec{{Port: 80}, {Port: 80, Protocol: "udp"}}
+	full.Restart = RestartPolicy{Condition: RestartOnFailure, Delay: Duration(time.Second), MaxAttempts: 3}
+	full.StopSignal = "SIGINT"
+	full.Labels = map[string]string{"team": "a"}
+	if err := full.Validate(); err != nil {
+		t.Fatalf("full spec: %v", err)
+	}
+}
+
+func TestValidateNamesTheField(t *testing.T) {
+	cases := []struct {
+		edit func(*ServiceSpec)
+		want string
+	}{
+		{func(s *ServiceSpec) { s.Name = "Web App" }, `spec.name: "Web App" is not a valid name (lowercase letters, digits and '-', 1-63 chars`},
+		{func(s *ServiceSpec) { s.Name = "-web" }, `spec.name: "-web"`},
+		{func(s *ServiceSpec) { s.Name = strings.Repeat("a", 64) }, `spec.name:`},
+		{func(s *ServiceSpec) { s.Mode = ModeGlobal }, "spec.replicas: must be 0 for mode global"},
+		{func(s *ServiceSpec) { s.Mode = "daemon" }, `spec.mode: "daemon" is not a mode`},
+		{func(s *ServiceSpec) { s.Replicas = MaxReplicas + 1 }, "spec.replicas: 100001 is more than the limit"},
+		{func(s *ServiceSpec) { s.Runtime = "docker" }, `spec.runtime: "docker" is not a runtime (want "process" or "containerd")`},
+		{func(s *ServiceSpec) { s.Runtime = RuntimeProcess; s.Command = nil }, "spec.command: runtime process needs a command"},
+		{func(s *ServiceSpec) { s.Runtime = RuntimeContainerd }, "spec.image: runtime containerd needs an image"},
+		{func(s *ServiceSpec) { s.Runtime = RuntimeProcess; s.Image = "x" }, "spec.image: runtime process does not use an image"},
+		{func(s *ServiceSpec) { s.Command = nil }, "spec.image: runtime containerd needs an image"},
+		{func(s *ServiceSpec) { s.Command = []string{""} }, "spec.command[0]: is empty"},
+		{func(s *ServiceSpec) { s.Env = []string{"A=1", "NOVALUE"} }, `spec.env[1]: "NOVALUE" is not KEY=VALUE`},
+		{func(s *ServiceSpec) { s.Env = []string{"=x"} }, `spec.env[0]: "=x" is not KEY=VALUE`},
+		{func(s *ServiceSpec) { s.Restart.Condition = "always" }, `spec.restart.condition: "always" is not one of none, on-failure, any`},
+		{func(s *ServiceSpec) { s.Restart.Delay = -1 }, "spec.restart.delay: -1ns is negative"},
+		{func(s *ServiceSpec) { s.Restart.Window = Duration(-time.Second) }, "spec.restart.window: -1s is negative"},
+		{func(s *ServiceSpec) { s.StopGracePeriod = Duration(-time.Second) }, "spec.stop_grace_period: -1s is negative"},
+		{func(s *ServiceSpec) { s.Ports = []PortSpec{{Port: 0}} }, "spec.ports[0].port: must be 1-65535"},
+		{func(s *ServiceSpec) { s.Ports = []PortSpec{{Port: 80}, {Port: 80, Protocol: "tcp"}} }, "spec.ports[1]: 80/tcp is listed twice"},
+		{func(s *ServiceSpec) { s.Ports = []PortSpec{{Port: 80, Protocol: "sctp"}} }, `spec.ports[0].protocol: "sctp"`},
+		{func(s *ServiceSpec) { s.Constraints = []string{"zone=a"} }, `spec.constraints[0]: "zone=a" has no == or != operator`},
+		{func(s *ServiceSpec) { s.Constraints = []string{"zone==a"} }, `spec.constraints[0]: "zone==a" must compare a node attribute`},
+		{func(s *ServiceSpec) { s.Constraints = []string{"node.name=="} }, `has no valid value`},
+		{func(s *ServiceSpec) { s.Preferences = []PlacementPreference{{Spread: "zone"}} }, `spec.preferences[0].spread: "zone" must be node.labels.<key>`},
+		{func(s *ServiceSpec) { s.Reservations.MemoryBytes = -1 }, "spec.reservations.memory_bytes: -1 is negative"},
+		{func(s *ServiceSpec) { s.Reservations.NanoCPUs = -1 }, "spec.reservations.nano_cpus: -1 is out of range"},
+		{func(s *ServiceSpec) { s.StopSignal = "SIGFOO" }, `spec.stop_signal: "SIGFOO" is not a known signal`},
+		{func(s *ServiceSpec) { s.Labels = map[string]string{"": "x"} }, `spec.labels: "" is not a valid label key`},
+	}
+	for _, c := range cases {
+		s := validSpec()
+		c.edit(&s)
+		err := s.Validate()
+		if err == nil {
+			t.Errorf("want error containing %q, got nil", c.want)
+			continue
+		}
+		if CodeOf(err) != CodeInvalid || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error = %q (code %s); want code invalid containing %q", err, CodeOf(err), c.want)
+		}
+	}
+}
+
+func TestNormalizeFillsDefaults(t *testing.T) {
+	s := validSpec()
+	s.Ports = []PortSpec{{Port: 80}}
+	s.Normalize()
+	if s.Mode != ModeReplicated || s.Runtime != RuntimeProcess || s.Restart.Condition != RestartAny ||
+		s.Restart.Delay != DefaultRestartDelay || s.StopGracePeriod != DefaultStopGracePeriod || s.Ports[0].Protocol != "tcp" {
+		t.Fatalf("normalized spec = %+v", s)
+	}
+	if s.Replicas != 2 {
+		t.Fatalf("replicas changed to %d", s.Replicas)
+	}
+	c := ServiceSpec{Name: "db", Image: "redis", Command: []string{"redis-server"}, Replicas: 0}
+	c.Normalize()
+	if c.Runtime != RuntimeContainerd || c.Replicas != 0 {
+		t.Fatalf("containerd spec normalized to %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("normalized spec invalid: %v", err)
+	}
+	again := c
+	again.Normalize()
+	if again.Runtime != c.Runtime || again.Restart != c.Restart {
+		t.Fatal("Normalize is not idempotent")
+	}
+	keep := ServiceSpec{Restart: RestartPolicy{Condition: RestartNone, Delay: Duration(3 * time.Second)}, StopGracePeriod: Duration(time.Second)}
+	keep.Normalize()
+	if keep.Restart.Condition != RestartNone || keep.Restart.Delay.Std() != 3*time.Second || keep.StopGracePeriod.Std() != time.Second {
+		t.Fatalf("Normalize overwrote set values: %+v", keep)
+	}
+}

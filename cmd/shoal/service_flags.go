@@ -1,0 +1,157 @@
+package main
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/shoal-project/shoal/api"
+)
+
+// serviceFlags are the spec flags shared by `service create` and `service
+// update`. Only flags given on the command line change a spec.
+type serviceFlags struct {
+	replicas, maxPerNode, restartMaxAttempts     uint64
+	mode, runtime, image, workdir, cpu, memory   string
+	restartCondition, stopSignal                 string
+	env, constraints, prefs, publish, labels     []string
+	restartDelay, restartWindow, stopGracePeriod time.Duration
+}
+
+func (f *serviceFlags) register(fs *pflag.FlagSet) {
+	fs.Uint64Var(&f.replicas, "replicas", 1, "number of tasks (replicated mode)")
+	fs.StringVar(&f.mode, "mode", "", "replicated or global (default replicated)")
+	fs.StringVar(&f.runtime, "runtime", "", "process or containerd (default: containerd with --image, else process)")
+	fs.StringVar(&f.image, "image", "", "container image (containerd runtime)")
+	fs.StringArrayVarP(&f.env, "env", "e", nil, "environment variable KEY=VALUE (repeatable)")
+	fs.StringVarP(&f.workdir, "workdir", "w", "", "working directory of the tasks")
+	fs.StringVar(&f.cpu, "cpu", "", "CPU to reserve per task, in cores (0.5) or millicores (500m)")
+	fs.StringVar(&f.memory, "memory", "", "memory to reserve per task (64MiB, 1G)")
+	fs.StringArrayVar(&f.constraints, "constraint", nil, "placement constraint, e.g. node.labels.zone==a (repeatable)")
+	fs.StringArrayVar(&f.prefs, "placement-pref", nil, "placement preference, e.g. spread=node.labels.zone (repeatable)")
+	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "host port the task binds, PORT[/udp] (repeatable)")
+	fs.Uint64Var(&f.maxPerNode, "max-per-node", 0, "most tasks of this service on one node (0: no limit)")
+	fs.StringVar(&f.restartCondition, "restart-condition", "", "when to restart a task: any, on-failure or none (default any)")
+	fs.DurationVar(&f.restartDelay, "restart-delay", 0, "wait before restarting a task (default 1s)")
+	fs.Uint64Var(&f.restartMaxAttempts, "restart-max-attempts", 0, "restarts allowed within the window (0: no limit)")
+	fs.DurationVar(&f.restartWindow, "restart-window", 0, "window for --restart-max-attempts")
+	fs.DurationVar(&f.stopGracePeriod, "stop-grace-period", 0, "time between the stop signal and a kill (default 10s)")
+	fs.StringVar(&f.stopSignal, "stop-signal", "", "signal that stops a task (default SIGTERM)")
+	fs.StringArrayVarP(&f.labels, "label", "l", nil, "service label KEY=VALUE (repeatable)")
+}
+
+// apply writes the flags that were given into spec.
+func (f *serviceFlags) apply(cmd *cobra.Command, spec *api.ServiceSpec) error {
+	fs := cmd.Flags()
+	set := fs.Changed
+	if set("mode") {
+		switch m := api.ServiceMode(f.mode); m {
+		case api.ModeReplicated, api.ModeGlobal:
+			spec.Mode = m
+			if m == api.ModeGlobal && !set("replicas") {
+				spec.Replicas = 0
+			}
+		default:
+			return usageErrorf(cmd, "--mode %q must be replicated or global", f.mode)
+		}
+	}
+	if set("replicas") {
+		if spec.Mode == api.ModeGlobal {
+			return usageErrorf(cmd, "--replicas cannot be used with mode global")
+		}
+		spec.Replicas = f.replicas
+	}
+	if set("runtime") {
+		spec.Runtime = f.runtime
+	}
+	if set("image") {
+		spec.Image = f.image
+	}
+	if set("env") {
+		spec.Env = f.env
+	}
+	if set("workdir") {
+		spec.WorkDir = f.workdir
+	}
+	if set("cpu") {
+		n, err := api.ParseCPU(f.cpu)
+		if err != nil {
+			return usageErrorf(cmd, "--cpu: %v", err)
+		}
+		spec.Reservations.NanoCPUs = n
+	}
+	if set("memory") {
+		n, err := api.ParseBytes(f.memory)
+		if err != nil {
+			return usageErrorf(cmd, "--memory: %v", err)
+		}
+		spec.Reservations.MemoryBytes = n
+	}
+	if set("constraint") {
+		spec.Constraints = f.constraints
+	}
+	if set("placement-pref") {
+		spec.Preferences = nil
+		for _, p := range f.prefs {
+			pref, err := api.ParsePlacementPref(p)
+			if err != nil {
+				return usageErrorf(cmd, "--placement-pref: %v", err)
+			}
+			spec.Preferences = append(spec.Preferences, pref)
+		}
+	}
+	if set("publish") {
+		spec.Ports = nil
+		for _, p := range f.publish {
+			port, err := api.ParsePort(p)
+			if err != nil {
+				return usageErrorf(cmd, "--publish: %v", err)
+			}
+			spec.Ports = append(spec.Ports, port)
+		}
+	}
+	if set("max-per-node") {
+		spec.MaxPerNode = f.maxPerNode
+	}
+	if set("restart-condition") {
+		spec.Restart.Condition = api.RestartCondition(f.restartCondition)
+	}
+	if set("restart-delay") {
+		spec.Restart.Delay = api.Duration(f.restartDelay)
+	}
+	if set("restart-max-attempts") {
+		spec.Restart.MaxAttempts = f.restartMaxAttempts
+	}
+	if set("restart-window") {
+		spec.Restart.Window = api.Duration(f.restartWindow)
+	}
+	if set("stop-grace-period") {
+		spec.StopGracePeriod = api.Duration(f.stopGracePeriod)
+	}
+	if set("stop-signal") {
+		spec.StopSignal = f.stopSignal
+	}
+	if set("label") {
+		spec.Labels = map[string]string{}
+		for _, kv := range f.labels {
+			k, v, err := parseKV(cmd, "label", kv)
+			if err != nil {
+				return err
+			}
+			spec.Labels[k] = v
+		}
+	}
+	return nil
+}
+
+// waitFlags control how a changing command waits for convergence.
+type waitFlags struct {
+	detach  bool
+	timeout time.Duration
+}
+
+func (w *waitFlags) register(cmd *cobra.Command) {
+	cmd.Flags().BoolVarP(&w.detach, "detach", "d", false, "return at once instead of waiting for the tasks to run")
+	cmd.Flags().DurationVar(&w.timeout, "timeout", 60*time.Second, "how long to wait for the tasks to run")
+}

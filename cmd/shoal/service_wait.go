@@ -1,0 +1,169 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shoal-project/shoal/api"
+)
+
+// progress is a snapshot of a service's rollout.
+type progress struct {
+	desired, running int
+	// lines are "1/3" or a node name, mapped to a status like "running".
+	keys   []string
+	status map[string]string
+	// pending are the reasons tasks are not placed.
+	pending   []string
+	converged bool
+}
+
+// waitConverged polls a service until every desired task runs its current
+// spec, printing progress lines as they change. A timeout with tasks that
+// cannot be placed exits 2; any other timeout exits 1.
+func (e *cliEnv) waitConverged(cmd *cobra.Command, c *api.Client, name string, timeout time.Duration) error {
+	w := cmd.OutOrStdout()
+	ctx := cmd.Context()
+	deadline := time.Now().Add(timeout)
+	shown := map[string]string{}
+	lastRunning := -1
+	var last progress
+	tick := time.NewTicker(e.poll)
+	defer tick.Stop()
+	for {
+		// Every poll runs to completion, so even a short timeout sees the
+		// service at least once.
+		info, err := c.Service(ctx, name)
+		var tasks []api.TaskInfo
+		if err == nil {
+			tasks, err = c.ServiceTasks(ctx, name)
+		}
+		switch {
+		case err == nil:
+			last = measure(info, tasks)
+			if last.running != lastRunning {
+				fmt.Fprintf(w, "overall progress: %d out of %d tasks\n", last.running, last.desired)
+				lastRunning = last.running
+			}
+			for _, k := range last.keys {
+				if s := last.status[k]; shown[k] != s {
+					fmt.Fprintf(w, "%s: %s\n", k, s)
+					shown[k] = s
+				}
+			}
+			if last.converged {
+				fmt.Fprintln(w, "verify: Service converged")
+				return nil
+			}
+		case ctx.Err() != nil:
+			return err
+		case api.CodeOf(err) != api.CodeUnavailable && api.CodeOf(err) != api.CodeNoLeader:
+			return err // an outage (leader election) is waited out below
+		}
+		if !time.Now().Before(deadline) {
+			return timeoutError(w, name, timeout, last, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// timeoutError explains why a wait ended: unplaceable tasks exit 2.
+func timeoutError(w io.Writer, name string, timeout time.Duration, last progress, pollErr error) error {
+	if len(last.pending) > 0 {
+		for _, p := range last.pending {
+			fmt.Fprintf(w, "verify: %s\n", p)
+		}
+		return &exitError{code: 2, err: fmt.Errorf("service %s: %d of %d tasks could not be placed within %s: %s",
+			name, last.desired-last.running, last.desired, timeout, strings.Join(last.pending, "; "))}
+	}
+	if pollErr != nil {
+		return fmt.Errorf("service %s: gave up waiting after %s: %v", name, timeout, pollErr)
+	}
+	return fmt.Errorf("service %s did not converge within %s (%d of %d tasks running); see 'shoal service ps %s'",
+		name, timeout, last.running, last.desired, name)
+}
+
+// measure works out a service's rollout progress from its tasks. A task is
+// current if it was made for the service's version, or for a spec that
+// differs only in Replicas (a scale does not replace tasks).
+func measure(info api.ServiceInfo, tasks []api.TaskInfo) progress {
+	p := progress{desired: int(info.Desired), status: map[string]string{}}
+	global := info.Spec.Mode == api.ModeGlobal
+	if !global {
+		p.desired = int(info.Spec.Replicas) // authoritative, even before the leader reacts
+	}
+	current := func(t api.TaskInfo) bool {
+		if t.SpecVersion == info.Version {
+			return true
+		}
+		a, b := t.Spec, info.Spec
+		a.Replicas, b.Replicas = 0, 0
+		return sameSpec(a, b)
+	}
+	latest := map[string]api.TaskInfo{}
+	active, ready := 0, true
+	seenPending := map[string]bool{}
+	addPending := func(s string) {
+		if s != "" && !seenPending[s] {
+			seenPending[s] = true
+			p.pending = append(p.pending, s)
+		}
+	}
+	for _, r := range info.Pending {
+		addPending(r)
+	}
+	for _, t := range tasks {
+		if t.DesiredState <= api.TaskRunning && !t.State.Terminal() {
+			active++
+			if !current(t) || t.State != api.TaskRunning {
+				ready = false
+			} else {
+				p.running++
+			}
+			if t.State == api.TaskPending && t.Error != "" && current(t) {
+				addPending(t.Error)
+			}
+		}
+		if !current(t) || t.DesiredState > api.TaskRunning {
+			continue
+		}
+		key := fmt.Sprintf("%d/%d", t.Slot, p.desired)
+		if global {
+			key = t.NodeName
+			if key == "" {
+				key = api.ShortID(t.NodeID)
+			}
+		} else if int(t.Slot) > p.desired {
+			continue
+		}
+		if old, ok := latest[key]; !ok || t.CreatedAt.After(old.CreatedAt) {
+			latest[key] = t
+		}
+	}
+	for k, t := range latest {
+		s := t.State.String()
+		if t.Error != "" {
+			s += ": " + t.Error
+		}
+		p.status[k] = s
+		p.keys = append(p.keys, k)
+	}
+	sort.Slice(p.keys, func(i, j int) bool {
+		a, b := p.keys[i], p.keys[j]
+		if len(a) != len(b) && !global {
+			return len(a) < len(b)
+		}
+		return a < b
+	})
+	p.converged = ready && active == p.desired
+	return p
+}
