@@ -1,0 +1,120 @@
+package process
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// startWorkload starts ls.Argv in its own process group with stdin from
+// /dev/null and stdout and stderr on one pipe, whose read end it returns.
+// Errors are *startError with the exit code the task gets for them.
+func startWorkload(ls launchSpec) (*os.Process, *os.File, error) {
+	if fi, err := os.Stat(ls.Dir); err != nil || !fi.IsDir() {
+		if err == nil {
+			err = errors.New("not a directory")
+		}
+		return nil, nil, &startError{126, fmt.Errorf("work dir %s: %w", ls.Dir, err)}
+	}
+	path, err := lookPath(ls.Argv[0], envValue(ls.Env, "PATH"), ls.Dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, nil, &startError{126, err}
+	}
+	defer devnull.Close()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, nil, &startError{126, err}
+	}
+	defer pw.Close()
+	proc, err := os.StartProcess(path, ls.Argv, &os.ProcAttr{
+		Dir:   ls.Dir,
+		Env:   ls.Env,
+		Files: []*os.File{devnull, pw, pw},
+		Sys:   &syscall.SysProcAttr{Setpgid: true},
+	})
+	if err != nil {
+		pr.Close()
+		code := 126
+		if errors.Is(err, fs.ErrNotExist) {
+			code = 127
+		}
+		return nil, nil, &startError{code, fmt.Errorf("start %s: %w", ls.Argv[0], err)}
+	}
+	return proc, pr, nil
+}
+
+// lookPath finds the executable for name: a name with a slash is taken as
+// is (relative to dir), a bare name is searched in the absolute directories
+// of pathList. A missing command gives exit code 127, one that cannot be
+// run 126.
+func lookPath(name, pathList, dir string) (string, error) {
+	if strings.Contains(name, "/") {
+		p := name
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		if err := checkExecutable(p); err != nil {
+			return "", commandError(name, err)
+		}
+		return p, nil
+	}
+	var denied error
+	for _, d := range filepath.SplitList(pathList) {
+		if !filepath.IsAbs(d) {
+			continue
+		}
+		p := filepath.Join(d, name)
+		err := checkExecutable(p)
+		if err == nil {
+			return p, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) && denied == nil {
+			denied = err
+		}
+	}
+	if denied != nil {
+		return "", commandError(name, denied)
+	}
+	return "", &startError{127, fmt.Errorf("command %q not found in PATH %q", name, pathList)}
+}
+
+func commandError(name string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return &startError{127, fmt.Errorf("command %q not found", name)}
+	}
+	return &startError{126, fmt.Errorf("command %q cannot be run: %w", name, err)}
+}
+
+// checkExecutable accepts a regular file with an execute bit.
+func checkExecutable(p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return errors.New("is a directory")
+	}
+	if fi.Mode().Perm()&0o111 == 0 {
+		return fs.ErrPermission
+	}
+	return nil
+}
+
+// envValue returns the value of key in a KEY=VALUE list (last one wins).
+func envValue(env []string, key string) string {
+	v := ""
+	for _, kv := range env {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == key {
+			v = val
+		}
+	}
+	return v
+}

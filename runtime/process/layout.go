@@ -1,0 +1,94 @@
+package process
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Files in a task's directory, <Root>/tasks/<taskID>/.
+const (
+	specFile    = "spec.json"  // launchSpec, written by Prepare
+	startedFile = "started"    // created exclusively by Start
+	stateFile   = "state.json" // shimState, written by the shim once the workload runs
+	exitFile    = "exit.json"  // exitRecord, written by the shim when the workload ends
+	shimLogFile = "shim.log"   // the shim's own stderr
+	logFile     = "output.log" // the workload's stdout and stderr; rotated as output.log.1, .2, ...
+	workDirName = "work"
+)
+
+// launchSpec is everything the shim needs, resolved by Prepare.
+type launchSpec struct {
+	TaskID      string        `json:"task_id"`
+	Argv        []string      `json:"argv"`
+	Env         []string      `json:"env"`
+	Dir         string        `json:"dir"`
+	StopSignal  string        `json:"stop_signal"`
+	StopGrace   time.Duration `json:"stop_grace"`
+	MaxLogBytes int64         `json:"max_log_bytes"`
+	MaxLogFiles int           `json:"max_log_files"`
+}
+
+// shimState is written by the shim once the workload has started.
+type shimState struct {
+	ShimPID   int       `json:"shim_pid"`
+	ShimStart uint64    `json:"shim_start"` // /proc start time, in clock ticks since boot
+	PID       int       `json:"pid"`
+	PIDStart  uint64    `json:"pid_start"`
+	StartedAt time.Time `json:"started_at"`
+}
+
+// exitRecord is written when the workload has ended or could not start.
+type exitRecord struct {
+	ExitCode   int       `json:"exit_code"`
+	Signal     string    `json:"signal,omitempty"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at"`
+	Err        string    `json:"error,omitempty"`
+}
+
+// writeJSONAtomic writes v to path through a temporary file and a rename,
+// so readers see the old file, the new file, or nothing. It does not fsync:
+// these files describe processes, which a host crash ends anyway; the
+// rename is what protects them from a crash of the agent or the shim.
+func writeJSONAtomic(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// readJSON reads path into v. A missing file gives an error that matches
+// os.ErrNotExist.
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("corrupt %s: %w", path, err)
+	}
+	return nil
+}
+
+// fileExists reports whether path exists.
+func fileExists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil || !errors.Is(err, os.ErrNotExist)
+}

@@ -1,0 +1,202 @@
+package process
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestRotator(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.log")
+	w, err := openRotator(path, 10, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"aaaa\n", "bbbb\n", "cccc\ndddd\n", "0123456789abcdef", "\n"} {
+		if _, err := w.Write([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	// Lines stay whole, the 16-byte line is split at 10, the oldest file
+	// ("aaaa\nbbbb\n") is dropped.
+	for i, want := range []string{"abcdef\n", "0123456789", "cccc\ndddd\n"} {
+		b, err := os.ReadFile(rotatedName(path, i))
+		if err != nil || string(b) != want {
+			t.Errorf("file %d = %q, %v; want %q", i, b, err, want)
+		}
+	}
+	if _, err := os.Stat(rotatedName(path, 3)); err == nil {
+		t.Error("file .3 exists with MaxLogFiles 3")
+	}
+	if _, err := openRotator(path, 0, 3); err == nil {
+		t.Error("zero size accepted")
+	}
+}
+
+func TestRotatorSingleFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.log")
+	w, err := openRotator(path, 6, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("one\ntwo\nsix\n"))
+	w.Close()
+	if b, _ := os.ReadFile(path); string(b) != "six\n" {
+		t.Fatalf("file = %q, want the last line only", b)
+	}
+}
+
+func TestTailOffset(t *testing.T) {
+	cases := []struct {
+		data      string
+		n         int
+		wantOff   int64
+		wantFound int
+	}{
+		{"", 3, 0, 0},
+		{"a\nb\nc\n", 0, 6, 0},
+		{"a\nb\nc\n", 1, 4, 1},
+		{"a\nb\nc\n", 2, 2, 2},
+		{"a\nb\nc\n", 3, 0, 3},
+		{"a\nb\nc\n", 9, 0, 3},
+		{"a\nb\nc", 1, 4, 1},
+		{"a\nb\nc", 5, 0, 3},
+		{"\n\n", 1, 1, 1},
+		{strings.Repeat("x", 70000) + "\ny\n", 1, 70001, 1},
+		{strings.Repeat("x\n", 40000), 39999, 2, 39999},
+	}
+	for _, c := range cases {
+		f := tempFile(t, c.data)
+		off, found, err := tailOffset(f, c.n)
+		if err != nil || off != c.wantOff || found != c.wantFound {
+			t.Errorf("tailOffset(%.20q, %d) = %d, %d, %v; want %d, %d", c.data, c.n, off, found, err, c.wantOff, c.wantFound)
+		}
+	}
+}
+
+func tempFile(t *testing.T, data string) *os.File {
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+func TestParseSignal(t *testing.T) {
+	ok := map[string]syscall.Signal{
+		"": syscall.SIGTERM, "SIGTERM": syscall.SIGTERM, "term": syscall.SIGTERM, " SigInt ": syscall.SIGINT,
+		"9": syscall.SIGKILL, "SIGQUIT": syscall.SIGQUIT, "usr1": syscall.SIGUSR1, "64": 64,
+	}
+	for in, want := range ok {
+		if got, err := ParseSignal(in); err != nil || got != want {
+			t.Errorf("ParseSignal(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"0", "65", "-1", "SIGNOPE", "SIG", "TERM9"} {
+		if _, err := ParseSignal(in); err == nil || !strings.Contains(err.Error(), "stop signal") {
+			t.Errorf("ParseSignal(%q) error = %v, want a stop signal error", in, err)
+		}
+	}
+}
+
+func FuzzParseSignal(f *testing.F) {
+	for _, s := range []string{"", "SIGTERM", "kill", "15", "99", "sig", "SIGRTMAX", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		sig, err := ParseSignal(s)
+		if err == nil && (sig < 1 || sig > 64) {
+			t.Fatalf("ParseSignal(%q) = %d, out of range", s, sig)
+		}
+	})
+}
+
+func TestParseProcStat(t *testing.T) {
+	tail := " 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 777 20 21"
+	st, err := parseProcStat([]byte("42 (we ird) name)) S" + tail))
+	if err != nil || st.State != 'S' || st.Start != 777 {
+		t.Fatalf("parse = %+v, %v", st, err)
+	}
+	for _, bad := range []string{"", "42 (x", "42 (x) S 1 2", "42 (x) SS" + tail, "42 (x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 -5 20"} {
+		if _, err := parseProcStat([]byte(bad)); err == nil {
+			t.Errorf("parse(%q) accepted", bad)
+		}
+	}
+	self, ok := readProcStat(os.Getpid())
+	if !ok || self.Start == 0 || !processAlive(os.Getpid(), self.Start) || processAlive(os.Getpid(), self.Start+1) {
+		t.Fatalf("own stat = %+v, %v; PID-reuse check broken", self, ok)
+	}
+}
+
+func FuzzParseProcStat(f *testing.F) {
+	f.Add([]byte("1 (init) S 0 1 1 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 99 1000 10"))
+	f.Add([]byte("2 ()) R )"))
+	f.Add([]byte(""))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		st, err := parseProcStat(b)
+		if err == nil && bytes.LastIndexByte(b, ')') < 0 {
+			t.Fatalf("parsed %q without a ')': %+v", b, st)
+		}
+	})
+}
+
+func TestResolveWorkDir(t *testing.T) {
+	ok := map[string]string{"": "/w", "a/b": "/w/a/b", "/app": "/w/app", "./x/": "/w/x", "a//b/.": "/w/a/b"}
+	for in, want := range ok {
+		if got, err := resolveWorkDir("/w", in); err != nil || got != want {
+			t.Errorf("resolveWorkDir(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"..", "../x", "a/../../b", "/..", "a\x00"} {
+		if _, err := resolveWorkDir("/w", in); err == nil {
+			t.Errorf("resolveWorkDir(%q) accepted", in)
+		}
+	}
+}
+
+func FuzzResolveWorkDir(f *testing.F) {
+	for _, s := range []string{"", "a", "../a", "/x/y", "a/./b", "..."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := resolveWorkDir("/w", s)
+		if err == nil && got != "/w" && !strings.HasPrefix(got, "/w/") {
+			t.Fatalf("resolveWorkDir(%q) = %q escapes the work root", s, got)
+		}
+	})
+}
+
+func TestValidTaskID(t *testing.T) {
+	for _, id := range []string{"a", "task-1.2_x", strings.Repeat("a", 128)} {
+		if err := validTaskID(id); err != nil {
+			t.Errorf("validTaskID(%q) = %v", id, err)
+		}
+	}
+	for _, id := range []string{"", ".", "..", "a/b", "a b", strings.Repeat("a", 129), "é"} {
+		if err := validTaskID(id); err == nil {
+			t.Errorf("validTaskID(%q) accepted", id)
+		}
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	if _, err := New(Config{}); err == nil || !strings.Contains(err.Error(), "Root") {
+		t.Errorf("empty root: %v", err)
+	}
+	if _, err := New(Config{Root: t.TempDir(), MaxLogBytes: -1}); err == nil {
+		t.Error("negative MaxLogBytes accepted")
+	}
+	r, err := New(Config{Root: t.TempDir()})
+	if err != nil || r.maxLogBytes != DefaultMaxLogBytes || r.maxLogFiles != DefaultMaxLogFiles || len(r.shim) != 2 || r.Name() != "process" {
+		t.Errorf("defaults: %+v, %v", r, err)
+	}
+}
