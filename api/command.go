@@ -116,6 +116,16 @@ type WriteTasksPayload struct {
 	Desire []TaskDesire `json:"desire,omitempty"`
 	// Delete drops task records (history beyond the bound, removed services).
 	Delete []string `json:"delete,omitempty"`
+	// Orphan ends tasks whose node is down: desired state shutdown and
+	// observed state orphaned, written by the leader because the node cannot
+	// report. A node that comes back stops what it still runs of them.
+	Orphan []TaskOrphan `json:"orphan,omitempty"`
+}
+
+// TaskOrphan ends one task on a lost node.
+type TaskOrphan struct {
+	TaskID string `json:"task_id"`
+	Reason string `json:"reason"`
 }
 
 // TaskAssignment places one task, or explains why it could not be placed.
