@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+
+	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/raft"
 )
 
 // Join tokens look like SHOAL-1-<digest>-<secret>:
@@ -84,4 +87,16 @@ func unbase36(s string, out []byte) error {
 	}
 	n.FillBytes(out)
 	return nil
+}
+
+// tokenFor is the current join token of a cluster record: the digest of its
+// public key and the secret derived from its key and token nonce.
+func tokenFor(c *api.Cluster) JoinToken {
+	var t JoinToken
+	if len(c.SigningKey) != ed25519.PrivateKeySize {
+		return t
+	}
+	t.Digest = ClusterDigest(ed25519.PrivateKey(c.SigningKey).Public().(ed25519.PublicKey))
+	copy(t.Secret[:], raft.JoinSecret(c.SigningKey, c.TokenNonce))
+	return t
 }

@@ -1,0 +1,56 @@
+SHELL := /bin/bash
+# Shoal — build, demo, tests and benchmarks.
+GO      ?= go
+BIN     := bin/shoal
+export GOFLAGS := -buildvcs=false
+
+.PHONY: all build demo demo-stop test unit integration vet fmt-check bench bench-failover bench-scheduler bench-raft fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/shoal
+
+# A local 3-node cluster on loopback with a service running on it.
+demo: build
+	./scripts/demo.sh
+
+demo-stop:
+	./scripts/demo.sh stop
+
+# The whole test suite: format and vet checks, unit tests under the race
+# detector, then the integration tests against real agent processes.
+test: fmt-check vet unit integration
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration)
+
+integration:
+	$(GO) test -count=1 -timeout 20m -v ./integration/ 2>&1 | tee /tmp/shoal-integration.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go'; test $${PIPESTATUS[0]} -eq 0
+
+# Leader failover: kill -9 the leader of a 3-voter loopback cluster N times.
+bench-failover: build
+	$(GO) test -count=1 -run XXX -bench BenchmarkFailover -benchtime 1x -timeout 20m ./integration/ -failover-kills=$${KILLS:-10}
+
+bench-scheduler:
+	$(GO) test -run XXX -bench . -count 5 ./scheduler/
+
+bench-raft:
+	$(GO) test -run XXX -bench BenchmarkCommit -count 3 ./raft/
+
+bench: bench-scheduler bench-raft bench-failover
+
+# Short fuzzing of every parser.
+fuzz:
+	$(GO) test -run XXX -fuzz FuzzParseJoinToken -fuzztime 20s ./node/
+	$(GO) test -run XXX -fuzz FuzzParseConstraint -fuzztime 20s ./scheduler/
+	$(GO) test -run XXX -fuzz FuzzReadFrame -fuzztime 20s ./p2p/
+
+clean:
+	rm -rf bin

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shoal-project/shoal/node"
+	"github.com/shoal-project/shoal/runtime/process"
+)
+
+func init() {
+	extraCommands = append(extraCommands, newAgentCommand, newShimCommand)
+}
+
+// newAgentCommand is `shoal agent`: the daemon every host runs.
+func newAgentCommand() *cobra.Command {
+	var (
+		configPath string
+		labels     []string
+		flags      = node.DefaultConfig()
+	)
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run the Shoal agent on this host",
+		Long: `Run the Shoal agent. Every host runs the same agent: it gossips membership,
+takes part in Raft when the leader asks it to, serves the HTTP API and runs tasks.
+
+Create a cluster with --bootstrap; join one with --join HOST:PORT --token TOKEN;
+restart on the same --data-dir to rejoin. Settings can also come from a TOML file
+(--config); flags win over the file.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := node.DefaultConfig()
+			if configPath != "" {
+				if err := node.LoadConfigFile(configPath, &cfg); err != nil {
+					return err
+				}
+			}
+			if err := overlayFlags(cmd, &cfg, &flags, labels); err != nil {
+				return err
+			}
+			logger := log.New(os.Stderr, "", log.LstdFlags|log.Lmicroseconds)
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			agent, err := node.New(cfg, logger, os.Stdout)
+			if err != nil {
+				return err
+			}
+			logger.Printf("shoal agent %s (%s) serving the API on http://%s", cfg.Name, agent.ID(), agent.APIAddr())
+			return agent.Run(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&configPath, "config", "", "TOML config file")
+	f.StringVar(&flags.DataDir, "data-dir", flags.DataDir, "where the node keeps its identity, Raft log and tasks")
+	f.StringVar(&flags.Name, "name", flags.Name, "node name (default: the hostname)")
+	f.StringVar(&flags.Bind, "bind", flags.Bind, "IP address to listen on for gossip and p2p")
+	f.StringVar(&flags.Advertise, "advertise", "", "IP address other nodes reach this one at (default: --bind, or the first non-loopback address)")
+	f.IntVar(&flags.GossipPort, "gossip-port", flags.GossipPort, "memberlist port (TCP and UDP)")
+	f.IntVar(&flags.P2PPort, "p2p-port", flags.P2PPort, "libp2p port (TCP)")
+	f.StringVar(&flags.APIAddr, "api-addr", flags.APIAddr, "HTTP API address (keep it on loopback unless it is firewalled)")
+	f.StringArrayVar(&labels, "label", nil, "node label key=value (repeatable)")
+	f.BoolVar(&flags.Bootstrap, "bootstrap", false, "create a new cluster")
+	f.StringVar(&flags.Join, "join", "", "join the cluster through any member's p2p address HOST:PORT")
+	f.StringVar(&flags.Token, "token", "", "join token (from `shoal token show` on a member)")
+	f.StringArrayVar(&flags.Runtimes, "runtime", nil, "enable a task runtime: process, containerd (repeatable)")
+	f.Float64Var(&flags.CPUs, "cpus", 0, "CPU capacity to offer (default: all cores)")
+	f.StringVar(&flags.Memory, "memory", "", "memory capacity to offer, e.g. 4GiB (default: all memory)")
+	return cmd
+}
+
+// overlayFlags copies the flags the user set onto cfg: flags win over the
+// config file, and unset flags leave the file's values alone.
+func overlayFlags(cmd *cobra.Command, cfg, flags *node.Config, labels []string) error {
+	set := func(name string) bool { return cmd.Flags().Changed(name) }
+	if set("data-dir") {
+		cfg.DataDir = flags.DataDir
+	}
+	if set("name") {
+		cfg.Name = flags.Name
+	}
+	if set("bind") {
+		cfg.Bind = flags.Bind
+	}
+	if set("advertise") {
+		cfg.Advertise = flags.Advertise
+	}
+	if set("gossip-port") {
+		cfg.GossipPort = flags.GossipPort
+	}
+	if set("p2p-port") {
+		cfg.P2PPort = flags.P2PPort
+	}
+	if set("api-addr") {
+		cfg.APIAddr = flags.APIAddr
+	}
+	if set("bootstrap") {
+		cfg.Bootstrap = flags.Bootstrap
+	}
+	if set("join") {
+		cfg.Join = flags.Join
+	}
+	if set("token") {
+		cfg.Token = flags.Token
+	}
+	if set("runtime") {
+		cfg.Runtimes = flags.Runtimes
+	}
+	if set("cpus") {
+		cfg.CPUs = flags.CPUs
+	}
+	if set("memory") {
+		cfg.Memory = flags.Memory
+	}
+	for _, l := range labels {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("--label %q: want key=value", l)
+		}
+		if cfg.Labels == nil {
+			cfg.Labels = map[string]string{}
+		}
+		cfg.Labels[k] = v
+	}
+	return nil
+}
+
+// newShimCommand is the hidden `shoal runtime-shim`, which the process
+// runtime starts to own one workload, so workloads outlive the agent.
+func newShimCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:                "runtime-shim",
+		Hidden:             true,
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			os.Exit(process.RunShim(args))
+			return nil
+		},
+	}
+}

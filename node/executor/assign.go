@@ -1,0 +1,156 @@
+package executor
+
+import (
+	"sort"
+
+	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/runtime"
+)
+
+// entry is the executor's record of one task.
+type entry struct {
+	task api.Task // as the leader last sent it
+	// assigned is false once the task left the assignment set; the entry
+	// then lives until its supervisor has removed the workload.
+	assigned bool
+	// supervised is true while a supervisor goroutine owns the task.
+	supervised bool
+	// kick wakes the supervisor when the task changed.
+	kick chan struct{}
+	// attached is what a runtime listed for the task when Run started.
+	attached *attachment
+	// checked is set once a supervisor looked for the task's workload.
+	checked bool
+}
+
+// attachment is a workload found in a runtime by Run.
+type attachment struct {
+	rt runtime.Runtime
+	st runtime.Status
+}
+
+func newEntry(t api.Task) *entry {
+	return &entry{task: t, assigned: true, kick: make(chan struct{}, 1)}
+}
+
+// SetAssignments replaces the set of tasks assigned to this node, as the
+// leader's dispatcher sends it on connect. Tasks missing from it are
+// stopped and removed. Tasks of another node are ignored.
+func (e *Executor) SetAssignments(tasks []api.Task) {
+	keep := map[string]bool{}
+	e.mu.Lock()
+	for _, t := range tasks {
+		if e.acceptable(t) {
+			keep[t.ID] = true
+			e.assignLocked(t)
+			e.resendLocked(t.ID)
+		}
+	}
+	for id, en := range e.tasks {
+		if !keep[id] && en.assigned {
+			en.assigned = false
+			e.kick(en)
+		}
+	}
+	seq, snap := e.assignmentsSnapshotLocked()
+	e.mu.Unlock()
+	e.saveAssignments(seq, snap)
+}
+
+// UpdateAssignments applies an increment: new or changed tasks, and the
+// IDs of tasks removed from this node (deleted by the leader).
+func (e *Executor) UpdateAssignments(changed []api.Task, removed []string) {
+	e.mu.Lock()
+	for _, t := range changed {
+		if e.acceptable(t) {
+			e.assignLocked(t)
+		}
+	}
+	for _, id := range removed {
+		if en, ok := e.tasks[id]; ok && en.assigned {
+			en.assigned = false
+			e.kick(en)
+		}
+	}
+	seq, snap := e.assignmentsSnapshotLocked()
+	e.mu.Unlock()
+	e.saveAssignments(seq, snap)
+}
+
+// acceptable reports whether t may be assigned here, logging why not.
+func (e *Executor) acceptable(t api.Task) bool {
+	switch {
+	case t.ID == "":
+		e.log.Printf("executor: ignoring an assigned task with an empty ID")
+		return false
+	case t.NodeID != "" && t.NodeID != e.cfg.NodeID:
+		e.log.Printf("executor: ignoring task %s: it is assigned to node %s, not %s", t.ID, t.NodeID, e.cfg.NodeID)
+		return false
+	}
+	return true
+}
+
+// assignLocked records t, never moving its desired or observed state
+// backwards (an older copy may arrive after a newer one).
+func (e *Executor) assignLocked(t api.Task) {
+	en, ok := e.tasks[t.ID]
+	if !ok {
+		en = newEntry(t)
+		e.tasks[t.ID] = en
+	} else {
+		if t.DesiredState < en.task.DesiredState {
+			t.DesiredState = en.task.DesiredState
+		}
+		if t.Status.State < en.task.Status.State {
+			t.Status = en.task.Status
+		}
+		en.task, en.assigned = t, true
+	}
+	e.kick(en)
+}
+
+// resendLocked queues the status observed here again if the leader's copy
+// of the task is behind it (a report lost in a restart or a failover).
+func (e *Executor) resendLocked(id string) {
+	obs, ok := e.observed[id]
+	if ok && obs.State > e.tasks[id].task.Status.State {
+		e.reports.put(id, obs)
+	}
+}
+
+// kick makes sure the task's supervisor looks at it again, starting one if
+// none runs. It does nothing before Run.
+func (e *Executor) kick(en *entry) {
+	if e.runCtx == nil || e.runCtx.Err() != nil {
+		return
+	}
+	if en.supervised {
+		select {
+		case en.kick <- struct{}{}:
+		default:
+		}
+		return
+	}
+	en.supervised = true
+	s := &supervisor{e: e, id: en.task.ID, en: en}
+	e.wg.Add(1)
+	go s.run(e.runCtx)
+}
+
+func (e *Executor) assignmentsSnapshotLocked() (uint64, assignmentsState) {
+	e.seq++
+	snap := assignmentsState{Version: stateVersion, NodeID: e.cfg.NodeID, Tasks: make([]api.Task, 0, len(e.tasks))}
+	for _, en := range e.tasks {
+		if en.assigned {
+			snap.Tasks = append(snap.Tasks, en.task)
+		}
+	}
+	sort.Slice(snap.Tasks, func(i, j int) bool { return snap.Tasks[i].ID < snap.Tasks[j].ID })
+	return e.seq, snap
+}
+
+func (e *Executor) saveAssignments(seq uint64, snap assignmentsState) {
+	if err := e.store.save(assignmentsFile, seq, snap, true); err != nil {
+		e.log.Printf("executor: persist assignments: %v", err)
+	}
+}

@@ -1,0 +1,143 @@
+package executor
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/shoal-project/shoal/api"
+)
+
+// Files in Config.StateDir.
+const (
+	assignmentsFile = "assignments.json" // assignmentsState
+	statusesFile    = "statuses.json"    // statusesState
+	stateVersion    = 1
+)
+
+// assignmentsState is the task set the leader gave this node.
+type assignmentsState struct {
+	Version int        `json:"version"`
+	NodeID  string     `json:"node_id"`
+	Tasks   []api.Task `json:"tasks"`
+}
+
+// statusesState is the latest status this node observed for each of its
+// tasks (reported or still queued), so that a restarted agent neither
+// reports backwards nor forgets a report the leader never received.
+type statusesState struct {
+	Version  int                       `json:"version"`
+	NodeID   string                    `json:"node_id"`
+	Statuses map[string]api.TaskStatus `json:"statuses"`
+}
+
+// store writes state files atomically. Callers number their snapshots
+// (taken under the executor's lock) and a snapshot older than one already
+// written is skipped, so concurrent savers never write state backwards.
+type store struct {
+	dir     string
+	mu      sync.Mutex
+	written map[string]uint64
+}
+
+func newStore(dir string) (*store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("executor: state dir: %w", err)
+	}
+	return &store{dir: dir, written: map[string]uint64{}}, nil
+}
+
+// save writes v as JSON to name unless a snapshot newer than seq was
+// already written. durable adds an fsync.
+func (s *store) save(name string, seq uint64, v any, durable bool) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("executor: encode %s: %w", name, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if seq <= s.written[name] {
+		return nil
+	}
+	if err := writeAtomic(filepath.Join(s.dir, name), b, durable); err != nil {
+		return err
+	}
+	s.written[name] = seq
+	return nil
+}
+
+// writeAtomic replaces path with b: temp file, fsync if durable, rename.
+func writeAtomic(path string, b []byte, durable bool) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("executor: %w", err)
+	}
+	_, err = f.Write(b)
+	if err == nil && durable {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("executor: write %s: %w", path, err)
+	}
+	return nil
+}
+
+// readState reads a state file into v; a missing file leaves v alone.
+func readState(dir, name string, v any) error {
+	path := filepath.Join(dir, name)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("executor: read %s: %w", path, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("executor: %s is corrupt (%v); remove it to start with no assignments", path, err)
+	}
+	return nil
+}
+
+// loadState reads what an earlier executor of this node persisted.
+// Assignments of another node (a reused state dir) are dropped.
+func loadState(dir, nodeID string) (map[string]api.Task, map[string]api.TaskStatus, error) {
+	var a assignmentsState
+	if err := readState(dir, assignmentsFile, &a); err != nil {
+		return nil, nil, err
+	}
+	var s statusesState
+	if err := readState(dir, statusesFile, &s); err != nil {
+		return nil, nil, err
+	}
+	tasks := map[string]api.Task{}
+	statuses := map[string]api.TaskStatus{}
+	if a.Version > stateVersion || s.Version > stateVersion {
+		return nil, nil, fmt.Errorf("executor: state in %s has version %d/%d, newer than this agent's %d", dir, a.Version, s.Version, stateVersion)
+	}
+	if a.NodeID == nodeID {
+		for _, t := range a.Tasks {
+			if t.ID != "" {
+				tasks[t.ID] = t
+			}
+		}
+	}
+	if s.NodeID == nodeID {
+		for id, st := range s.Statuses {
+			if _, ok := tasks[id]; ok {
+				statuses[id] = st
+			}
+		}
+	}
+	return tasks, statuses, nil
+}

@@ -1,0 +1,259 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/shoal-project/shoal/api"
+)
+
+// apiServer serves the HTTP API (api/http.go lists the routes).
+type apiServer struct {
+	agent *Agent
+	ln    net.Listener
+	srv   *http.Server
+	mux   *http.ServeMux
+}
+
+func newAPIServer(a *Agent, ln net.Listener) *apiServer {
+	s := &apiServer{agent: a, ln: ln, mux: http.NewServeMux()}
+	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	s.route("GET /v1/cluster", s.getCluster)
+	s.route("GET /v1/nodes", s.listNodes)
+	s.route("GET /v1/nodes/{name}", s.getNode)
+	s.route("POST /v1/nodes/{name}", s.updateNode)
+	s.route("DELETE /v1/nodes/{name}", s.removeNode)
+	s.route("GET /v1/token", s.getToken)
+	s.route("POST /v1/token/rotate", s.rotateToken)
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, api.Errorf(api.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	return s
+}
+
+// handlerFunc returns a value to encode as JSON, or an error.
+type handlerFunc func(r *http.Request) (any, error)
+
+func (s *apiServer) route(pattern string, h handlerFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, api.MaxRequestBody)
+		if r.URL.Query().Get("consistent") == "true" && r.Method == http.MethodGet {
+			if err := s.agent.consistentRead(r.Context()); err != nil {
+				writeError(w, err)
+				return
+			}
+		}
+		v, err := h(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(v)
+	})
+}
+
+func (s *apiServer) serve() {
+	if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		s.agent.log.Printf("api: %v", err)
+	}
+}
+
+func (s *apiServer) addr() string { return s.ln.Addr().String() }
+
+func (s *apiServer) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := s.srv.Shutdown(ctx); err != nil {
+		s.srv.Close()
+	}
+	s.ln.Close()
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	var ae *api.Error
+	if !errors.As(err, &ae) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			ae = api.Errorf(api.CodeTooLarge, "request body is larger than %d bytes", mbe.Limit)
+		} else {
+			ae = &api.Error{Code: api.CodeInternal, Message: err.Error()}
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(api.HTTPStatus(ae.Code))
+	json.NewEncoder(w).Encode(api.ErrorResponse{Error: ae})
+}
+
+// decodeBody reads a JSON body strictly: unknown fields and trailing data
+// are errors that name the problem.
+func decodeBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return api.Errorf(api.CodeTooLarge, "request body is larger than %d bytes", mbe.Limit)
+		}
+		if errors.Is(err, io.EOF) {
+			return api.Errorf(api.CodeInvalid, "request body is empty")
+		}
+		return api.Errorf(api.CodeInvalid, "request body: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if dec.More() {
+		return api.Errorf(api.CodeInvalid, "request body: unexpected data after the JSON value")
+	}
+	return nil
+}
+
+// submitFromRequest submits a command with the request ID the client sent.
+func (s *apiServer) submit(r *http.Request, typ api.CommandType, payload any) (json.RawMessage, error) {
+	return s.agent.submitPayload(r.Context(), typ, r.Header.Get(api.HeaderRequestID), payload)
+}
+
+func (s *apiServer) getCluster(r *http.Request) (any, error) {
+	a := s.agent
+	c, ok := a.store().Cluster()
+	if !ok {
+		return nil, api.Errorf(api.CodeUnavailable, "this node has not synced the cluster state yet")
+	}
+	st := api.ClusterStatus{ClusterID: c.ID, CreatedAt: c.CreatedAt, LeaderID: a.leaderID(), Term: a.term(),
+		CommitIndex: a.cons.CommitIndex(), AppliedIndex: a.store().AppliedIndex(), Self: a.cfg.Name}
+	if st.CommitIndex < st.AppliedIndex {
+		st.CommitIndex = st.AppliedIndex
+	}
+	for _, n := range a.store().Nodes() {
+		st.Members = append(st.Members, n.Name)
+		switch a.roleOf(n) {
+		case api.RoleLeader:
+			st.Leader = n.Name
+			st.Voters = append(st.Voters, n.Name)
+		case api.RoleVoter:
+			st.Voters = append(st.Voters, n.Name)
+		case api.RoleNonvoter:
+			st.Nonvoters = append(st.Nonvoters, n.Name)
+		}
+	}
+	sort.Strings(st.Members)
+	sort.Strings(st.Voters)
+	sort.Strings(st.Nonvoters)
+	return st, nil
+}
+
+func (s *apiServer) nodeInfo(n *api.Node) api.NodeInfo {
+	info := api.NodeInfo{Node: *n, Role: s.agent.roleOf(n), Address: n.P2PAddr}
+	for _, t := range s.agent.store().TasksByNode(n.ID) {
+		if t.Active() {
+			info.Tasks++
+		}
+	}
+	return info
+}
+
+func (s *apiServer) listNodes(r *http.Request) (any, error) {
+	nodes := s.agent.store().Nodes()
+	out := make([]api.NodeInfo, 0, len(nodes))
+	for _, n := range nodes {
+		out = append(out, s.nodeInfo(n))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func (s *apiServer) findNode(name string) (*api.Node, error) {
+	if n, ok := s.agent.store().NodeByName(name); ok {
+		return n, nil
+	}
+	// Accept an ID or a unique ID prefix, as docker does.
+	var found *api.Node
+	for _, n := range s.agent.store().Nodes() {
+		if n.ID == name || (len(name) >= 4 && (strings.HasPrefix(n.ID, name) || strings.HasPrefix(api.ShortID(n.ID), name))) {
+			if found != nil {
+				return nil, api.Errorf(api.CodeInvalid, "node %q is ambiguous", name)
+			}
+			found = n
+		}
+	}
+	if found == nil {
+		return nil, api.Errorf(api.CodeNotFound, "no such node: %s", name)
+	}
+	return found, nil
+}
+
+func (s *apiServer) getNode(r *http.Request) (any, error) {
+	n, err := s.findNode(r.PathValue("name"))
+	if err != nil {
+		return nil, err
+	}
+	return s.nodeInfo(n), nil
+}
+
+func (s *apiServer) updateNode(r *http.Request) (any, error) {
+	n, err := s.findNode(r.PathValue("name"))
+	if err != nil {
+		return nil, err
+	}
+	var req api.NodeUpdateRequest
+	if err := decodeBody(r, &req); err != nil {
+		return nil, err
+	}
+	switch req.Availability {
+	case "", api.AvailabilityActive, api.AvailabilityPause, api.AvailabilityDrain:
+	default:
+		return nil, api.Errorf(api.CodeInvalid, "availability: %q is not active, pause or drain", req.Availability)
+	}
+	for k := range req.LabelAdd {
+		if k == "" || strings.ContainsAny(k, "= ,") {
+			return nil, api.Errorf(api.CodeInvalid, "label_add: %q is not a valid label key", k)
+		}
+	}
+	if _, err := s.submit(r, api.CmdUpdateNode, api.UpdateNodePayload{NodeID: n.ID, Availability: req.Availability, LabelAdd: req.LabelAdd, LabelRemove: req.LabelRemove}); err != nil {
+		return nil, err
+	}
+	n, err = s.findNode(n.Name)
+	if err != nil {
+		return nil, err
+	}
+	return s.nodeInfo(n), nil
+}
+
+func (s *apiServer) removeNode(r *http.Request) (any, error) {
+	n, err := s.findNode(r.PathValue("name"))
+	if err != nil {
+		return nil, err
+	}
+	if n.Status != api.NodeDown {
+		return nil, api.Errorf(api.CodeConflict, "node %s is %s; only a down node can be removed (stop its agent first)", n.Name, n.Status)
+	}
+	if _, err := s.submit(r, api.CmdRemoveNode, api.RemoveNodePayload{NodeID: n.ID}); err != nil {
+		return nil, err
+	}
+	return map[string]string{"removed": n.Name}, nil
+}
+
+func (s *apiServer) getToken(r *http.Request) (any, error) {
+	c, ok := s.agent.store().Cluster()
+	if !ok {
+		return nil, api.Errorf(api.CodeUnavailable, "this node has not synced the cluster state yet")
+	}
+	return api.TokenResponse{Token: tokenFor(c).String(), RotatedAt: c.TokenRotatedAt}, nil
+}
+
+func (s *apiServer) rotateToken(r *http.Request) (any, error) {
+	if _, err := s.submit(r, api.CmdRotateToken, api.RotateTokenPayload{}); err != nil {
+		return nil, err
+	}
+	return s.getToken(r)
+}
+
+var _ = fmt.Sprint

@@ -1,0 +1,258 @@
+package node
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/time/rate"
+
+	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/p2p"
+)
+
+// The join handshake runs on its own protocol, the only one a peer that is
+// not yet a member may open (the gater admits such peers for a short,
+// rate-limited window). Both sides authenticate:
+//
+//  1. joiner → member: hello{nonceJ}
+//  2. member → joiner: challenge{clusterID, clusterPub, nonceM, sig}, where
+//     sig signs (memberID, joinerID, nonceJ, nonceM) with the cluster key.
+//     The joiner checks SHA-256(clusterPub) against the token's digest and
+//     the signature against the member's Noise-authenticated peer ID, so a
+//     man in the middle can neither pose as the cluster nor relay it.
+//  3. joiner → member: proof{HMAC(SHA-256(secret), joinerID, memberID,
+//     nonceM, nonceJ), node}. The member compares it in constant time with
+//     what it computes from the stored secret hash.
+//  4. member → joiner: accept{clusterID, gossipKey, members} once the node
+//     is committed to the replicated state, or an error.
+const joinProtocol = "/shoal/join/1"
+
+const joinTimeout = 20 * time.Second
+
+type joinHello struct {
+	Nonce []byte `json:"nonce"`
+}
+
+type joinChallenge struct {
+	ClusterID  string     `json:"cluster_id"`
+	ClusterKey []byte     `json:"cluster_key"`
+	Nonce      []byte     `json:"nonce"`
+	Sig        []byte     `json:"sig"`
+	Error      *api.Error `json:"error,omitempty"`
+}
+
+type joinProof struct {
+	Proof []byte   `json:"proof"`
+	Node  api.Node `json:"node"`
+}
+
+type joinAccept struct {
+	ClusterID string       `json:"cluster_id"`
+	GossipKey []byte       `json:"gossip_key"`
+	Members   []peerRecord `json:"members"`
+	Error     *api.Error   `json:"error,omitempty"`
+}
+
+func challengeMessage(memberID, joinerID peer.ID, nonceJ, nonceM []byte) []byte {
+	return concat("shoal join member v1", string(memberID), string(joinerID), string(nonceJ), string(nonceM))
+}
+
+func joinProofMAC(secretHash []byte, joinerID, memberID peer.ID, nonceM, nonceJ []byte) []byte {
+	m := hmac.New(sha256.New, secretHash)
+	m.Write(concat("shoal join proof v1", string(joinerID), string(memberID), string(nonceM), string(nonceJ)))
+	return m.Sum(nil)
+}
+
+func concat(parts ...string) []byte {
+	var b []byte
+	for _, p := range parts {
+		b = append(b, byte(len(p)>>8), byte(len(p)))
+		b = append(b, p...)
+	}
+	return b
+}
+
+func nonce() []byte {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand failed: " + err.Error()) // the kernel's RNG does not fail
+	}
+	return b
+}
+
+// joinResult is what a successful join hands the agent.
+type joinResult struct {
+	ClusterID string
+	Digest    [sha256.Size]byte
+	GossipKey []byte
+	Members   []peerRecord
+}
+
+// ErrJoinRefused marks a join the cluster refused (wrong token and the like);
+// the agent exits 1 on it rather than retrying.
+var ErrJoinRefused = errors.New("join refused")
+
+// joinCluster runs the joiner's side against the member at addr.
+func joinCluster(ctx context.Context, host *p2p.Host, key crypto.PrivKey, addr string, tok JoinToken, self api.Node) (*joinResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, joinTimeout)
+	defer cancel()
+	memberID, err := p2p.ProbePeerID(ctx, key, addr)
+	if err != nil {
+		return nil, fmt.Errorf("join %s: %w", addr, err)
+	}
+	host.Gater().AllowOutbound(memberID)
+	if err := host.SetPeerAddr(memberID, addr); err != nil {
+		return nil, fmt.Errorf("join %s: %w", addr, err)
+	}
+	conn, err := host.Dial(ctx, memberID, joinProtocol)
+	if err != nil {
+		return nil, fmt.Errorf("join %s: %w", addr, err)
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	nonceJ := nonce()
+	if err := p2p.WriteFrame(conn, joinHello{Nonce: nonceJ}); err != nil {
+		return nil, fmt.Errorf("join %s: %w", addr, err)
+	}
+	var ch joinChallenge
+	if err := p2p.ReadFrame(conn, &ch, 64<<10); err != nil {
+		return nil, fmt.Errorf("join %s: no answer to the handshake: %w", addr, err)
+	}
+	if ch.Error != nil {
+		return nil, fmt.Errorf("%w: %s", ErrJoinRefused, ch.Error.Message)
+	}
+	if len(ch.ClusterKey) != ed25519.PublicKeySize || ClusterDigest(ch.ClusterKey) != tok.Digest {
+		return nil, fmt.Errorf("%w: %s does not belong to the cluster this token is for (cluster digest mismatch)", ErrJoinRefused, addr)
+	}
+	if !ed25519.Verify(ch.ClusterKey, challengeMessage(memberID, host.ID(), nonceJ, ch.Nonce), ch.Sig) {
+		return nil, fmt.Errorf("%w: %s failed to prove it holds the cluster key", ErrJoinRefused, addr)
+	}
+	secretHash := sha256.Sum256(tok.Secret[:])
+	proof := joinProof{Proof: joinProofMAC(secretHash[:], host.ID(), memberID, ch.Nonce, nonceJ), Node: self}
+	if err := p2p.WriteFrame(conn, proof); err != nil {
+		return nil, fmt.Errorf("join %s: %w", addr, err)
+	}
+	var acc joinAccept
+	if err := p2p.ReadFrame(conn, &acc, 4<<20); err != nil {
+		return nil, fmt.Errorf("join %s: no answer to the proof: %w", addr, err)
+	}
+	if acc.Error != nil {
+		if acc.Error.Code == api.CodeUnauthorized || acc.Error.Code == api.CodeConflict || acc.Error.Code == api.CodeRateLimited || acc.Error.Code == api.CodeInvalid {
+			return nil, fmt.Errorf("%w: %s", ErrJoinRefused, acc.Error.Message)
+		}
+		return nil, fmt.Errorf("join %s: %s", addr, acc.Error.Message)
+	}
+	return &joinResult{ClusterID: acc.ClusterID, Digest: tok.Digest, GossipKey: acc.GossipKey, Members: acc.Members}, nil
+}
+
+// joinServer answers joiners on every node.
+type joinServer struct {
+	agent *Agent
+	mu    sync.Mutex
+	// failures limits failed proofs per remote IP, and overall.
+	perIP  map[string]*rate.Limiter
+	global *rate.Limiter
+}
+
+func newJoinServer(a *Agent) *joinServer {
+	return &joinServer{agent: a, perIP: map[string]*rate.Limiter{}, global: rate.NewLimiter(rate.Every(time.Second), 20)}
+}
+
+func (s *joinServer) serve(l net.Listener) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go s.handle(c)
+	}
+}
+
+// allowAttempt is false once a remote has failed too often.
+func (s *joinServer) limiter(ip string) *rate.Limiter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.perIP[ip]
+	if !ok {
+		if len(s.perIP) > 4096 {
+			s.perIP = map[string]*rate.Limiter{}
+		}
+		l = rate.NewLimiter(rate.Every(2*time.Second), 5)
+		s.perIP[ip] = l
+	}
+	return l
+}
+
+func (s *joinServer) handle(c net.Conn) {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(joinTimeout))
+	joinerID, err := peer.Decode(c.RemoteAddr().String())
+	if err != nil {
+		return
+	}
+	ipLimiter := s.limiter(remoteIP(s.agent.host, joinerID))
+	var hello joinHello
+	if err := p2p.ReadFrame(c, &hello, 4<<10); err != nil || len(hello.Nonce) != 32 {
+		return
+	}
+	refuse := func(e *api.Error) { p2p.WriteFrame(c, joinChallenge{Error: e}) }
+	if ipLimiter.Tokens() < 1 || s.global.Tokens() < 1 {
+		refuse(api.Errorf(api.CodeRateLimited, "too many failed join attempts; try again later"))
+		return
+	}
+	cluster, ok := s.agent.store().Cluster()
+	if !ok || len(cluster.SigningKey) != ed25519.PrivateKeySize {
+		refuse(api.Errorf(api.CodeUnavailable, "this node has not synced the cluster state yet; try again"))
+		return
+	}
+	key := ed25519.PrivateKey(cluster.SigningKey)
+	nonceM := nonce()
+	sig := ed25519.Sign(key, challengeMessage(s.agent.host.ID(), joinerID, hello.Nonce, nonceM))
+	if err := p2p.WriteFrame(c, joinChallenge{ClusterID: cluster.ID, ClusterKey: key.Public().(ed25519.PublicKey), Nonce: nonceM, Sig: sig}); err != nil {
+		return
+	}
+	var proof joinProof
+	if err := p2p.ReadFrame(c, &proof, 64<<10); err != nil {
+		return
+	}
+	want := joinProofMAC(cluster.JoinSecretHash, joinerID, s.agent.host.ID(), nonceM, hello.Nonce)
+	if subtle.ConstantTimeCompare(want, proof.Proof) != 1 {
+		ipLimiter.Allow()
+		s.global.Allow()
+		s.agent.log.Printf("join: refused %s from %s: wrong or rotated token", proof.Node.Name, remoteIP(s.agent.host, joinerID))
+		p2p.WriteFrame(c, joinAccept{Error: api.Errorf(api.CodeUnauthorized, "join token rejected: it is wrong, or it was rotated")})
+		return
+	}
+	n := proof.Node
+	n.ID = joinerID.String()
+	if err := validName(n.Name); err != nil {
+		p2p.WriteFrame(c, joinAccept{Error: api.Errorf(api.CodeInvalid, "%v", err)})
+		return
+	}
+	// Gossip and p2p addresses are taken as the joiner states them, but the
+	// host part must be where it really connects from when it says loopback
+	// or nothing.
+	n.Status, n.Availability = api.NodeReady, api.AvailabilityActive
+	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout-2*time.Second)
+	defer cancel()
+	if _, err := s.agent.submitPayload(ctx, api.CmdRegisterNode, "", api.RegisterNodePayload{Node: n}); err != nil {
+		e := &api.Error{Code: api.CodeOf(err), Message: err.Error()}
+		p2p.WriteFrame(c, joinAccept{Error: e})
+		return
+	}
+	s.agent.log.Printf("join: admitted %s (%s)", n.Name, api.ShortID(n.ID))
+	p2p.WriteFrame(c, joinAccept{ClusterID: cluster.ID, GossipKey: cluster.GossipKey, Members: peerRecordsOf(s.agent.store().Nodes())})
+}

@@ -1,0 +1,315 @@
+package node
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/gossip"
+	"github.com/shoal-project/shoal/raft"
+)
+
+// leadershipLoop starts the leader-only loops when this node wins an
+// election and stops them when it loses leadership.
+func (a *Agent) leadershipLoop(ctx context.Context) {
+	var running *leaderTerm
+	defer func() { running.stop() }()
+	changes := a.cons.LeaderChanges()
+	isLeader := a.cons.IsLeader()
+	for {
+		if isLeader && running == nil {
+			running = a.startLeaderTerm(ctx)
+			a.log.Printf("leading the cluster (term %d)", a.cons.Term())
+		} else if !isLeader && running != nil {
+			running.stop()
+			running = nil
+			a.log.Printf("no longer the leader")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case isLeader = <-changes:
+		}
+	}
+}
+
+// leaderTerm is one run of the leader loops.
+type leaderTerm struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (a *Agent) startLeaderTerm(ctx context.Context) *leaderTerm {
+	lctx, cancel := context.WithCancel(ctx)
+	t := &leaderTerm{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(t.done)
+		a.runLeader(lctx)
+	}()
+	return t
+}
+
+func (t *leaderTerm) stop() {
+	if t == nil {
+		return
+	}
+	t.cancel()
+	<-t.done
+}
+
+// runLeader runs every leader-side reconciliation loop until ctx ends.
+// The loops never call each other: each watches the store (and gossip) and
+// writes commands.
+func (a *Agent) runLeader(ctx context.Context) {
+	loops := []func(context.Context){a.livenessLoop, a.voterLoop}
+	loops = append(loops, a.extraLeaderLoops...)
+	done := make(chan struct{}, len(loops))
+	for _, loop := range loops {
+		go func(loop func(context.Context)) {
+			defer func() { done <- struct{}{} }()
+			loop(ctx)
+		}(loop)
+	}
+	for range loops {
+		<-done
+	}
+}
+
+// aliveNodeIDs is the set of node IDs gossip currently sees alive (suspect
+// counts as alive until it is declared dead), plus this node.
+func (a *Agent) aliveNodeIDs() map[string]bool {
+	alive := map[string]bool{a.ID(): true}
+	for _, m := range a.gossip.Members() {
+		if (m.State == gossip.MemberAlive || m.State == gossip.MemberSuspect) && m.Meta.NodeID != "" && m.Meta.ClusterID == a.state.ClusterID {
+			alive[m.Meta.NodeID] = true
+		}
+	}
+	return alive
+}
+
+// livenessLoop converges node records' status to what gossip sees.
+func (a *Agent) livenessLoop(ctx context.Context) {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		changed := a.membershipChanged.Wait()
+		alive := a.aliveNodeIDs()
+		for _, n := range a.store().Nodes() {
+			want := api.NodeDown
+			if alive[n.ID] {
+				want = api.NodeReady
+			}
+			if n.Status == want {
+				continue
+			}
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err := a.submitPayload(cctx, api.CmdSetNodeStatus, "", api.SetNodeStatusPayload{NodeID: n.ID, Status: want})
+			cancel()
+			if err != nil {
+				a.log.Printf("marking %s %s: %v", n.Name, want, err)
+			} else {
+				a.log.Printf("node %s is %s", n.Name, want)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-tick.C:
+		}
+	}
+}
+
+// voterLoop keeps the Raft voter set at its target: it adds caught-up
+// nodes as non-voters, promotes them once stable, replaces dead voters,
+// spreads voters over zones, and records roles on node records.
+func (a *Agent) voterLoop(ctx context.Context) {
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	aliveSince := map[string]time.Time{}
+	deadSince := map[string]time.Time{}
+	policy := raft.VoterPolicy{
+		BaseVoters:  a.cfg.Voters.Target,
+		LargeVoters: a.cfg.Voters.Large,
+		LargeAt:     a.cfg.Voters.LargeAt,
+		StableFor:   time.Duration(a.cfg.Voters.StableFor),
+		DeadGrace:   time.Duration(a.cfg.Voters.DeadGrace),
+		MaxLag:      250,
+	}
+	for {
+		changed := a.membershipChanged.Wait()
+		now := time.Now()
+		alive := a.aliveNodeIDs()
+		var cands []raft.Candidate
+		for _, n := range a.store().Nodes() {
+			c := raft.Candidate{ID: n.ID, Alive: alive[n.ID], Zone: n.Labels[a.cfg.Voters.ZoneLabel]}
+			if c.Alive {
+				delete(deadSince, n.ID)
+				if _, ok := aliveSince[n.ID]; !ok {
+					aliveSince[n.ID] = now
+				}
+				c.AliveSince = aliveSince[n.ID]
+			} else {
+				delete(aliveSince, n.ID)
+				if _, ok := deadSince[n.ID]; !ok {
+					deadSince[n.ID] = now
+				}
+				c.DeadSince = deadSince[n.ID]
+			}
+			cands = append(cands, c)
+		}
+		servers, err := a.cons.Servers()
+		if err == nil {
+			a.fillAppliedIndexes(ctx, servers, cands)
+			for _, ch := range raft.PlanVoters(now, a.ID(), servers, cands, a.cons.CommitIndex(), policy) {
+				if err := a.applyVoterChange(ch); err != nil {
+					a.log.Printf("voters: %s %s: %v", ch.Kind, api.ShortID(ch.ID), err)
+					break
+				}
+				a.log.Printf("voters: %s %s (%s)", ch.Kind, api.ShortID(ch.ID), ch.Reason)
+			}
+			a.recordRoles(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-tick.C:
+		}
+	}
+}
+
+// fillAppliedIndexes asks non-voters how far they have applied, so the
+// planner promotes only caught-up ones.
+func (a *Agent) fillAppliedIndexes(ctx context.Context, servers []raft.Server, cands []raft.Candidate) {
+	nonvoter := map[string]bool{}
+	for _, s := range servers {
+		if !s.Voter {
+			nonvoter[s.ID] = true
+		}
+	}
+	for i := range cands {
+		if !nonvoter[cands[i].ID] || !cands[i].Alive {
+			continue
+		}
+		id, err := peer.Decode(cands[i].ID)
+		if err != nil {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		var st statusReply
+		if err := a.host.Call(cctx, id, rpcProtocol, "status", struct{}{}, &st); err == nil {
+			cands[i].AppliedIndex = st.AppliedIndex
+		}
+		cancel()
+	}
+}
+
+func (a *Agent) applyVoterChange(ch raft.Change) error {
+	if id, err := peer.Decode(ch.ID); err == nil {
+		a.host.Protect(id, "raft")
+	}
+	switch ch.Kind {
+	case raft.AddNonvoter:
+		return a.cons.AddNonvoter(ch.ID)
+	case raft.Promote:
+		return a.cons.Promote(ch.ID)
+	case raft.Demote:
+		return a.cons.Demote(ch.ID)
+	case raft.Remove:
+		return a.cons.Remove(ch.ID)
+	}
+	return nil
+}
+
+// recordRoles writes the Raft configuration onto node records when it
+// differs, so plain members can show roles too.
+func (a *Agent) recordRoles(ctx context.Context) {
+	servers, err := a.cons.Servers()
+	if err != nil {
+		return
+	}
+	want := map[string]api.Role{}
+	for _, s := range servers {
+		if s.Voter {
+			want[s.ID] = api.RoleVoter
+		} else {
+			want[s.ID] = api.RoleNonvoter
+		}
+	}
+	same := true
+	for _, n := range a.store().Nodes() {
+		w, ok := want[n.ID]
+		if !ok {
+			w = api.RoleMember
+		}
+		if n.RaftRole != w {
+			same = false
+		}
+	}
+	if same {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := a.submitPayload(cctx, api.CmdSetRaftRoles, "", api.SetRaftRolesPayload{Roles: want}); err != nil {
+		a.log.Printf("recording roles: %v", err)
+	}
+}
+
+// roleOf is a node's role as this node knows it now.
+func (a *Agent) roleOf(n *api.Node) api.Role {
+	if n.ID == a.leaderID() {
+		return api.RoleLeader
+	}
+	if servers, err := a.cons.Servers(); err == nil && a.isRaftServer(servers) {
+		for _, s := range servers {
+			if s.ID == n.ID {
+				if s.Voter {
+					return api.RoleVoter
+				}
+				return api.RoleNonvoter
+			}
+		}
+		return api.RoleMember
+	}
+	if n.RaftRole == "" {
+		return api.RoleMember
+	}
+	return n.RaftRole
+}
+
+func (a *Agent) isRaftServer(servers []raft.Server) bool {
+	for _, s := range servers {
+		if s.ID == a.ID() {
+			return true
+		}
+	}
+	return false
+}
+
+// gossipEventLoop drains gossip events (memberlist must never block) and
+// pokes the loops that care.
+func (a *Agent) gossipEventLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-a.gossip.Events():
+			if !ok {
+				return
+			}
+			if ev.Member.Meta.NodeID != "" && ev.Member.Meta.NodeID != a.ID() && ev.Type != gossip.EventDead && ev.Type != gossip.EventLeave {
+				if id, err := peer.Decode(ev.Member.Meta.NodeID); err == nil && a.host.Gater().IsMember(id) {
+					a.overlayGossipAddrs()
+				}
+			}
+			a.membershipChanged.Fire()
+		}
+	}
+}
+
+var _ = sort.Strings

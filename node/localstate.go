@@ -1,0 +1,84 @@
+package node
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/shoal-project/shoal/api"
+)
+
+// localState is what a node keeps in its data dir about the cluster it
+// belongs to, so that it can restart without --join: the cluster's identity,
+// the gossip key, and where its peers were last seen.
+type localState struct {
+	ClusterID     string       `json:"cluster_id"`
+	ClusterDigest []byte       `json:"cluster_digest"`
+	GossipKey     []byte       `json:"gossip_key"`
+	Peers         []peerRecord `json:"peers"`
+}
+
+// peerRecord is how to reach a member.
+type peerRecord struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	P2PAddr    string `json:"p2p_addr"`
+	GossipAddr string `json:"gossip_addr"`
+}
+
+const localStateFile = "cluster.json"
+
+func peerRecordsOf(nodes []*api.Node) []peerRecord {
+	out := make([]peerRecord, 0, len(nodes))
+	for _, n := range nodes {
+		out = append(out, peerRecord{ID: n.ID, Name: n.Name, P2PAddr: n.P2PAddr, GossipAddr: n.GossipAddr})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// loadLocalState returns nil, nil when the data dir holds no cluster yet.
+func loadLocalState(dataDir string) (*localState, error) {
+	path := filepath.Join(dataDir, localStateFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("data dir: cannot read %s: %v", path, unwrapPathErr(err))
+	}
+	var s localState
+	if err := json.Unmarshal(b, &s); err != nil || s.ClusterID == "" || len(s.ClusterDigest) != 32 {
+		return nil, fmt.Errorf("data dir: %s is corrupt; move the data dir away to start afresh", path)
+	}
+	return &s, nil
+}
+
+// save writes the state atomically (temp file, fsync, rename).
+func (s *localState) save(dataDir string) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dataDir, localStateFile)
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("data dir: %v", unwrapPathErr(err))
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,109 @@
+package orchestrator
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/raft"
+	"github.com/shoal-project/shoal/scheduler"
+)
+
+// MaxAllocateBatch caps the assignments one Allocate call returns; the
+// rest follow in the next calls.
+const MaxAllocateBatch = 1000
+
+// Allocate runs the scheduler over the current state. Pending tasks are
+// the live tasks of existing services that are new or pending; a task with
+// a preset NodeID (a global task) may only go to that node, and these are
+// placed first. Active tasks (assigned to running, desired at most running)
+// hold resources. It returns an assignment for every placed task and, for
+// a task no node can take, an assignment with Err set to the explanation,
+// but only when that differs from the task's current Status.Err. Pending
+// tasks are tried oldest first, and at most MaxAllocateBatch entries are
+// returned.
+func Allocate(v *raft.View, opts scheduler.Options) api.WriteTasksPayload {
+	var active, pending []*api.Task
+	preset := map[string][]*api.Task{}
+	for _, t := range v.Tasks() {
+		switch {
+		case !t.Active():
+		case t.Status.State >= api.TaskAssigned:
+			if t.NodeID != "" {
+				active = append(active, t)
+			}
+		case !serviceExists(v, t.ServiceID):
+		case t.NodeID != "":
+			preset[t.NodeID] = append(preset[t.NodeID], t)
+		default:
+			pending = append(pending, t)
+		}
+	}
+	byNode := map[string][]*api.Task{}
+	for _, t := range active {
+		byNode[t.NodeID] = append(byNode[t.NodeID], t)
+	}
+	var out api.WriteTasksPayload
+	nodeIDs := make([]string, 0, len(preset))
+	for id := range preset {
+		nodeIDs = append(nodeIDs, id)
+	}
+	slices.Sort(nodeIDs)
+	for _, id := range nodeIDs {
+		var nodes []*api.Node
+		if n, ok := v.Node(id); ok {
+			nodes = []*api.Node{n}
+		}
+		ts := preset[id]
+		sortPending(ts)
+		plan := scheduler.Schedule(nodes, byNode[id], ts, opts)
+		for _, a := range plan.Assignments {
+			// Book the placed task, so the rest of the batch sees it.
+			t, _ := v.Task(a.TaskID)
+			c := *t
+			c.Status.State = api.TaskAssigned
+			active = append(active, &c)
+		}
+		collect(&out, v, plan)
+	}
+	sortPending(pending)
+	collect(&out, v, scheduler.Schedule(v.Nodes(), active, pending, opts))
+	if len(out.Assign) > MaxAllocateBatch {
+		out.Assign = out.Assign[:MaxAllocateBatch]
+	}
+	return out
+}
+
+// collect adds a plan's assignments, and its failures whose explanation
+// changed, to out.
+func collect(out *api.WriteTasksPayload, v *raft.View, plan scheduler.Plan) {
+	out.Assign = append(out.Assign, plan.Assignments...)
+	for _, a := range plan.Unplaced {
+		if t, ok := v.Task(a.TaskID); ok && t.Status.State == api.TaskPending && t.Status.Err == a.Err {
+			continue
+		}
+		out.Assign = append(out.Assign, a)
+	}
+}
+
+// sortPending orders tasks oldest first, then by service, slot and ID.
+func sortPending(ts []*api.Task) {
+	slices.SortFunc(ts, func(a, b *api.Task) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.ServiceID, b.ServiceID); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Slot, b.Slot); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}
+
+func serviceExists(v *raft.View, id string) bool {
+	_, ok := v.Service(id)
+	return ok
+}

@@ -1,0 +1,45 @@
+package orchestrator
+
+import (
+	"fmt"
+
+	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/raft"
+)
+
+// HandleNodeFailures reacts to node state. Every task that is not yet
+// terminal on a node that is down is orphaned with the reason
+// "node <name> is down" (or "node <id> was removed" when the node record is
+// gone): the node cannot report, so the leader ends the task itself.
+// Every live task on a draining node is stopped. Either way the slot is
+// freed and Orchestrate replaces the task, on another node, without
+// counting it against the restart policy: a node failure is not a task
+// failure.
+func HandleNodeFailures(v *raft.View) api.WriteTasksPayload {
+	var out api.WriteTasksPayload
+	for _, n := range v.Nodes() {
+		switch {
+		case n.Status == api.NodeDown:
+			for _, t := range v.TasksByNode(n.ID) {
+				if !t.Status.State.Terminal() {
+					out.Orphan = append(out.Orphan, api.TaskOrphan{TaskID: t.ID, Reason: fmt.Sprintf("node %s is down", n.Name)})
+				}
+			}
+		case n.Availability == api.AvailabilityDrain:
+			for _, t := range v.TasksByNode(n.ID) {
+				if t.Active() {
+					out.Desire = append(out.Desire, api.TaskDesire{TaskID: t.ID, DesiredState: api.TaskShutdown})
+				}
+			}
+		}
+	}
+	for _, t := range v.Tasks() {
+		if t.NodeID == "" || t.Status.State.Terminal() {
+			continue
+		}
+		if _, ok := v.Node(t.NodeID); !ok {
+			out.Orphan = append(out.Orphan, api.TaskOrphan{TaskID: t.ID, Reason: fmt.Sprintf("node %s was removed", api.ShortID(t.NodeID))})
+		}
+	}
+	return out
+}

@@ -1,0 +1,241 @@
+package orchestrator
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	hraft "github.com/hashicorp/raft"
+	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/raft"
+	"github.com/shoal-project/shoal/scheduler"
+)
+
+// t0 is the command time an env starts from.
+var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+
+// env is a replicated store fed through the real FSM, plus a simulation
+// of the node agents.
+type env struct {
+	t     testing.TB
+	fsm   *raft.FSM
+	index uint64
+	now   time.Time
+	ids   int
+}
+
+func newEnv(t testing.TB) *env {
+	e := &env{t: t, fsm: raft.NewFSM(raft.NewStore()), now: t0}
+	e.addNode("n1", nil)
+	return e
+}
+
+// apply commits one command a millisecond after the previous one.
+func (e *env) apply(typ api.CommandType, payload any) any {
+	e.t.Helper()
+	e.now = e.now.Add(time.Millisecond)
+	p, err := json.Marshal(payload)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	data, err := json.Marshal(api.Command{Version: api.CommandVersion, Type: typ, Time: e.now, Payload: p})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.index++
+	res := e.fsm.Apply(&hraft.Log{Index: e.index, Type: hraft.LogCommand, Data: data}).(*raft.ApplyResult)
+	if res.Err != nil {
+		e.t.Fatalf("%s: %v", typ, res.Err)
+	}
+	return res.Value
+}
+
+func (e *env) view() *raft.View { return e.fsm.Store().View() }
+
+// newID is a counter ID generator.
+func (e *env) newID() string {
+	e.ids++
+	return fmt.Sprintf("t%04d", e.ids)
+}
+
+// node returns a ready node record with 4 CPUs and 8 GiB.
+func node(id string, labels map[string]string) api.Node {
+	return api.Node{ID: id, Name: "node-" + id, P2PAddr: "x:1", GossipAddr: "x:2", Labels: labels,
+		Resources: api.Resources{NanoCPUs: 4e9, MemoryBytes: 8 << 30}, Runtimes: []string{"process"}}
+}
+
+func (e *env) addNode(id string, labels map[string]string) {
+	e.apply(api.CmdRegisterNode, api.RegisterNodePayload{Node: node(id, labels)})
+}
+
+func (e *env) setStatus(id string, s api.NodeStatus) {
+	e.apply(api.CmdSetNodeStatus, api.SetNodeStatusPayload{NodeID: id, Status: s})
+}
+
+func (e *env) updateNode(p api.UpdateNodePayload) { e.apply(api.CmdUpdateNode, p) }
+
+// spec returns a normalized replicated process service spec.
+func spec(name string, replicas uint64) api.ServiceSpec {
+	s := api.ServiceSpec{Name: name, Command: []string{"sleep", "1000"}, Replicas: replicas}
+	s.Normalize()
+	return s
+}
+
+func (e *env) createService(id string, s api.ServiceSpec) {
+	e.apply(api.CmdCreateService, api.CreateServicePayload{ServiceID: id, Spec: s})
+}
+
+func (e *env) updateService(s api.ServiceSpec) {
+	e.apply(api.CmdUpdateService, api.UpdateServicePayload{Name: s.Name, Spec: s})
+}
+
+// write commits a payload. Orphan entries are also emulated with a desire
+// and a report from the task's node, in case the FSM does not apply them
+// (if it does, the emulation changes nothing).
+func (e *env) write(p api.WriteTasksPayload) {
+	e.t.Helper()
+	if Empty(p) {
+		return
+	}
+	e.apply(api.CmdWriteTasks, p)
+	for _, o := range p.Orphan {
+		t, ok := e.view().Task(o.TaskID)
+		if !ok {
+			continue
+		}
+		e.apply(api.CmdWriteTasks, api.WriteTasksPayload{Desire: []api.TaskDesire{{TaskID: t.ID, DesiredState: api.TaskShutdown}}})
+		e.report(t.NodeID, t.ID, api.TaskStatus{State: api.TaskOrphaned, Err: o.Reason})
+	}
+}
+
+// report commits one observed status from a node.
+func (e *env) report(nodeID, taskID string, st api.TaskStatus) {
+	e.apply(api.CmdReportTaskStatus, api.ReportTaskStatusPayload{NodeID: nodeID, Updates: []api.TaskStatusUpdate{{TaskID: taskID, Status: st}}})
+}
+
+// fail reports a task's exit with code.
+func (e *env) fail(taskID string, code int) {
+	t := e.task(taskID)
+	state := api.TaskFailed
+	if code == 0 {
+		state = api.TaskComplete
+	}
+	e.report(t.NodeID, t.ID, api.TaskStatus{State: state, ExitCode: &code})
+}
+
+func (e *env) task(id string) *api.Task {
+	e.t.Helper()
+	t, ok := e.view().Task(id)
+	if !ok {
+		e.t.Fatalf("task %s not found", id)
+	}
+	return t
+}
+
+// runNodes plays the node agents of ready nodes: assigned tasks whose
+// NotBefore has passed start running, tasks desired shut down stop. It
+// reports whether anything changed.
+func (e *env) runNodes() bool {
+	v := e.view()
+	changed := false
+	for _, t := range v.Tasks() {
+		n, ok := v.Node(t.NodeID)
+		if !ok || n.Status != api.NodeReady || t.Status.State < api.TaskAssigned || t.Status.State.Terminal() {
+			continue
+		}
+		switch {
+		case t.DesiredState > api.TaskRunning:
+			e.report(n.ID, t.ID, api.TaskStatus{State: api.TaskShutdown})
+			changed = true
+		case t.Status.State < api.TaskRunning && !t.NotBefore.After(e.now):
+			e.report(n.ID, t.ID, api.TaskStatus{State: api.TaskRunning})
+			changed = true
+		}
+	}
+	return changed
+}
+
+// round runs every leader function once, commits their results, advances
+// the clock by a second and plays the nodes. It reports whether anything
+// changed.
+func (e *env) round() bool {
+	changed := false
+	for _, f := range e.loops() {
+		if p := f(e.view()); !Empty(p) {
+			e.write(p)
+			changed = true
+		}
+	}
+	e.now = e.now.Add(time.Second)
+	return e.runNodes() || changed
+}
+
+// loops returns the leader functions as the leader runs them.
+func (e *env) loops() []func(*raft.View) api.WriteTasksPayload {
+	return []func(*raft.View) api.WriteTasksPayload{
+		HandleNodeFailures,
+		func(v *raft.View) api.WriteTasksPayload { return Orchestrate(v, e.now, e.newID) },
+		func(v *raft.View) api.WriteTasksPayload { return Allocate(v, scheduler.Options{}) },
+		func(v *raft.View) api.WriteTasksPayload { return Reap(v, DefaultHistoryLimit) },
+	}
+}
+
+// converge runs rounds until nothing changes, failing after max rounds,
+// then checks that every function is idempotent on the result and that no
+// slot holds two live tasks.
+func (e *env) converge(max int) {
+	e.t.Helper()
+	for i := 0; e.round(); i++ {
+		if i == max {
+			e.t.Fatalf("no convergence within %d rounds", max)
+		}
+	}
+	for i, f := range e.loops() {
+		if p := f(e.view()); !Empty(p) {
+			e.t.Fatalf("loop %d is not idempotent on a converged state: %+v", i, p)
+		}
+	}
+	e.checkSlots()
+}
+
+// checkSlots fails if a slot (or a global service's node) has two live tasks.
+func (e *env) checkSlots() {
+	e.t.Helper()
+	seen := map[string]string{}
+	for _, t := range e.view().Tasks() {
+		if !t.Active() {
+			continue
+		}
+		k := fmt.Sprintf("%s/%d/%s", t.ServiceID, t.Slot, t.NodeID)
+		if t.Slot != 0 {
+			k = fmt.Sprintf("%s/%d", t.ServiceID, t.Slot)
+		}
+		if other, dup := seen[k]; dup {
+			e.t.Fatalf("slot %s has two live tasks: %s and %s", k, other, t.ID)
+		}
+		seen[k] = t.ID
+	}
+}
+
+// live returns the live tasks of a service.
+func (e *env) live(svc string) []*api.Task {
+	var out []*api.Task
+	for _, t := range e.view().TasksByService(svc) {
+		if t.Active() {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// perNode counts the running live tasks of a service per node.
+func (e *env) perNode(svc string) map[string]int {
+	out := map[string]int{}
+	for _, t := range e.live(svc) {
+		if t.Status.State == api.TaskRunning {
+			out[t.NodeID]++
+		}
+	}
+	return out
+}

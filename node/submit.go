@@ -1,0 +1,265 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/shoal-project/shoal/api"
+)
+
+// rpcProtocol carries node-to-node requests: forwarded writes, leader
+// discovery, read-index checks and status probes.
+const rpcProtocol = "/shoal/rpc/1"
+
+// proposeReply is the leader's answer to a forwarded write.
+type proposeReply struct {
+	Value json.RawMessage `json:"value,omitempty"`
+	// Index is an applied index at or after the write; the forwarding node
+	// waits for its own replica to reach it, so a client reads its writes.
+	Index uint64 `json:"index"`
+}
+
+// newRequestID makes a random request ID.
+func newRequestID() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// submitPayload builds a command and submits it.
+func (a *Agent) submitPayload(ctx context.Context, typ api.CommandType, requestID string, payload any) (json.RawMessage, error) {
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return nil, err
+	}
+	return a.submit(ctx, api.Command{Version: api.CommandVersion, Type: typ, RequestID: requestID, Payload: raw})
+}
+
+// submit commits cmd through the leader, wherever it is, retrying with the
+// same request ID through leader changes until ctx ends. It returns once the
+// local replica has applied the write.
+func (a *Agent) submit(ctx context.Context, cmd api.Command) (json.RawMessage, error) {
+	if cmd.RequestID == "" {
+		cmd.RequestID = newRequestID()
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+	}
+	backoff := 25 * time.Millisecond
+	var lastErr error = api.Errorf(api.CodeNoLeader, "no leader is known yet")
+	for {
+		reply, err := a.submitOnce(ctx, cmd)
+		if err == nil {
+			a.waitApplied(ctx, reply.Index)
+			return reply.Value, nil
+		}
+		if !retryable(err) {
+			return nil, err
+		}
+		lastErr = err
+		select {
+		case <-ctx.Done():
+			return nil, api.Errorf(api.CodeUnavailable, "write not confirmed: %v (retry with the same request id)", lastErr)
+		case <-time.After(backoff):
+		}
+		if backoff < 400*time.Millisecond {
+			backoff *= 2
+		}
+	}
+}
+
+func (a *Agent) submitOnce(ctx context.Context, cmd api.Command) (proposeReply, error) {
+	if a.cons.IsLeader() {
+		return a.proposeAsLeader(ctx, cmd)
+	}
+	leader := a.leaderID()
+	if leader == "" {
+		return proposeReply{}, api.Errorf(api.CodeNoLeader, "no leader is known yet")
+	}
+	id, err := peer.Decode(leader)
+	if err != nil {
+		return proposeReply{}, api.Errorf(api.CodeNoLeader, "bad leader id")
+	}
+	var reply proposeReply
+	callCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := a.host.Call(callCtx, id, rpcProtocol, "propose", cmd, &reply); err != nil {
+		return proposeReply{}, err
+	}
+	return reply, nil
+}
+
+// proposeAsLeader stamps cmd and commits it.
+func (a *Agent) proposeAsLeader(ctx context.Context, cmd api.Command) (proposeReply, error) {
+	if err := a.stamp(&cmd); err != nil {
+		return proposeReply{}, err
+	}
+	v, err := a.cons.Propose(ctx, cmd)
+	if err != nil {
+		return proposeReply{}, err
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return proposeReply{}, err
+	}
+	return proposeReply{Value: raw, Index: a.cons.AppliedIndex()}, nil
+}
+
+// stamp fixes everything a command needs from the leader's clock and
+// randomness, so that applying it is deterministic on every replica.
+func (a *Agent) stamp(cmd *api.Command) error {
+	cmd.Version = api.CommandVersion
+	cmd.Time = time.Now().UTC()
+	switch cmd.Type {
+	case api.CmdRotateToken:
+		var p api.RotateTokenPayload
+		json.Unmarshal(cmd.Payload, &p)
+		if len(p.TokenNonce) == 0 {
+			p.TokenNonce = nonce()
+		}
+		return setPayload(cmd, p)
+	case api.CmdCreateService:
+		var p api.CreateServicePayload
+		if err := json.Unmarshal(cmd.Payload, &p); err != nil {
+			return api.Errorf(api.CodeInvalid, "bad payload: %v", err)
+		}
+		if p.ServiceID == "" {
+			p.ServiceID = newRequestID()
+		}
+		return setPayload(cmd, p)
+	}
+	return nil
+}
+
+func setPayload(cmd *api.Command, p any) error {
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	cmd.Payload = raw
+	return nil
+}
+
+// retryable says whether a failed write may be retried with the same
+// request ID: no leader, a leader change, or a transport failure.
+func retryable(err error) bool {
+	var ae *api.Error
+	if errors.As(err, &ae) {
+		return ae.Code == api.CodeNoLeader || ae.Code == api.CodeUnavailable
+	}
+	return !errors.Is(err, context.Canceled)
+}
+
+// waitApplied waits (bounded by ctx) for the local replica to reach index.
+func (a *Agent) waitApplied(ctx context.Context, index uint64) {
+	for a.store().AppliedIndex() < index {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.store().Watch():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// leaderID is the leader as this node knows it: from Raft on Raft servers,
+// from the state feed on plain members.
+func (a *Agent) leaderID() string {
+	if id := a.cons.Leader(); id != "" {
+		return id
+	}
+	if a.feed != nil {
+		return a.feed.leader()
+	}
+	return ""
+}
+
+// handleRPC serves node-to-node requests.
+func (a *Agent) handleRPC(ctx context.Context, from peer.ID, method string, body json.RawMessage) (any, error) {
+	switch method {
+	case "propose":
+		var cmd api.Command
+		if err := json.Unmarshal(body, &cmd); err != nil {
+			return nil, api.Errorf(api.CodeInvalid, "bad command: %v", err)
+		}
+		if !a.cons.IsLeader() {
+			return nil, api.Errorf(api.CodeNoLeader, "not the leader (leader is %s)", a.leaderID())
+		}
+		return a.proposeAsLeader(ctx, cmd)
+	case "leader":
+		return leaderReply{LeaderID: a.leaderID(), Term: a.term()}, nil
+	case "readIndex":
+		if !a.cons.IsLeader() {
+			return nil, api.Errorf(api.CodeNoLeader, "not the leader")
+		}
+		if err := a.cons.VerifyLeader(ctx); err != nil {
+			return nil, api.Errorf(api.CodeNoLeader, "leadership not verified: %v", err)
+		}
+		return readIndexReply{Index: a.cons.AppliedIndex()}, nil
+	case "status":
+		return statusReply{AppliedIndex: a.store().AppliedIndex()}, nil
+	}
+	return nil, api.Errorf(api.CodeNotFound, "unknown method %q", method)
+}
+
+type leaderReply struct {
+	LeaderID string `json:"leader_id"`
+	Term     uint64 `json:"term"`
+}
+
+type readIndexReply struct {
+	Index uint64 `json:"index"`
+}
+
+type statusReply struct {
+	AppliedIndex uint64 `json:"applied_index"`
+}
+
+// consistentRead makes the local replica at least as new as the leader's
+// state at the time of the call (a read index), so a read after it is
+// linearizable.
+func (a *Agent) consistentRead(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if a.cons.IsLeader() {
+		if err := a.cons.VerifyLeader(ctx); err != nil {
+			return api.Errorf(api.CodeNoLeader, "leadership not verified: %v", err)
+		}
+		return nil
+	}
+	leader := a.leaderID()
+	id, err := peer.Decode(leader)
+	if leader == "" || err != nil {
+		return api.Errorf(api.CodeNoLeader, "no leader is known; a consistent read is not possible")
+	}
+	var reply readIndexReply
+	if err := a.host.Call(ctx, id, rpcProtocol, "readIndex", struct{}{}, &reply); err != nil {
+		return err
+	}
+	a.waitApplied(ctx, reply.Index)
+	if a.store().AppliedIndex() < reply.Index {
+		return api.Errorf(api.CodeUnavailable, "local replica did not catch up with the leader in time")
+	}
+	return nil
+}
+
+func (a *Agent) term() uint64 {
+	if t := a.cons.Term(); t > 0 && a.cons.Leader() != "" {
+		return t
+	}
+	if a.feed != nil {
+		return a.feed.term()
+	}
+	return a.cons.Term()
+}
+
+var _ = fmt.Sprint
