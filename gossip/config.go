@@ -1,0 +1,93 @@
+package gossip
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Config configures one gossip member.
+type Config struct {
+	Name        string // memberlist node name; the Shoal node name
+	BindIP      string // IP to listen on (TCP and UDP)
+	Port        int    // port to listen on; 0 picks a free one
+	AdvertiseIP string // IP other members reach us at; default BindIP
+
+	// SecretKey is the AES-GCM gossip key (16, 24 or 32 bytes); required.
+	SecretKey []byte
+	// Label is the cluster label; members with another label are refused.
+	Label string
+
+	Meta    Meta    // initial metadata of this member
+	Timings Timings // zero value means LANTimings()
+
+	// Transport replaces memberlist's NetTransport on BindIP:Port when set
+	// (e.g. a FaultTransport). Start takes ownership: Shutdown closes it.
+	Transport memberlist.NodeAwareTransport
+	// Logger receives memberlist's log lines; nil discards them.
+	Logger *log.Logger
+}
+
+// validate checks the config and fills defaults in place.
+func (c *Config) validate() error {
+	if c.Name == "" {
+		return errors.New("gossip: Name is required")
+	}
+	if c.Transport == nil {
+		if net.ParseIP(c.BindIP) == nil {
+			return fmt.Errorf("gossip: BindIP %q is not an IP address", c.BindIP)
+		}
+	}
+	if c.Port < 0 || c.Port > 65535 {
+		return fmt.Errorf("gossip: Port %d is out of range 0-65535", c.Port)
+	}
+	if c.AdvertiseIP == "" && c.BindIP != "" && !net.ParseIP(c.BindIP).IsUnspecified() {
+		c.AdvertiseIP = c.BindIP
+	}
+	if c.AdvertiseIP != "" && net.ParseIP(c.AdvertiseIP) == nil {
+		return fmt.Errorf("gossip: AdvertiseIP %q is not an IP address", c.AdvertiseIP)
+	}
+	switch len(c.SecretKey) {
+	case 16, 24, 32:
+	default:
+		return fmt.Errorf("gossip: SecretKey is %d bytes, want 16, 24 or 32", len(c.SecretKey))
+	}
+	if _, err := c.Meta.Encode(); err != nil {
+		return err
+	}
+	if c.Timings == (Timings{}) {
+		c.Timings = LANTimings()
+	}
+	if err := c.Timings.validate(); err != nil {
+		return err
+	}
+	if c.Logger == nil {
+		c.Logger = log.New(io.Discard, "", 0)
+	}
+	return nil
+}
+
+// NewNetTransport returns memberlist's UDP+TCP transport listening on
+// bindIP:port (port 0 picks a free port), for wrapping in a FaultTransport.
+// A nil logger discards the transport's log lines.
+func NewNetTransport(bindIP string, port int, logger *log.Logger) (*memberlist.NetTransport, error) {
+	if net.ParseIP(bindIP) == nil {
+		return nil, fmt.Errorf("gossip: bind IP %q is not an IP address", bindIP)
+	}
+	if logger == nil {
+		logger = log.New(io.Discard, "", 0)
+	}
+	t, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
+		BindAddrs: []string{bindIP},
+		BindPort:  port,
+		Logger:    logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gossip: listen on %s: %w", net.JoinHostPort(bindIP, fmt.Sprint(port)), err)
+	}
+	return t, nil
+}

@@ -1,0 +1,73 @@
+package gossip
+
+import (
+	"math/rand/v2"
+	"time"
+)
+
+// reconnectTimeout is how long a failed member's address is retried.
+const reconnectTimeout = 24 * time.Hour
+
+// renameTimeout is how long a conflicting new address (see NotifyConflict)
+// is retried; longer conflicts are two live nodes sharing a name.
+const renameTimeout = time.Minute
+
+// reconnectEvery is the retry period as a multiple of ProbeInterval
+// (2 s with LANTimings).
+const reconnectEvery = 4
+
+// reconnectLoop heals partitions. memberlist stops talking to a member it
+// declared dead, so after a partition ends both sides would stay split;
+// like serf, each period this node retries a join with one random failed
+// (not left) member until it is alive again or reconnectTimeout passes.
+// New addresses of restarted members (see NotifyConflict) are retried too.
+func (g *Gossip) reconnectLoop(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case <-t.C:
+		}
+		addr, ok := g.pickFailed()
+		if !ok {
+			continue
+		}
+		select {
+		case <-g.stop:
+			return
+		default:
+		}
+		if _, err := g.ml.Join([]string{addr}); err != nil {
+			g.logger.Printf("[DEBUG] gossip: reconnect to %s: %s", addr, oneLine(err))
+		}
+	}
+}
+
+// pickFailed returns the address of a random failed or moved member,
+// forgetting entries older than their timeout.
+func (g *Gossip) pickFailed() (string, bool) {
+	now := time.Now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var addrs []string
+	for name, f := range g.failed {
+		if now.Sub(f.since) > reconnectTimeout {
+			delete(g.failed, name)
+			continue
+		}
+		addrs = append(addrs, f.addr)
+	}
+	for name, f := range g.renamed {
+		if now.Sub(f.since) > renameTimeout {
+			delete(g.renamed, name)
+			continue
+		}
+		addrs = append(addrs, f.addr)
+	}
+	if len(addrs) == 0 {
+		return "", false
+	}
+	return addrs[rand.IntN(len(addrs))], true
+}

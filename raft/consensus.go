@@ -1,0 +1,203 @@
+package raft
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+	hraft "github.com/hashicorp/raft"
+	raftwal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
+)
+
+// Config configures a Consensus.
+type Config struct {
+	// DataDir holds raft/wal (the log and stable store) and
+	// raft/snapshots.
+	DataDir string
+	// LocalID is this node's server ID. Peer IDs double as transport
+	// addresses, so it is also the address peers dial.
+	LocalID string
+	// Transport carries Raft RPCs. The caller owns it and closes it after
+	// Shutdown.
+	Transport hraft.Transport
+	// Timings default field by field to FastTimings.
+	Timings Timings
+	// Logger defaults to warnings and errors on stderr.
+	Logger hclog.Logger
+}
+
+// snapshotsRetained is how many snapshots stay on disk.
+const snapshotsRetained = 2
+
+// Consensus runs one Raft server whose FSM is a Store.
+type Consensus struct {
+	raft     *hraft.Raft
+	wal      *raftwal.WAL
+	meta     *metadb.BoltMetaDB
+	fsm      *FSM
+	localID  string
+	existing bool
+
+	leaderCh chan bool
+	stop     chan struct{}
+	done     chan struct{}
+	once     sync.Once
+	shutErr  error
+}
+
+// Open opens (or creates) the Raft state under cfg.DataDir and starts the
+// Raft server. A fresh server waits to be bootstrapped or added by a
+// leader; one with existing state rejoins its cluster.
+func Open(cfg Config) (*Consensus, error) {
+	switch {
+	case cfg.DataDir == "":
+		return nil, errors.New("raft: data dir is empty")
+	case cfg.LocalID == "":
+		return nil, errors.New("raft: local id is empty")
+	case cfg.Transport == nil:
+		return nil, errors.New("raft: transport is nil")
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn})
+	}
+	rc := hraft.DefaultConfig()
+	rc.LocalID = hraft.ServerID(cfg.LocalID)
+	rc.Logger = logger
+	rc.BatchApplyCh = true
+	if err := cfg.Timings.withDefaults().apply(rc); err != nil {
+		return nil, err
+	}
+	walDir := filepath.Join(cfg.DataDir, "raft", "wal")
+	if err := os.MkdirAll(walDir, 0o700); err != nil {
+		return nil, fmt.Errorf("raft: creating %s: %w", walDir, err)
+	}
+	// raft-wal v0.4.0's Close leaves its bolt meta DB (and its file lock)
+	// open, so a reopen in the same process would hang; own it and close it.
+	meta := &metadb.BoltMetaDB{}
+	wal, err := raftwal.Open(walDir, raftwal.WithLogger(logger.Named("wal")), raftwal.WithMetaStore(meta))
+	if err != nil {
+		meta.Close()
+		return nil, fmt.Errorf("raft: opening log in %s: %w", walDir, err)
+	}
+	closeLog := func() {
+		wal.Close()
+		meta.Close()
+	}
+	snaps, err := hraft.NewFileSnapshotStoreWithLogger(filepath.Join(cfg.DataDir, "raft"), snapshotsRetained, logger.Named("snapshots"))
+	if err != nil {
+		closeLog()
+		return nil, fmt.Errorf("raft: opening snapshots: %w", err)
+	}
+	existing, err := hraft.HasExistingState(wal, wal, snaps)
+	if err != nil {
+		closeLog()
+		return nil, fmt.Errorf("raft: reading existing state: %w", err)
+	}
+	notify := make(chan bool, 1)
+	rc.NotifyCh = notify
+	fsm := NewFSM(NewStore())
+	r, err := hraft.NewRaft(rc, fsm, wal, wal, snaps, cfg.Transport)
+	if err != nil {
+		closeLog()
+		return nil, fmt.Errorf("raft: starting: %w", err)
+	}
+	c := &Consensus{
+		raft: r, wal: wal, meta: meta, fsm: fsm, localID: cfg.LocalID, existing: existing,
+		leaderCh: make(chan bool, 1), stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	go c.forwardLeaderChanges(notify)
+	return c, nil
+}
+
+// forwardLeaderChanges copies raft's leadership notifications to leaderCh,
+// replacing an unread value so the latest one is never lost and raft never
+// blocks on a slow reader.
+func (c *Consensus) forwardLeaderChanges(notify <-chan bool) {
+	defer close(c.done)
+	for {
+		select {
+		case <-c.stop:
+			return
+		case v := <-notify:
+			select {
+			case <-c.leaderCh:
+			default:
+			}
+			c.leaderCh <- v
+		}
+	}
+}
+
+// LeaderChanges delivers true when this server becomes leader and false
+// when it stops being leader. It holds only the latest value: a slow
+// reader may miss intermediate flips, never the current state.
+func (c *Consensus) LeaderChanges() <-chan bool { return c.leaderCh }
+
+// HasExistingState reports whether DataDir held Raft state when Open ran.
+func (c *Consensus) HasExistingState() bool { return c.existing }
+
+// BootstrapSelf makes this server a one-voter cluster. It works only on a
+// server without existing state.
+func (c *Consensus) BootstrapSelf() error {
+	cfg := hraft.Configuration{Servers: []hraft.Server{{
+		Suffrage: hraft.Voter, ID: hraft.ServerID(c.localID), Address: hraft.ServerAddress(c.localID),
+	}}}
+	if err := c.raft.BootstrapCluster(cfg).Error(); err != nil {
+		if errors.Is(err, hraft.ErrCantBootstrap) {
+			return fmt.Errorf("raft: cannot bootstrap: this server already has raft state")
+		}
+		return fmt.Errorf("raft: bootstrap: %w", err)
+	}
+	return nil
+}
+
+// Store returns the replicated store this server applies to.
+func (c *Consensus) Store() *Store { return c.fsm.store }
+
+// FSMStats returns the FSM's counts of ignored task reports.
+func (c *Consensus) FSMStats() FSMStats { return c.fsm.Stats() }
+
+// IsLeader reports whether this server is the leader.
+func (c *Consensus) IsLeader() bool { return c.raft.State() == hraft.Leader }
+
+// Leader returns the ID of the leader this server knows, or "".
+func (c *Consensus) Leader() string {
+	_, id := c.raft.LeaderWithID()
+	return string(id)
+}
+
+// Term returns the current Raft term.
+func (c *Consensus) Term() uint64 { return c.raft.CurrentTerm() }
+
+// CommitIndex returns the highest log index known to be committed.
+func (c *Consensus) CommitIndex() uint64 { return c.raft.CommitIndex() }
+
+// AppliedIndex returns the index of the last log Raft handed to the FSM
+// (it may run a little ahead of the FSM itself, and counts logs the FSM
+// never sees). Store().AppliedIndex() is the index the store reflects.
+func (c *Consensus) AppliedIndex() uint64 { return c.raft.AppliedIndex() }
+
+// Shutdown stops the Raft server and closes the log. It is safe to call
+// more than once; the transport stays open.
+func (c *Consensus) Shutdown() error {
+	c.once.Do(func() {
+		err := c.raft.Shutdown().Error()
+		close(c.stop)
+		<-c.done
+		if cerr := c.wal.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+		if cerr := c.meta.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+		if err != nil {
+			c.shutErr = fmt.Errorf("raft: shutdown: %w", err)
+		}
+	})
+	return c.shutErr
+}

@@ -1,0 +1,268 @@
+package raft
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+	hraft "github.com/hashicorp/raft"
+	"github.com/shoal-project/shoal/api"
+)
+
+// RequestTTL is how long, in command time, a request ID is remembered: a
+// retry within it returns the first result without applying again.
+const RequestTTL = 10 * time.Minute
+
+// ApplyResult is what the FSM returns for every command log: the command's
+// value, or the typed error that refused it (the state is then unchanged).
+type ApplyResult struct {
+	Value any
+	Err   *api.Error
+}
+
+// FSMStats counts reports the FSM ignored. They are local metrics, not
+// replicated state.
+type FSMStats struct {
+	// WrongNodeReports counts task reports from a node other than the
+	// task's own.
+	WrongNodeReports uint64
+	// StaleReports counts task reports that did not move the state forward.
+	StaleReports uint64
+}
+
+// FSM applies committed commands to a Store. It implements hraft.FSM and
+// hraft.BatchingFSM. Apply is deterministic: it reads no clock and no
+// randomness (command time comes from api.Command.Time) and never blocks.
+type FSM struct {
+	store     *Store
+	wrongNode atomic.Uint64
+	stale     atomic.Uint64
+	// applyMu serialises Raft's applies with the state feed's.
+	applyMu sync.Mutex
+	// feed keeps recent entries for nodes that follow the state feed.
+	feed entryLog
+}
+
+var _ hraft.BatchingFSM = (*FSM)(nil)
+
+// NewFSM returns an FSM that writes into store.
+func NewFSM(store *Store) *FSM { return &FSM{store: store} }
+
+// Store returns the store the FSM writes.
+func (f *FSM) Store() *Store { return f.store }
+
+// Stats returns the counts of ignored task reports.
+func (f *FSM) Stats() FSMStats {
+	return FSMStats{WrongNodeReports: f.wrongNode.Load(), StaleReports: f.stale.Load()}
+}
+
+// Apply applies one committed log. For command logs it returns an
+// *ApplyResult; other log types return nil.
+func (f *FSM) Apply(l *hraft.Log) any { return f.ApplyBatch([]*hraft.Log{l})[0] }
+
+// ApplyBatch applies committed logs in order and wakes store watchers once.
+func (f *FSM) ApplyBatch(logs []*hraft.Log) []any {
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
+	out := make([]any, len(logs))
+	var last uint64
+	for i, l := range logs {
+		last = l.Index
+		if l.Type != hraft.LogCommand {
+			continue
+		}
+		if l.Index <= f.store.AppliedIndex() {
+			// Already applied from the state feed before this node became
+			// a Raft server; the state is the same either way.
+			out[i] = &ApplyResult{}
+			continue
+		}
+		out[i] = f.applyData(l.Index, l.Data)
+		f.feed.append(Entry{Index: l.Index, Data: l.Data})
+	}
+	f.store.advance(last)
+	return out
+}
+
+// applyData decodes and applies one command; every outcome, including
+// garbage input and a bug that panics, becomes an *ApplyResult.
+func (f *FSM) applyData(index uint64, data []byte) (res *ApplyResult) {
+	cmd, aerr := DecodeCommand(data)
+	if aerr != nil {
+		return &ApplyResult{Err: aerr}
+	}
+	txn := f.store.writeTxn()
+	defer func() {
+		if r := recover(); r != nil {
+			txn.Abort()
+			res = &ApplyResult{Err: api.Errorf(api.CodeInternal, "applying %s: internal error: %v", cmd.Type, r)}
+		}
+	}()
+	if rec := lookupRequest(txn, cmd); rec != nil {
+		pruneRequests(txn, cmd.Time)
+		f.store.commit(txn, index)
+		return rec
+	}
+	val, aerr := f.dispatch(txn, cmd)
+	if aerr != nil {
+		txn.Abort()
+		txn = f.store.writeTxn()
+		val = nil
+	}
+	pruneRequests(txn, cmd.Time)
+	recordRequest(txn, cmd, val, aerr)
+	f.store.commit(txn, index)
+	return &ApplyResult{Value: val, Err: aerr}
+}
+
+// DecodeCommand parses a log entry into a command and checks its envelope:
+// a known type, a version this build understands, and a command time.
+func DecodeCommand(data []byte) (*api.Command, *api.Error) {
+	var cmd api.Command
+	if err := json.Unmarshal(data, &cmd); err != nil {
+		return nil, api.Errorf(api.CodeInvalid, "command is not valid JSON: %v", err)
+	}
+	switch {
+	case cmd.Version > api.CommandVersion:
+		return nil, api.Errorf(api.CodeInvalid, "command version %d is newer than this build understands (%d)", cmd.Version, api.CommandVersion)
+	case cmd.Version < 1:
+		return nil, api.Errorf(api.CodeInvalid, "command version %d is invalid", cmd.Version)
+	case cmd.Time.IsZero():
+		return nil, api.Errorf(api.CodeInvalid, "command %q has no time", cmd.Type)
+	}
+	if _, ok := handlers[cmd.Type]; !ok {
+		return nil, api.Errorf(api.CodeInvalid, "unknown command type %q", cmd.Type)
+	}
+	return &cmd, nil
+}
+
+// handler applies one command type inside a write transaction. It returns
+// the command's value or a typed error; on error the transaction is aborted.
+type handler struct {
+	apply func(f *FSM, txn *memdb.Txn, cmd *api.Command) (any, *api.Error)
+	// result makes an empty value of the type apply returns, to decode a
+	// stored result into.
+	result func() any
+}
+
+// handlers maps every command type to its handler. It is filled in init
+// because handlers refer to FSM methods.
+var handlers map[api.CommandType]handler
+
+func init() {
+	cluster := func() any { return new(api.Cluster) }
+	node := func() any { return new(api.Node) }
+	service := func() any { return new(api.Service) }
+	handlers = map[api.CommandType]handler{
+		api.CmdBootstrap:        {(*FSM).applyBootstrap, cluster},
+		api.CmdRotateToken:      {(*FSM).applyRotateToken, cluster},
+		api.CmdRegisterNode:     {(*FSM).applyRegisterNode, node},
+		api.CmdSetNodeStatus:    {(*FSM).applySetNodeStatus, node},
+		api.CmdUpdateNode:       {(*FSM).applyUpdateNode, node},
+		api.CmdRemoveNode:       {(*FSM).applyRemoveNode, node},
+		api.CmdSetRaftRoles:     {(*FSM).applySetRaftRoles, func() any { return new(int) }},
+		api.CmdCreateService:    {(*FSM).applyCreateService, service},
+		api.CmdUpdateService:    {(*FSM).applyUpdateService, service},
+		api.CmdRemoveService:    {(*FSM).applyRemoveService, service},
+		api.CmdWriteTasks:       {(*FSM).applyWriteTasks, func() any { return new(WriteTasksResult) }},
+		api.CmdReportTaskStatus: {(*FSM).applyReportTaskStatus, func() any { return new(ReportTaskStatusResult) }},
+	}
+}
+
+func (f *FSM) dispatch(txn *memdb.Txn, cmd *api.Command) (any, *api.Error) {
+	return handlers[cmd.Type].apply(f, txn, cmd)
+}
+
+// decodePayload decodes a command's payload into p.
+func decodePayload(cmd *api.Command, p any) *api.Error {
+	if len(cmd.Payload) == 0 {
+		return api.Errorf(api.CodeInvalid, "command %s has no payload", cmd.Type)
+	}
+	if err := json.Unmarshal(cmd.Payload, p); err != nil {
+		return api.Errorf(api.CodeInvalid, "command %s has a bad payload: %v", cmd.Type, err)
+	}
+	return nil
+}
+
+// insert writes obj into table; memdb only fails on schema misuse.
+func insert(txn *memdb.Txn, table string, obj any) *api.Error {
+	if err := txn.Insert(table, obj); err != nil {
+		return api.Errorf(api.CodeInternal, "writing %s: %v", table, err)
+	}
+	return nil
+}
+
+// remove deletes obj from table.
+func remove(txn *memdb.Txn, table string, obj any) *api.Error {
+	if err := txn.Delete(table, obj); err != nil {
+		return api.Errorf(api.CodeInternal, "deleting from %s: %v", table, err)
+	}
+	return nil
+}
+
+// lookupRequest returns the stored result of a request ID seen within
+// RequestTTL of cmd's time, or nil.
+func lookupRequest(txn *memdb.Txn, cmd *api.Command) *ApplyResult {
+	if cmd.RequestID == "" {
+		return nil
+	}
+	rec, ok := first[RequestRecord](txn, tableRequests, indexID, cmd.RequestID)
+	if !ok || rec.Time.Before(cmd.Time.Add(-RequestTTL)) {
+		return nil
+	}
+	if rec.Type != cmd.Type {
+		return &ApplyResult{Err: api.Errorf(api.CodeConflict, "request id %q was already used for a %s command", cmd.RequestID, rec.Type)}
+	}
+	res := &ApplyResult{Err: rec.Err}
+	if len(rec.Value) > 0 && !bytes.Equal(rec.Value, []byte("null")) {
+		v := handlers[rec.Type].result()
+		if err := json.Unmarshal(rec.Value, v); err != nil {
+			return &ApplyResult{Err: api.Errorf(api.CodeInternal, "stored result of request %q is unreadable: %v", cmd.RequestID, err)}
+		}
+		res.Value = v
+	}
+	return res
+}
+
+// recordRequest stores the result of a command that carries a request ID.
+func recordRequest(txn *memdb.Txn, cmd *api.Command, val any, aerr *api.Error) {
+	if cmd.RequestID == "" {
+		return
+	}
+	rec := &RequestRecord{ID: cmd.RequestID, Type: cmd.Type, Time: cmd.Time, Err: aerr}
+	if val != nil {
+		b, err := json.Marshal(val)
+		if err != nil {
+			rec.Err = api.Errorf(api.CodeInternal, "result of request %q is not encodable: %v", cmd.RequestID, err)
+		} else {
+			rec.Value = b
+		}
+	}
+	if err := txn.Insert(tableRequests, rec); err != nil {
+		panic(fmt.Sprintf("raft: recording request %q: %v", cmd.RequestID, err))
+	}
+}
+
+// pruneRequests forgets request records older than RequestTTL before now
+// (command time). Records are ordered by time, so it stops at the first
+// one that is still fresh.
+func pruneRequests(txn *memdb.Txn, now time.Time) {
+	cutoff := now.Add(-RequestTTL)
+	it, err := txn.Get(tableRequests, indexTime)
+	if err != nil {
+		return
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		rec := raw.(*RequestRecord)
+		if !rec.Time.Before(cutoff) {
+			return
+		}
+		if err := txn.Delete(tableRequests, rec); err != nil {
+			panic(fmt.Sprintf("raft: pruning request %q: %v", rec.ID, err))
+		}
+	}
+}
