@@ -181,7 +181,7 @@ func TestBadInputExitsWithOneLine(t *testing.T) {
 		{[]string{"agent", "--config", badToml}, `unknown key "replicas"`},
 		{[]string{"agent", "--data-dir", dir + "/a", "--p2p-port", "70000", "--bootstrap"}, "p2p port: 70000"},
 		{[]string{"agent", "--data-dir", readOnly + "/file/sub", "--bootstrap"}, "data dir"},
-		{[]string{"agent", "--data-dir", dir + "/b", "--join", "127.0.0.1:1", "--token", "SHOAL-1-nope"}, "token: digest must be"},
+		{[]string{"agent", "--data-dir", dir + "/b", "--join", "127.0.0.1:1", "--token", "SHOAL-1-nope"}, "not a Shoal join token"},
 		{[]string{"agent", "--data-dir", dir + "/c"}, "holds no cluster"},
 		{[]string{"agent", "--data-dir", dir + "/d", "--bootstrap", "--bogus"}, "unknown flag: --bogus"},
 	}
