@@ -167,10 +167,13 @@ func (t *FaultTransport) DialAddressTimeout(addr memberlist.Address, timeout tim
 // StreamCh returns the inbound streams that passed the filter.
 func (t *FaultTransport) StreamCh() <-chan net.Conn { return t.streamCh }
 
-// Shutdown stops the filters and the inner transport.
+// Shutdown stops the inner transport, then the filters. The order
+// matters: NetTransport's listeners block on unread channel sends, so the
+// filters keep draining until the inner transport has stopped.
 func (t *FaultTransport) Shutdown() error {
+	err := t.inner.Shutdown()
 	t.stopOnce.Do(func() { close(t.done) })
-	return t.inner.Shutdown()
+	return err
 }
 
 func (t *FaultTransport) pumpPackets() {

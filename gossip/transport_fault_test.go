@@ -51,16 +51,31 @@ func TestFaultTransportPartitionAndHeal(t *testing.T) {
 }
 
 func TestFaultTransportOneWay(t *testing.T) {
-	gs, fts := faultCluster(t, 2)
-	// n1's packets to n0 vanish: n0 hears no acks and declares n1 dead,
-	// while n1 still hears n0's acks and keeps n0 alive.
+	gs, fts := faultCluster(t, 4)
+	// n1's packets to n0 vanish. memberlist's indirect probes through n2
+	// route around a one-way cut, so n0 and n1 must stay alive to each
+	// other while a real crash (n3) is detected meanwhile.
 	fts[1].BlockOutbound(gs[0].Addr())
-	waitFor(t, waitLong, "n0 sees n1 dead", hasState(gs[0], "n1", MemberDead))
-	if m, _ := member(gs[1], "n0"); m.State != MemberAlive {
-		t.Errorf("n1 sees n0 as %v across a one-way cut, want alive", m.State)
+	_ = gs[3].Shutdown()
+	for _, g := range gs[:3] {
+		waitFor(t, waitLong, g.name+" sees n3 dead", hasState(g, "n3", MemberDead))
+	}
+	for _, pair := range [][2]int{{0, 1}, {1, 0}} {
+		if m, _ := member(gs[pair[0]], gs[pair[1]].name); m.State != MemberAlive {
+			t.Errorf("%s sees %s as %v across a one-way cut, want alive", gs[pair[0]].name, m.Name, m.State)
+		}
+	}
+	// Mute n1 towards everyone: it can hear but no probe of it gets an
+	// answer back, so the others declare it dead.
+	fts[1].BlockOutbound(gs[2].Addr())
+	for _, g := range []*Gossip{gs[0], gs[2]} {
+		waitFor(t, waitLong, g.name+" sees muted n1 dead", hasState(g, "n1", MemberDead))
 	}
 	fts[1].Unblock(gs[0].Addr())
-	waitFor(t, waitLong, "n0 sees n1 alive again", hasState(gs[0], "n1", MemberAlive))
+	fts[1].Unblock(gs[2].Addr())
+	for _, g := range gs[:3] {
+		waitFor(t, waitLong, g.name+" sees 3 alive after healing", func() bool { return countAlive(g) == 3 })
+	}
 }
 
 // TestFaultTransportStreams checks the stream header and refusal directly.

@@ -25,6 +25,7 @@ import (
 
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/gossip"
+	"github.com/shoal-project/shoal/node/executor"
 	"github.com/shoal-project/shoal/p2p"
 	"github.com/shoal-project/shoal/raft"
 )
@@ -45,14 +46,14 @@ type Agent struct {
 	joins  *joinServer
 	feed   *feedClient
 
+	executor *executor.Executor
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
 	// membershipChanged fires on every gossip event.
 	membershipChanged *signal
-	// extraLeaderLoops run beside the membership loops while this node leads.
-	extraLeaderLoops []func(context.Context)
 
 	mu sync.Mutex
 	// bootstrapToken is printed once after --bootstrap.

@@ -33,6 +33,7 @@ func newAPIServer(a *Agent, ln net.Listener) *apiServer {
 	s.route("DELETE /v1/nodes/{name}", s.removeNode)
 	s.route("GET /v1/token", s.getToken)
 	s.route("POST /v1/token/rotate", s.rotateToken)
+	s.routeServices()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

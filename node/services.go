@@ -18,6 +18,12 @@ func (a *Agent) startServices() error {
 	if err := a.startFeedServer(); err != nil {
 		return err
 	}
+	if err := a.startLogsServer(); err != nil {
+		return err
+	}
+	if err := a.startExecutor(); err != nil {
+		return err
+	}
 	a.goLoop(func() { a.joins.serve(jl) })
 	a.goLoop(func() { <-a.ctx.Done(); jl.Close() })
 	a.goLoop(a.api.serve)

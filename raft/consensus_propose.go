@@ -22,6 +22,9 @@ func (c *Consensus) Propose(ctx context.Context, cmd api.Command) (any, error) {
 	if !c.IsLeader() {
 		return nil, c.noLeader()
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, api.Errorf(api.CodeUnavailable, "%s not proposed: %v", cmd.Type, err)
+	}
 	if cmd.Version == 0 {
 		cmd.Version = api.CommandVersion
 	}

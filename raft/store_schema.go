@@ -60,6 +60,7 @@ func schema() *memdb.DBSchema {
 // never matches "ab" in a non-unique index.
 type stringKey func(obj any) string
 
+// FromObject implements memdb.SingleIndexer.
 func (f stringKey) FromObject(obj any) (bool, []byte, error) {
 	s := f(obj)
 	if s == "" {
@@ -68,6 +69,7 @@ func (f stringKey) FromObject(obj any) (bool, []byte, error) {
 	return true, append([]byte(s), 0), nil
 }
 
+// FromArgs implements memdb.Indexer.
 func (f stringKey) FromArgs(args ...any) ([]byte, error) {
 	if len(args) != 1 {
 		return nil, fmt.Errorf("index wants one argument, got %d", len(args))
@@ -88,6 +90,7 @@ func slotKey(serviceID string, slot uint64) []byte {
 	return binary.BigEndian.AppendUint64(b, slot)
 }
 
+// FromObject implements memdb.SingleIndexer.
 func (slotIndexer) FromObject(obj any) (bool, []byte, error) {
 	t := obj.(*api.Task)
 	if t.ServiceID == "" {
@@ -96,6 +99,7 @@ func (slotIndexer) FromObject(obj any) (bool, []byte, error) {
 	return true, slotKey(t.ServiceID, t.Slot), nil
 }
 
+// FromArgs implements memdb.Indexer.
 func (slotIndexer) FromArgs(args ...any) ([]byte, error) {
 	if len(args) != 2 {
 		return nil, fmt.Errorf("slot index wants (service id, slot), got %d arguments", len(args))
@@ -116,10 +120,12 @@ func timeKey(t time.Time) []byte {
 	return binary.BigEndian.AppendUint32(b, uint32(t.Nanosecond()))
 }
 
+// FromObject implements memdb.SingleIndexer.
 func (timeIndexer) FromObject(obj any) (bool, []byte, error) {
 	return true, timeKey(obj.(*RequestRecord).Time), nil
 }
 
+// FromArgs implements memdb.Indexer.
 func (timeIndexer) FromArgs(args ...any) ([]byte, error) {
 	if len(args) != 1 {
 		return nil, fmt.Errorf("time index wants one argument, got %d", len(args))

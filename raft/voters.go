@@ -80,6 +80,7 @@ const (
 	Remove
 )
 
+// String returns the kind's name, as used in logs.
 func (k ChangeKind) String() string {
 	switch k {
 	case AddNonvoter:
@@ -101,6 +102,7 @@ type Change struct {
 	Reason string
 }
 
+// String describes the change for logs.
 func (c Change) String() string { return fmt.Sprintf("%s %s (%s)", c.Kind, c.ID, c.Reason) }
 
 // ApplyChange carries out one planned change. Leader only.

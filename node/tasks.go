@@ -1,0 +1,88 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/node/executor"
+	"github.com/shoal-project/shoal/runtime"
+	"github.com/shoal-project/shoal/runtime/process"
+)
+
+// startExecutor starts this node's task agent. Its assignments come from
+// the leader: Raft servers receive them through the Raft log, plain members
+// through the state feed — both streams of the leader's committed decisions
+// over libp2p. The executor keeps them on disk and runs them even while no
+// leader is reachable.
+func (a *Agent) startExecutor() error {
+	runtimes := map[string]runtime.Runtime{}
+	for _, name := range a.cfg.Runtimes {
+		switch name {
+		case process.Name:
+			self, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("process runtime: %v", err)
+			}
+			rt, err := process.New(process.Config{
+				Root:        filepath.Join(a.cfg.DataDir, "runtime", "process"),
+				ShimCommand: []string{self, "runtime-shim"},
+			})
+			if err != nil {
+				return fmt.Errorf("process runtime: %v", err)
+			}
+			runtimes[name] = rt
+		default:
+			a.log.Printf("runtime %s is not available in this build; tasks that need it stay pending", name)
+		}
+	}
+	ex, err := executor.New(executor.Config{
+		NodeID:   a.ID(),
+		NodeName: a.cfg.Name,
+		StateDir: filepath.Join(a.cfg.DataDir, "executor"),
+		Runtimes: runtimes,
+		Report:   a.reportTaskStatus,
+		Logger:   a.log,
+	})
+	if err != nil {
+		return fmt.Errorf("executor: %v", err)
+	}
+	a.executor = ex
+	a.goLoop(func() {
+		if err := ex.Run(a.ctx); err != nil && a.ctx.Err() == nil {
+			a.log.Printf("executor: %v", err)
+		}
+	})
+	a.goLoop(a.assignmentLoop)
+	return nil
+}
+
+// reportTaskStatus commits a batch of observed states through the leader.
+func (a *Agent) reportTaskStatus(ctx context.Context, updates []api.TaskStatusUpdate) error {
+	_, err := a.submitPayload(ctx, api.CmdReportTaskStatus, "", api.ReportTaskStatusPayload{NodeID: a.ID(), Updates: updates})
+	return err
+}
+
+// assignmentLoop hands the executor the tasks assigned to this node each
+// time the local replica changes. Until the replica has synced once after
+// a start, the executor keeps the assignments it saved on disk.
+func (a *Agent) assignmentLoop() {
+	for {
+		watch := a.store().Watch()
+		if _, synced := a.store().Cluster(); synced && a.store().AppliedIndex() > 0 {
+			tasks := a.store().TasksByNode(a.ID())
+			set := make([]api.Task, 0, len(tasks))
+			for _, t := range tasks {
+				set = append(set, *t)
+			}
+			a.executor.SetAssignments(set)
+		}
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-watch:
+		}
+	}
+}
