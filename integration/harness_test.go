@@ -87,7 +87,10 @@ func newAgent(t *testing.T, name string, extra ...string) *agentProc {
 	p.apiAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	p.args = append([]string{"agent", "--name", name, "--data-dir", p.dataDir, "--bind", "127.0.0.1",
 		"--p2p-port", fmt.Sprint(p.p2pPort), "--gossip-port", fmt.Sprint(p.gPort), "--api-addr", p.apiAddr}, extra...)
-	t.Cleanup(p.kill)
+	t.Cleanup(func() {
+		p.kill()
+		killWorkloads(p.dataDir)
+	})
 	return p
 }
 
@@ -143,6 +146,12 @@ func (p *agentProc) kill() {
 	}
 	cmd.Process.Signal(syscall.SIGKILL)
 	<-exited
+}
+
+// die kills the agent and its workloads with SIGKILL: the node is gone.
+func (p *agentProc) die() {
+	p.kill()
+	killWorkloads(p.dataDir)
 }
 
 // stop sends SIGTERM and waits up to 20s.

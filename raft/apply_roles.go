@@ -37,7 +37,7 @@ func (f *FSM) applySetRaftRoles(txn *memdb.Txn, cmd *api.Command) (any, *api.Err
 		}
 		changed++
 	}
-	return changed, nil
+	return &changed, nil
 }
 
 // orphanTask ends a task on a lost node: desired shutdown, observed
