@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/shoal
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build demo demo-stop test unit integration vet fmt-check bench bench-failover bench-scheduler bench-raft fuzz clean
+.PHONY: all build demo demo-stop test unit integration vet fmt-check bench bench-failover bench-heal bench-scheduler bench-raft fuzz clean
 
 all: build
 
@@ -38,13 +38,18 @@ integration:
 bench-failover: build
 	$(GO) test -count=1 -run XXX -bench BenchmarkFailover -benchtime 1x -timeout 20m ./integration/ -failover-kills=$${KILLS:-10}
 
+# Healing: kill -9 a node (agent and tasks), then the leader, and time until
+# their tasks run elsewhere; and 100 replicas from create to running.
+bench-heal: build
+	$(GO) test -count=1 -run XXX -bench 'BenchmarkHeal|BenchmarkCreate100' -benchtime 1x -timeout 20m ./integration/ -heal-kills=$${KILLS:-5}
+
 bench-scheduler:
 	$(GO) test -run XXX -bench . -count 5 ./scheduler/
 
 bench-raft:
 	$(GO) test -run XXX -bench BenchmarkCommit -count 3 ./raft/
 
-bench: bench-scheduler bench-raft bench-failover
+bench: bench-scheduler bench-raft bench-failover bench-heal
 
 # Short fuzzing of every parser.
 fuzz:

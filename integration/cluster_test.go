@@ -35,7 +35,7 @@ func TestLeaderFailover(t *testing.T) {
 }
 
 // waitVoters waits until the cluster reports n voters.
-func waitVoters(t *testing.T, a *agentProc, n int) {
+func waitVoters(t testing.TB, a *agentProc, n int) {
 	t.Helper()
 	waitFor(t, 30*time.Second, fmt.Sprintf("%d voters", n), func() (bool, string) {
 		st, err := a.status()

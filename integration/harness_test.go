@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 
 // agentProc is one `shoal agent` process and the ports it owns.
 type agentProc struct {
-	t       *testing.T
+	t       testing.TB
 	name    string
 	dataDir string
 	p2pPort int
@@ -60,7 +60,7 @@ type agentProc struct {
 }
 
 // freePort returns a port free on 127.0.0.1 for TCP and UDP.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	for i := 0; i < 50; i++ {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -81,7 +81,7 @@ func freePort(t *testing.T) int {
 
 // newAgent prepares (but does not start) an agent with its own ports and
 // data dir.
-func newAgent(t *testing.T, name string, extra ...string) *agentProc {
+func newAgent(t testing.TB, name string, extra ...string) *agentProc {
 	p := &agentProc{t: t, name: name, dataDir: filepath.Join(t.TempDir(), name),
 		p2pPort: freePort(t), gPort: freePort(t)}
 	p.apiAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
@@ -244,7 +244,7 @@ func (p *agentProc) cli(args ...string) (string, error) {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	last := ""
@@ -265,14 +265,14 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool
 
 // cluster is a set of agents started together.
 type cluster struct {
-	t      *testing.T
+	t      testing.TB
 	agents []*agentProc
 	token  string
 }
 
 // startCluster bootstraps the first agent and joins n-1 more, then waits
 // until every node is a ready member.
-func startCluster(t *testing.T, n int, extra ...string) *cluster {
+func startCluster(t testing.TB, n int, extra ...string) *cluster {
 	t.Helper()
 	c := &cluster{t: t}
 	first := newAgent(t, "n1", extra...)

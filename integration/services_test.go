@@ -13,7 +13,7 @@ import (
 const loopCmd = `while true; do echo "tick $SHOAL_SERVICE.$SHOAL_SLOT on $SHOAL_NODE"; sleep 1; done`
 
 // createService creates a process service through the CLI, detached.
-func createService(t *testing.T, a *agentProc, name string, args ...string) {
+func createService(t testing.TB, a *agentProc, name string, args ...string) {
 	t.Helper()
 	full := append([]string{"service", "create", name, "--detach", "--runtime", "process"}, args...)
 	full = append(full, "--", "sh", "-c", loopCmd)
@@ -42,7 +42,7 @@ func runningByNode(ts []api.TaskInfo) map[string]int {
 
 // waitRunning waits until the service has want running tasks, none on the
 // excluded nodes, and no slot with two running tasks.
-func waitRunning(t *testing.T, a *agentProc, name string, want int, timeout time.Duration, exclude ...string) []api.TaskInfo {
+func waitRunning(t testing.TB, a *agentProc, name string, want int, timeout time.Duration, exclude ...string) []api.TaskInfo {
 	t.Helper()
 	var last []api.TaskInfo
 	waitFor(t, timeout, fmt.Sprintf("%d running tasks of %s", want, name), func() (bool, string) {

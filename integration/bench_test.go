@@ -1,0 +1,126 @@
+package integration
+
+import (
+	"flag"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/shoal-project/shoal/api"
+)
+
+var (
+	failoverKills = flag.Int("failover-kills", 10, "leader kills in BenchmarkFailover")
+	healKills     = flag.Int("heal-kills", 5, "node kills in BenchmarkHeal*")
+)
+
+// report prints and records the median and maximum of samples.
+func report(b *testing.B, what string, samples []time.Duration) {
+	sorted := append([]time.Duration(nil), samples...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	med := sorted[len(sorted)/2]
+	if len(sorted)%2 == 0 {
+		med = (sorted[len(sorted)/2-1] + sorted[len(sorted)/2]) / 2
+	}
+	max := sorted[len(sorted)-1]
+	fmt.Printf("%s: n=%d median=%.2fs max=%.2fs samples=%v\n", what, len(samples), med.Seconds(), max.Seconds(), sorted)
+	b.ReportMetric(med.Seconds(), "median-s")
+	b.ReportMetric(max.Seconds(), "max-s")
+}
+
+// BenchmarkFailover kills the leader of a 3-voter loopback cluster
+// -failover-kills times and measures, for each kill, the time until a new
+// leader has committed a write. Run it with `make bench-failover`.
+func BenchmarkFailover(b *testing.B) {
+	c := startCluster(b, 3)
+	waitVoters(b, c.agents[0], 3)
+	var samples []time.Duration
+	for i := 0; i < *failoverKills; i++ {
+		old := c.leader()
+		survivor := c.anyRunning(old)
+		start := time.Now()
+		old.kill()
+		for {
+			err := survivor.post("/v1/nodes/"+survivor.name, api.NodeUpdateRequest{LabelAdd: map[string]string{"kill": fmt.Sprint(i)}}, nil)
+			if err == nil {
+				break
+			}
+			if time.Since(start) > 30*time.Second {
+				b.Fatalf("no write within 30s of the leader's death: %v", err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		samples = append(samples, time.Since(start))
+		old.start()
+		c.waitMembers(3)
+		waitVoters(b, survivor, 3)
+	}
+	report(b, "leader kill -9 -> write committed by a new leader", samples)
+}
+
+// BenchmarkHealNode kills a non-leader node (agent and tasks) and measures
+// the time until all of the service's tasks run elsewhere.
+func BenchmarkHealNode(b *testing.B) { benchHeal(b, false) }
+
+// BenchmarkHealLeader kills the leader (agent and tasks) and measures the
+// time until all of the service's tasks run elsewhere.
+func BenchmarkHealLeader(b *testing.B) { benchHeal(b, true) }
+
+func benchHeal(b *testing.B, killLeader bool) {
+	c := startCluster(b, 3, "--runtime", "process")
+	waitVoters(b, c.agents[0], 3)
+	createService(b, c.agents[0], "heal", "--replicas", "6")
+	waitRunning(b, c.agents[0], "heal", 6, 60*time.Second)
+	var samples []time.Duration
+	for i := 0; i < *healKills; i++ {
+		leader := c.leader()
+		victim := leader
+		if !killLeader {
+			victim = c.anyRunning(leader)
+		}
+		observer := c.anyRunning(victim)
+		start := time.Now()
+		victim.die()
+		waitRunning(b, observer, "heal", 6, 60*time.Second, victim.name)
+		samples = append(samples, time.Since(start))
+		victim.start()
+		c.waitMembers(3)
+		waitVoters(b, observer, 3)
+	}
+	what := "node kill -9 (agent and tasks) -> its tasks running elsewhere"
+	if killLeader {
+		what = "leader kill -9 (agent and tasks) -> its tasks running elsewhere"
+	}
+	report(b, what, samples)
+}
+
+// BenchmarkCreate100 measures `service create --replicas 100` with the
+// process runtime to 100 RUNNING on 3 nodes.
+func BenchmarkCreate100(b *testing.B) {
+	c := startCluster(b, 3, "--runtime", "process")
+	var samples []time.Duration
+	for i := 0; i < 3; i++ {
+		name := fmt.Sprintf("hundred%d", i)
+		start := time.Now()
+		createService(b, c.agents[0], name, "--replicas", "100")
+		waitRunning(b, c.agents[0], name, 100, 120*time.Second)
+		samples = append(samples, time.Since(start))
+		if out, err := c.agents[0].cli("service", "rm", name); err != nil {
+			b.Fatalf("rm: %v %s", err, out)
+		}
+		waitFor(b, 60*time.Second, "tasks gone", func() (bool, string) {
+			n := 0
+			for _, a := range c.agents {
+				var nodes []api.NodeInfo
+				a.get("/v1/nodes", &nodes)
+				for _, x := range nodes {
+					n += x.Tasks
+				}
+				break
+			}
+			return n == 0, fmt.Sprint(n)
+		})
+	}
+	report(b, "service create --replicas 100 -> 100 running on 3 nodes", samples)
+}
