@@ -198,9 +198,9 @@ func TestGracefulLeaveIsReportedLeave(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, g := range gs[:2] {
-		ev := nextEvent(t, g, "n2", waitLong, EventLeave)
-		if ev.Member.State != MemberLeft {
-			t.Errorf("%s: leave event state %v", g.name, ev.Member.State)
+		ev := nextEvent(t, g, "n2", waitLong, EventLeave, EventDead)
+		if ev.Type != EventLeave || ev.Member.State != MemberLeft {
+			t.Errorf("%s: graceful leave reported as %v (%v)", g.name, ev.Type, ev.Member.State)
 		}
 		waitFor(t, waitLong, g.name+" lists n2 as left", hasState(g, "n2", MemberLeft))
 	}
