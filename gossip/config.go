@@ -14,7 +14,7 @@ import (
 type Config struct {
 	Name        string // memberlist node name; the Shoal node name
 	BindIP      string // IP to listen on (TCP and UDP)
-	Port        int    // port to listen on; 0 picks a free one
+	Port        int    // port to listen on; 0 picks a free one (with a custom Transport: the advertised port, unless it has GetAutoBindPort)
 	AdvertiseIP string // IP other members reach us at; default BindIP
 
 	// SecretKey is the AES-GCM gossip key (16, 24 or 32 bytes); required.
@@ -26,7 +26,8 @@ type Config struct {
 	Timings Timings // zero value means LANTimings()
 
 	// Transport replaces memberlist's NetTransport on BindIP:Port when set
-	// (e.g. a FaultTransport). Start takes ownership: Shutdown closes it.
+	// (e.g. a FaultTransport). Start takes ownership: Shutdown, or a
+	// failed Start, closes it.
 	Transport memberlist.NodeAwareTransport
 	// Logger receives memberlist's log lines; nil discards them.
 	Logger *log.Logger

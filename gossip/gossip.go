@@ -50,8 +50,8 @@ type Gossip struct {
 	aliveRefused atomic.Uint64
 	refusal      atomic.Value // string: the latest refusal reason
 
-	lifeMu   sync.Mutex // serialises Leave and Shutdown
-	shutdown bool
+	lifeMu   sync.Mutex  // serialises Leave and Shutdown
+	shutdown atomic.Bool // set under lifeMu
 }
 
 // failure is where a failed member was, and since when.
@@ -70,6 +70,9 @@ type entry struct {
 // call Join to meet other members.
 func Start(cfg Config) (*Gossip, error) {
 	if err := cfg.validate(); err != nil {
+		if cfg.Transport != nil {
+			_ = cfg.Transport.Shutdown()
+		}
 		return nil, err
 	}
 	metaBytes, _ := cfg.Meta.Encode() // validated above
@@ -127,6 +130,9 @@ func Start(cfg Config) (*Gossip, error) {
 func (g *Gossip) Join(addrs []string) (int, error) {
 	if len(addrs) == 0 {
 		return 0, errors.New("gossip: join: no addresses given")
+	}
+	if g.isShutdown() {
+		return 0, errors.New("gossip: join after shutdown")
 	}
 	joined := 0
 	var fails []string
@@ -195,7 +201,7 @@ func (g *Gossip) Members() []Member {
 	defer g.mu.Unlock()
 	out := make([]Member, 0, len(g.members))
 	for name, e := range g.members {
-		if e.State != MemberAlive && now.Sub(e.since) > g.deadTTL {
+		if name != g.name && e.State != MemberAlive && now.Sub(e.since) > g.deadTTL {
 			delete(g.members, name)
 			continue
 		}
@@ -209,7 +215,10 @@ func (g *Gossip) Members() []Member {
 func (g *Gossip) LocalMember() Member {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.members[g.name].Member
+	if e := g.members[g.name]; e != nil {
+		return e.Member
+	}
+	return Member{Name: g.name} // unreachable: memberlist announces us in Create
 }
 
 // Addr returns this node's advertised gossip "ip:port" (port 0 resolved).
@@ -224,6 +233,9 @@ func (g *Gossip) UpdateMeta(m Meta) error {
 	b, err := m.Encode()
 	if err != nil {
 		return err
+	}
+	if g.isShutdown() {
+		return errors.New("gossip: update meta after shutdown")
 	}
 	g.metaMu.Lock()
 	g.metaBytes = b
@@ -247,7 +259,7 @@ func (g *Gossip) Leave(timeout time.Duration) error {
 	}
 	g.lifeMu.Lock()
 	defer g.lifeMu.Unlock()
-	if g.shutdown {
+	if g.shutdown.Load() {
 		return errors.New("gossip: leave after shutdown")
 	}
 	deadline := time.Now().Add(timeout)
@@ -258,16 +270,18 @@ func (g *Gossip) Leave(timeout time.Duration) error {
 	return nil
 }
 
+func (g *Gossip) isShutdown() bool { return g.shutdown.Load() }
+
 // Shutdown stops gossiping and closes the transport and the Events
 // channel. Without a prior Leave the others see this node as failed.
 // It is safe to call more than once.
 func (g *Gossip) Shutdown() error {
 	g.lifeMu.Lock()
 	defer g.lifeMu.Unlock()
-	if g.shutdown {
+	if g.shutdown.Load() {
 		return nil
 	}
-	g.shutdown = true
+	g.shutdown.Store(true)
 	close(g.stop)
 	err := g.ml.Shutdown()
 	g.evMu.Lock()

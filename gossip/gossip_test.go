@@ -99,6 +99,25 @@ func TestStartRejectsBadConfig(t *testing.T) {
 	}
 }
 
+func TestFailedStartClosesTransport(t *testing.T) {
+	nt, err := NewNetTransport("127.0.0.1", 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ft := NewFaultTransport(nt)
+	cfg := testConfig("x")
+	cfg.SecretKey = nil
+	cfg.Transport = ft
+	if _, err := Start(cfg); err == nil {
+		t.Fatal("Start without a key succeeded")
+	}
+	select {
+	case <-ft.done:
+	default:
+		t.Error("a failed Start left the transport open")
+	}
+}
+
 func TestZeroTimingsMeanLAN(t *testing.T) {
 	cfg := testConfig("z")
 	cfg.Timings = Timings{}
@@ -206,6 +225,14 @@ func TestGracefulLeaveIsReportedLeave(t *testing.T) {
 	}
 	if err := gs[2].Leave(time.Second); err == nil {
 		t.Error("Leave after Shutdown succeeded")
+	}
+	if _, err := gs[2].Join([]string{gs[0].Addr()}); err == nil {
+		t.Error("Join after Shutdown succeeded")
+	}
+	if err := gs[2].UpdateMeta(testMeta("n2")); err == nil {
+		t.Error("UpdateMeta after Shutdown succeeded")
+	}
+	for range gs[2].Events() { // must end: Shutdown closes the channel
 	}
 	if err := gs[2].Shutdown(); err != nil {
 		t.Errorf("second Shutdown: %v", err)

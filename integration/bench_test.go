@@ -70,23 +70,32 @@ func BenchmarkHealLeader(b *testing.B) { benchHeal(b, true) }
 func benchHeal(b *testing.B, killLeader bool) {
 	c := startCluster(b, 3, "--runtime", "process")
 	waitVoters(b, c.agents[0], 3)
-	createService(b, c.agents[0], "heal", "--replicas", "6")
-	waitRunning(b, c.agents[0], "heal", 6, 60*time.Second)
 	var samples []time.Duration
 	for i := 0; i < *healKills; i++ {
+		// A fresh service each round spreads 2 tasks onto every node, the
+		// victim included (Shoal does not rebalance onto restarted nodes).
 		leader := c.leader()
+		name := fmt.Sprintf("heal%d", i)
+		createService(b, leader, name, "--replicas", "6")
+		ts := waitRunning(b, leader, name, 6, 60*time.Second)
 		victim := leader
 		if !killLeader {
 			victim = c.anyRunning(leader)
 		}
+		if runningByNode(ts)[victim.name] == 0 {
+			b.Fatalf("victim %s runs no task of %s: %v", victim.name, name, runningByNode(ts))
+		}
 		observer := c.anyRunning(victim)
 		start := time.Now()
 		victim.die()
-		waitRunning(b, observer, "heal", 6, 60*time.Second, victim.name)
+		waitRunning(b, observer, name, 6, 60*time.Second, victim.name)
 		samples = append(samples, time.Since(start))
 		victim.start()
 		c.waitMembers(3)
 		waitVoters(b, observer, 3)
+		if out, err := observer.cli("service", "rm", name); err != nil {
+			b.Fatalf("service rm: %v %s", err, out)
+		}
 	}
 	what := "node kill -9 (agent and tasks) -> its tasks running elsewhere"
 	if killLeader {

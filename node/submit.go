@@ -54,7 +54,7 @@ func (a *Agent) submit(ctx context.Context, cmd api.Command) (json.RawMessage, e
 		ctx, cancel = context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
 	}
-	backoff := 25 * time.Millisecond
+	backoff := 10 * time.Millisecond
 	var lastErr error = api.Errorf(api.CodeNoLeader, "no leader is known yet")
 	for {
 		reply, err := a.submitOnce(ctx, cmd)
@@ -71,7 +71,7 @@ func (a *Agent) submit(ctx context.Context, cmd api.Command) (json.RawMessage, e
 			return nil, api.Errorf(api.CodeUnavailable, "write not confirmed: %v (retry with the same request id)", lastErr)
 		case <-time.After(backoff):
 		}
-		if backoff < 400*time.Millisecond {
+		if backoff < 80*time.Millisecond {
 			backoff *= 2
 		}
 	}

@@ -33,20 +33,21 @@ type Timings struct {
 
 // FastTimings are Shoal's defaults for a LAN, aiming at a median leader
 // failover of at most 1 s. hashicorp/raft's defaults (1 s / 1 s / 500 ms)
-// measured a 1.7 s median; 500 ms / 250 ms measured 1.1 s. A crashed leader
-// is noticed after a random 400–800 ms, pre-vote and the vote take a few
-// round trips, so a new leader is expected after about 0.6–0.9 s. 400 ms is
-// still hundreds of LAN round trips and several GC pauses, so loaded
-// followers do not start needless elections. The lease (200 ms) makes a
+// measured a 1.7 s median; 500 ms / 250 ms measured 1.1 s; 400 ms / 200 ms
+// measured 1.18 s end to end through the API (make bench-failover). A
+// crashed leader is noticed after a random 300–600 ms, pre-vote and the vote
+// take a few round trips. 300 ms is still hundreds of LAN round trips and
+// many GC pauses, so loaded followers do not start needless elections. The
+// lease (150 ms) makes a
 // partitioned leader step down well before a new one is elected, and a
 // 20 ms commit timeout lets followers apply within a few tens of
 // milliseconds when writes are sparse. Snapshot and log settings are
 // hashicorp/raft's defaults, which suit a store of this size.
 func FastTimings() Timings {
 	return Timings{
-		HeartbeatTimeout:   400 * time.Millisecond,
-		ElectionTimeout:    400 * time.Millisecond,
-		LeaderLeaseTimeout: 200 * time.Millisecond,
+		HeartbeatTimeout:   300 * time.Millisecond,
+		ElectionTimeout:    300 * time.Millisecond,
+		LeaderLeaseTimeout: 150 * time.Millisecond,
 		CommitTimeout:      20 * time.Millisecond,
 		SnapshotThreshold:  8192,
 		SnapshotInterval:   120 * time.Second,
