@@ -43,6 +43,27 @@ type PlacementPreference struct {
 	Spread string `json:"spread"`
 }
 
+// MountType is how a mount's source is found.
+type MountType string
+
+// Mount types.
+const (
+	// MountVolume is a named volume under the node's data dir; it outlives
+	// its tasks and is shared by tasks of any service that name it.
+	MountVolume MountType = "volume"
+	// MountBind is a host path; a node allows only the prefixes its config
+	// lists.
+	MountBind MountType = "bind"
+)
+
+// Mount puts a volume or a host path into a container.
+type Mount struct {
+	Type     MountType `json:"type"`
+	Source   string    `json:"source"` // volume name, or absolute host path
+	Target   string    `json:"target"` // absolute path in the container
+	ReadOnly bool      `json:"readonly,omitempty"`
+}
+
 // PortSpec is a host port a task binds; two tasks that bind the same
 // port and protocol never share a node.
 type PortSpec struct {
@@ -59,6 +80,17 @@ type ServiceSpec struct {
 	Args    []string `json:"args,omitempty"`
 	Env     []string `json:"env,omitempty"` // KEY=VALUE
 	WorkDir string   `json:"workdir,omitempty"`
+	// Entrypoint overrides the image's entrypoint (containerd runtime). For
+	// containers, Command and Args override the image's default arguments;
+	// for the process runtime, Command is the program and Args its arguments.
+	Entrypoint []string `json:"entrypoint,omitempty"`
+	// User runs the container's process as "uid[:gid]" or a name in the image.
+	User string `json:"user,omitempty"`
+	// Limits cap what a task may use (cgroup limits); Reservations are what
+	// the scheduler sets aside.
+	Limits    Resources `json:"limits,omitempty"`
+	PidsLimit int64     `json:"pids_limit,omitempty"`
+	Mounts    []Mount   `json:"mounts,omitempty"`
 
 	Mode     ServiceMode `json:"mode"`
 	Replicas uint64      `json:"replicas,omitempty"`
