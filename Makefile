@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/shoal
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build demo demo-stop test unit integration vet fmt-check bench bench-failover bench-heal bench-scheduler bench-raft fuzz clean
+.PHONY: chaos all build demo demo-stop test unit integration vet fmt-check bench bench-failover bench-heal bench-scheduler bench-raft fuzz clean
 
 all: build
 
@@ -50,6 +50,13 @@ bench-raft:
 	$(GO) test -run XXX -bench BenchmarkCommit -count 3 ./raft/
 
 bench: bench-scheduler bench-raft bench-failover bench-heal
+
+# Chaos: a 5-node cluster of real agents under a seeded random fault
+# schedule; prints the schedule, faults, invariants and recovery times.
+SEED     ?= 1
+DURATION ?= 60s
+chaos: build
+	$(GO) test -count=1 -timeout 30m -run TestChaos -v ./integration/chaos/ -seed=$(SEED) -duration=$(DURATION)
 
 # Short fuzzing of every parser.
 fuzz:

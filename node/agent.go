@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/memberlist"
 	hraft "github.com/hashicorp/raft"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -47,6 +48,7 @@ type Agent struct {
 	feed   *feedClient
 
 	executor *executor.Executor
+	faults   *faultState
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -251,7 +253,18 @@ func (a *Agent) selfNode() api.Node {
 
 // startGossip joins the cluster's memberlist.
 func (a *Agent) startGossip() error {
+	var transport memberlist.NodeAwareTransport
+	if a.cfg.FaultInjection {
+		nt, err := gossip.NewNetTransport(a.cfg.Bind, a.cfg.GossipPort, nil)
+		if err != nil {
+			return fmt.Errorf("gossip port %d: %v", a.cfg.GossipPort, err)
+		}
+		ft := gossip.NewFaultTransport(nt)
+		a.faults = &faultState{transport: ft, blocked: map[string]string{}}
+		transport = ft
+	}
 	g, err := gossip.Start(gossip.Config{
+		Transport:   transport,
 		Name:        a.cfg.Name,
 		BindIP:      a.cfg.Bind,
 		Port:        a.cfg.GossipPort,

@@ -32,6 +32,9 @@ type Config struct {
 	CPUs   float64 `toml:"cpus"`
 	Memory string  `toml:"memory"`
 
+	// FaultInjection enables POST /v1/debug/faults (chaos tests only).
+	FaultInjection bool `toml:"fault_injection"`
+
 	Raft   RaftConfig   `toml:"raft"`
 	Gossip GossipConfig `toml:"gossip"`
 	Voters VotersConfig `toml:"voters"`

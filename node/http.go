@@ -34,6 +34,7 @@ func newAPIServer(a *Agent, ln net.Listener) *apiServer {
 	s.route("GET /v1/token", s.getToken)
 	s.route("POST /v1/token/rotate", s.rotateToken)
 	s.routeServices()
+	s.routeFaults()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

@@ -253,10 +253,7 @@ func (a *Agent) consistentRead(ctx context.Context) error {
 }
 
 func (a *Agent) term() uint64 {
-	if t := a.cons.Term(); t > 0 && a.cons.Leader() != "" {
-		return t
-	}
-	if a.feed != nil {
+	if a.feed != nil && a.feed.leader() != "" {
 		return a.feed.term()
 	}
 	return a.cons.Term()
