@@ -32,6 +32,9 @@ const (
 	CmdWriteTasks CommandType = "task.write" // WriteTasksPayload
 	// CmdReportTaskStatus carries observed states from one node.
 	CmdReportTaskStatus CommandType = "task.report" // ReportTaskStatusPayload
+
+	CmdReportImages CommandType = "image.report" // ReportImagesPayload
+	CmdRemoveImage  CommandType = "image.remove" // RemoveImagePayload
 )
 
 // Command is one entry in the Raft log. The leader stamps Time (and any IDs

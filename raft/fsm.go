@@ -170,6 +170,8 @@ func init() {
 		api.CmdRemoveService:    {(*FSM).applyRemoveService, service},
 		api.CmdWriteTasks:       {(*FSM).applyWriteTasks, func() any { return new(WriteTasksResult) }},
 		api.CmdReportTaskStatus: {(*FSM).applyReportTaskStatus, func() any { return new(ReportTaskStatusResult) }},
+		api.CmdReportImages:     {(*FSM).applyReportImages, func() any { return new(int) }},
+		api.CmdRemoveImage:      {(*FSM).applyRemoveImage, func() any { return new(int) }},
 	}
 }
 

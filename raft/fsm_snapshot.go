@@ -28,6 +28,7 @@ type snapshotRecord struct {
 	Service *api.Service   `json:"service,omitempty"`
 	Task    *api.Task      `json:"task,omitempty"`
 	Request *RequestRecord `json:"request,omitempty"`
+	Image   *api.Image     `json:"image,omitempty"`
 }
 
 // fsmSnapshot is a point-in-time read transaction of the store.
@@ -71,6 +72,7 @@ func (s *fsmSnapshot) write(w io.Writer) error {
 		{tableServices, func(o any) snapshotRecord { return snapshotRecord{Service: o.(*api.Service)} }},
 		{tableTasks, func(o any) snapshotRecord { return snapshotRecord{Task: o.(*api.Task)} }},
 		{tableRequests, func(o any) snapshotRecord { return snapshotRecord{Request: o.(*RequestRecord)} }},
+		{tableImages, func(o any) snapshotRecord { return snapshotRecord{Image: o.(*api.Image)} }},
 	}
 	for _, t := range tables {
 		it, err := v.txn.Get(t.table, indexID)
@@ -158,6 +160,9 @@ func (r *snapshotRecord) row() (string, any, error) {
 	}
 	if r.Request != nil {
 		set, table, obj, id = set+1, tableRequests, r.Request, r.Request.ID
+	}
+	if r.Image != nil {
+		set, table, obj, id = set+1, tableImages, r.Image, r.Image.Ref
 	}
 	switch {
 	case set != 1:

@@ -154,3 +154,9 @@ func (s *Store) TasksByNode(nodeID string) []*api.Task { return s.View().TasksBy
 func (s *Store) TasksBySlot(serviceID string, slot uint64) []*api.Task {
 	return s.View().TasksBySlot(serviceID, slot)
 }
+
+// Images returns every image some node holds (see View.Images).
+func (s *Store) Images() []*api.Image { return s.View().Images() }
+
+// Image returns the image with ref (see View.Image).
+func (s *Store) Image(ref string) (*api.Image, bool) { return s.View().Image(ref) }

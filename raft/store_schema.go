@@ -16,6 +16,7 @@ const (
 	tableServices = "services"
 	tableTasks    = "tasks"
 	tableRequests = "requests"
+	tableImages   = "images"
 )
 
 // Index names in the memdb schema.
@@ -47,6 +48,9 @@ func schema() *memdb.DBSchema {
 			indexService: {Name: indexService, AllowMissing: true, Indexer: stringKey(func(o any) string { return o.(*api.Task).ServiceID })},
 			indexNode:    {Name: indexNode, AllowMissing: true, Indexer: stringKey(func(o any) string { return o.(*api.Task).NodeID })},
 			indexSlot:    {Name: indexSlot, AllowMissing: true, Indexer: slotIndexer{}},
+		}},
+		tableImages: {Name: tableImages, Indexes: map[string]*memdb.IndexSchema{
+			indexID: {Name: indexID, Unique: true, Indexer: stringKey(func(o any) string { return o.(*api.Image).Ref })},
 		}},
 		tableRequests: {Name: tableRequests, Indexes: map[string]*memdb.IndexSchema{
 			indexID:   {Name: indexID, Unique: true, Indexer: stringKey(func(o any) string { return o.(*RequestRecord).ID })},

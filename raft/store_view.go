@@ -97,3 +97,11 @@ func list[T any](txn *memdb.Txn, table, index string, args ...any) []*T {
 	}
 	return out
 }
+
+// Images returns every image some node holds, by ref.
+func (v *View) Images() []*api.Image { return list[api.Image](v.txn, tableImages, indexID) }
+
+// Image returns the image with ref.
+func (v *View) Image(ref string) (*api.Image, bool) {
+	return first[api.Image](v.txn, tableImages, indexID, ref)
+}
