@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"strings"
 
@@ -40,11 +41,18 @@ func Allocate(v *raft.View, opts scheduler.Options) api.WriteTasksPayload {
 			pending = append(pending, t)
 		}
 	}
+	var out api.WriteTasksPayload
+	var noImage []api.TaskAssignment
+	pending, noImage = withoutImage(v, pending)
+	out.Assign = append(out.Assign, noImage...)
+	for _, id := range slices.Sorted(maps.Keys(preset)) {
+		preset[id], noImage = withoutImage(v, preset[id])
+		out.Assign = append(out.Assign, noImage...)
+	}
 	byNode := map[string][]*api.Task{}
 	for _, t := range active {
 		byNode[t.NodeID] = append(byNode[t.NodeID], t)
 	}
-	var out api.WriteTasksPayload
 	nodeIDs := make([]string, 0, len(preset))
 	for id := range preset {
 		nodeIDs = append(nodeIDs, id)

@@ -93,3 +93,29 @@ func TestAllocateIgnoresStoppedAndOrphanTasks(t *testing.T) {
 		t.Fatalf("allocated tasks of a removed service: %+v", p)
 	}
 }
+
+func TestAllocateExplainsUnobtainableImage(t *testing.T) {
+	e := newEnv(t)
+	sp := spec("c", 1)
+	sp.Runtime, sp.Image, sp.Command = api.RuntimeContainerd, "shoal/hello:v1", nil
+	e.createService("svc-c", sp)
+	e.write(Orchestrate(e.view(), e.now, e.newID))
+	p := Allocate(e.view(), scheduler.Options{})
+	if len(p.Assign) != 1 || p.Assign[0].NodeID != "" || !strings.Contains(p.Assign[0].Err, "held by no node") {
+		t.Fatalf("assign = %+v", p.Assign)
+	}
+	e.write(p)
+	if p := Allocate(e.view(), scheduler.Options{}); !Empty(p) {
+		t.Fatalf("explanation rewritten: %+v", p)
+	}
+	// Once a node holds it, the image is no longer the reason (here the
+	// node lacks the runtime, which the scheduler explains).
+	e.apply(api.CmdReportImages, api.ReportImagesPayload{NodeID: "n1", Images: []api.ImageRef{{Ref: "shoal/hello:v1", Digest: "sha256:aa"}}})
+	p = Allocate(e.view(), scheduler.Options{})
+	if len(p.Assign) != 1 || strings.Contains(p.Assign[0].Err, "held by no node") {
+		t.Fatalf("image still blamed once held: %+v", p.Assign)
+	}
+	if !namesRegistry("127.0.0.1:5000/app:1") || !namesRegistry("registry.local/app") || namesRegistry("shoal/hello:v1") || namesRegistry("hello") {
+		t.Fatal("namesRegistry")
+	}
+}

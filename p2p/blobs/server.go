@@ -95,11 +95,11 @@ func (s *Server) serveConn(conn net.Conn) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { resetConn(conn) })
-	defer stop()
 	_ = conn.SetReadDeadline(time.Now().Add(requestTimeout))
 	var req request
 	if err := p2p.ReadFrame(conn, &req, maxHeaderFrame); err != nil {
-		s.fail(conn, codeInvalid, fmt.Sprintf("bad blob request: %v", err))
+		err = s.fail(conn, codeInvalid, fmt.Sprintf("bad blob request: %v", err))
+		s.finish(conn, stop, err)
 		return
 	}
 	_ = conn.SetReadDeadline(time.Time{})
@@ -112,9 +112,18 @@ func (s *Server) serveConn(conn net.Conn) {
 		_, _ = conn.Read(b[:])
 		cancel()
 	}()
-	defer func() { <-watchDone }()
-	defer func() { _ = conn.SetReadDeadline(time.Now()) }()
-	if err := s.send(ctx, conn, req); err != nil {
+	err := s.send(ctx, conn, req)
+	if !stop() {
+		err = context.Canceled // conn was reset already
+	}
+	_ = conn.SetReadDeadline(time.Now())
+	<-watchDone
+	s.finish(conn, func() bool { return true }, err)
+}
+
+// finish closes conn after a served request, or resets it after err.
+func (s *Server) finish(conn net.Conn, stop func() bool, err error) {
+	if !stop() || err != nil {
 		resetConn(conn)
 		return
 	}

@@ -1,0 +1,49 @@
+package orchestrator
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/raft"
+)
+
+// imageProblem says why a task's image cannot be had anywhere, or "" if a
+// node can get it: from a peer that holds it (registry-free sharing), or
+// from the registry its reference names.
+func imageProblem(v *raft.View, spec *api.ServiceSpec) string {
+	if spec.Runtime != api.RuntimeContainerd || spec.Image == "" {
+		return ""
+	}
+	if img, ok := v.Image(spec.Image); ok && len(img.Holders) > 0 {
+		return ""
+	}
+	if namesRegistry(spec.Image) {
+		return ""
+	}
+	return fmt.Sprintf("image %s is held by no node and names no registry (load it with `shoal image load`, or push it to a registry)", spec.Image)
+}
+
+// namesRegistry reports whether a reference starts with a registry host
+// ("127.0.0.1:5000/app:1", "registry.local/app"), as docker reads them.
+func namesRegistry(ref string) bool {
+	first, _, found := strings.Cut(ref, "/")
+	return found && (strings.ContainsAny(first, ".:") || first == "localhost")
+}
+
+// withoutImage splits out the tasks whose image no node can get, and
+// returns pending-assignments that explain it (only where the explanation
+// changed).
+func withoutImage(v *raft.View, tasks []*api.Task) (ok []*api.Task, unplaced []api.TaskAssignment) {
+	for _, t := range tasks {
+		why := imageProblem(v, &t.Spec)
+		if why == "" {
+			ok = append(ok, t)
+			continue
+		}
+		if t.Status.State != api.TaskPending || t.Status.Err != why {
+			unplaced = append(unplaced, api.TaskAssignment{TaskID: t.ID, Err: why})
+		}
+	}
+	return ok, unplaced
+}
