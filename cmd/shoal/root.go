@@ -66,6 +66,7 @@ the other commands talk to an agent's HTTP API (--addr, $SHOAL_ADDR, or ` + api.
 		newServiceCommand(e),
 		newApplyCommand(e),
 		newDeleteCommand(e),
+		newImageCommand(e),
 	)
 	return root
 }
