@@ -2,10 +2,8 @@ package blobs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -65,6 +63,9 @@ func (f *Fetcher) FetchBlob(ctx context.Context, dgst string, size int64, peers 
 	}
 	if f.host == nil || f.store == nil {
 		return fmt.Errorf("fetch %s: fetcher has no host or store", d)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("fetch %s: %w", d, err)
 	}
 	cp := &callerProgress{fn: progress, dgst: d.String()}
 	fl := f.join(d, size, peers, cp)
@@ -238,57 +239,6 @@ func (f *Fetcher) broadcast(fl *flight, done int64) {
 	}
 }
 
-// FetchError reports that no peer could serve blob Digest; Failures holds
-// one error per peer tried, in order.
-type FetchError struct {
-	Digest   string
-	Failures []error
-}
-
-// Error lists every peer's failure on one line.
-func (e *FetchError) Error() string {
-	msgs := make([]string, len(e.Failures))
-	for i, err := range e.Failures {
-		msgs[i] = err.Error()
-	}
-	return fmt.Sprintf("fetch %s: no peer could serve it: %s", e.Digest, strings.Join(msgs, "; "))
-}
-
-// Unwrap returns the per-peer failures, for errors.Is and errors.As.
-func (e *FetchError) Unwrap() []error { return e.Failures }
-
-// callerProgress is one caller's Progress, called with increasing done
-// only, and never after the caller left.
-type callerProgress struct {
-	fn     Progress
-	dgst   string
-	mu     sync.Mutex
-	last   int64
-	called bool
-	closed bool
-}
-
-// call passes done and total to fn unless done is not above the last call.
-func (c *callerProgress) call(done, total int64) {
-	if c.fn == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed || total < 0 || (c.called && done <= c.last) {
-		return
-	}
-	c.called, c.last = true, done
-	c.fn(c.dgst, done, total)
-}
-
-// close stops further calls.
-func (c *callerProgress) close() {
-	c.mu.Lock()
-	c.closed = true
-	c.mu.Unlock()
-}
-
 // containsPeer reports whether ids holds p.
 func containsPeer(ids []peer.ID, p peer.ID) bool {
 	for _, id := range ids {
@@ -298,5 +248,3 @@ func containsPeer(ids []peer.ID, p peer.ID) bool {
 	}
 	return false
 }
-
-var _ = errors.New

@@ -1,8 +1,6 @@
 package blobs
 
 import (
-	"errors"
-	"fmt"
 	"net"
 	"time"
 )
@@ -29,21 +27,6 @@ const (
 	codeInvalid  = "invalid"
 	codeInternal = "internal"
 )
-
-// ErrNotFound is wrapped by errors from a peer that does not have the blob.
-var ErrNotFound = errors.New("blob not found")
-
-// DigestError reports bytes from Peer that hashed to Got instead of Want.
-type DigestError struct {
-	Peer string
-	Want string
-	Got  string
-}
-
-// Error names the peer and both digests.
-func (e *DigestError) Error() string {
-	return fmt.Sprintf("blob from peer %s: digest mismatch: want %s, got %s", e.Peer, e.Want, e.Got)
-}
 
 // copyBufSize is the chunk size of blob transfers.
 const copyBufSize = 256 << 10
