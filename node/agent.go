@@ -49,6 +49,13 @@ type Agent struct {
 
 	executor *executor.Executor
 	faults   *faultState
+	// containerd is the containerd runtime, with image sharing (nil when
+	// the node does not run containers).
+	containerd *sharingRuntime
+	// runtimeNames are the runtimes this node runs, decided at start.
+	runtimeNames []string
+	// imagesChanged fires when this node's image store changed.
+	imagesChanged *signal
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -57,7 +64,8 @@ type Agent struct {
 	// membershipChanged fires on every gossip event.
 	membershipChanged *signal
 
-	mu sync.Mutex
+	closeOnce sync.Once
+	mu        sync.Mutex
 	// bootstrapToken is printed once after --bootstrap.
 	bootstrapToken string
 }
@@ -82,7 +90,7 @@ func New(cfg Config, logger *log.Logger, out io.Writer) (_ *Agent, err error) {
 			return nil, err
 		}
 	}
-	a := &Agent{cfg: cfg, log: logger, out: out, membershipChanged: newSignal()}
+	a := &Agent{cfg: cfg, log: logger, out: out, membershipChanged: newSignal(), imagesChanged: newSignal()}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
@@ -128,6 +136,7 @@ func New(cfg Config, logger *log.Logger, out io.Writer) (_ *Agent, err error) {
 	if err := a.openRaft(); err != nil {
 		return nil, err
 	}
+	a.runtimeNames = a.enabledRuntimes()
 	self := a.selfNode()
 	switch {
 	case cfg.Bootstrap:
@@ -245,7 +254,7 @@ func (a *Agent) selfNode() api.Node {
 		APIAddr:      a.api.addr(),
 		Labels:       labels,
 		Resources:    hostResources(a.cfg),
-		Runtimes:     append([]string(nil), a.cfg.Runtimes...),
+		Runtimes:     append([]string(nil), a.runtimeNames...),
 		Status:       api.NodeReady,
 		Availability: api.AvailabilityActive,
 	}
@@ -363,8 +372,11 @@ func (a *Agent) shutdown() {
 	a.close()
 }
 
-// close stops everything that was started, in reverse order.
-func (a *Agent) close() {
+// close stops everything that was started, in reverse order. It may be
+// called more than once.
+func (a *Agent) close() { a.closeOnce.Do(a.closeNow) }
+
+func (a *Agent) closeNow() {
 	a.cancel()
 	if a.api != nil {
 		a.api.close()

@@ -32,12 +32,29 @@ type Config struct {
 	CPUs   float64 `toml:"cpus"`
 	Memory string  `toml:"memory"`
 
+	// ContainerdSocket is where containerd listens. When Runtimes is empty,
+	// the node runs containerd if this socket answers.
+	ContainerdSocket string `toml:"containerd_socket"`
+	// Registries holds credentials and the plain-HTTP permission per
+	// registry host ("127.0.0.1:5000").
+	Registries map[string]RegistryConfig `toml:"registries"`
+	// AllowBindMounts lists the host path prefixes tasks may bind-mount.
+	AllowBindMounts []string `toml:"allow_bind_mounts"`
+
 	// FaultInjection enables POST /v1/debug/faults (chaos tests only).
 	FaultInjection bool `toml:"fault_injection"`
 
 	Raft   RaftConfig   `toml:"raft"`
 	Gossip GossipConfig `toml:"gossip"`
 	Voters VotersConfig `toml:"voters"`
+}
+
+// RegistryConfig is how to reach one registry.
+type RegistryConfig struct {
+	Username string `toml:"username"`
+	Password string `toml:"password"`
+	// Insecure allows plain HTTP to this registry.
+	Insecure bool `toml:"insecure"`
 }
 
 // RaftConfig tunes consensus timing.
@@ -92,13 +109,14 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d)
 func DefaultConfig() Config {
 	host, _ := os.Hostname()
 	return Config{
-		DataDir:    "/var/lib/shoal",
-		Name:       host,
-		Bind:       "0.0.0.0",
-		GossipPort: 7946,
-		P2PPort:    7947,
-		APIAddr:    "127.0.0.1:7948",
-		Voters:     VotersConfig{Target: 3, Large: 5, LargeAt: 7, ZoneLabel: "zone", StableFor: Duration(2 * time.Second), DeadGrace: Duration(3 * time.Second)},
+		DataDir:          "/var/lib/shoal",
+		Name:             host,
+		Bind:             "0.0.0.0",
+		GossipPort:       7946,
+		P2PPort:          7947,
+		APIAddr:          "127.0.0.1:7948",
+		ContainerdSocket: "/run/containerd/containerd.sock",
+		Voters:           VotersConfig{Target: 3, Large: 5, LargeAt: 7, ZoneLabel: "zone", StableFor: Duration(2 * time.Second), DeadGrace: Duration(3 * time.Second)},
 	}
 }
 

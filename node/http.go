@@ -35,6 +35,7 @@ func newAPIServer(a *Agent, ln net.Listener) *apiServer {
 	s.route("POST /v1/token/rotate", s.rotateToken)
 	s.routeServices()
 	s.routeFaults()
+	s.routeImages()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
@@ -58,11 +59,16 @@ func (s *apiServer) route(pattern string, h handlerFunc) {
 			writeError(w, err)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.Encode(v)
+		writeJSON(w, v)
 	})
+}
+
+// writeJSON writes v as indented JSON.
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
 }
 
 func (s *apiServer) serve() {

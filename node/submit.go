@@ -207,6 +207,16 @@ func (a *Agent) handleRPC(ctx context.Context, from peer.ID, method string, body
 		return readIndexReply{Index: a.cons.AppliedIndex()}, nil
 	case "status":
 		return statusReply{AppliedIndex: a.store().AppliedIndex()}, nil
+	case "removeImage":
+		var req removeImageRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			return nil, api.Errorf(api.CodeInvalid, "bad request: %v", err)
+		}
+		if err := a.removeImageOn(ctx, a.ID(), req.Ref); err != nil {
+			return nil, err
+		}
+		a.imagesChanged.Fire()
+		return struct{}{}, nil
 	}
 	return nil, api.Errorf(api.CodeNotFound, "unknown method %q", method)
 }

@@ -3,13 +3,10 @@ package node
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/node/executor"
-	"github.com/shoal-project/shoal/runtime"
-	"github.com/shoal-project/shoal/runtime/process"
 )
 
 // startExecutor starts this node's task agent. Its assignments come from
@@ -18,25 +15,9 @@ import (
 // over libp2p. The executor keeps them on disk and runs them even while no
 // leader is reachable.
 func (a *Agent) startExecutor() error {
-	runtimes := map[string]runtime.Runtime{}
-	for _, name := range a.cfg.Runtimes {
-		switch name {
-		case process.Name:
-			self, err := os.Executable()
-			if err != nil {
-				return fmt.Errorf("process runtime: %v", err)
-			}
-			rt, err := process.New(process.Config{
-				Root:        filepath.Join(a.cfg.DataDir, "runtime", "process"),
-				ShimCommand: []string{self, "runtime-shim"},
-			})
-			if err != nil {
-				return fmt.Errorf("process runtime: %v", err)
-			}
-			runtimes[name] = rt
-		default:
-			a.log.Printf("runtime %s is not available in this build; tasks that need it stay pending", name)
-		}
+	runtimes, err := a.openRuntimes()
+	if err != nil {
+		return err
 	}
 	ex, err := executor.New(executor.Config{
 		NodeID:   a.ID(),
@@ -56,6 +37,9 @@ func (a *Agent) startExecutor() error {
 		}
 	})
 	a.goLoop(a.assignmentLoop)
+	if a.containerd != nil {
+		a.goLoop(a.imageReportLoop)
+	}
 	return nil
 }
 

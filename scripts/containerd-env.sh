@@ -122,8 +122,9 @@ kill_tasks() {
     for id in $(ctr --address "$SOCK" -n "$ns" containers ls -q 2>/dev/null); do
       ctr --address "$SOCK" -n "$ns" containers delete "$id" >/dev/null 2>&1 || true
       rm -rf "/run/containerd/runc/$ns/$id"
-      for c in /sys/fs/cgroup/*/shoal/"$id"; do [ -d "$c" ] && rmdir "$c" 2>/dev/null || true; done
+      for c in /sys/fs/cgroup/*/"$ns"/"$id"; do [ -d "$c" ] && rmdir "$c" 2>/dev/null || true; done
     done
+    for c in /sys/fs/cgroup/*/"$ns" "/run/containerd/runc/$ns"; do [ -d "$c" ] && rmdir "$c" 2>/dev/null || true; done
   done
 }
 
@@ -133,7 +134,8 @@ stop_all() {
   stop_pid "$DIR/containerd.pid"
   stop_pid "$DIR/registry.pid"
   # Unmount whatever is still mounted under DIR (deepest first).
-  findmnt -rn -o TARGET | grep -F "$DIR/" | sort -r | while read -r m; do
+  local m
+  for m in $(findmnt -rn -o TARGET | { grep -F "$DIR/" || true; } | sort -r); do
     umount -l "$m" 2>/dev/null || true
   done
   rm -rf "$DIR"

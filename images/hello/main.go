@@ -1,16 +1,26 @@
 // Command hello is Shoal's test image: a tiny static HTTP server. It listens
 // on $PORT (default 8080), answers GET / with "hello from task
 // $SHOAL_TASK_ID on $SHOAL_NODE" and /healthz with "ok", and prints a line
-// to stdout when it starts and for every request. Build it static:
+// to stdout when it starts and for every request.
+//
+// As a container's PID 1 the kernel would ignore SIGTERM's default action
+// (and Go would then exit 2), so hello handles SIGTERM and SIGINT itself:
+// it stops serving and exits with 128+signal, as if killed by it.
+//
+// Build it static:
 //
 //	CGO_ENABLED=0 go build -o hello ./images/hello
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
-	"log"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
 )
 
 func main() {
@@ -18,7 +28,8 @@ func main() {
 	if port == "" {
 		port = "8080"
 	}
-	greeting := fmt.Sprintf("hello from task %s on %s\n", os.Getenv("SHOAL_TASK_ID"), os.Getenv("SHOAL_NODE"))
+	task, node := os.Getenv("SHOAL_TASK_ID"), os.Getenv("SHOAL_NODE")
+	greeting := fmt.Sprintf("hello from task %s on %s\n", task, node)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Printf("request %s %s from %s\n", r.Method, r.URL.Path, r.RemoteAddr)
@@ -28,7 +39,24 @@ func main() {
 		fmt.Printf("request %s %s from %s\n", r.Method, r.URL.Path, r.RemoteAddr)
 		fmt.Fprintln(w, "ok")
 	})
-	fmt.Printf("hello listening on :%s (task %s, node %s)\n", port, os.Getenv("SHOAL_TASK_ID"), os.Getenv("SHOAL_NODE"))
-	log.SetFlags(0)
-	log.Fatal(http.ListenAndServe(":"+port, mux))
+	srv := &http.Server{Addr: ":" + port, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	done := make(chan int, 1)
+	go func() {
+		sig := (<-sigs).(syscall.Signal)
+		fmt.Printf("hello stopping on %s\n", sig)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		done <- 128 + int(sig)
+	}()
+
+	fmt.Printf("hello listening on :%s (task %s, node %s)\n", port, task, node)
+	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintln(os.Stderr, "hello:", err)
+		os.Exit(1)
+	}
+	os.Exit(<-done)
 }

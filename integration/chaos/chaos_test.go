@@ -1,0 +1,232 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// Bounds the invariants are held to.
+const (
+	convergeBound     = 10 * time.Second // services converge after the last heal
+	failureDetection  = 3 * time.Second  // a slot may run twice this long
+	linCheckTimeout   = 30 * time.Second // porcupine's budget
+	restartBound      = 60 * time.Second // the whole cluster back after a restart
+	goroutineSlack    = 3
+	fdSlack           = 3
+	finalReadDeadline = 10 * time.Second
+)
+
+// TestChaos runs the seeded fault schedule against a 5-node cluster under
+// a client workload and checks the invariants (see the package doc).
+// `go test ./integration/chaos/` runs it with seed 1 for 45s; `make chaos
+// SEED=N DURATION=60s` picks the seed and length.
+func TestChaos(t *testing.T) {
+	seed, duration := *seedFlag, *durationFlag
+	baseGoroutines, baseFDs := runtime.NumGoroutine(), openFDs()
+	runStart := time.Now()
+	logf := func(format string, args ...any) {
+		fmt.Printf("[%6.2fs] %s\n", time.Since(runStart).Seconds(), fmt.Sprintf(format, args...))
+	}
+	rep := &report{}
+
+	c := newCluster(t, t.TempDir(), 5)
+	t.Cleanup(func() {
+		for _, a := range c.agents {
+			a.resume()
+			a.kill()
+			killUnder(a.dataDir)
+		}
+	})
+	disk, why := mountTmpfs(t, c.byName(diskNode).dataDir)
+	if disk == nil {
+		rep.note("not done: full disk (%s)", why)
+	}
+	rep.note("not done: clock skew (faketime is not installed)")
+	sched := makeSchedule(seed, duration, c.names())
+	fmt.Print(sched.String())
+
+	c.start()
+	logf("cluster of %d nodes ready (3 voters)", len(c.agents))
+	h := newHistory()
+	w := newWorkload(c, h, seed)
+	if err := w.setup(rand.New(rand.NewSource(seed))); err != nil {
+		t.Fatal(err)
+	}
+
+	monCtx, stopMonitors := context.WithCancel(context.Background())
+	lw := newLeaderWatch(c, runStart)
+	sw := newSlotWatch(c, lw)
+	var monWG sync.WaitGroup
+	monWG.Add(2)
+	go func() { defer monWG.Done(); lw.run(monCtx) }()
+	go func() { defer monWG.Done(); sw.run(monCtx) }()
+
+	stop := make(chan struct{})
+	workDone := make(chan struct{})
+	go func() { w.run(stop); close(workDone) }()
+
+	inj := newInjector(c, time.Now(), disk, logf)
+	inj.runAll(sched)
+	lastHeal := inj.lastHeal
+	if lastHeal.IsZero() {
+		lastHeal = time.Now()
+	}
+	close(stop)
+	<-workDone
+	logf("workload stopped; %d operations recorded", len(h.snapshot()))
+
+	// Convergence after the last heal.
+	crashed := append(inj.crashes, c.restartCrashed(logf)...)
+	_, err := poll(30*time.Second, "convergence", c.converged)
+	convergedIn := time.Since(lastHeal)
+	stopMonitors()
+	monWG.Wait()
+	logf("converged: %v (%.2fs after the last heal)", err == nil, convergedIn.Seconds())
+
+	// Final consistent reads of every key on every node.
+	finalReads(c, h, logf)
+	lin := checkLinearizable(h.snapshot(), linCheckTimeout)
+	lostMarkers, acked := w.lostMarkers(c)
+
+	// Restart everything on the same data dirs.
+	restartErr, restartTook := c.restartAll(logf)
+	// Tear down and look for leaks.
+	leaked := c.teardown(logf)
+	httpc.CloseIdleConnections()
+	goroutines, fds := settle(baseGoroutines, baseFDs)
+
+	// The report.
+	rep.add("linearizable service specs", lin.Result != porcupine.Illegal, "%s over %d ops (%d unknown outcomes)%s",
+		linVerdict(lin.Result), lin.Ops, lin.Unknown, listIf(" non-linearizable keys: ", lin.BadKeys))
+	rep.add("acknowledged writes present after healing", len(lostMarkers) == 0 && len(lin.LostKeys) == 0,
+		"%d of %d acknowledged marker creates lost%s; %d keys lost an acked write%s", len(lostMarkers), acked,
+		listIf(": ", lostMarkers), len(lin.LostKeys), listIf(": ", lin.LostKeys))
+	strong, weak := lw.splitBrain()
+	terms, samples := lw.stats()
+	rep.add("at most one leader per term", len(strong)+len(weak) == 0, "%d terms with a leader over %d status samples; %d split (both self-claimed), %d split as reported by others",
+		terms, samples, len(strong), len(weak))
+	rep.add(fmt.Sprintf("services converge within %s of the last heal", convergeBound), err == nil && convergedIn <= convergeBound,
+		"%s", convergeDetail(err, convergedIn))
+	nDup, longest, worst, slotSamples := sw.result()
+	rep.add(fmt.Sprintf("no slot runs twice longer than %s", failureDetection), longest <= failureDetection,
+		"%d doubled slots in %d samples, longest %.2fs %s", nDup, slotSamples, longest.Seconds(), worst)
+	rep.add("no agent exited on its own", len(crashed) == 0, "%s", orNone(crashed))
+	rep.add("every node restarts cleanly on its data dir", restartErr == nil, "%s", restartDetail(restartErr, restartTook))
+	rep.add("no shoal or workload process left", len(leaked) == 0, "%s", orNone(leaked))
+	rep.add("test goroutines back to baseline", goroutines <= baseGoroutines+goroutineSlack, "%d now, %d at start", goroutines, baseGoroutines)
+	rep.add("open fds back to baseline", fds <= baseFDs+fdSlack, "%d now, %d at start", fds, baseFDs)
+
+	med, mx := medianMax(inj.recoveries)
+	fmt.Printf("\n==== chaos seed=%d duration=%s: %d rounds, faults: %s\n", seed, duration, len(sched.Rounds), faultsByKind(inj.injected, inj.skipped))
+	fmt.Printf("recovery (heal → one leader, 3 voters, all nodes ready): median %.2fs, max %.2fs over %d rounds; not healthy within the gap: rounds %v\n",
+		med.Seconds(), mx.Seconds(), len(inj.recoveries), inj.notRecovered)
+	fmt.Printf("after the last heal: converged in %s\n", convergeDetail(err, convergedIn))
+	fmt.Printf("workload: %s\n", opCounts(w.counts))
+	for _, o := range w.oddities {
+		fmt.Printf("unexpected answer: %s\n", o)
+	}
+	for _, tr := range inj.troubles {
+		fmt.Printf("trouble: %s\n", tr)
+	}
+	for _, s := range append(strong, weak...) {
+		fmt.Printf("split brain: %s\n", s)
+	}
+	for _, k := range lin.BadKeys {
+		fmt.Printf("history of %s:\n%s", k, describeKey(h.snapshot(), k))
+	}
+	if lin.Result == porcupine.Illegal {
+		if f, ferr := os.CreateTemp("", fmt.Sprintf("chaos-seed%d-*.html", seed)); ferr == nil {
+			porcupine.Visualize(kvModel, lin.Info, f)
+			f.Close()
+			fmt.Printf("linearizability visualization: %s\n", f.Name())
+		}
+	}
+	fmt.Println()
+	rep.table(os.Stdout)
+	if bad := rep.failed(); len(bad) > 0 {
+		t.Errorf("seed %d violated %d invariants (rerun: make chaos SEED=%d DURATION=%s):\n  %s", seed, len(bad), seed, duration, strings.Join(bad, "\n  "))
+	}
+}
+
+func linVerdict(r porcupine.CheckResult) string {
+	switch r {
+	case porcupine.Ok:
+		return "linearizable"
+	case porcupine.Illegal:
+		return "NOT linearizable"
+	}
+	return "inconclusive (checker timed out)"
+}
+
+func listIf(prefix string, xs []string) string {
+	if len(xs) == 0 {
+		return ""
+	}
+	return prefix + strings.Join(xs, ", ")
+}
+
+func orNone(xs []string) string {
+	if len(xs) == 0 {
+		return "none"
+	}
+	return strings.Join(xs, "; ")
+}
+
+func convergeDetail(err error, took time.Duration) string {
+	if err != nil {
+		return "did not converge: " + err.Error()
+	}
+	return fmt.Sprintf("%.2fs after the last heal (replicas and host processes)", took.Seconds())
+}
+
+func restartDetail(err error, took time.Duration) string {
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("SIGTERM all, restart all: same cluster ID and services, converged in %.2fs", took.Seconds())
+}
+
+// finalReads reads every key consistently on every node and records the
+// reads as final.
+func finalReads(c *cluster, h *history, logf func(string, ...any)) {
+	for i, a := range c.agents {
+		for _, k := range kvKeys {
+			in := kvInput{Key: k, Kind: opRead}
+			_, err := poll(finalReadDeadline, "a final read", func() (bool, string) {
+				call := h.now()
+				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				defer cancel()
+				v, err := readKey(ctx, a, k)
+				if err != nil {
+					return false, err.Error()
+				}
+				h.add(100+i, in, kvOutput{Result: resOK, Value: v}, call, true)
+				return true, ""
+			})
+			if err != nil {
+				logf("final read of %s on %s failed: %v", k, a.name, err)
+			}
+		}
+	}
+}
+
+// settle waits for the goroutine and fd counts to come back near their
+// baselines and returns the last counts.
+func settle(baseG, baseF int) (int, int) {
+	g, f := 0, 0
+	poll(10*time.Second, "goroutines and fds to settle", func() (bool, string) {
+		runtime.GC()
+		g, f = runtime.NumGoroutine(), openFDs()
+		return g <= baseG+goroutineSlack && f <= baseF+fdSlack, ""
+	})
+	return g, f
+}

@@ -1,0 +1,228 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"reflect"
+	"sort"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/p2p/blobs"
+	"github.com/shoal-project/shoal/runtime"
+	"github.com/shoal-project/shoal/runtime/containerd"
+)
+
+// sharingRuntime is the containerd runtime with registry-free image
+// sharing in front: before a task is prepared, an image this node lacks is
+// fetched over libp2p from the nodes that hold it (every blob checked
+// against its digest, shared layers fetched once); only if that fails does
+// the runtime pull from the registry the reference names.
+type sharingRuntime struct {
+	*containerd.Runtime
+	a       *Agent
+	fetcher *blobs.Fetcher
+}
+
+var _ runtime.Runtime = (*sharingRuntime)(nil)
+
+// Prepare fetches the task's image from peers when it is missing here.
+func (s *sharingRuntime) Prepare(ctx context.Context, spec runtime.TaskSpec) error {
+	ref := spec.Spec.Image
+	if has, err := s.HasImage(ctx, ref); err == nil && !has {
+		if err := s.fetchFromPeers(ctx, ref); err != nil {
+			s.a.log.Printf("image %s: %v; trying its registry", ref, err)
+		}
+	}
+	return s.Runtime.Prepare(ctx, spec)
+}
+
+func (s *sharingRuntime) fetchFromPeers(ctx context.Context, ref string) error {
+	img, ok := s.a.store().Image(ref)
+	if !ok {
+		return fmt.Errorf("no node holds it")
+	}
+	alive := s.a.aliveNodeIDs()
+	var peers []peer.ID
+	for _, id := range img.Holders {
+		if id == s.a.ID() || !alive[id] {
+			continue
+		}
+		if pid, err := peer.Decode(id); err == nil {
+			peers = append(peers, pid)
+		}
+	}
+	if len(peers) == 0 {
+		return fmt.Errorf("no live node holds it")
+	}
+	start := time.Now()
+	lastLog := map[string]int64{}
+	progress := func(dgst string, done, total int64) {
+		if total > 8<<20 && (done-lastLog[dgst] >= total/10 || done == total) {
+			lastLog[dgst] = done
+			s.a.log.Printf("image %s: blob %s %d%% (%s of %s)", ref, shortDigest(dgst), done*100/total, api.FormatBytes(done), api.FormatBytes(total))
+		}
+	}
+	root := blobs.Descriptor{MediaType: img.MediaType, Digest: img.Digest, Size: img.Size}
+	if err := s.fetcher.FetchImage(ctx, root, peers, progress); err != nil {
+		return err
+	}
+	if err := s.CreateImage(ctx, ref, img.Digest, img.MediaType, img.Size); err != nil {
+		return err
+	}
+	s.a.log.Printf("image %s: fetched from peers in %s", ref, time.Since(start).Round(time.Millisecond))
+	s.a.imagesChanged.Fire()
+	return nil
+}
+
+func shortDigest(d string) string {
+	if len(d) > 19 {
+		return d[7:19]
+	}
+	return d
+}
+
+// imageReportLoop keeps the cluster's record of the images this node
+// holds equal to its content store.
+func (a *Agent) imageReportLoop() {
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for {
+		changed := a.imagesChanged.Wait()
+		if err := a.reportImages(a.ctx); err != nil && a.ctx.Err() == nil {
+			a.log.Printf("reporting images: %v", err)
+		}
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-changed:
+		case <-tick.C:
+		}
+	}
+}
+
+// reportImages commits this node's image list if the cluster's differs.
+func (a *Agent) reportImages(ctx context.Context) error {
+	if a.containerd == nil || a.leaderID() == "" {
+		return nil
+	}
+	imgs, err := a.containerd.Images(ctx)
+	if err != nil {
+		return err
+	}
+	have := make([]api.ImageRef, 0, len(imgs))
+	for _, i := range imgs {
+		have = append(have, api.ImageRef{Ref: i.Ref, Digest: i.Digest, MediaType: i.MediaType, Size: i.Size})
+	}
+	sort.Slice(have, func(i, j int) bool { return have[i].Ref < have[j].Ref })
+	var known []api.ImageRef
+	for _, img := range a.store().Images() {
+		for _, h := range img.Holders {
+			if h == a.ID() {
+				known = append(known, api.ImageRef{Ref: img.Ref, Digest: img.Digest, MediaType: img.MediaType, Size: img.Size})
+			}
+		}
+	}
+	if reflect.DeepEqual(have, known) || (len(have) == 0 && len(known) == 0) {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err = a.submitPayload(cctx, api.CmdReportImages, "", api.ReportImagesPayload{NodeID: a.ID(), Images: have})
+	return err
+}
+
+func (s *apiServer) routeImages() {
+	s.route("GET /v1/images", s.listImages)
+	s.route("DELETE /v1/images/{ref...}", s.removeImage)
+	s.mux.HandleFunc("POST /v1/images", s.loadImage)
+}
+
+func (s *apiServer) listImages(r *http.Request) (any, error) {
+	out := []api.ImageInfo{}
+	for _, img := range s.agent.store().Images() {
+		info := api.ImageInfo{Image: *img}
+		for _, id := range img.Holders {
+			if n, ok := s.agent.store().Node(id); ok {
+				info.Nodes = append(info.Nodes, n.Name)
+			}
+		}
+		sort.Strings(info.Nodes)
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// loadImage imports an uploaded tarball into this node's content store.
+func (s *apiServer) loadImage(w http.ResponseWriter, r *http.Request) {
+	a := s.agent
+	if a.containerd == nil {
+		writeError(w, api.Errorf(api.CodeInvalid, "node %s has no containerd runtime; load the image through a node that has one", a.cfg.Name))
+		return
+	}
+	body := http.MaxBytesReader(w, r.Body, api.MaxImageUpload)
+	imgs, err := a.containerd.ImportImage(r.Context(), body)
+	if err != nil {
+		writeError(w, api.Errorf(api.CodeInvalid, "image load: %v", err))
+		return
+	}
+	if err := a.reportImages(r.Context()); err != nil {
+		writeError(w, err)
+		return
+	}
+	out := make([]api.ImageRef, 0, len(imgs))
+	for _, i := range imgs {
+		out = append(out, api.ImageRef{Ref: i.Ref, Digest: i.Digest, MediaType: i.MediaType, Size: i.Size})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	writeJSON(w, out)
+}
+
+// removeImage removes an image from every node that holds it, then from
+// the cluster's records.
+func (s *apiServer) removeImage(r *http.Request) (any, error) {
+	a := s.agent
+	ref := r.PathValue("ref")
+	img, ok := a.store().Image(ref)
+	if !ok {
+		return nil, api.Errorf(api.CodeNotFound, "no such image: %s", ref)
+	}
+	for _, t := range a.store().Tasks() {
+		if t.Active() && t.Spec.Image == ref && t.Spec.Runtime == api.RuntimeContainerd {
+			return nil, api.Errorf(api.CodeConflict, "image %s is in use by service %s", ref, t.ServiceName)
+		}
+	}
+	for _, id := range img.Holders {
+		if err := a.removeImageOn(r.Context(), id, ref); err != nil {
+			return nil, api.Errorf(api.CodeUnavailable, "removing %s from node %s: %v", ref, api.ShortID(id), err)
+		}
+	}
+	if _, err := s.submit(r, api.CmdRemoveImage, api.RemoveImagePayload{Ref: ref}); err != nil {
+		return nil, err
+	}
+	return map[string]string{"removed": ref}, nil
+}
+
+// removeImageOn removes an image from one node's content store.
+func (a *Agent) removeImageOn(ctx context.Context, nodeID, ref string) error {
+	if nodeID == a.ID() {
+		if a.containerd == nil {
+			return nil
+		}
+		return a.containerd.RemoveImage(ctx, ref)
+	}
+	pid, err := peer.Decode(nodeID)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return a.host.Call(cctx, pid, rpcProtocol, "removeImage", removeImageRequest{Ref: ref}, nil)
+}
+
+type removeImageRequest struct {
+	Ref string `json:"ref"`
+}

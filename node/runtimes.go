@@ -1,0 +1,72 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/shoal-project/shoal/p2p/blobs"
+	"github.com/shoal-project/shoal/runtime"
+	"github.com/shoal-project/shoal/runtime/containerd"
+	"github.com/shoal-project/shoal/runtime/process"
+)
+
+// enabledRuntimes decides which runtimes this node runs: those the config
+// names, or — when it names none — containerd if its socket answers. The
+// process runtime runs host commands as root, so it is never on by default.
+func (a *Agent) enabledRuntimes() []string {
+	if len(a.cfg.Runtimes) > 0 {
+		return a.cfg.Runtimes
+	}
+	if containerd.Available(a.cfg.ContainerdSocket) {
+		return []string{containerd.Name}
+	}
+	return nil
+}
+
+// openRuntimes starts every enabled runtime.
+func (a *Agent) openRuntimes() (map[string]runtime.Runtime, error) {
+	out := map[string]runtime.Runtime{}
+	for _, name := range a.runtimeNames {
+		switch name {
+		case process.Name:
+			self, err := os.Executable()
+			if err != nil {
+				return nil, fmt.Errorf("process runtime: %v", err)
+			}
+			rt, err := process.New(process.Config{
+				Root:        filepath.Join(a.cfg.DataDir, "runtime", "process"),
+				ShimCommand: []string{self, "runtime-shim"},
+			})
+			if err != nil {
+				return nil, fmt.Errorf("process runtime: %v", err)
+			}
+			out[name] = rt
+		case containerd.Name:
+			regs := map[string]containerd.RegistryConfig{}
+			for host, r := range a.cfg.Registries {
+				regs[host] = containerd.RegistryConfig{Username: r.Username, Password: r.Password, Insecure: r.Insecure}
+			}
+			ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
+			rt, err := containerd.New(ctx, containerd.Config{
+				Address:           a.cfg.ContainerdSocket,
+				Root:              filepath.Join(a.cfg.DataDir, "runtime", "containerd"),
+				Registries:        regs,
+				AllowBindPrefixes: a.cfg.AllowBindMounts,
+				NodeName:          a.cfg.Name,
+			})
+			cancel()
+			if err != nil {
+				return nil, fmt.Errorf("containerd runtime at %s: %v", a.cfg.ContainerdSocket, err)
+			}
+			if _, err := blobs.NewServer(a.host, rt); err != nil {
+				return nil, fmt.Errorf("image sharing: %v", err)
+			}
+			a.containerd = &sharingRuntime{Runtime: rt, a: a, fetcher: blobs.NewFetcher(a.host, rt)}
+			out[name] = a.containerd
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,186 @@
+package containerd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/errdefs"
+)
+
+// ImageInfo describes an image in the runtime's namespace.
+type ImageInfo struct {
+	// Ref is the image's normalized name ("docker.io/shoal/hello:v1").
+	Ref string
+	// Digest, MediaType and Size describe the image's target: its manifest
+	// or index, as CreateImage takes them.
+	Digest    string
+	MediaType string
+	Size      int64
+	// TotalSize is the size of all its blobs for this platform (index,
+	// manifest, config, compressed layers); 0 if some are missing.
+	TotalSize int64
+}
+
+// ensureImage returns the image named ref, pulling it if it is not present
+// and unpacking it if it is not unpacked. A failed pull leaves nothing.
+func (r *Runtime) ensureImage(ctx context.Context, ref string) (client.Image, error) {
+	ctx = r.withNS(ctx)
+	name, err := NormalizeRef(ref)
+	if err != nil {
+		return nil, err
+	}
+	img, err := r.client.GetImage(ctx, name)
+	switch {
+	case err == nil:
+		ok, err := img.IsUnpacked(ctx, snapshotter)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %s", name, oneLine(err))
+		}
+		if !ok {
+			if err := r.withTempLease(ctx, func(ctx context.Context) error { return img.Unpack(ctx, snapshotter) }); err != nil {
+				return nil, fmt.Errorf("image %s: unpack: %s", name, oneLine(err))
+			}
+		}
+		return img, nil
+	case !errdefs.IsNotFound(err):
+		return nil, fmt.Errorf("image %s: %s", name, oneLine(err))
+	}
+	err = r.withTempLease(ctx, func(ctx context.Context) error {
+		var perr error
+		img, perr = r.client.Pull(ctx, name,
+			client.WithResolver(r.resolver()),
+			client.WithPullUnpack,
+			client.WithPullSnapshotter(snapshotter))
+		return perr
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: %s", name, oneLine(err))
+	}
+	return img, nil
+}
+
+// ImportImage imports an OCI image layout or docker-archive tarball
+// (as written by `mkimage`, `docker save` or `ctr images export`), checks
+// every blob against its digest and unpacks the images it names. On any
+// error nothing is left: no new image, content or snapshot, and names the
+// archive would have moved point where they did before.
+func (r *Runtime) ImportImage(ctx context.Context, tar io.Reader) ([]ImageInfo, error) {
+	ctx = r.withNS(ctx)
+	before, err := r.imageMap(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []ImageInfo
+	err = r.withTempLease(ctx, func(ctx context.Context) error {
+		imgs, err := r.client.Import(ctx, tar,
+			client.WithImageRefTranslator(func(s string) string {
+				n, err := NormalizeRef(s)
+				if err != nil {
+					return "" // a bare tag ("v1") names nothing
+				}
+				return n
+			}))
+		if err != nil {
+			return fmt.Errorf("import image archive: %s", oneLine(err))
+		}
+		if len(imgs) == 0 {
+			return errors.New("import image archive: it names no image (no io.containerd.image.name or full org.opencontainers.image.ref.name annotation, no RepoTags)")
+		}
+		for _, im := range imgs {
+			img := client.NewImage(r.client, im)
+			if err := img.Unpack(ctx, snapshotter); err != nil {
+				r.restoreImages(ctx, imgs, before)
+				return fmt.Errorf("import image archive: unpack %s: %s", im.Name, oneLine(err))
+			}
+			out = append(out, r.info(ctx, img))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// imageMap returns the namespace's images by name.
+func (r *Runtime) imageMap(ctx context.Context) (map[string]images.Image, error) {
+	list, err := r.client.ImageService().List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list images: %s", oneLine(err))
+	}
+	m := make(map[string]images.Image, len(list))
+	for _, im := range list {
+		m[im.Name] = im
+	}
+	return m, nil
+}
+
+// restoreImages undoes the creation or retargeting of imgs.
+func (r *Runtime) restoreImages(ctx context.Context, imgs []images.Image, before map[string]images.Image) {
+	is := r.client.ImageService()
+	for _, im := range imgs {
+		if old, ok := before[im.Name]; ok {
+			is.Update(ctx, old, "target", "labels")
+			continue
+		}
+		is.Delete(ctx, im.Name)
+	}
+}
+
+// info describes img.
+func (r *Runtime) info(ctx context.Context, img client.Image) ImageInfo {
+	t := img.Target()
+	total, _ := img.Size(ctx)
+	return ImageInfo{Ref: img.Name(), Digest: t.Digest.String(), MediaType: t.MediaType, Size: t.Size, TotalSize: total}
+}
+
+// Images lists the images in the runtime's namespace, sorted by Ref.
+func (r *Runtime) Images(ctx context.Context) ([]ImageInfo, error) {
+	ctx = r.withNS(ctx)
+	list, err := r.client.ListImages(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list images: %s", oneLine(err))
+	}
+	out := make([]ImageInfo, 0, len(list))
+	for _, img := range list {
+		out = append(out, r.info(ctx, img))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Ref < out[j].Ref })
+	return out, nil
+}
+
+// HasImage reports whether an image named ref is present.
+func (r *Runtime) HasImage(ctx context.Context, ref string) (bool, error) {
+	name, err := NormalizeRef(ref)
+	if err != nil {
+		return false, err
+	}
+	_, err = r.client.ImageService().Get(r.withNS(ctx), name)
+	switch {
+	case err == nil:
+		return true, nil
+	case errdefs.IsNotFound(err):
+		return false, nil
+	}
+	return false, fmt.Errorf("image %s: %s", name, oneLine(err))
+}
+
+// RemoveImage removes the image named ref; its content and snapshots go
+// once no other image or container uses them. Removing an image that is
+// not there is not an error.
+func (r *Runtime) RemoveImage(ctx context.Context, ref string) error {
+	name, err := NormalizeRef(ref)
+	if err != nil {
+		return err
+	}
+	err = r.client.ImageService().Delete(r.withNS(ctx), name, images.SynchronousDelete())
+	if err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("remove image %s: %s", name, oneLine(err))
+	}
+	return nil
+}

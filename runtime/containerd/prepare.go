@@ -1,0 +1,120 @@
+package containerd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/errdefs"
+
+	"github.com/shoal-project/shoal/runtime/process"
+
+	rtapi "github.com/shoal-project/shoal/runtime"
+)
+
+// Prepare validates the spec, makes sure its image is present and unpacked
+// (pulling it from its registry if not), and creates the container: its
+// snapshot, OCI spec and labels, and the task's log directory. Calling it
+// again for a prepared task does nothing. On error nothing of the task is
+// left (no container, no snapshot, no directory).
+func (r *Runtime) Prepare(ctx context.Context, spec rtapi.TaskSpec) error {
+	if err := validTaskID(spec.TaskID); err != nil {
+		return err
+	}
+	defer r.lock(spec.TaskID)()
+	ctx = r.withNS(ctx)
+	if _, err := r.client.LoadContainer(ctx, spec.TaskID); err == nil {
+		return nil
+	} else if !errdefs.IsNotFound(err) {
+		return fmt.Errorf("task %s: %s", spec.TaskID, oneLine(err))
+	}
+	if err := r.prepare(ctx, spec); err != nil {
+		return fmt.Errorf("task %s: %w", spec.TaskID, err)
+	}
+	return nil
+}
+
+func (r *Runtime) prepare(ctx context.Context, spec rtapi.TaskSpec) error {
+	s := spec.Spec
+	if s.Image == "" {
+		return errors.New("service spec has no image")
+	}
+	if _, err := process.ParseSignal(s.StopSignal); err != nil {
+		return err
+	}
+	if s.StopGracePeriod < 0 {
+		return fmt.Errorf("stop grace period %s is negative", time.Duration(s.StopGracePeriod))
+	}
+	mounts, err := r.ociMounts(s.Mounts)
+	if err != nil {
+		return err
+	}
+	if err := checkLimits(s.Limits.NanoCPUs, s.Limits.MemoryBytes, s.PidsLimit); err != nil {
+		return err
+	}
+	env, err := taskEnv(spec, r.cfg.NodeName)
+	if err != nil {
+		return err
+	}
+	img, err := r.ensureImage(ctx, s.Image)
+	if err != nil {
+		return err
+	}
+	opts, err := r.specOpts(ctx, img, spec, env, mounts)
+	if err != nil {
+		return err
+	}
+	node := spec.NodeName
+	if node == "" {
+		node = r.cfg.NodeName
+	}
+	labels := map[string]string{
+		labelService:    spec.ServiceName,
+		labelTask:       spec.TaskID,
+		labelSlot:       strconv.FormatUint(spec.Slot, 10),
+		labelNode:       node,
+		labelStopSignal: s.StopSignal,
+		labelStopGrace:  time.Duration(s.StopGracePeriod).String(),
+	}
+	dir := r.taskDir(spec.TaskID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	_, err = r.client.NewContainer(ctx, spec.TaskID,
+		client.WithImage(img),
+		client.WithSnapshotter(snapshotter),
+		client.WithNewSnapshot(spec.TaskID, img),
+		client.WithNewSpec(opts...),
+		client.WithContainerLabels(labels),
+		client.WithRuntime(runcRuntime, nil))
+	if err != nil {
+		// WithNewSnapshot may have made the snapshot before a later
+		// option failed.
+		dctx := context.WithoutCancel(ctx)
+		if rerr := r.client.SnapshotService(snapshotter).Remove(dctx, spec.TaskID); rerr != nil && !errdefs.IsNotFound(rerr) {
+			err = fmt.Errorf("%s (and removing its snapshot failed: %s)", oneLine(err), oneLine(rerr))
+		}
+		os.RemoveAll(dir)
+		return fmt.Errorf("create container: %s", oneLine(err))
+	}
+	return nil
+}
+
+// checkLimits rejects negative resource limits.
+func checkLimits(nanoCPUs, memoryBytes, pids int64) error {
+	switch {
+	case nanoCPUs < 0:
+		return fmt.Errorf("CPU limit %d nano-CPUs is negative", nanoCPUs)
+	case memoryBytes < 0:
+		return fmt.Errorf("memory limit %d bytes is negative", memoryBytes)
+	case memoryBytes > 0 && memoryBytes < 4<<20:
+		return fmt.Errorf("memory limit %d bytes is below the 4 MiB a container needs", memoryBytes)
+	case pids < 0:
+		return fmt.Errorf("pids limit %d is negative", pids)
+	}
+	return nil
+}

@@ -1,0 +1,66 @@
+package containerd
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/containerd/containerd/v2/core/remotes"
+	"github.com/containerd/containerd/v2/core/remotes/docker"
+	"github.com/distribution/reference"
+)
+
+// NormalizeRef returns ref in the fully qualified form containerd names
+// images by: "shoal/hello:v1" becomes "docker.io/shoal/hello:v1",
+// "127.0.0.1:5000/x" becomes "127.0.0.1:5000/x:latest".
+func NormalizeRef(ref string) (string, error) {
+	if strings.TrimSpace(ref) == "" {
+		return "", fmt.Errorf("image reference is empty")
+	}
+	n, err := reference.ParseDockerRef(ref)
+	if err != nil {
+		return "", fmt.Errorf("image reference %q: %v", ref, err)
+	}
+	return n.String(), nil
+}
+
+// resolver makes a registry resolver that uses the configured credentials
+// and allows plain HTTP only to hosts marked Insecure.
+func (r *Runtime) resolver() remotes.Resolver {
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+		MaxIdleConns:          10,
+		IdleConnTimeout:       30 * time.Second,
+		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+	hc := &http.Client{Transport: tr}
+	creds := func(host string) (string, string, error) {
+		rc := r.registryConfig(host)
+		return rc.Username, rc.Password, nil
+	}
+	hosts := docker.ConfigureDefaultRegistries(
+		docker.WithClient(hc),
+		docker.WithAuthorizer(docker.NewDockerAuthorizer(docker.WithAuthClient(hc), docker.WithAuthCreds(creds))),
+		docker.WithPlainHTTP(func(host string) (bool, error) { return r.registryConfig(host).Insecure, nil }),
+	)
+	return docker.NewResolver(docker.ResolverOptions{Hosts: hosts})
+}
+
+// registryConfig finds the settings for host; "registry-1.docker.io" and
+// "index.docker.io" also match an entry for "docker.io".
+func (r *Runtime) registryConfig(host string) RegistryConfig {
+	if rc, ok := r.cfg.Registries[host]; ok {
+		return rc
+	}
+	switch host {
+	case "registry-1.docker.io", "index.docker.io":
+		return r.cfg.Registries["docker.io"]
+	}
+	return RegistryConfig{}
+}

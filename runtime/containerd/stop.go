@@ -1,0 +1,134 @@
+package containerd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/errdefs"
+
+	"github.com/shoal-project/shoal/runtime/process"
+
+	rtapi "github.com/shoal-project/shoal/runtime"
+)
+
+// Stop sends the task's stop signal (spec.StopSignal, default SIGTERM),
+// then SIGKILL if it has not exited after grace, and returns once it has
+// exited. A grace of 0 means the spec's StopGracePeriod (or
+// DefaultStopGrace); a negative one kills at once. Stopping a task that is
+// not running does nothing.
+func (r *Runtime) Stop(ctx context.Context, taskID string, grace time.Duration) error {
+	ctx = r.withNS(ctx)
+	c, err := r.load(ctx, taskID)
+	if err != nil {
+		return err
+	}
+	st, t, err := r.statusOf(ctx, c)
+	if err != nil || t == nil || st.State != rtapi.StateRunning {
+		return err
+	}
+	labels, err := c.Labels(ctx)
+	if err != nil {
+		return fmt.Errorf("task %s: %s", taskID, oneLine(err))
+	}
+	sig, err := process.ParseSignal(labels[labelStopSignal])
+	if err != nil {
+		return fmt.Errorf("task %s: %w", taskID, err)
+	}
+	if grace == 0 {
+		grace, _ = time.ParseDuration(labels[labelStopGrace])
+	}
+	if grace == 0 {
+		grace = DefaultStopGrace
+	}
+	if grace > 0 {
+		if err := kill(ctx, t, sig); err != nil {
+			return fmt.Errorf("task %s: %w", taskID, err)
+		}
+		gctx, cancel := context.WithTimeout(ctx, grace)
+		_, err := r.Wait(gctx, taskID)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			return err
+		}
+	}
+	if err := kill(ctx, t, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("task %s: %w", taskID, err)
+	}
+	_, err = r.Wait(ctx, taskID)
+	return err
+}
+
+// kill signals the task's init process; a task that already ended is not
+// an error.
+func kill(ctx context.Context, t client.Task, sig syscall.Signal) error {
+	err := t.Kill(ctx, sig)
+	if err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("signal %d: %s", sig, oneLine(err))
+	}
+	return nil
+}
+
+// Remove kills the task if it still runs and deletes everything it left:
+// the containerd task and container, its snapshot, its log directory, its
+// cgroup directories and runc's state directory. Named volumes stay.
+// Removing an unknown task is not an error.
+func (r *Runtime) Remove(ctx context.Context, taskID string) error {
+	if err := validTaskID(taskID); err != nil {
+		return err
+	}
+	defer r.lock(taskID)()
+	ctx = r.withNS(ctx)
+	c, err := r.load(ctx, taskID)
+	switch {
+	case errors.Is(err, rtapi.ErrNotFound):
+	case err != nil:
+		return err
+	default:
+		t, err := task(ctx, c)
+		if err != nil {
+			return err
+		}
+		if t != nil {
+			if _, err := t.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+				return fmt.Errorf("task %s: delete task: %s", taskID, oneLine(err))
+			}
+		}
+		if err := c.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("task %s: delete container: %s", taskID, oneLine(err))
+		}
+	}
+	return r.removeLeftovers(taskID)
+}
+
+// removeLeftovers deletes the host directories a removed task leaves.
+func (r *Runtime) removeLeftovers(taskID string) error {
+	var errs []error
+	if err := os.RemoveAll(r.taskDir(taskID)); err != nil {
+		errs = append(errs, err)
+	}
+	if err := os.RemoveAll(filepath.Join(r.cfg.RuncRoot, r.ns, taskID)); err != nil {
+		errs = append(errs, err)
+	}
+	cg := r.cgroupPath(taskID)
+	dirs, _ := filepath.Glob(filepath.Join(cgroupRoot, "*", cg))
+	dirs = append(dirs, filepath.Join(cgroupRoot, cg)) // cgroup v2
+	for _, d := range dirs {
+		// A cgroup directory is removed with rmdir once it has no processes.
+		if err := syscall.Rmdir(d); err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+			errs = append(errs, fmt.Errorf("remove cgroup %s: %w", d, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("task %s: %w", taskID, err)
+	}
+	return nil
+}

@@ -1,0 +1,180 @@
+package containerd
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/shoal-project/shoal/api"
+	rtapi "github.com/shoal-project/shoal/runtime"
+)
+
+func TestContainerArgs(t *testing.T) {
+	img, cmd := []string{"/hello"}, []string{"-v"}
+	cases := []struct {
+		ep, command, args, want []string
+	}{
+		{nil, nil, nil, []string{"/hello", "-v"}},
+		{nil, []string{"-x"}, []string{"y"}, []string{"/hello", "-x", "y"}},
+		{[]string{"/sh"}, nil, nil, []string{"/sh"}},
+		{[]string{"/sh"}, []string{"-c"}, []string{"true"}, []string{"/sh", "-c", "true"}},
+	}
+	for _, c := range cases {
+		got, err := containerArgs(img, cmd, c.ep, c.command, c.args)
+		if err != nil || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("containerArgs(%v,%v,%v) = %v, %v; want %v", c.ep, c.command, c.args, got, err, c.want)
+		}
+	}
+	if _, err := containerArgs(nil, nil, nil, nil, nil); err == nil {
+		t.Error("no command at all was accepted")
+	}
+}
+
+func TestTaskEnv(t *testing.T) {
+	ts := rtapi.TaskSpec{TaskID: "t1", ServiceName: "web", Slot: 3, Spec: api.ServiceSpec{Env: []string{"A=1", "SHOAL_NODE=fake"}}}
+	got, err := taskEnv(ts, "node-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"A=1", "SHOAL_NODE=fake", "SHOAL_SERVICE=web", "SHOAL_SLOT=3", "SHOAL_TASK_ID=t1", "SHOAL_NODE=node-b"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("taskEnv = %v, want %v (SHOAL_* last, so they win)", got, want)
+	}
+	ts.Spec.Env = []string{"=x"}
+	if _, err := taskEnv(ts, ""); err == nil {
+		t.Error("an entry without a key was accepted")
+	}
+}
+
+func TestValidTaskID(t *testing.T) {
+	for _, ok := range []string{"a", "t1", "abc-def.1_2", strings.Repeat("x", 76)} {
+		if err := validTaskID(ok); err != nil {
+			t.Errorf("validTaskID(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "-a", "a-", "a--b", "a/b", "..", "a b", strings.Repeat("x", 77)} {
+		if err := validTaskID(bad); err == nil {
+			t.Errorf("validTaskID(%q) accepted", bad)
+		}
+	}
+}
+
+func TestAllowedBind(t *testing.T) {
+	base := t.TempDir()
+	allowed := filepath.Join(base, "allowed")
+	other := filepath.Join(base, "allowed-not")
+	for _, d := range []string{filepath.Join(allowed, "sub"), other} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	escape := filepath.Join(allowed, "escape")
+	if err := os.Symlink(other, escape); err != nil {
+		t.Fatal(err)
+	}
+	r := &Runtime{cfg: Config{AllowBindPrefixes: []string{allowed}}}
+	for _, ok := range []string{allowed, filepath.Join(allowed, "sub")} {
+		if _, err := r.allowedBind(ok); err != nil {
+			t.Errorf("allowedBind(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{other, escape, filepath.Join(allowed, "missing"), "rel/path"} {
+		if _, err := r.allowedBind(bad); err == nil {
+			t.Errorf("allowedBind(%q) accepted", bad)
+		}
+	}
+	if _, err := (&Runtime{}).allowedBind(allowed); err == nil || !strings.Contains(err.Error(), "not allowed on this node") {
+		t.Errorf("with no prefixes: %v", err)
+	}
+}
+
+func TestTailStart(t *testing.T) {
+	cases := []struct {
+		data string
+		n    int
+		want string
+	}{
+		{"a\nb\nc\n", 2, "b\nc\n"},
+		{"a\nb\nc", 2, "b\nc"},
+		{"a\nb\n", 5, "a\nb\n"},
+		{"a\nb\n", 0, ""},
+		{"a\nb\n", -1, "a\nb\n"},
+		{"", 3, ""},
+	}
+	for _, c := range cases {
+		if got := tail(t, c.data, c.n); got != c.want {
+			t.Errorf("tail(%q, %d) = %q, want %q", c.data, c.n, got, c.want)
+		}
+	}
+}
+
+func tail(t testing.TB, data string, n int) string {
+	p := filepath.Join(t.TempDir(), "log")
+	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	off, err := tailStart(f, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data[off:]
+}
+
+func TestReadCounter(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "memory.oom_control")
+	os.WriteFile(p, []byte("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n"), 0o600)
+	if n, ok := readCounter(p, "oom_kill"); !ok || n != 2 {
+		t.Errorf("readCounter = %d, %v; want 2", n, ok)
+	}
+	if _, ok := readCounter(p, "nope"); ok {
+		t.Error("found a missing key")
+	}
+}
+
+func FuzzNormalizeRef(f *testing.F) {
+	for _, s := range []string{"shoal/hello:v1", "127.0.0.1:5000/a/b:c", "busybox", "a@sha256:" + strings.Repeat("0", 64), "Bad Ref", "", ":"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := NormalizeRef(s)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("multi-line error %q", err)
+			}
+			return
+		}
+		again, err := NormalizeRef(n)
+		if err != nil || again != n {
+			t.Fatalf("NormalizeRef(%q) = %q, not a fixed point (%q, %v)", s, n, again, err)
+		}
+	})
+}
+
+func FuzzTailStart(f *testing.F) {
+	f.Add("a\nb\nc\n", 2)
+	f.Add("", 0)
+	f.Add("\n\n\n", 1)
+	f.Fuzz(func(t *testing.T, data string, n int) {
+		if n < -1 || n > 1000 {
+			return
+		}
+		got := tail(t, data, n)
+		if !strings.HasSuffix(data, got) {
+			t.Fatalf("tail %q is not a suffix of %q", got, data)
+		}
+		lines := strings.Count(strings.TrimSuffix(got, "\n"), "\n") + 1
+		if got == "" {
+			lines = 0
+		}
+		if n >= 0 && lines > n {
+			t.Fatalf("tail(%q, %d) = %q has %d lines", data, n, got, lines)
+		}
+	})
+}
