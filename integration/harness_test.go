@@ -39,6 +39,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	stopCtrEnv()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -59,24 +60,32 @@ type agentProc struct {
 	exited chan struct{}
 }
 
-// freePort returns a port free on 127.0.0.1 for TCP and UDP.
-func freePort(t testing.TB) int {
-	t.Helper()
+// pickPort returns a port free on 127.0.0.1 for TCP and UDP.
+func pickPort() (int, error) {
 	for i := 0; i < 50; i++ {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatal(err)
+			return 0, err
 		}
 		port := l.Addr().(*net.TCPAddr).Port
 		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
 		l.Close()
 		if err == nil {
 			u.Close()
-			return port
+			return port, nil
 		}
 	}
-	t.Fatal("no free port")
-	return 0
+	return 0, fmt.Errorf("no free port")
+}
+
+// freePort is pickPort for tests.
+func freePort(t testing.TB) int {
+	t.Helper()
+	port, err := pickPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
 }
 
 // newAgent prepares (but does not start) an agent with its own ports and
@@ -274,8 +283,14 @@ type cluster struct {
 // until every node is a ready member.
 func startCluster(t testing.TB, n int, extra ...string) *cluster {
 	t.Helper()
+	return startClusterWith(t, n, func(string) []string { return extra })
+}
+
+// startClusterWith is startCluster with per-node extra agent arguments.
+func startClusterWith(t testing.TB, n int, extra func(name string) []string) *cluster {
+	t.Helper()
 	c := &cluster{t: t}
-	first := newAgent(t, "n1", extra...)
+	first := newAgent(t, "n1", extra("n1")...)
 	first.start("--bootstrap")
 	c.agents = append(c.agents, first)
 	waitFor(t, 20*time.Second, "bootstrap leader", func() (bool, string) {
@@ -294,7 +309,8 @@ func startCluster(t testing.TB, n int, extra ...string) *cluster {
 		t.Fatalf("bootstrap did not print the join command with the token; output:\n%s", first.output())
 	}
 	for i := 2; i <= n; i++ {
-		a := newAgent(t, fmt.Sprintf("n%d", i), extra...)
+		name := fmt.Sprintf("n%d", i)
+		a := newAgent(t, name, extra(name)...)
 		a.start("--join", first.p2pAddr(), "--token", c.token)
 		c.agents = append(c.agents, a)
 	}

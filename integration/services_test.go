@@ -70,7 +70,13 @@ func waitRunning(t testing.TB, a *agentProc, name string, want int, timeout time
 				}
 			}
 		}
-		return total == want, fmt.Sprintf("running by node: %v", byNode)
+		detail := fmt.Sprintf("running by node: %v", byNode)
+		for _, t := range ts {
+			if t.State != api.TaskRunning && t.DesiredState == api.TaskRunning {
+				detail += fmt.Sprintf("; %s.%d %s %s", t.ServiceName, t.Slot, t.State, t.Error)
+			}
+		}
+		return total == want, detail
 	})
 	return last
 }

@@ -35,6 +35,9 @@ type Config struct {
 	// ContainerdSocket is where containerd listens. When Runtimes is empty,
 	// the node runs containerd if this socket answers.
 	ContainerdSocket string `toml:"containerd_socket"`
+	// ContainerdNamespace keeps this agent's containers apart from others
+	// on the same daemon (default "shoal").
+	ContainerdNamespace string `toml:"containerd_namespace"`
 	// Registries holds credentials and the plain-HTTP permission per
 	// registry host ("127.0.0.1:5000").
 	Registries map[string]RegistryConfig `toml:"registries"`
@@ -109,14 +112,15 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d)
 func DefaultConfig() Config {
 	host, _ := os.Hostname()
 	return Config{
-		DataDir:          "/var/lib/shoal",
-		Name:             host,
-		Bind:             "0.0.0.0",
-		GossipPort:       7946,
-		P2PPort:          7947,
-		APIAddr:          "127.0.0.1:7948",
-		ContainerdSocket: "/run/containerd/containerd.sock",
-		Voters:           VotersConfig{Target: 3, Large: 5, LargeAt: 7, ZoneLabel: "zone", StableFor: Duration(2 * time.Second), DeadGrace: Duration(3 * time.Second)},
+		DataDir:             "/var/lib/shoal",
+		Name:                host,
+		Bind:                "0.0.0.0",
+		GossipPort:          7946,
+		P2PPort:             7947,
+		APIAddr:             "127.0.0.1:7948",
+		ContainerdSocket:    "/run/containerd/containerd.sock",
+		ContainerdNamespace: "shoal",
+		Voters:              VotersConfig{Target: 3, Large: 5, LargeAt: 7, ZoneLabel: "zone", StableFor: Duration(2 * time.Second), DeadGrace: Duration(3 * time.Second)},
 	}
 }
 

@@ -41,7 +41,7 @@ func (s *sharingRuntime) Prepare(ctx context.Context, spec runtime.TaskSpec) err
 }
 
 func (s *sharingRuntime) fetchFromPeers(ctx context.Context, ref string) error {
-	img, ok := s.a.store().Image(ref)
+	img, ok := s.a.store().Image(api.NormalizeImageRef(ref))
 	if !ok {
 		return fmt.Errorf("no node holds it")
 	}
@@ -185,13 +185,13 @@ func (s *apiServer) loadImage(w http.ResponseWriter, r *http.Request) {
 // the cluster's records.
 func (s *apiServer) removeImage(r *http.Request) (any, error) {
 	a := s.agent
-	ref := r.PathValue("ref")
+	ref := api.NormalizeImageRef(r.PathValue("ref"))
 	img, ok := a.store().Image(ref)
 	if !ok {
 		return nil, api.Errorf(api.CodeNotFound, "no such image: %s", ref)
 	}
 	for _, t := range a.store().Tasks() {
-		if t.Active() && t.Spec.Image == ref && t.Spec.Runtime == api.RuntimeContainerd {
+		if t.Active() && api.NormalizeImageRef(t.Spec.Image) == ref && t.Spec.Runtime == api.RuntimeContainerd {
 			return nil, api.Errorf(api.CodeConflict, "image %s is in use by service %s", ref, t.ServiceName)
 		}
 	}

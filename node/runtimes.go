@@ -52,6 +52,7 @@ func (a *Agent) openRuntimes() (map[string]runtime.Runtime, error) {
 			ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
 			rt, err := containerd.New(ctx, containerd.Config{
 				Address:           a.cfg.ContainerdSocket,
+				Namespace:         a.cfg.ContainerdNamespace,
 				Root:              filepath.Join(a.cfg.DataDir, "runtime", "containerd"),
 				Registries:        regs,
 				AllowBindPrefixes: a.cfg.AllowBindMounts,

@@ -72,6 +72,8 @@ restart on the same --data-dir to rejoin. Settings can also come from a TOML fil
 	f.StringVar(&flags.Token, "token", "", "join token (from `shoal token show` on a member)")
 	f.StringArrayVar(&flags.Runtimes, "runtime", nil, "enable a task runtime: process, containerd (repeatable)")
 	f.Float64Var(&flags.CPUs, "cpus", 0, "CPU capacity to offer (default: all cores)")
+	f.StringVar(&flags.ContainerdSocket, "containerd-socket", flags.ContainerdSocket, "containerd's socket")
+	f.StringVar(&flags.ContainerdNamespace, "containerd-namespace", flags.ContainerdNamespace, "containerd namespace for this agent's containers")
 	f.BoolVar(&flags.FaultInjection, "fault-injection", false, "enable the fault-injection API (chaos tests only)")
 	f.MarkHidden("fault-injection")
 	f.StringVar(&flags.Memory, "memory", "", "memory capacity to offer, e.g. 4GiB (default: all memory)")
@@ -117,6 +119,12 @@ func overlayFlags(cmd *cobra.Command, cfg, flags *node.Config, labels []string) 
 	}
 	if set("cpus") {
 		cfg.CPUs = flags.CPUs
+	}
+	if set("containerd-socket") {
+		cfg.ContainerdSocket = flags.ContainerdSocket
+	}
+	if set("containerd-namespace") {
+		cfg.ContainerdNamespace = flags.ContainerdNamespace
 	}
 	if set("fault-injection") {
 		cfg.FaultInjection = flags.FaultInjection

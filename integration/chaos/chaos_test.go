@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"os"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -93,7 +94,7 @@ func TestChaos(t *testing.T) {
 	logf("converged: %v (%.2fs after the last heal)", err == nil, convergedIn.Seconds())
 
 	// Final consistent reads of every key on every node.
-	finalReads(c, h, logf)
+	readFails := finalReads(c, h, logf)
 	lin := checkLinearizable(h.snapshot(), linCheckTimeout)
 	lostMarkers, acked := w.lostMarkers(c)
 
@@ -107,6 +108,8 @@ func TestChaos(t *testing.T) {
 	// The report.
 	rep.add("linearizable service specs", lin.Result != porcupine.Illegal, "%s over %d ops (%d unknown outcomes)%s",
 		linVerdict(lin.Result), lin.Ops, lin.Unknown, listIf(" non-linearizable keys: ", lin.BadKeys))
+	rep.add("consistent reads answer on every node after healing", len(readFails) == 0,
+		"%d of %d final reads failed within %s%s", len(readFails), len(c.agents)*len(kvKeys), finalReadDeadline, listIf(": ", readFails))
 	rep.add("acknowledged writes present after healing", len(lostMarkers) == 0 && len(lin.LostKeys) == 0,
 		"%d of %d acknowledged marker creates lost%s; %d keys lost an acked write%s", len(lostMarkers), acked,
 		listIf(": ", lostMarkers), len(lin.LostKeys), listIf(": ", lin.LostKeys))
@@ -195,28 +198,42 @@ func restartDetail(err error, took time.Duration) string {
 	return fmt.Sprintf("SIGTERM all, restart all: same cluster ID and services, converged in %.2fs", took.Seconds())
 }
 
-// finalReads reads every key consistently on every node and records the
-// reads as final.
-func finalReads(c *cluster, h *history, logf func(string, ...any)) {
+// finalReads reads every key consistently on every node (all at once,
+// each retried until finalReadDeadline) and records the reads as final; it
+// returns the reads that never succeeded.
+func finalReads(c *cluster, h *history, logf func(string, ...any)) []string {
+	var mu sync.Mutex
+	var failed []string
+	var wg sync.WaitGroup
 	for i, a := range c.agents {
 		for _, k := range kvKeys {
-			in := kvInput{Key: k, Kind: opRead}
-			_, err := poll(finalReadDeadline, "a final read", func() (bool, string) {
-				call := h.now()
-				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-				defer cancel()
-				v, err := readKey(ctx, a, k)
+			wg.Add(1)
+			go func(i int, a *agent, k string) {
+				defer wg.Done()
+				in := kvInput{Key: k, Kind: opRead}
+				_, err := poll(finalReadDeadline, "a final read", func() (bool, string) {
+					call := h.now()
+					ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+					defer cancel()
+					v, err := readKey(ctx, a, k)
+					if err != nil {
+						return false, err.Error()
+					}
+					h.add(100+i, a.name, in, kvOutput{Result: resOK, Value: v}, call, true)
+					return true, ""
+				})
 				if err != nil {
-					return false, err.Error()
+					mu.Lock()
+					failed = append(failed, fmt.Sprintf("%s on %s", k, a.name))
+					mu.Unlock()
+					logf("final read of %s on %s failed: %v", k, a.name, err)
 				}
-				h.add(100+i, in, kvOutput{Result: resOK, Value: v}, call, true)
-				return true, ""
-			})
-			if err != nil {
-				logf("final read of %s on %s failed: %v", k, a.name, err)
-			}
+			}(i, a, k)
 		}
 	}
+	wg.Wait()
+	sort.Strings(failed)
+	return failed
 }
 
 // settle waits for the goroutine and fd counts to come back near their

@@ -13,7 +13,7 @@ func op(client int, call, ret int64, in kvInput, out kvOutput) porcupine.Operati
 	if ret < 0 {
 		ret = math.MaxInt64
 	}
-	return porcupine.Operation{ClientId: client, Input: in, Output: out, Call: call, Return: ret, Metadata: false}
+	return porcupine.Operation{ClientId: client, Input: in, Output: out, Call: call, Return: ret, Metadata: opMeta{}}
 }
 
 func read(key string, s kvState) (kvInput, kvOutput) {
@@ -66,7 +66,7 @@ func TestLostKeysNamesTheFinalRead(t *testing.T) {
 	ok := kvOutput{Result: resOK}
 	rIn, rV1 := read("b", kvState{true, 1, "v1"})
 	final := op(2, 10, 11, rIn, rV1)
-	final.Metadata = true
+	final.Metadata = opMeta{Final: true}
 	ops := []porcupine.Operation{
 		op(0, 0, 1, kvInput{Key: "b", Kind: opCreate, Replicas: 1, Env: "v1"}, ok),
 		op(0, 2, 3, kvInput{Key: "b", Kind: opUpdate, Replicas: 1, Env: "v2"}, ok),

@@ -145,16 +145,23 @@ func newHistory() *history { return &history{start: time.Now()} }
 // now is a timestamp on the history's clock (monotonic nanoseconds).
 func (h *history) now() int64 { return int64(time.Since(h.start)) }
 
+// opMeta is what the history keeps about an operation besides its input
+// and output: the node it went to, and whether it is a final read.
+type opMeta struct {
+	Node  string
+	Final bool
+}
+
 // add records an operation invoked at call; an unknown outcome is recorded
 // as never returning (porcupine's convention for crashed operations).
-func (h *history) add(client int, in kvInput, out kvOutput, call int64, final bool) {
+func (h *history) add(client int, node string, in kvInput, out kvOutput, call int64, final bool) {
 	ret := h.now()
 	if out.Unknown && in.Kind != opRead {
 		ret = math.MaxInt64
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.ops = append(h.ops, porcupine.Operation{ClientId: client, Input: in, Output: out, Call: call, Return: ret, Metadata: final})
+	h.ops = append(h.ops, porcupine.Operation{ClientId: client, Input: in, Output: out, Call: call, Return: ret, Metadata: opMeta{Node: node, Final: final}})
 }
 
 // snapshot returns a copy of the operations.
@@ -197,7 +204,7 @@ func checkLinearizable(ops []porcupine.Operation, timeout time.Duration) linResu
 		r.BadKeys = append(r.BadKeys, k)
 		var noFinal []porcupine.Operation
 		for _, op := range byKey[k] {
-			if final, _ := op.Metadata.(bool); !final {
+			if m, _ := op.Metadata.(opMeta); !m.Final {
 				noFinal = append(noFinal, op)
 			}
 		}
@@ -224,7 +231,8 @@ func describeKey(ops []porcupine.Operation, key string) string {
 		if op.Return != math.MaxInt64 {
 			ret = fmt.Sprintf("%7.3fs", time.Duration(op.Return).Seconds())
 		}
-		out += fmt.Sprintf("    c%d [%7.3fs, %s] %s\n", op.ClientId, time.Duration(op.Call).Seconds(), ret,
+		m, _ := op.Metadata.(opMeta)
+		out += fmt.Sprintf("    c%-3d %-3s [%7.3fs, %s] %s\n", op.ClientId, m.Node, time.Duration(op.Call).Seconds(), ret,
 			kvModel.DescribeOperation(op.Input, op.Output))
 	}
 	return out

@@ -74,6 +74,11 @@ func (c *cluster) restartAll(logf func(string, ...any)) (error, time.Duration) {
 		a.start()
 	}
 	if _, err := poll(restartBound, "the restarted cluster to be healthy", c.healthy); err != nil {
+		for _, a := range c.agents {
+			if _, serr := a.status(time.Second); serr != nil {
+				err = fmt.Errorf("%w\n%s (%v):\n%s", err, a.name, serr, a.tail(12))
+			}
+		}
 		return err, time.Since(start)
 	}
 	after, err := c.selfLeader().status(2 * time.Second)

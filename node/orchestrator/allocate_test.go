@@ -110,12 +110,9 @@ func TestAllocateExplainsUnobtainableImage(t *testing.T) {
 	}
 	// Once a node holds it, the image is no longer the reason (here the
 	// node lacks the runtime, which the scheduler explains).
-	e.apply(api.CmdReportImages, api.ReportImagesPayload{NodeID: "n1", Images: []api.ImageRef{{Ref: "shoal/hello:v1", Digest: "sha256:aa"}}})
+	e.apply(api.CmdReportImages, api.ReportImagesPayload{NodeID: "n1", Images: []api.ImageRef{{Ref: "docker.io/shoal/hello:v1", Digest: "sha256:aa"}}})
 	p = Allocate(e.view(), scheduler.Options{})
 	if len(p.Assign) != 1 || strings.Contains(p.Assign[0].Err, "held by no node") {
 		t.Fatalf("image still blamed once held: %+v", p.Assign)
-	}
-	if !namesRegistry("127.0.0.1:5000/app:1") || !namesRegistry("registry.local/app") || namesRegistry("shoal/hello:v1") || namesRegistry("hello") {
-		t.Fatal("namesRegistry")
 	}
 }

@@ -2,7 +2,6 @@ package orchestrator
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/raft"
@@ -15,20 +14,13 @@ func imageProblem(v *raft.View, spec *api.ServiceSpec) string {
 	if spec.Runtime != api.RuntimeContainerd || spec.Image == "" {
 		return ""
 	}
-	if img, ok := v.Image(spec.Image); ok && len(img.Holders) > 0 {
+	if img, ok := v.Image(api.NormalizeImageRef(spec.Image)); ok && len(img.Holders) > 0 {
 		return ""
 	}
-	if namesRegistry(spec.Image) {
+	if api.NamesRegistry(spec.Image) {
 		return ""
 	}
 	return fmt.Sprintf("image %s is held by no node and names no registry (load it with `shoal image load`, or push it to a registry)", spec.Image)
-}
-
-// namesRegistry reports whether a reference starts with a registry host
-// ("127.0.0.1:5000/app:1", "registry.local/app"), as docker reads them.
-func namesRegistry(ref string) bool {
-	first, _, found := strings.Cut(ref, "/")
-	return found && (strings.ContainsAny(first, ".:") || first == "localhost")
 }
 
 // withoutImage splits out the tasks whose image no node can get, and

@@ -1,0 +1,183 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/runtime/containerd"
+)
+
+// containerCluster starts n agents that run containers, each in its own
+// containerd namespace on the shared test daemon, trusting the test
+// registry over plain HTTP.
+func containerCluster(t *testing.T, n int) *cluster {
+	needContainerd(t)
+	cfg := filepath.Join(t.TempDir(), "agent.toml")
+	toml := fmt.Sprintf("containerd_socket = %q\n[registries.%q]\ninsecure = true\n", ctrEnv.sock, ctrEnv.registry)
+	if err := os.WriteFile(cfg, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ns := fmt.Sprintf("it-%d", time.Now().UnixNano())
+	return startClusterWith(t, n, func(name string) []string {
+		return []string{"--config", cfg, "--containerd-namespace", ns + "-" + name}
+	})
+}
+
+// containersIn lists the containers the runtime still has in a namespace.
+func containersIn(t *testing.T, ns string) []string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rt, err := containerd.New(ctx, containerd.Config{Address: ctrEnv.sock, Namespace: ns, Root: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	st, err := rt.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, s := range st {
+		ids = append(ids, s.TaskID)
+	}
+	return ids
+}
+
+func (p *agentProc) namespace() string {
+	for i, a := range p.args {
+		if a == "--containerd-namespace" {
+			return p.args[i+1]
+		}
+	}
+	return ""
+}
+
+// TestImageLoadedOnOneNodeRunsEverywhere: an image loaded on n1 runs on
+// n2 and n3 with no registry involved; the containers serve, log, stop on
+// service rm, and leave nothing behind.
+func TestImageLoadedOnOneNodeRunsEverywhere(t *testing.T) {
+	c := containerCluster(t, 3)
+	n1 := c.agents[0]
+	if out, err := n1.cli("image", "load", ctrEnv.helloTar); err != nil || !strings.Contains(out, "shoal/hello:v1") {
+		t.Fatalf("image load: %v\n%s", err, out)
+	}
+	if out, err := n1.cli("service", "create", "hello", "--detach", "--image", "shoal/hello:v1", "--replicas", "3",
+		"--max-per-node", "1", "--env", "PORT=0", "--memory", "64MiB"); err != nil {
+		t.Fatalf("service create: %v\n%s", err, out)
+	}
+	waitRunning(t, n1, "hello", 3, 90*time.Second)
+	waitFor(t, 20*time.Second, "every node to hold the image", func() (bool, string) {
+		var imgs []api.ImageInfo
+		if err := n1.get("/v1/images", &imgs); err != nil {
+			return false, err.Error()
+		}
+		for _, img := range imgs {
+			if strings.HasSuffix(img.Ref, "shoal/hello:v1") {
+				return len(img.Nodes) == 3, fmt.Sprint(img.Nodes)
+			}
+		}
+		return false, fmt.Sprint(imgs)
+	})
+	waitFor(t, 20*time.Second, "container logs", func() (bool, string) {
+		out, _ := n1.cli("service", "logs", "hello")
+		return strings.Count(out, "hello.") >= 3, out
+	})
+	if out, err := n1.cli("service", "rm", "hello"); err != nil {
+		t.Fatalf("service rm: %v\n%s", err, out)
+	}
+	waitFor(t, 30*time.Second, "no containers left", func() (bool, string) {
+		left := 0
+		for _, a := range c.agents {
+			left += len(containersIn(t, a.namespace()))
+		}
+		return left == 0, fmt.Sprintf("%d containers left", left)
+	})
+}
+
+// TestRegistryPullAgentRestartAndKill: an image is pulled from the local
+// registry; the container serves HTTP; an agent restart keeps it running
+// with the same PID; kill -9 of its process is reported failed with exit
+// code 137 and the task is replaced.
+func TestRegistryPullAgentRestartAndKill(t *testing.T) {
+	c := containerCluster(t, 1)
+	n1 := c.agents[0]
+	port := freePort(t)
+	if out, err := n1.cli("service", "create", "web", "--detach", "--image", ctrEnv.pushed, "--env", fmt.Sprintf("PORT=%d", port),
+		"--restart-delay", "100ms"); err != nil {
+		t.Fatalf("service create: %v\n%s", err, out)
+	}
+	ts := waitRunning(t, n1, "web", 1, 90*time.Second)
+	waitFor(t, 20*time.Second, "the container to answer", func() (bool, string) {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(b), "hello from task "+ts[0].ID), string(b)
+	})
+	pid := ts[0].Status.PID
+	n1.kill()
+	n1.start()
+	c.waitMembers(1)
+	after := waitRunning(t, n1, "web", 1, 30*time.Second)
+	if after[0].ID != ts[0].ID || after[0].Status.PID != pid {
+		t.Fatalf("agent restart replaced the container: %s/%d → %s/%d", ts[0].ID, pid, after[0].ID, after[0].Status.PID)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the killed container reported and replaced", func() (bool, string) {
+		ts, err := tasks(n1, "web")
+		if err != nil {
+			return false, err.Error()
+		}
+		var old *api.TaskInfo
+		replaced := false
+		for i, x := range ts {
+			if x.ID == after[0].ID {
+				old = &ts[i]
+			} else if x.State == api.TaskRunning {
+				replaced = true
+			}
+		}
+		if old == nil || old.State != api.TaskFailed || old.Status.ExitCode == nil || *old.Status.ExitCode != 137 {
+			return false, fmt.Sprintf("old: %+v", old)
+		}
+		return replaced, "not replaced yet"
+	})
+}
+
+// TestBadImagesGetClearErrors: a reference no node holds and no registry
+// names stays pending with the reason; a corrupt tarball is refused.
+func TestBadImagesGetClearErrors(t *testing.T) {
+	c := containerCluster(t, 1)
+	n1 := c.agents[0]
+	if out, err := n1.cli("service", "create", "ghost", "--detach", "--image", "nothing/here:v1"); err != nil {
+		t.Fatalf("service create: %v\n%s", err, out)
+	}
+	waitFor(t, 20*time.Second, "a pending reason", func() (bool, string) {
+		out, _ := n1.cli("service", "ps", "ghost", "--no-trunc")
+		return strings.Contains(out, "held by no node and names no registry"), out
+	})
+	bad := filepath.Join(t.TempDir(), "bad.tar")
+	data, _ := os.ReadFile(ctrEnv.helloTar)
+	os.WriteFile(bad, data[:len(data)/2], 0o600)
+	out, err := n1.cli("image", "load", bad)
+	if err == nil || !strings.HasPrefix(out, "shoal: ") || strings.Count(strings.TrimSpace(out), "\n") > 0 {
+		t.Fatalf("corrupt tarball: err=%v out=%q", err, out)
+	}
+	var imgs []api.ImageInfo
+	if err := n1.get("/v1/images", &imgs); err != nil || len(imgs) != 0 {
+		t.Fatalf("images after a refused load: %v %v", err, imgs)
+	}
+}
