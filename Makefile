@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/shoal
 export GOFLAGS := -buildvcs=false
 
-.PHONY: chaos all build demo demo-stop test unit integration vet fmt-check bench bench-failover bench-heal bench-scheduler bench-raft fuzz clean
+.PHONY: chaos deps bench-containers all build demo demo-stop test unit integration vet fmt-check bench bench-failover bench-heal bench-scheduler bench-raft fuzz clean
 
 all: build
 
@@ -19,8 +19,13 @@ demo-stop:
 	./scripts/demo.sh stop
 
 # The whole test suite: format and vet checks, unit tests under the race
-# detector, then the integration tests against real agent processes.
-test: fmt-check vet unit integration
+# detector, then the integration tests against real agent processes. The
+# containerd tests start their own private containerd and registry; deps
+# installs the Debian packages they need when missing (root).
+test: deps fmt-check vet unit integration
+
+deps:
+	./scripts/install-deps.sh
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -43,13 +48,19 @@ bench-failover: build
 bench-heal: build
 	$(GO) test -count=1 -run XXX -bench 'BenchmarkHeal|BenchmarkCreate100' -benchtime 1x -timeout 20m ./integration/ -heal-kills=$${KILLS:-5}
 
+# Containers: 20 replicas of an image only one of 3 nodes holds.
+bench-containers: build
+	$(GO) test -count=1 -run XXX -bench BenchmarkContainers20 -benchtime 1x -timeout 20m ./integration/
+	$(GO) test -run XXX -bench 'BenchmarkBlobTransfer|BenchmarkLoopbackCopy' -count 5 ./p2p/blobs/
+	$(GO) test -run XXX -bench BenchmarkCreateToRunning -count 5 ./runtime/containerd/
+
 bench-scheduler:
 	$(GO) test -run XXX -bench . -count 5 ./scheduler/
 
 bench-raft:
 	$(GO) test -run XXX -bench BenchmarkCommit -count 3 ./raft/
 
-bench: bench-scheduler bench-raft bench-failover bench-heal
+bench: bench-scheduler bench-raft bench-failover bench-heal bench-containers
 
 # Chaos: a 5-node cluster of real agents under a seeded random fault
 # schedule; prints the schedule, faults, invariants and recovery times.

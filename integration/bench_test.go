@@ -133,3 +133,44 @@ func BenchmarkCreate100(b *testing.B) {
 	}
 	report(b, "service create --replicas 100 -> 100 running on 3 nodes", samples)
 }
+
+// BenchmarkContainers20 measures `service create --replicas 20` of a
+// container image that only one of 3 nodes holds, to 20 RUNNING across
+// the 3 nodes (the other two fetch it over libp2p).
+func BenchmarkContainers20(b *testing.B) {
+	needContainerd(b)
+	var samples []time.Duration
+	for i := 0; i < 3; i++ {
+		samples = append(samples, containers20Once(b, i))
+	}
+	report(b, "service create --replicas 20 (image on 1 of 3 nodes) -> 20 running", samples)
+}
+
+func containers20Once(b *testing.B, round int) time.Duration {
+	ns := fmt.Sprintf("bench-%d-%d", time.Now().UnixNano(), round)
+	c := startClusterWith(b, 3, func(name string) []string {
+		return []string{"--containerd-socket", ctrEnv.sock, "--containerd-namespace", ns + "-" + name}
+	})
+	defer func() {
+		for _, a := range c.agents {
+			a.cli("service", "rm", "bench20")
+		}
+		for _, a := range c.agents {
+			a.kill()
+		}
+	}()
+	n1 := c.agents[0]
+	if out, err := n1.cli("image", "load", ctrEnv.helloTar); err != nil {
+		b.Fatalf("image load: %v %s", err, out)
+	}
+	start := time.Now()
+	if out, err := n1.cli("service", "create", "bench20", "--detach", "--image", "shoal/hello:v1", "--replicas", "20", "--env", "PORT=0"); err != nil {
+		b.Fatalf("create: %v %s", err, out)
+	}
+	ts := waitRunning(b, n1, "bench20", 20, 3*time.Minute)
+	took := time.Since(start)
+	if len(runningByNode(ts)) != 3 {
+		b.Fatalf("not spread over 3 nodes: %v", runningByNode(ts))
+	}
+	return took
+}
