@@ -4,12 +4,18 @@ GO      ?= go
 BIN     := bin/shoal
 export GOFLAGS := -buildvcs=false
 
-.PHONY: chaos deps bench-containers all build demo demo-stop test unit integration vet fmt-check bench bench-failover bench-heal bench-scheduler bench-raft fuzz clean
+.PHONY: image chaos deps bench-containers all build demo demo-stop test unit integration vet fmt-check bench bench-failover bench-heal bench-scheduler bench-raft fuzz clean
 
 all: build
 
-build:
+build: image
 	$(GO) build -o $(BIN) ./cmd/shoal
+
+# The test and demo image: a static HTTP server (images/hello) built into
+# an OCI tarball by cmd/mkimage (go-containerregistry).
+image:
+	CGO_ENABLED=0 $(GO) build -o bin/hello ./images/hello
+	$(GO) run ./cmd/mkimage -binary bin/hello -path /hello -name shoal/hello:v1 -o bin/hello.tar
 
 # A local 3-node cluster on loopback with a service running on it.
 demo: build

@@ -18,19 +18,31 @@ stop() {
   done
   # Workloads outlive agents by design; the demo cleans them up.
   pkill -f "$DIR/.*/runtime/process" 2>/dev/null || true
+  [ -S "$DIR/ctr/containerd.sock" ] && ./scripts/containerd-env.sh stop "$DIR/ctr" >/dev/null 2>&1 || true
   echo "demo stopped (data in $DIR; rm -rf $DIR to forget it)"
 }
 
 if [ "${1:-}" = stop ]; then stop; exit 0; fi
-[ -x "$BIN" ] || go build -o "$BIN" ./cmd/shoal
+[ -x "$BIN" ] || make build
 stop >/dev/null 2>&1 || true
 rm -rf "$DIR"; mkdir -p "$DIR"
+
+# Containers when this host can run them (root, containerd and runc
+# installed: scripts/install-deps.sh); host processes otherwise.
+RUNTIME=(--runtime process)
+if [ "$(id -u)" = 0 ] && command -v containerd >/dev/null && command -v runc >/dev/null && [ -f bin/hello.tar ]; then
+  if SHOAL_REGISTRY_ADDR=127.0.0.1:15000 ./scripts/containerd-env.sh start "$DIR/ctr" >"$DIR/containerd-env.log" 2>&1; then
+    RUNTIME=(--runtime containerd --runtime process --containerd-socket "$DIR/ctr/containerd.sock")
+  else
+    echo "(could not start containerd, see $DIR/containerd-env.log; the demo runs host processes)"
+  fi
+fi
 
 start() { # name gossip p2p api extra...
   local name=$1 g=$2 p=$3 a=$4; shift 4
   mkdir -p "$DIR/$name"
   "$BIN" agent --name "$name" --data-dir "$DIR/$name" --bind 127.0.0.1 \
-    --gossip-port "$g" --p2p-port "$p" --api-addr "127.0.0.1:$a" --runtime process "$@" \
+    --gossip-port "$g" --p2p-port "$p" --api-addr "127.0.0.1:$a" "${RUNTIME[@]}" --containerd-namespace "demo-$name" "$@" \
     >"$DIR/$name/agent.log" 2>&1 &
   echo $! >"$DIR/$name/agent.pid"
 }
@@ -54,11 +66,16 @@ for _ in $(seq 200); do
   [ "$("$BIN" node ls -o json | grep -c '"status": "ready"')" = 3 ] && break; sleep 0.1
 done
 
-if "$BIN" service --help >/dev/null 2>&1 && "$BIN" service ls >/dev/null 2>&1; then
+if [ "${RUNTIME[1]}" = containerd ]; then
+  # The image goes to n1 only; n2 and n3 fetch it from n1 over libp2p.
+  "$BIN" image load bin/hello.tar
+  "$BIN" service create hello --replicas 3 --image shoal/hello:v1 --env PORT=0
+  "$BIN" image ls
+else
   "$BIN" service create hello --replicas 3 --runtime process \
     -- sh -c 'while true; do echo "hello from $SHOAL_SERVICE.$SHOAL_SLOT on $SHOAL_NODE"; sleep 2; done'
-  "$BIN" service ps hello
 fi
+"$BIN" service ps hello
 echo
 "$BIN" cluster status
 echo

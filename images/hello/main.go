@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -53,8 +54,14 @@ func main() {
 		done <- 128 + int(sig)
 	}()
 
-	fmt.Printf("hello listening on :%s (task %s, node %s)\n", port, task, node)
-	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hello:", err)
+		os.Exit(1)
+	}
+	// With PORT=0 the kernel picks the port; say which.
+	fmt.Printf("hello listening on %s (task %s, node %s)\n", ln.Addr(), task, node)
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		fmt.Fprintln(os.Stderr, "hello:", err)
 		os.Exit(1)
 	}

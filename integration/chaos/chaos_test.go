@@ -156,6 +156,9 @@ func TestChaos(t *testing.T) {
 	fmt.Println()
 	rep.table(os.Stdout)
 	if bad := rep.failed(); len(bad) > 0 {
+		if dir, err := c.saveLogs(fmt.Sprintf("shoal-chaos-seed%d-", seed)); err == nil {
+			fmt.Printf("agent logs: %s\n", dir)
+		}
 		t.Errorf("seed %d violated %d invariants (rerun: make chaos SEED=%d DURATION=%s):\n  %s", seed, len(bad), seed, duration, strings.Join(bad, "\n  "))
 	}
 }

@@ -3,6 +3,8 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"sync"
 	"time"
@@ -149,4 +151,19 @@ func api8(id string) string {
 		return id[:8]
 	}
 	return id
+}
+
+// saveLogs writes every agent's output (across restarts) to a new
+// directory under the system temp dir and returns it.
+func (c *cluster) saveLogs(prefix string) (string, error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", err
+	}
+	for _, a := range c.agents {
+		if err := os.WriteFile(filepath.Join(dir, a.name+".log"), []byte(a.output()), 0o644); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
 }

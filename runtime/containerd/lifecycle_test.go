@@ -116,7 +116,7 @@ func TestLifecycle(t *testing.T) {
 		return strings.Contains(readLogs(t, r, "life1", rtapi.LogOptions{Tail: -1}), "request GET /")
 	})
 	all := readLogs(t, r, "life1", rtapi.LogOptions{Tail: -1})
-	if !strings.HasPrefix(all, "hello listening on :"+strconv.Itoa(port)) {
+	if !strings.HasPrefix(all, "hello listening on [::]:"+strconv.Itoa(port)) {
 		t.Errorf("log starts %q", all)
 	}
 	if got := readLogs(t, r, "life1", rtapi.LogOptions{Tail: 1}); !strings.HasPrefix(got, "request GET / ") || strings.Count(got, "\n") != 1 {
