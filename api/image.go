@@ -8,8 +8,9 @@ type Image struct {
 	Ref       string    `json:"ref"`
 	Digest    string    `json:"digest"` // manifest or index digest
 	MediaType string    `json:"media_type,omitempty"`
-	Size      int64     `json:"size"`
-	Holders   []string  `json:"holders"` // node IDs, sorted
+	Size      int64     `json:"size"`       // size of the root manifest
+	TotalSize int64     `json:"total_size"` // manifests, config and layers
+	Holders   []string  `json:"holders"`    // node IDs, sorted
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
@@ -25,6 +26,7 @@ type ImageRef struct {
 	Digest    string `json:"digest"`
 	MediaType string `json:"media_type,omitempty"`
 	Size      int64  `json:"size"`
+	TotalSize int64  `json:"total_size"`
 }
 
 // ReportImagesPayload is the full list of images one node holds; it

@@ -115,14 +115,14 @@ func (a *Agent) reportImages(ctx context.Context) error {
 	}
 	have := make([]api.ImageRef, 0, len(imgs))
 	for _, i := range imgs {
-		have = append(have, api.ImageRef{Ref: i.Ref, Digest: i.Digest, MediaType: i.MediaType, Size: i.Size})
+		have = append(have, api.ImageRef{Ref: i.Ref, Digest: i.Digest, MediaType: i.MediaType, Size: i.Size, TotalSize: i.TotalSize})
 	}
 	sort.Slice(have, func(i, j int) bool { return have[i].Ref < have[j].Ref })
 	var known []api.ImageRef
 	for _, img := range a.store().Images() {
 		for _, h := range img.Holders {
 			if h == a.ID() {
-				known = append(known, api.ImageRef{Ref: img.Ref, Digest: img.Digest, MediaType: img.MediaType, Size: img.Size})
+				known = append(known, api.ImageRef{Ref: img.Ref, Digest: img.Digest, MediaType: img.MediaType, Size: img.Size, TotalSize: img.TotalSize})
 			}
 		}
 	}
@@ -175,7 +175,7 @@ func (s *apiServer) loadImage(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]api.ImageRef, 0, len(imgs))
 	for _, i := range imgs {
-		out = append(out, api.ImageRef{Ref: i.Ref, Digest: i.Digest, MediaType: i.MediaType, Size: i.Size})
+		out = append(out, api.ImageRef{Ref: i.Ref, Digest: i.Digest, MediaType: i.MediaType, Size: i.Size, TotalSize: i.TotalSize})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	writeJSON(w, out)

@@ -40,7 +40,7 @@ func (f *FSM) applyReportImages(txn *memdb.Txn, cmd *api.Command) (any, *api.Err
 				// The node holds another build under this ref: the newest
 				// report defines the ref, and holders of the old digest drop.
 				c.Holders = nil
-				c.Digest, c.MediaType, c.Size = r.Digest, r.MediaType, r.Size
+				c.Digest, c.MediaType, c.Size, c.TotalSize = r.Digest, r.MediaType, r.Size, r.TotalSize
 			}
 			c.Holders = append(c.Holders, p.NodeID)
 			sort.Strings(c.Holders)
@@ -65,7 +65,7 @@ func (f *FSM) applyReportImages(txn *memdb.Txn, cmd *api.Command) (any, *api.Err
 	sort.Strings(refs)
 	for _, ref := range refs {
 		r := held[ref]
-		img := &api.Image{Ref: r.Ref, Digest: r.Digest, MediaType: r.MediaType, Size: r.Size, Holders: []string{p.NodeID}, UpdatedAt: cmd.Time}
+		img := &api.Image{Ref: r.Ref, Digest: r.Digest, MediaType: r.MediaType, Size: r.Size, TotalSize: r.TotalSize, Holders: []string{p.NodeID}, UpdatedAt: cmd.Time}
 		if err := insert(txn, tableImages, img); err != nil {
 			return nil, err
 		}
