@@ -213,3 +213,49 @@ func TestDataDirOfAnotherCluster(t *testing.T) {
 		t.Fatalf("exited=%v code=%d output:\n%s", exited, code, a.agents[0].output())
 	}
 }
+
+// TestSigtermHandsOverLeadership: SIGTERM makes the leader hand
+// leadership over before it exits 0, and the rest keep a leader.
+func TestSigtermHandsOverLeadership(t *testing.T) {
+	c := startCluster(t, 3)
+	waitVoters(t, c.agents[0], 3)
+	leader := c.leader()
+	leader.stop()
+	if code, _ := leader.exitCode(time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM; output:\n%s", code, leader.output())
+	}
+	if !strings.Contains(leader.output(), "handed leadership over") {
+		t.Fatalf("leader did not hand over; output:\n%s", leader.output())
+	}
+	next := c.leader()
+	if next == leader {
+		t.Fatal("the stopped node is still reported as leader")
+	}
+}
+
+// TestRestartAtNewAddress: a node restarted under the same name on new
+// ports is accepted, and its record follows its new address.
+func TestRestartAtNewAddress(t *testing.T) {
+	c := startCluster(t, 3)
+	n3 := c.agents[2]
+	n3.kill()
+	old := n3.p2pAddr()
+	n3.p2pPort, n3.gPort = freePort(t), freePort(t)
+	for i, a := range n3.args {
+		switch a {
+		case "--p2p-port":
+			n3.args[i+1] = fmt.Sprint(n3.p2pPort)
+		case "--gossip-port":
+			n3.args[i+1] = fmt.Sprint(n3.gPort)
+		}
+	}
+	n3.start()
+	waitFor(t, 30*time.Second, "n3 ready at its new address", func() (bool, string) {
+		var n api.NodeInfo
+		if err := c.agents[0].get("/v1/nodes/n3", &n); err != nil {
+			return false, err.Error()
+		}
+		return n.Status == api.NodeReady && n.Address == n3.p2pAddr() && n.Address != old, fmt.Sprintf("%s %s", n.Status, n.Address)
+	})
+	c.waitMembers(3)
+}

@@ -2,6 +2,8 @@ package integration
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -250,4 +252,48 @@ func TestServicesSurviveClusterRestart(t *testing.T) {
 			t.Fatalf("task %s restarted across an agent restart (pid %d → %d)", x.ID, pids[x.ID], x.Status.PID)
 		}
 	}
+}
+
+// TestApplyManifestIsIdempotent: apply creates, a second apply leaves the
+// service unchanged, a changed manifest updates it, delete removes it.
+func TestApplyManifestIsIdempotent(t *testing.T) {
+	c := startCluster(t, 2, "--runtime", "process")
+	a := c.agents[0]
+	dir := t.TempDir()
+	write := func(replicas int) string {
+		p := filepath.Join(dir, "app.toml")
+		os.WriteFile(p, []byte(fmt.Sprintf(`
+[[service]]
+name = "app"
+runtime = "process"
+replicas = %d
+command = ["sh", "-c", "sleep 1000"]
+`, replicas)), 0o600)
+		return p
+	}
+	m := write(2)
+	if out, err := a.cli("apply", "-f", m); err != nil || !strings.Contains(out, "created") {
+		t.Fatalf("apply: %v\n%s", err, out)
+	}
+	waitRunning(t, a, "app", 2, 30*time.Second)
+	if out, err := a.cli("apply", "-f", m); err != nil || !strings.Contains(out, "unchanged") {
+		t.Fatalf("second apply: %v\n%s", err, out)
+	}
+	if out, err := a.cli("apply", "-f", write(3)); err != nil || !strings.Contains(out, "updated") {
+		t.Fatalf("changed apply: %v\n%s", err, out)
+	}
+	waitRunning(t, a, "app", 3, 30*time.Second)
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte("[[service]]\nname = \"x\"\nreplica = 2\n"), 0o600)
+	if out, err := a.cli("apply", "-f", bad); err == nil || !strings.Contains(out, `unknown key "replica"`) {
+		t.Fatalf("bad manifest: %v\n%s", err, out)
+	}
+	if out, err := a.cli("delete", "-f", m); err != nil {
+		t.Fatalf("delete: %v\n%s", err, out)
+	}
+	waitFor(t, 20*time.Second, "app gone", func() (bool, string) {
+		var svcs []api.ServiceInfo
+		a.get("/v1/services", &svcs)
+		return len(svcs) == 0, fmt.Sprint(len(svcs))
+	})
 }
