@@ -38,24 +38,6 @@ type feedFrame struct {
 	Error    *api.Error   `json:"error,omitempty"`
 }
 
-func (a *Agent) startFeedServer() error {
-	l, err := a.host.Listen(feedProtocol, true)
-	if err != nil {
-		return err
-	}
-	a.goLoop(func() { <-a.ctx.Done(); l.Close() })
-	a.goLoop(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go a.serveFeed(c)
-		}
-	})
-	return nil
-}
-
 // serveFeed streams applied entries to one member while this node leads.
 func (a *Agent) serveFeed(c net.Conn) {
 	defer c.Close()

@@ -171,17 +171,7 @@ func newJoinServer(a *Agent) *joinServer {
 	return &joinServer{agent: a, perIP: map[string]*rate.Limiter{}, global: rate.NewLimiter(rate.Every(time.Second), 20)}
 }
 
-func (s *joinServer) serve(l net.Listener) {
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			return
-		}
-		go s.handle(c)
-	}
-}
-
-// allowAttempt is false once a remote has failed too often.
+// limiter is the failure limiter for one remote IP.
 func (s *joinServer) limiter(ip string) *rate.Limiter {
 	s.mu.Lock()
 	defer s.mu.Unlock()

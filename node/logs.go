@@ -31,24 +31,6 @@ type logsHeader struct {
 	Error *api.Error `json:"error,omitempty"`
 }
 
-func (a *Agent) startLogsServer() error {
-	l, err := a.host.Listen(logsProtocol, true)
-	if err != nil {
-		return err
-	}
-	a.goLoop(func() { <-a.ctx.Done(); l.Close() })
-	a.goLoop(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go a.serveLogs(c)
-		}
-	})
-	return nil
-}
-
 func (a *Agent) serveLogs(c net.Conn) {
 	defer c.Close()
 	var req logsRequest

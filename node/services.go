@@ -2,6 +2,9 @@ package node
 
 import (
 	"fmt"
+	"net"
+
+	"github.com/libp2p/go-libp2p/core/protocol"
 )
 
 // startServices starts the network handlers and the loops every node runs.
@@ -10,27 +13,44 @@ func (a *Agent) startServices() error {
 		return fmt.Errorf("rpc: %v", err)
 	}
 	a.joins = newJoinServer(a)
-	jl, err := a.host.Listen(joinProtocol, false)
-	if err != nil {
-		return fmt.Errorf("join listener: %v", err)
-	}
-	a.feed = newFeedClient(a)
-	if err := a.startFeedServer(); err != nil {
+	if err := a.serveProtocol(joinProtocol, false, a.joins.handle); err != nil {
 		return err
 	}
-	if err := a.startLogsServer(); err != nil {
+	a.feed = newFeedClient(a)
+	if err := a.serveProtocol(feedProtocol, true, a.serveFeed); err != nil {
+		return err
+	}
+	if err := a.serveProtocol(logsProtocol, true, a.serveLogs); err != nil {
 		return err
 	}
 	if err := a.startExecutor(); err != nil {
 		return err
 	}
-	a.goLoop(func() { a.joins.serve(jl) })
-	a.goLoop(func() { <-a.ctx.Done(); jl.Close() })
 	a.goLoop(a.api.serve)
 	a.goLoop(func() { a.membershipLoop(a.ctx) })
 	a.goLoop(func() { a.gossipEventLoop(a.ctx) })
 	a.goLoop(func() { a.leadershipLoop(a.ctx) })
 	a.goLoop(func() { a.feed.run(a.ctx) })
+	return nil
+}
+
+// serveProtocol accepts streams of one libp2p protocol until the agent
+// stops, handling each in its own goroutine.
+func (a *Agent) serveProtocol(proto string, membersOnly bool, handle func(net.Conn)) error {
+	l, err := a.host.Listen(protocol.ID(proto), membersOnly)
+	if err != nil {
+		return fmt.Errorf("%s: %v", proto, err)
+	}
+	a.goLoop(func() { <-a.ctx.Done(); l.Close() })
+	a.goLoop(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go handle(c)
+		}
+	})
 	return nil
 }
 
