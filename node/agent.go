@@ -359,7 +359,7 @@ func (a *Agent) Run(ctx context.Context) error {
 }
 
 func (a *Agent) shutdown() {
-	if a.cons != nil && a.cons.IsLeader() {
+	if a.cons != nil && a.cons.IsLeader() && a.otherVoters() > 0 {
 		if err := a.cons.TransferLeadership(); err != nil {
 			a.log.Printf("leadership transfer: %v", err)
 		} else {
@@ -370,6 +370,21 @@ func (a *Agent) shutdown() {
 		a.gossip.Leave(2 * time.Second)
 	}
 	a.close()
+}
+
+// otherVoters counts the voters besides this node.
+func (a *Agent) otherVoters() int {
+	servers, err := a.cons.Servers()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, s := range servers {
+		if s.Voter && s.ID != a.ID() {
+			n++
+		}
+	}
+	return n
 }
 
 // close stops everything that was started, in reverse order. It may be
