@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -38,6 +39,15 @@ const MaxManifestSize = 1 << 20
 //	placement_prefs = ["spread=node.labels.zone"]
 //	restart = { condition = "on-failure", max_attempts = 3, delay = "2s" }
 //	stop_grace_period = "10s"
+//
+// Containers (runtime containerd) also take:
+//
+//	entrypoint = ["/bin/sh", "-c"]    # a string is one word
+//	user = "1000:1000"                # uid[:gid] or a name in the image
+//	limits = { cpu = 0.5, memory = "128MiB" }  # or limit_cpu, limit_memory
+//	pids_limit = 100
+//	mounts = [{ type = "volume", source = "data", target = "/data" },
+//	          "type=bind,source=/srv/x,target=/x,readonly"]
 //
 // Unknown keys, duplicate service names and invalid specs are errors naming
 // the manifest, the service and the key, as an *Error with CodeInvalid.
@@ -154,7 +164,7 @@ func serviceList(root any) ([]any, error) {
 func decodeService(m map[string]any) (ServiceSpec, error) {
 	var s ServiceSpec
 	var err error
-	var cpuSet, memSet, replicasSet bool
+	var cpuSet, memSet, limitCPUSet, limitMemSet, replicasSet bool
 	for _, k := range sortedKeys(m) {
 		v := m[k]
 		switch k {
@@ -196,7 +206,27 @@ func decodeService(m map[string]any) (ServiceSpec, error) {
 			s.Reservations.MemoryBytes, err = bytesVal(k, v)
 			memSet = true
 		case "reservations":
-			err = decodeReservations(k, v, &s.Reservations, cpuSet, memSet)
+			err = decodeResources(k, v, &s.Reservations, cpuSet, memSet, "cpu", "memory")
+		case "entrypoint":
+			if e, ok := v.(string); ok {
+				s.Entrypoint = []string{e}
+			} else {
+				s.Entrypoint, err = strList(k, v)
+			}
+		case "user":
+			s.User, err = str(k, v)
+		case "limit_cpu":
+			s.Limits.NanoCPUs, err = cpuVal(k, v)
+			limitCPUSet = true
+		case "limit_memory":
+			s.Limits.MemoryBytes, err = bytesVal(k, v)
+			limitMemSet = true
+		case "limits":
+			err = decodeResources(k, v, &s.Limits, limitCPUSet, limitMemSet, "limit_cpu", "limit_memory")
+		case "pids_limit":
+			s.PidsLimit, err = int64Val(k, v)
+		case "mounts":
+			s.Mounts, err = mountList(k, v)
 		case "preferences":
 			err = decodePreferences(k, v, &s.Preferences)
 		case "placement_prefs":
@@ -222,19 +252,30 @@ func decodeService(m map[string]any) (ServiceSpec, error) {
 	return s, nil
 }
 
-func decodeReservations(key string, v any, r *Resources, cpuSet, memSet bool) error {
+// decodeResources reads a table of cpu/nano_cpus and memory/memory_bytes
+// into r; cpuSet and memSet say the flat keys cpuKey and memKey (sorted
+// before key) already set them.
+func decodeResources(key string, v any, r *Resources, cpuSet, memSet bool, cpuKey, memKey string) error {
 	m, ok := v.(map[string]any)
 	if !ok {
-		return fmt.Errorf("key %q: must be a table, not %s", key, typeName(v))
+		return fmt.Errorf("key %q: must be a table like { cpu = 0.5, memory = \"64MiB\" }, not %s", key, typeName(v))
+	}
+	cpuBy, memBy := "", ""
+	if cpuSet {
+		cpuBy = cpuKey
+	}
+	if memSet {
+		memBy = memKey
 	}
 	var err error
 	for _, k := range sortedKeys(m) {
 		path := key + "." + k
 		switch k {
 		case "nano_cpus", "cpu":
-			if cpuSet {
-				return fmt.Errorf("key %q: CPU is already set by \"cpu\"", path)
+			if cpuBy != "" {
+				return fmt.Errorf("key %q: CPU is already set by %q", path, cpuBy)
 			}
+			cpuBy = path
 			if k == "cpu" {
 				r.NanoCPUs, err = cpuVal(path, m[k])
 			} else {
@@ -243,9 +284,10 @@ func decodeReservations(key string, v any, r *Resources, cpuSet, memSet bool) er
 				r.NanoCPUs = int64(min(n, uint64(MaxNanoCPUs)+1))
 			}
 		case "memory_bytes", "memory":
-			if memSet {
-				return fmt.Errorf("key %q: memory is already set by \"memory\"", path)
+			if memBy != "" {
+				return fmt.Errorf("key %q: memory is already set by %q", path, memBy)
 			}
+			memBy = path
 			r.MemoryBytes, err = bytesVal(path, m[k])
 		default:
 			err = fmt.Errorf("unknown key %q", path)
@@ -432,6 +474,148 @@ func strMap(key string, v any) (map[string]string, error) {
 		out[k] = s
 	}
 	return out, nil
+}
+
+// ParseMount reads a mount in a subset of Docker's --mount syntax:
+// comma-separated key=value pairs, "type=volume,source=data,target=/data"
+// or "type=bind,src=/srv/x,dst=/x,readonly". Keys are type (volume, the
+// default, or bind), source or src, target, destination or dst, and
+// readonly or ro (bare, or =true/false). Paths and names are checked by
+// Validate, not here.
+func ParseMount(s string) (Mount, error) {
+	var m Mount
+	seen := map[string]string{}
+	for _, part := range strings.Split(s, ",") {
+		k, v, hasValue := strings.Cut(part, "=")
+		k = strings.ToLower(strings.TrimSpace(k))
+		if k == "" {
+			return Mount{}, fmt.Errorf("mount %q: empty field %q (want key=value pairs separated by commas)", s, part)
+		}
+		canon := map[string]string{"src": "source", "dst": "target", "destination": "target", "ro": "readonly"}[k]
+		if canon == "" {
+			canon = k
+		}
+		if prev, dup := seen[canon]; dup {
+			return Mount{}, fmt.Errorf("mount %q: %q repeats %q", s, k, prev)
+		}
+		seen[canon] = k
+		if !hasValue && canon != "readonly" {
+			return Mount{}, fmt.Errorf("mount %q: %q needs a value (%s=...)", s, k, k)
+		}
+		switch canon {
+		case "type":
+			if v != string(MountVolume) && v != string(MountBind) {
+				return Mount{}, fmt.Errorf("mount %q: type %q is not volume or bind", s, v)
+			}
+			m.Type = MountType(v)
+		case "source":
+			m.Source = v
+		case "target":
+			m.Target = v
+		case "readonly":
+			ro, err := strconv.ParseBool(v)
+			if !hasValue {
+				ro, err = true, nil
+			}
+			if err != nil {
+				return Mount{}, fmt.Errorf("mount %q: %s=%q is not true or false", s, k, v)
+			}
+			m.ReadOnly = ro
+		default:
+			return Mount{}, fmt.Errorf("mount %q: unknown key %q (want type, source, target, readonly)", s, k)
+		}
+	}
+	if m.Type == "" {
+		m.Type = MountVolume
+	}
+	if m.Source == "" {
+		return Mount{}, fmt.Errorf("mount %q: needs source=NAME (volume) or source=/HOST/PATH (bind)", s)
+	}
+	if m.Target == "" {
+		return Mount{}, fmt.Errorf("mount %q: needs target=/PATH in the container", s)
+	}
+	return m, nil
+}
+
+func mountList(key string, v any) ([]Mount, error) {
+	l, ok := toList(v)
+	if !ok {
+		return nil, fmt.Errorf("key %q: must be a list, not %s", key, typeName(v))
+	}
+	var out []Mount
+	for i, e := range l {
+		path := fmt.Sprintf("%s[%d]", key, i)
+		switch e := e.(type) {
+		case string:
+			m, err := ParseMount(e)
+			if err != nil {
+				return nil, fmt.Errorf("key %s: %v", path, err)
+			}
+			out = append(out, m)
+		case map[string]any:
+			m, err := decodeMount(path, e)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, m)
+		default:
+			return nil, fmt.Errorf("key %s: must be a table like { type = \"volume\", source = \"data\", target = \"/data\" }, not %s", path, typeName(e))
+		}
+	}
+	return out, nil
+}
+
+func decodeMount(path string, t map[string]any) (Mount, error) {
+	var m Mount
+	var err error
+	seen := map[string]string{}
+	for _, k := range sortedKeys(t) {
+		key := path + "." + k
+		canon := map[string]string{"src": "source", "dst": "target", "destination": "target", "ro": "readonly", "read_only": "readonly"}[k]
+		if canon == "" {
+			canon = k
+		}
+		if prev, dup := seen[canon]; dup {
+			return m, fmt.Errorf("key %q: repeats %q", key, path+"."+prev)
+		}
+		seen[canon] = k
+		switch canon {
+		case "type":
+			var typ string
+			typ, err = str(key, t[k])
+			m.Type = MountType(typ)
+		case "source":
+			m.Source, err = str(key, t[k])
+		case "target":
+			m.Target, err = str(key, t[k])
+		case "readonly":
+			b, ok := t[k].(bool)
+			if !ok {
+				err = fmt.Errorf("key %q: must be true or false, not %s", key, describe(t[k]))
+			}
+			m.ReadOnly = b
+		default:
+			err = fmt.Errorf("unknown key %q", key)
+		}
+		if err != nil {
+			return m, err
+		}
+	}
+	if m.Type == "" {
+		m.Type = MountVolume
+	}
+	return m, nil
+}
+
+func int64Val(key string, v any) (int64, error) {
+	n, err := uintVal(key, v)
+	if err != nil {
+		return 0, err
+	}
+	if n > math.MaxInt64 {
+		return 0, fmt.Errorf("key %q: %d is too large", key, n)
+	}
+	return int64(n), nil
 }
 
 func str(key string, v any) (string, error) {

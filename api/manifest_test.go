@@ -137,6 +137,133 @@ func TestParseManifestErrors(t *testing.T) {
 	}
 }
 
+const containerManifest = `
+[[service]]
+name = "db"
+image = "docker.io/library/postgres:16"
+entrypoint = ["/usr/local/bin/docker-entrypoint.sh"]
+user = "999:999"
+memory = "64MiB"
+limits = { cpu = 0.5, memory = "128MiB" }
+pids_limit = 200
+mounts = [
+  { type = "volume", source = "pgdata", target = "/var/lib/postgresql/data" },
+  { type = "bind", src = "/srv/conf", dst = "/etc/pg", readonly = true },
+  "type=bind,source=/srv/certs,destination=/certs,ro",
+]
+
+[[service]]
+name = "cache"
+image = "redis"
+entrypoint = "redis-server"
+limit_cpu = "250m"
+limit_memory = 1073741824
+mounts = [{ source = "cache", target = "/data", ro = false }]
+`
+
+func TestParseManifestContainerFields(t *testing.T) {
+	specs, err := ParseManifest("c.toml", []byte(containerManifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, cache := specs[0], specs[1]
+	if !reflect.DeepEqual(db.Entrypoint, []string{"/usr/local/bin/docker-entrypoint.sh"}) || db.User != "999:999" ||
+		db.Limits != (Resources{NanoCPUs: 5e8, MemoryBytes: 128 * MiB}) || db.Reservations.MemoryBytes != 64*MiB || db.PidsLimit != 200 {
+		t.Errorf("db = %+v", db)
+	}
+	wantMounts := []Mount{
+		{Type: MountVolume, Source: "pgdata", Target: "/var/lib/postgresql/data"},
+		{Type: MountBind, Source: "/srv/conf", Target: "/etc/pg", ReadOnly: true},
+		{Type: MountBind, Source: "/srv/certs", Target: "/certs", ReadOnly: true},
+	}
+	if !reflect.DeepEqual(db.Mounts, wantMounts) {
+		t.Errorf("db.mounts = %+v\nwant %+v", db.Mounts, wantMounts)
+	}
+	if !reflect.DeepEqual(cache.Entrypoint, []string{"redis-server"}) || cache.Limits != (Resources{NanoCPUs: 25e7, MemoryBytes: GiB}) ||
+		!reflect.DeepEqual(cache.Mounts, []Mount{{Type: MountVolume, Source: "cache", Target: "/data"}}) {
+		t.Errorf("cache = %+v", cache)
+	}
+
+	doc := `{"name": "db", "image": "redis", "entrypoint": ["sh", "-c"], "user": "redis",
+	  "limits": {"nano_cpus": 1000000000, "memory_bytes": "1G"}, "pids_limit": 50,
+	  "mounts": [{"type": "volume", "source": "d", "target": "/d", "readonly": true}]}`
+	specs, err = ParseManifest("c.json", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := specs[0]
+	if !reflect.DeepEqual(s.Entrypoint, []string{"sh", "-c"}) || s.User != "redis" || s.Limits != (Resources{NanoCPUs: 1e9, MemoryBytes: GiB}) ||
+		s.PidsLimit != 50 || !reflect.DeepEqual(s.Mounts, []Mount{{Type: MountVolume, Source: "d", Target: "/d", ReadOnly: true}}) {
+		t.Errorf("json spec = %+v", s)
+	}
+}
+
+func TestParseManifestContainerErrors(t *testing.T) {
+	const head = "[[service]]\nname = \"db\"\nimage = \"redis\"\n"
+	cases := []struct{ doc, want string }{
+		{head + "limits = { cpus = 1 }\n", `service "db": unknown key "limits.cpus"`},
+		{head + "limits = 1\n", `key "limits": must be a table like { cpu = 0.5, memory = "64MiB" }, not a number`},
+		{head + "limit_cpu = 1\nlimits = { cpu = 2 }\n", `key "limits.cpu": CPU is already set by "limit_cpu"`},
+		{head + "limit_memory = \"1G\"\nlimits = { memory_bytes = 5 }\n", `key "limits.memory_bytes": memory is already set by "limit_memory"`},
+		{head + "limits = { cpu = 1, nano_cpus = 5 }\n", `key "limits.nano_cpus": CPU is already set by "limits.cpu"`},
+		{head + "limits = { memory = \"lots\" }\n", `key "limits.memory": invalid size "lots"`},
+		{head + "limit_cpu = \"x\"\n", `key "limit_cpu": invalid CPU amount "x"`},
+		{head + "memory = \"1G\"\nlimits = { memory = \"512MiB\" }\n", `spec.limits.memory_bytes: a memory limit of 512MiB is below the reservation of 1GiB`},
+		{head + "pids_limit = -1\n", `key "pids_limit": must be a whole number ≥ 0, not -1`},
+		{head + "user = 1000\n", `key "user": must be a string, not a number`},
+		{head + "entrypoint = [1]\n", `key entrypoint[0]: must be a string, not a number`},
+		{head + "mounts = { source = \"d\" }\n", `key "mounts": must be a list, not a table`},
+		{head + "mounts = [1]\n", `key mounts[0]: must be a table like { type = "volume", source = "data", target = "/data" }, not a number`},
+		{head + "mounts = [{ source = \"d\", target = \"/d\", mode = \"ro\" }]\n", `service "db": unknown key "mounts[0].mode"`},
+		{head + "mounts = [{ source = \"d\", src = \"e\", target = \"/d\" }]\n", `key "mounts[0].src": repeats "mounts[0].source"`},
+		{head + "mounts = [{ source = \"d\", target = \"/d\", readonly = \"yes\" }]\n", `key "mounts[0].readonly": must be true or false, not "yes"`},
+		{head + "mounts = [{ source = \"d\", target = \"data\" }]\n", `service "db": spec.mounts[0].target: "data" must be an absolute path`},
+		{head + "mounts = [\"type=nfs,source=d,target=/d\"]\n", `key mounts[0]: mount "type=nfs,source=d,target=/d": type "nfs" is not volume or bind`},
+		{"[[service]]\nname = \"p\"\ncommand = [\"x\"]\nmounts = [{ source = \"d\", target = \"/d\" }]\n", `service "p": spec.mounts: only the containerd runtime supports mounts`},
+	}
+	for _, c := range cases {
+		_, err := ParseManifest("c.toml", []byte(c.doc))
+		if err == nil || !strings.Contains(err.Error(), c.want) || CodeOf(err) != CodeInvalid || strings.Contains(err.Error(), "\n") {
+			t.Errorf("ParseManifest(%q) error = %v; want one-line invalid containing %q", c.doc, err, c.want)
+		}
+	}
+}
+
+func TestParseMount(t *testing.T) {
+	good := []struct {
+		in   string
+		want Mount
+	}{
+		{"type=volume,source=data,target=/data", Mount{Type: MountVolume, Source: "data", Target: "/data"}},
+		{"source=data,target=/data", Mount{Type: MountVolume, Source: "data", Target: "/data"}},
+		{"type=bind,src=/srv/x,dst=/x,readonly", Mount{Type: MountBind, Source: "/srv/x", Target: "/x", ReadOnly: true}},
+		{"type=bind,source=/srv/x,destination=/x,ro=true", Mount{Type: MountBind, Source: "/srv/x", Target: "/x", ReadOnly: true}},
+		{"TYPE=bind, Source=/a, Target=/b, readonly=false", Mount{Type: MountBind, Source: "/a", Target: "/b"}},
+	}
+	for _, c := range good {
+		if got, err := ParseMount(c.in); err != nil || got != c.want {
+			t.Errorf("ParseMount(%q) = %+v, %v; want %+v", c.in, got, err, c.want)
+		}
+	}
+	bad := []struct{ in, want string }{
+		{"", `mount "": empty field ""`},
+		{"source=d,,target=/d", `empty field ""`},
+		{"type=tmpfs,target=/t", `type "tmpfs" is not volume or bind`},
+		{"source=d,target=/d,bogus=1", `unknown key "bogus" (want type, source, target, readonly)`},
+		{"source=d,target=/d,propagation", `"propagation" needs a value`},
+		{"source=d,src=e,target=/d", `"src" repeats "source"`},
+		{"source=d,target=/d,readonly=maybe", `readonly="maybe" is not true or false`},
+		{"type=volume,target=/d", `needs source=NAME (volume) or source=/HOST/PATH (bind)`},
+		{"type=volume,source=d", `needs target=/PATH in the container`},
+		{"source", `"source" needs a value (source=...)`},
+	}
+	for _, c := range bad {
+		if _, err := ParseMount(c.in); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ParseMount(%q) error = %v; want %q", c.in, err, c.want)
+		}
+	}
+}
+
 func FuzzParseManifest(f *testing.F) {
 	f.Add("m.toml", tomlManifest)
 	f.Add("m.json", `{"service": [{"name": "web", "command": ["x"], "cpu": 0.5, "ports": [80, "53/udp"]}]}`)
@@ -144,6 +271,8 @@ func FuzzParseManifest(f *testing.F) {
 	f.Add("m.toml", "[[service]]\nname = \"a\"\nrestart = { delay = 5 }\n")
 	f.Add("\n", "0")
 	f.Add("m.json", `{"name": "a", "reservations": {"memory": "1G", "cpu": "2"}, "command": ["a"]}`)
+	f.Add("c.toml", containerManifest)
+	f.Add("c.json", `{"name": "a", "image": "x", "limits": {"cpu": "1", "memory_bytes": 9999999}, "mounts": ["src=a,dst=/a", {"type": "bind"}]}`)
 	f.Fuzz(func(t *testing.T, name, doc string) {
 		specs, err := ParseManifest(name, []byte(doc))
 		if err != nil {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"path"
 	"regexp"
 	"strings"
 	"time"
@@ -96,6 +97,9 @@ func (s *ServiceSpec) validate() string {
 	if msg := s.validateRuntime(); msg != "" {
 		return msg
 	}
+	if msg := s.validateContainer(); msg != "" {
+		return msg
+	}
 	for i, e := range s.Env {
 		k, _, ok := strings.Cut(e, "=")
 		if !ok || k == "" || strings.ContainsAny(k, "\x00 \t\n") {
@@ -163,6 +167,145 @@ func (s *ServiceSpec) validateRuntime() string {
 	}
 	if len(s.Command) > 0 && s.Command[0] == "" {
 		return "spec.command[0]: is empty"
+	}
+	return ""
+}
+
+// MinMemoryLimit is the smallest memory limit a container can start with.
+const MinMemoryLimit = 4 * MiB
+
+// MaxVolumeNameLen bounds a volume's name.
+const MaxVolumeNameLen = 128
+
+var volumeNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// validateContainer checks the fields only the containerd runtime honours:
+// entrypoint, user, limits, pids_limit and mounts.
+func (s *ServiceSpec) validateContainer() string {
+	rt := s.Runtime
+	if rt == "" {
+		rt = s.defaultRuntime()
+	}
+	if rt != RuntimeContainerd {
+		for _, f := range []struct {
+			set  bool
+			name string
+		}{
+			{len(s.Entrypoint) > 0, "entrypoint"},
+			{s.User != "", "user"},
+			{s.Limits != (Resources{}), "limits"},
+			{s.PidsLimit != 0, "pids_limit"},
+			{len(s.Mounts) > 0, "mounts"},
+		} {
+			if f.set {
+				return fmt.Sprintf("spec.%s: only the containerd runtime supports %s (runtime is %q)", f.name, f.name, rt)
+			}
+		}
+		return ""
+	}
+	for i, e := range s.Entrypoint {
+		if i == 0 && e == "" {
+			return "spec.entrypoint[0]: is empty"
+		}
+		if strings.ContainsRune(e, 0) {
+			return fmt.Sprintf("spec.entrypoint[%d]: contains a NUL byte", i)
+		}
+	}
+	if msg := checkUser(s.User); msg != "" {
+		return fmt.Sprintf("spec.user: %q %s", s.User, msg)
+	}
+	if msg := s.validateLimits(); msg != "" {
+		return msg
+	}
+	return s.validateMounts()
+}
+
+// checkUser accepts "uid", "uid:gid", "name" and "name:group".
+func checkUser(u string) string {
+	if u == "" {
+		return ""
+	}
+	user, group, hasGroup := strings.Cut(u, ":")
+	switch {
+	case user == "" || hasGroup && group == "":
+		return "must look like uid[:gid] or name[:group]"
+	case strings.Contains(group, ":"):
+		return "has more than one ':'"
+	case strings.ContainsFunc(u, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		return "contains a space or control character"
+	}
+	return ""
+}
+
+func (s *ServiceSpec) validateLimits() string {
+	l, r := s.Limits, s.Reservations
+	switch {
+	case l.NanoCPUs < 0 || l.NanoCPUs > MaxNanoCPUs:
+		return fmt.Sprintf("spec.limits.nano_cpus: %d is out of range", l.NanoCPUs)
+	case l.NanoCPUs > 0 && l.NanoCPUs < r.NanoCPUs:
+		return fmt.Sprintf("spec.limits.nano_cpus: a CPU limit of %s cores is below the reservation of %s", FormatCPU(l.NanoCPUs), FormatCPU(r.NanoCPUs))
+	case l.MemoryBytes < 0:
+		return fmt.Sprintf("spec.limits.memory_bytes: %d is negative", l.MemoryBytes)
+	case l.MemoryBytes > 0 && l.MemoryBytes < MinMemoryLimit:
+		return fmt.Sprintf("spec.limits.memory_bytes: %s is below the %s a container needs", FormatBytes(l.MemoryBytes), FormatBytes(MinMemoryLimit))
+	case l.MemoryBytes > 0 && l.MemoryBytes < r.MemoryBytes:
+		return fmt.Sprintf("spec.limits.memory_bytes: a memory limit of %s is below the reservation of %s", FormatBytes(l.MemoryBytes), FormatBytes(r.MemoryBytes))
+	case s.PidsLimit < 0:
+		return fmt.Sprintf("spec.pids_limit: %d is negative", s.PidsLimit)
+	}
+	return ""
+}
+
+func (s *ServiceSpec) validateMounts() string {
+	seen := map[string]int{}
+	for i, m := range s.Mounts {
+		field := fmt.Sprintf("spec.mounts[%d]", i)
+		switch m.Type {
+		case MountVolume:
+			if m.Source == "" {
+				return field + ".source: a volume mount needs a volume name"
+			}
+			if len(m.Source) > MaxVolumeNameLen || !volumeNameRE.MatchString(m.Source) {
+				return fmt.Sprintf("%s.source: %q is not a volume name (letters, digits and '_', '.', '-' not first; at most %d bytes)", field, m.Source, MaxVolumeNameLen)
+			}
+		case MountBind:
+			if m.Source == "" {
+				return field + ".source: a bind mount needs a host path"
+			}
+			if msg := checkPath(m.Source); msg != "" {
+				return fmt.Sprintf("%s.source: %q %s", field, m.Source, msg)
+			}
+		case "":
+			return field + `.type: is empty (want "volume" or "bind")`
+		default:
+			return fmt.Sprintf("%s.type: %q is not a mount type (want \"volume\" or \"bind\")", field, m.Type)
+		}
+		if m.Target == "" {
+			return field + ".target: is empty"
+		}
+		if msg := checkPath(m.Target); msg != "" {
+			return fmt.Sprintf("%s.target: %q %s", field, m.Target, msg)
+		}
+		if m.Target == "/" {
+			return field + `.target: cannot mount over the container's root "/"`
+		}
+		if j, ok := seen[m.Target]; ok {
+			return fmt.Sprintf("%s.target: %q is already the target of spec.mounts[%d]", field, m.Target, j)
+		}
+		seen[m.Target] = i
+	}
+	return ""
+}
+
+// checkPath wants an absolute, clean path.
+func checkPath(p string) string {
+	switch {
+	case strings.ContainsRune(p, 0):
+		return "contains a NUL byte"
+	case !path.IsAbs(p):
+		return "must be an absolute path"
+	case path.Clean(p) != p:
+		return fmt.Sprintf("must be a clean path (write %q)", path.Clean(p))
 	}
 	return ""
 }

@@ -111,3 +111,116 @@ func TestNormalizeFillsDefaults(t *testing.T) {
 		t.Fatalf("Normalize overwrote set values: %+v", keep)
 	}
 }
+
+func containerSpec() ServiceSpec {
+	return ServiceSpec{Name: "db", Image: "docker.io/library/redis:7", Replicas: 1}
+}
+
+func TestValidateAcceptsContainerFields(t *testing.T) {
+	s := containerSpec()
+	s.Entrypoint = []string{"/bin/sh", "-c"}
+	s.User = "1000:1000"
+	s.Limits = Resources{NanoCPUs: 5e8, MemoryBytes: 128 * MiB}
+	s.Reservations = Resources{NanoCPUs: 5e8, MemoryBytes: 64 * MiB}
+	s.PidsLimit = 100
+	s.Mounts = []Mount{
+		{Type: MountVolume, Source: "data_1.v-2", Target: "/data", ReadOnly: true},
+		{Type: MountBind, Source: "/srv/x", Target: "/x"},
+		{Type: MountBind, Source: "/", Target: "/host"},
+	}
+	if err := s.Validate(); err != nil {
+		t.Fatalf("full container spec: %v", err)
+	}
+	for _, u := range []string{"redis", "0", "redis:redis", "1000:0"} {
+		s := containerSpec()
+		s.User = u
+		if err := s.Validate(); err != nil {
+			t.Errorf("user %q: %v", u, err)
+		}
+	}
+	// A CPU or memory limit of 0 is no limit, whatever the reservation.
+	s = containerSpec()
+	s.Reservations = Resources{NanoCPUs: 2e9, MemoryBytes: GiB}
+	if err := s.Validate(); err != nil {
+		t.Fatalf("reservations without limits: %v", err)
+	}
+}
+
+func TestValidateContainerFieldsNameTheField(t *testing.T) {
+	vol := func(src, dst string) Mount { return Mount{Type: MountVolume, Source: src, Target: dst} }
+	bind := func(src, dst string) Mount { return Mount{Type: MountBind, Source: src, Target: dst} }
+	cases := []struct {
+		edit func(*ServiceSpec)
+		want string
+	}{
+		{func(s *ServiceSpec) { s.Entrypoint = []string{""} }, "spec.entrypoint[0]: is empty"},
+		{func(s *ServiceSpec) { s.Entrypoint = []string{"sh", "a\x00b"} }, "spec.entrypoint[1]: contains a NUL byte"},
+		{func(s *ServiceSpec) { s.User = ":1" }, `spec.user: ":1" must look like uid[:gid] or name[:group]`},
+		{func(s *ServiceSpec) { s.User = "1:" }, `spec.user: "1:" must look like uid[:gid]`},
+		{func(s *ServiceSpec) { s.User = "1:2:3" }, `spec.user: "1:2:3" has more than one ':'`},
+		{func(s *ServiceSpec) { s.User = "my user" }, `spec.user: "my user" contains a space or control character`},
+		{func(s *ServiceSpec) { s.Limits.NanoCPUs = -1 }, "spec.limits.nano_cpus: -1 is out of range"},
+		{func(s *ServiceSpec) { s.Limits.NanoCPUs = MaxNanoCPUs + 1 }, "spec.limits.nano_cpus: 1000000000000001 is out of range"},
+		{func(s *ServiceSpec) { s.Limits.NanoCPUs = 5e8; s.Reservations.NanoCPUs = 1e9 },
+			"spec.limits.nano_cpus: a CPU limit of 0.5 cores is below the reservation of 1"},
+		{func(s *ServiceSpec) { s.Limits.MemoryBytes = -1 }, "spec.limits.memory_bytes: -1 is negative"},
+		{func(s *ServiceSpec) { s.Limits.MemoryBytes = MiB }, "spec.limits.memory_bytes: 1MiB is below the 4MiB a container needs"},
+		{func(s *ServiceSpec) { s.Limits.MemoryBytes = 64 * MiB; s.Reservations.MemoryBytes = 128 * MiB },
+			"spec.limits.memory_bytes: a memory limit of 64MiB is below the reservation of 128MiB"},
+		{func(s *ServiceSpec) { s.PidsLimit = -1 }, "spec.pids_limit: -1 is negative"},
+		{func(s *ServiceSpec) { s.Mounts = []Mount{{Source: "d", Target: "/d"}} }, `spec.mounts[0].type: is empty (want "volume" or "bind")`},
+		{func(s *ServiceSpec) { s.Mounts = []Mount{{Type: "tmpfs", Source: "d", Target: "/d"}} }, `spec.mounts[0].type: "tmpfs" is not a mount type`},
+		{func(s *ServiceSpec) { s.Mounts = []Mount{vol("", "/d")} }, "spec.mounts[0].source: a volume mount needs a volume name"},
+		{func(s *ServiceSpec) { s.Mounts = []Mount{vol("-d", "/d")} }, `spec.mounts[0].source: "-d" is not a volume name`},
+		{func(s *ServiceSpec) { s.Mounts = []Mount{vol("a/b", "/d")} }, `spec.mounts[0].source: "a/b" is not a volume name`},
+		{func(s *ServiceSpec) { s.Mounts = []Mount{vol("..", "/d")} }, `spec.mounts[0].source: ".." is not a volume name`},
+		{func(s *ServiceSpec) { s.Mounts = []Mount{vol(strings.Repeat("v", 129), "/d")} }, `is not a volume name`},
+		{func(s *ServiceSpec) { s.Mounts = []Mount{bind("", "/d")} }, "spec.mounts[0].source: a bind mount needs a host path"},
+		{func(s *ServiceSpec) { s.Mounts = []Mount{bind("srv/x", "/d")} }, `spec.mounts[0].source: "srv/x" must be an absolute path`},
+		{func(s *ServiceSpec) { s.Mounts = []Mount{bind("/srv/../etc", "/d")} }, `spec.mounts[0].source: "/srv/../etc" must be a clean path (write "/etc")`},
+		{func(s *ServiceSpec) { s.Mounts = []Mount{vol("d", "")} }, "spec.mounts[0].target: is empty"},
+		{func(s *ServiceSpec) { s.Mounts = []Mount{vol("d", "/a"), vol("data", "data")} }, `spec.mounts[1].target: "data" must be an absolute path`},
+		{func(s *ServiceSpec) { s.Mounts = []Mount{vol("d", "/data/")} }, `spec.mounts[0].target: "/data/" must be a clean path (write "/data")`},
+		{func(s *ServiceSpec) { s.Mounts = []Mount{vol("d", "/a\x00")} }, `spec.mounts[0].target: "/a\x00" contains a NUL byte`},
+		{func(s *ServiceSpec) { s.Mounts = []Mount{vol("d", "/")} }, `spec.mounts[0].target: cannot mount over the container's root "/"`},
+		{func(s *ServiceSpec) { s.Mounts = []Mount{vol("d", "/d"), bind("/srv", "/e"), vol("e", "/d")} },
+			`spec.mounts[2].target: "/d" is already the target of spec.mounts[0]`},
+	}
+	for _, c := range cases {
+		s := containerSpec()
+		c.edit(&s)
+		err := s.Validate()
+		if err == nil {
+			t.Errorf("want error containing %q, got nil", c.want)
+			continue
+		}
+		if CodeOf(err) != CodeInvalid || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error = %q (code %s); want code invalid containing %q", err, CodeOf(err), c.want)
+		}
+	}
+}
+
+func TestValidateContainerFieldsNeedContainerd(t *testing.T) {
+	cases := []struct {
+		edit func(*ServiceSpec)
+		want string
+	}{
+		{func(s *ServiceSpec) { s.Entrypoint = []string{"/bin/sh"} }, `spec.entrypoint: only the containerd runtime supports entrypoint (runtime is "process")`},
+		{func(s *ServiceSpec) { s.User = "1000" }, "spec.user: only the containerd runtime supports user"},
+		{func(s *ServiceSpec) { s.Limits.NanoCPUs = 1e9 }, "spec.limits: only the containerd runtime supports limits"},
+		{func(s *ServiceSpec) { s.Limits.MemoryBytes = GiB }, "spec.limits: only the containerd runtime supports limits"},
+		{func(s *ServiceSpec) { s.PidsLimit = 10 }, "spec.pids_limit: only the containerd runtime supports pids_limit"},
+		{func(s *ServiceSpec) { s.Mounts = []Mount{{Type: MountVolume, Source: "d", Target: "/d"}} }, "spec.mounts: only the containerd runtime supports mounts"},
+	}
+	for _, c := range cases {
+		for _, rt := range []string{"", RuntimeProcess} {
+			s := validSpec()
+			s.Runtime = rt
+			c.edit(&s)
+			err := s.Validate()
+			if err == nil || CodeOf(err) != CodeInvalid || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("runtime %q: error = %v; want invalid containing %q", rt, err, c.want)
+			}
+		}
+	}
+}

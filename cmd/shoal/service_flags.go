@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,6 +18,10 @@ type serviceFlags struct {
 	restartCondition, stopSignal                 string
 	env, constraints, prefs, publish, labels     []string
 	restartDelay, restartWindow, stopGracePeriod time.Duration
+	// Container-only settings (containerd runtime).
+	entrypoint, user, limitCPU, limitMemory string
+	pidsLimit                               int64
+	mounts                                  []string
 }
 
 func (f *serviceFlags) register(fs *pflag.FlagSet) {
@@ -39,6 +44,12 @@ func (f *serviceFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.stopGracePeriod, "stop-grace-period", 0, "time between the stop signal and a kill (default 10s)")
 	fs.StringVar(&f.stopSignal, "stop-signal", "", "signal that stops a task (default SIGTERM)")
 	fs.StringArrayVarP(&f.labels, "label", "l", nil, "service label KEY=VALUE (repeatable)")
+	fs.StringVar(&f.entrypoint, "entrypoint", "", `override the image's entrypoint, "CMD ARG..." split on spaces ("" clears)`)
+	fs.StringVarP(&f.user, "user", "u", "", "user the container runs as: uid[:gid] or a name in the image")
+	fs.StringVar(&f.limitCPU, "limit-cpu", "", "most CPU a task may use, in cores (0.5) or millicores (500m); 0 is no limit")
+	fs.StringVar(&f.limitMemory, "limit-memory", "", "most memory a task may use (128MiB, 1G); 0 is no limit")
+	fs.Int64Var(&f.pidsLimit, "pids-limit", 0, "most processes a task may run (0: no limit)")
+	fs.StringArrayVar(&f.mounts, "mount", nil, "mount type=volume|bind,source=NAME|/PATH,target=/PATH[,readonly] (repeatable; \"\" clears)")
 }
 
 // apply writes the flags that were given into spec.
@@ -140,6 +151,51 @@ func (f *serviceFlags) apply(cmd *cobra.Command, spec *api.ServiceSpec) error {
 				return err
 			}
 			spec.Labels[k] = v
+		}
+	}
+	return f.applyContainer(cmd, spec)
+}
+
+// applyContainer writes the container-only flags that were given into spec.
+func (f *serviceFlags) applyContainer(cmd *cobra.Command, spec *api.ServiceSpec) error {
+	set := cmd.Flags().Changed
+	if set("entrypoint") {
+		spec.Entrypoint = strings.Fields(f.entrypoint)
+	}
+	if set("user") {
+		spec.User = f.user
+	}
+	if set("limit-cpu") {
+		n, err := api.ParseCPU(f.limitCPU)
+		if err != nil {
+			return usageErrorf(cmd, "--limit-cpu: %v", err)
+		}
+		spec.Limits.NanoCPUs = n
+	}
+	if set("limit-memory") {
+		n, err := api.ParseBytes(f.limitMemory)
+		if err != nil {
+			return usageErrorf(cmd, "--limit-memory: %v", err)
+		}
+		spec.Limits.MemoryBytes = n
+	}
+	if set("pids-limit") {
+		if f.pidsLimit < 0 {
+			return usageErrorf(cmd, "--pids-limit %d must be 0 (no limit) or more", f.pidsLimit)
+		}
+		spec.PidsLimit = f.pidsLimit
+	}
+	if set("mount") {
+		spec.Mounts = nil
+		for _, m := range f.mounts {
+			if m == "" {
+				continue
+			}
+			mount, err := api.ParseMount(m)
+			if err != nil {
+				return usageErrorf(cmd, "--mount: %v", err)
+			}
+			spec.Mounts = append(spec.Mounts, mount)
 		}
 	}
 	return nil
