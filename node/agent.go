@@ -197,6 +197,7 @@ func (a *Agent) openRaft() error {
 	if err != nil {
 		return fmt.Errorf("raft: %v", err)
 	}
+	a.cons.TrackLeader()
 	return nil
 }
 

@@ -50,12 +50,15 @@ func (a *Agent) serveFeed(c net.Conn) {
 	fsm := a.cons.FSM()
 	next := req.From + 1
 	for a.ctx.Err() == nil {
-		if !a.cons.IsLeader() {
-			p2p.WriteFrame(c, feedFrame{Error: api.Errorf(api.CodeNoLeader, "not the leader"), LeaderID: a.leaderID()})
+		// The leader and its term are read together: a deposed leader must
+		// not stamp its successor's term on its own name.
+		leader, term := a.cons.LeaderTerm()
+		if leader != a.ID() {
+			p2p.WriteFrame(c, feedFrame{Error: api.Errorf(api.CodeNoLeader, "not the leader"), LeaderID: leader})
 			return
 		}
 		changed := fsm.EntriesChanged()
-		frame := feedFrame{LeaderID: a.ID(), Term: a.cons.Term()}
+		frame := feedFrame{LeaderID: leader, Term: term}
 		entries, ok := fsm.EntriesSince(next)
 		if !ok {
 			snap, index, err := a.store().SnapshotJSON()
@@ -94,16 +97,11 @@ type feedClient struct {
 
 func newFeedClient(a *Agent) *feedClient { return &feedClient{a: a} }
 
-func (f *feedClient) leader() string {
+// leaderTerm is the leader the feed follows and the term it leads in.
+func (f *feedClient) leaderTerm() (string, uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.leaderID
-}
-
-func (f *feedClient) term() uint64 {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.termSeen
+	return f.leaderID, f.termSeen
 }
 
 func (f *feedClient) setLeader(id string, term uint64) {

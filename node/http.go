@@ -135,7 +135,8 @@ func (s *apiServer) getCluster(r *http.Request) (any, error) {
 	if !ok {
 		return nil, api.Errorf(api.CodeUnavailable, "this node has not synced the cluster state yet")
 	}
-	st := api.ClusterStatus{ClusterID: c.ID, CreatedAt: c.CreatedAt, LeaderID: a.leaderID(), Term: a.term(),
+	leader, term := a.leaderTerm()
+	st := api.ClusterStatus{ClusterID: c.ID, CreatedAt: c.CreatedAt, LeaderID: leader, Term: term,
 		CommitIndex: a.cons.CommitIndex(), AppliedIndex: a.store().AppliedIndex(), Self: a.cfg.Name}
 	if st.CommitIndex < st.AppliedIndex {
 		st.CommitIndex = st.AppliedIndex
@@ -144,7 +145,9 @@ func (s *apiServer) getCluster(r *http.Request) (any, error) {
 		st.Members = append(st.Members, n.Name)
 		switch a.roleOf(n) {
 		case api.RoleLeader:
-			st.Leader = n.Name
+			if n.ID == leader {
+				st.Leader = n.Name
+			}
 			st.Voters = append(st.Voters, n.Name)
 		case api.RoleVoter:
 			st.Voters = append(st.Voters, n.Name)

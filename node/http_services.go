@@ -2,6 +2,7 @@ package node
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"reflect"
 	"sort"
@@ -104,70 +105,113 @@ func (s *apiServer) createService(r *http.Request) (any, error) {
 	if err := checkSpec(&spec); err != nil {
 		return nil, err
 	}
-	if _, err := s.submit(r, api.CmdCreateService, api.CreateServicePayload{Spec: spec}); err != nil {
-		return nil, err
-	}
-	return s.getServiceByName(spec.Name)
-}
-
-func (s *apiServer) getServiceByName(name string) (any, error) {
-	svc, err := s.findService(name)
+	raw, err := s.submit(r, api.CmdCreateService, api.CreateServicePayload{Spec: spec})
 	if err != nil {
 		return nil, err
 	}
-	return s.serviceInfo(svc), nil
+	// Answer from the committed result, not a re-read: a retried create
+	// must answer the same even if the service changed since.
+	return s.serviceFromResult(raw)
 }
 
+// serviceFromResult turns a committed command's service into the answer.
+func (s *apiServer) serviceFromResult(raw json.RawMessage) (any, error) {
+	var svc api.Service
+	if err := json.Unmarshal(raw, &svc); err != nil || svc.ID == "" {
+		return nil, api.Errorf(api.CodeInternal, "unexpected result from the leader: %s", raw)
+	}
+	return s.serviceInfo(&svc), nil
+}
+
+// updateService changes a spec or scales. The new spec is built from the
+// current one, so the local replica is first brought up to the leader's
+// state (a read index) and the write carries the version it was built
+// from: a stale or concurrent base is refused by the FSM, never silently
+// applied over a newer spec.
 func (s *apiServer) updateService(r *http.Request) (any, error) {
-	svc, err := s.findService(r.PathValue("name"))
-	if err != nil {
-		return nil, err
-	}
 	var req api.ServiceUpdateRequest
 	if err := decodeBody(r, &req); err != nil {
 		return nil, err
 	}
+	requestID := r.Header.Get(api.HeaderRequestID)
+	if requestID == "" {
+		requestID = newRequestID()
+	}
+	for attempt := 0; ; attempt++ {
+		if err := s.agent.consistentRead(r.Context()); err != nil {
+			return nil, err
+		}
+		svc, err := s.findService(r.PathValue("name"))
+		if err != nil {
+			return nil, err
+		}
+		spec, err := updatedSpec(svc, req)
+		if err != nil {
+			return nil, err
+		}
+		if reflect.DeepEqual(spec, svc.Spec) && (req.ExpectVersion == 0 || req.ExpectVersion == svc.Version) {
+			return s.serviceInfo(svc), nil
+		}
+		expect := req.ExpectVersion
+		if expect == 0 {
+			expect = svc.Version
+		}
+		id := requestID
+		if attempt > 0 {
+			// The FSM remembers a refused request under its ID; a rebuilt
+			// write is a new request.
+			id = fmt.Sprintf("%s/%d", requestID, attempt)
+		}
+		raw, err := s.agent.submitPayload(r.Context(), api.CmdUpdateService, id, api.UpdateServicePayload{Name: svc.Spec.Name, ExpectVersion: expect, Spec: spec})
+		if err == nil {
+			return s.serviceFromResult(raw)
+		}
+		// Only a base that moved under us (and not one the client pinned)
+		// is worth rebuilding on.
+		if api.CodeOf(err) != api.CodeConflict || req.ExpectVersion != 0 || attempt >= 3 {
+			return nil, err
+		}
+	}
+}
+
+// updatedSpec applies an update request to a service's current spec.
+func updatedSpec(svc *api.Service, req api.ServiceUpdateRequest) (api.ServiceSpec, error) {
 	spec := svc.Spec
 	switch {
 	case req.Spec != nil && req.Replicas != nil:
-		return nil, api.Errorf(api.CodeInvalid, "give either spec or replicas, not both")
+		return spec, api.Errorf(api.CodeInvalid, "give either spec or replicas, not both")
 	case req.Spec != nil:
 		spec = *req.Spec
 		if spec.Name == "" {
 			spec.Name = svc.Spec.Name
 		}
 		if spec.Name != svc.Spec.Name {
-			return nil, api.Errorf(api.CodeInvalid, "spec.name: a service cannot be renamed (%s → %s)", svc.Spec.Name, spec.Name)
+			return spec, api.Errorf(api.CodeInvalid, "spec.name: a service cannot be renamed (%s → %s)", svc.Spec.Name, spec.Name)
 		}
 	case req.Replicas != nil:
 		if svc.Spec.Mode == api.ModeGlobal {
-			return nil, api.Errorf(api.CodeInvalid, "replicas: service %s is global; it runs one task per eligible node", svc.Spec.Name)
+			return spec, api.Errorf(api.CodeInvalid, "replicas: service %s is global; it runs one task per eligible node", svc.Spec.Name)
 		}
 		spec.Replicas = *req.Replicas
 	default:
-		return nil, api.Errorf(api.CodeInvalid, "request body: give spec or replicas")
+		return spec, api.Errorf(api.CodeInvalid, "request body: give spec or replicas")
 	}
-	if err := checkSpec(&spec); err != nil {
-		return nil, err
-	}
-	if reflect.DeepEqual(spec, svc.Spec) && (req.ExpectVersion == 0 || req.ExpectVersion == svc.Version) {
-		return s.serviceInfo(svc), nil
-	}
-	if _, err := s.submit(r, api.CmdUpdateService, api.UpdateServicePayload{Name: svc.Spec.Name, ExpectVersion: req.ExpectVersion, Spec: spec}); err != nil {
-		return nil, err
-	}
-	return s.getServiceByName(svc.Spec.Name)
+	return spec, checkSpec(&spec)
 }
 
+// removeService removes by name without consulting the local replica
+// first: the FSM decides, so a node cut off from the leader cannot answer
+// "no such service" for one that exists, and a retried request (same
+// request ID) gets the first answer.
 func (s *apiServer) removeService(r *http.Request) (any, error) {
-	svc, err := s.findService(r.PathValue("name"))
-	if err != nil {
+	name := r.PathValue("name")
+	if svc, ok := s.agent.store().Service(name); ok {
+		name = svc.Spec.Name // removal by ID
+	}
+	if _, err := s.submit(r, api.CmdRemoveService, api.RemoveServicePayload{Name: name}); err != nil {
 		return nil, err
 	}
-	if _, err := s.submit(r, api.CmdRemoveService, api.RemoveServicePayload{Name: svc.Spec.Name}); err != nil {
-		return nil, err
-	}
-	return map[string]string{"removed": svc.Spec.Name}, nil
+	return map[string]string{"removed": name}, nil
 }
 
 func (s *apiServer) serviceTasks(r *http.Request) (any, error) {
@@ -196,5 +240,3 @@ func (s *apiServer) serviceTasks(r *http.Request) (any, error) {
 	})
 	return out, nil
 }
-
-var _ = json.Marshal

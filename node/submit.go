@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -111,7 +110,7 @@ func (a *Agent) proposeAsLeader(ctx context.Context, cmd api.Command) (proposeRe
 	if err != nil {
 		return proposeReply{}, err
 	}
-	return proposeReply{Value: raw, Index: a.cons.AppliedIndex()}, nil
+	return proposeReply{Value: raw, Index: a.store().AppliedIndex()}, nil
 }
 
 // stamp fixes everything a command needs from the leader's clock and
@@ -174,13 +173,23 @@ func (a *Agent) waitApplied(ctx context.Context, index uint64) {
 // leaderID is the leader as this node knows it: from Raft on Raft servers,
 // from the state feed on plain members.
 func (a *Agent) leaderID() string {
-	if id := a.cons.Leader(); id != "" {
-		return id
+	id, _ := a.leaderTerm()
+	return id
+}
+
+// leaderTerm is the current term and its leader ("" if not known yet),
+// read together: a leader is never reported for a term it did not win.
+func (a *Agent) leaderTerm() (string, uint64) {
+	if id, term := a.cons.LeaderTerm(); id != "" {
+		return id, term
 	}
 	if a.feed != nil {
-		return a.feed.leader()
+		if id, term := a.feed.leaderTerm(); id != "" {
+			return id, term
+		}
 	}
-	return ""
+	_, term := a.cons.LeaderTerm()
+	return "", term
 }
 
 // handleRPC serves node-to-node requests.
@@ -196,7 +205,8 @@ func (a *Agent) handleRPC(ctx context.Context, from peer.ID, method string, body
 		}
 		return a.proposeAsLeader(ctx, cmd)
 	case "leader":
-		return leaderReply{LeaderID: a.leaderID(), Term: a.term()}, nil
+		id, term := a.leaderTerm()
+		return leaderReply{LeaderID: id, Term: term}, nil
 	case "readIndex":
 		if !a.cons.IsLeader() {
 			return nil, api.Errorf(api.CodeNoLeader, "not the leader")
@@ -204,7 +214,7 @@ func (a *Agent) handleRPC(ctx context.Context, from peer.ID, method string, body
 		if err := a.cons.VerifyLeader(ctx); err != nil {
 			return nil, api.Errorf(api.CodeNoLeader, "leadership not verified: %v", err)
 		}
-		return readIndexReply{Index: a.cons.AppliedIndex()}, nil
+		return readIndexReply{Index: a.store().AppliedIndex()}, nil
 	case "status":
 		return statusReply{AppliedIndex: a.store().AppliedIndex()}, nil
 	case "removeImage":
@@ -253,7 +263,11 @@ func (a *Agent) consistentRead(ctx context.Context) error {
 	}
 	var reply readIndexReply
 	if err := a.host.Call(ctx, id, rpcProtocol, "readIndex", struct{}{}, &reply); err != nil {
-		return err
+		var ae *api.Error
+		if errors.As(err, &ae) {
+			return err
+		}
+		return api.Errorf(api.CodeUnavailable, "cannot reach the leader for a consistent read: %v", err)
 	}
 	a.waitApplied(ctx, reply.Index)
 	if a.store().AppliedIndex() < reply.Index {
@@ -263,10 +277,6 @@ func (a *Agent) consistentRead(ctx context.Context) error {
 }
 
 func (a *Agent) term() uint64 {
-	if a.feed != nil && a.feed.leader() != "" {
-		return a.feed.term()
-	}
-	return a.cons.Term()
+	_, term := a.leaderTerm()
+	return term
 }
-
-var _ = fmt.Sprint

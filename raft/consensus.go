@@ -9,13 +9,11 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	hraft "github.com/hashicorp/raft"
-	raftwal "github.com/hashicorp/raft-wal"
-	"github.com/hashicorp/raft-wal/metadb"
 )
 
 // Config configures a Consensus.
 type Config struct {
-	// DataDir holds raft/wal (the log and stable store) and
+	// DataDir holds raft/raft.db (the log and stable store) and
 	// raft/snapshots.
 	DataDir string
 	// LocalID is this node's server ID. Peer IDs double as transport
@@ -36,8 +34,7 @@ const snapshotsRetained = 2
 // Consensus runs one Raft server whose FSM is a Store.
 type Consensus struct {
 	raft     *hraft.Raft
-	wal      *raftwal.WAL
-	meta     *metadb.BoltMetaDB
+	logs     *LogStore
 	fsm      *FSM
 	localID  string
 	existing bool
@@ -47,6 +44,10 @@ type Consensus struct {
 	done     chan struct{}
 	once     sync.Once
 	shutErr  error
+
+	// leaderSeen pairs the last leader heard of with its term.
+	leaderSeen leaderView
+	trackOnce  sync.Once
 }
 
 // Open opens (or creates) the Raft state under cfg.DataDir and starts the
@@ -72,28 +73,26 @@ func Open(cfg Config) (*Consensus, error) {
 	if err := cfg.Timings.withDefaults().apply(rc); err != nil {
 		return nil, err
 	}
-	walDir := filepath.Join(cfg.DataDir, "raft", "wal")
-	if err := os.MkdirAll(walDir, 0o700); err != nil {
-		return nil, fmt.Errorf("raft: creating %s: %w", walDir, err)
+	raftDir := filepath.Join(cfg.DataDir, "raft")
+	// Builds before raft.db kept the log in raft/wal (raft-wal); there is
+	// no migration.
+	if _, err := os.Stat(filepath.Join(raftDir, "wal")); err == nil {
+		return nil, fmt.Errorf("raft: data dir %s was made by an older shoal build (it has raft/wal); move it away and start with an empty one", cfg.DataDir)
 	}
-	// raft-wal v0.4.0's Close leaves its bolt meta DB (and its file lock)
-	// open, so a reopen in the same process would hang; own it and close it.
-	meta := &metadb.BoltMetaDB{}
-	wal, err := raftwal.Open(walDir, raftwal.WithLogger(logger.Named("wal")), raftwal.WithMetaStore(meta))
+	if err := os.MkdirAll(raftDir, 0o700); err != nil {
+		return nil, fmt.Errorf("raft: creating %s: %w", raftDir, err)
+	}
+	logs, err := OpenLogStore(filepath.Join(raftDir, "raft.db"))
 	if err != nil {
-		meta.Close()
-		return nil, fmt.Errorf("raft: opening log in %s: %w", walDir, err)
+		return nil, fmt.Errorf("raft: %w", err)
 	}
-	closeLog := func() {
-		wal.Close()
-		meta.Close()
-	}
-	snaps, err := hraft.NewFileSnapshotStoreWithLogger(filepath.Join(cfg.DataDir, "raft"), snapshotsRetained, logger.Named("snapshots"))
+	closeLog := func() { logs.Close() }
+	snaps, err := hraft.NewFileSnapshotStoreWithLogger(raftDir, snapshotsRetained, logger.Named("snapshots"))
 	if err != nil {
 		closeLog()
 		return nil, fmt.Errorf("raft: opening snapshots: %w", err)
 	}
-	existing, err := hraft.HasExistingState(wal, wal, snaps)
+	existing, err := hraft.HasExistingState(logs, logs, snaps)
 	if err != nil {
 		closeLog()
 		return nil, fmt.Errorf("raft: reading existing state: %w", err)
@@ -101,13 +100,13 @@ func Open(cfg Config) (*Consensus, error) {
 	notify := make(chan bool, 1)
 	rc.NotifyCh = notify
 	fsm := NewFSM(NewStore())
-	r, err := hraft.NewRaft(rc, fsm, wal, wal, snaps, cfg.Transport)
+	r, err := hraft.NewRaft(rc, fsm, logs, logs, snaps, cfg.Transport)
 	if err != nil {
 		closeLog()
 		return nil, fmt.Errorf("raft: starting: %w", err)
 	}
 	c := &Consensus{
-		raft: r, wal: wal, meta: meta, fsm: fsm, localID: cfg.LocalID, existing: existing,
+		raft: r, logs: logs, fsm: fsm, localID: cfg.LocalID, existing: existing,
 		leaderCh: make(chan bool, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	go c.forwardLeaderChanges(notify)
@@ -189,10 +188,7 @@ func (c *Consensus) Shutdown() error {
 		err := c.raft.Shutdown().Error()
 		close(c.stop)
 		<-c.done
-		if cerr := c.wal.Close(); cerr != nil && err == nil {
-			err = cerr
-		}
-		if cerr := c.meta.Close(); cerr != nil && err == nil {
+		if cerr := c.logs.Close(); cerr != nil && err == nil {
 			err = cerr
 		}
 		if err != nil {

@@ -141,6 +141,17 @@ func (a *agent) tail(n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// lastWords is the agent's last panic line if it panicked, or else the
+// tail of its output: what to show when it will not come back.
+func (a *agent) lastWords() string {
+	out := a.output()
+	if i := strings.LastIndex(out, "\npanic: "); i >= 0 {
+		line, _, _ := strings.Cut(out[i+1:], "\n")
+		return line
+	}
+	return a.tail(8)
+}
+
 func (a *agent) proc() (*exec.Cmd, chan struct{}) {
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -18,6 +18,7 @@ type injector struct {
 	recoveries   []time.Duration // heal → healthy, per round that recovered within its gap
 	notRecovered []int           // rounds not healthy by the end of their gap
 	lastHeal     time.Time
+	onLastHeal   func()   // called right after the last round heals
 	troubles     []string // fault API errors, the full disk ending an agent
 	crashes      []string // agents that exited on their own
 }
@@ -30,15 +31,19 @@ func newInjector(c *cluster, start time.Time, disk *tmpfsDisk, logf func(string,
 // runAll executes every round at its scheduled time (or right after the
 // previous one, if that ran late).
 func (inj *injector) runAll(s schedule) {
-	for _, r := range s.Rounds {
+	for i, r := range s.Rounds {
 		if wait := time.Until(inj.start.Add(r.Start)); wait > 0 {
 			time.Sleep(wait) // the schedule's own timing
 		}
-		inj.runRound(r)
+		inj.runRound(r, i == len(s.Rounds)-1)
+	}
+	if len(s.Rounds) == 0 && inj.onLastHeal != nil {
+		time.Sleep(time.Until(inj.start.Add(s.Duration)))
+		inj.onLastHeal()
 	}
 }
 
-func (inj *injector) runRound(r round) {
+func (inj *injector) runRound(r round, last bool) {
 	inj.crashes = append(inj.crashes, inj.c.restartCrashed(inj.logf)...)
 	leader := ""
 	if r.Kind == killLeader || r.Kind == pauseLeader || r.Kind == isolateLeader || r.Kind == partLeaderMinor {
@@ -101,6 +106,9 @@ func (inj *injector) runRound(r round) {
 			inj.logf("round %d: %s: skipped (needs root for a tmpfs data dir)", r.N, r.Kind)
 			inj.skipped[r.Kind]++
 			time.Sleep(r.Hold + r.Gap)
+			if last && inj.onLastHeal != nil {
+				inj.onLastHeal()
+			}
 			return
 		}
 		heal = inj.fillDisk(r)
@@ -110,6 +118,9 @@ func (inj *injector) runRound(r round) {
 	heal()
 	inj.lastHeal = time.Now()
 	inj.logf("round %d: healed", r.N)
+	if last && inj.onLastHeal != nil {
+		inj.onLastHeal()
+	}
 	inj.awaitRecovery(r)
 }
 

@@ -23,7 +23,7 @@ func (c *cluster) restartCrashed(logf func(string, ...any)) []string {
 		if cmd != nil && cmd.ProcessState != nil {
 			code = cmd.ProcessState.ExitCode()
 		}
-		msg := fmt.Sprintf("%s exited (code %d); last output:\n%s", a.name, code, a.tail(10))
+		msg := fmt.Sprintf("%s exited (code %d); last output:\n%s", a.name, code, a.lastWords())
 		logf("CRASH: %s", msg)
 		out = append(out, msg)
 		a.start()
@@ -78,7 +78,7 @@ func (c *cluster) restartAll(logf func(string, ...any)) (error, time.Duration) {
 	if _, err := poll(restartBound, "the restarted cluster to be healthy", c.healthy); err != nil {
 		for _, a := range c.agents {
 			if _, serr := a.status(time.Second); serr != nil {
-				err = fmt.Errorf("%w\n%s (%v):\n%s", err, a.name, serr, a.tail(12))
+				err = fmt.Errorf("%w\n%s (%v):\n%s", err, a.name, serr, a.lastWords())
 			}
 		}
 		return err, time.Since(start)

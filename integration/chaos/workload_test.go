@@ -18,7 +18,7 @@ import (
 // random usable node through api.Client (request IDs, idempotent retries).
 const (
 	numClients = 3
-	opTimeout  = 6 * time.Second
+	opTimeout  = 5 * time.Second
 	opEvery    = 100 * time.Millisecond // per client
 	markerEach = 5                      // every 5th operation creates a marker service
 )
@@ -74,7 +74,7 @@ func (w *workload) odd(format string, args ...any) {
 }
 
 // setup creates every key (client 0, recorded in the history).
-func (w *workload) setup(rng *rand.Rand) error {
+func (w *workload) setup() error {
 	for _, k := range kvKeys {
 		in := kvInput{Key: k, Kind: opCreate, Replicas: 1, Env: "init"}
 		out := w.apply(0, w.c.agents[0], in)

@@ -46,25 +46,8 @@ func (r *Runtime) Stop(ctx context.Context, taskID string, grace time.Duration) 
 	if grace == 0 {
 		grace = DefaultStopGrace
 	}
-	if grace > 0 {
-		if err := kill(ctx, t, sig); err != nil {
-			return fmt.Errorf("task %s: %w", taskID, err)
-		}
-		gctx, cancel := context.WithTimeout(ctx, grace)
-		_, err := r.Wait(gctx, taskID)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
-			return err
-		}
-	}
-	if err := kill(ctx, t, syscall.SIGKILL); err != nil {
-		return fmt.Errorf("task %s: %w", taskID, err)
-	}
-	_, err = r.Wait(ctx, taskID)
-	return err
+	signal := func(sig syscall.Signal) error { return kill(ctx, t, sig) }
+	return rtapi.StopWithGrace(ctx, taskID, signal, r.Wait, sig, grace)
 }
 
 // kill signals the task's init process; a task that already ended is not

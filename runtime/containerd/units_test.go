@@ -90,43 +90,6 @@ func TestAllowedBind(t *testing.T) {
 	}
 }
 
-func TestTailStart(t *testing.T) {
-	cases := []struct {
-		data string
-		n    int
-		want string
-	}{
-		{"a\nb\nc\n", 2, "b\nc\n"},
-		{"a\nb\nc", 2, "b\nc"},
-		{"a\nb\n", 5, "a\nb\n"},
-		{"a\nb\n", 0, ""},
-		{"a\nb\n", -1, "a\nb\n"},
-		{"", 3, ""},
-	}
-	for _, c := range cases {
-		if got := tail(t, c.data, c.n); got != c.want {
-			t.Errorf("tail(%q, %d) = %q, want %q", c.data, c.n, got, c.want)
-		}
-	}
-}
-
-func tail(t testing.TB, data string, n int) string {
-	p := filepath.Join(t.TempDir(), "log")
-	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	off, err := tailStart(f, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data[off:]
-}
-
 func TestReadCounter(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "memory.oom_control")
 	os.WriteFile(p, []byte("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n"), 0o600)
@@ -153,28 +116,6 @@ func FuzzNormalizeRef(f *testing.F) {
 		again, err := NormalizeRef(n)
 		if err != nil || again != n {
 			t.Fatalf("NormalizeRef(%q) = %q, not a fixed point (%q, %v)", s, n, again, err)
-		}
-	})
-}
-
-func FuzzTailStart(f *testing.F) {
-	f.Add("a\nb\nc\n", 2)
-	f.Add("", 0)
-	f.Add("\n\n\n", 1)
-	f.Fuzz(func(t *testing.T, data string, n int) {
-		if n < -1 || n > 1000 {
-			return
-		}
-		got := tail(t, data, n)
-		if !strings.HasSuffix(data, got) {
-			t.Fatalf("tail %q is not a suffix of %q", got, data)
-		}
-		lines := strings.Count(strings.TrimSuffix(got, "\n"), "\n") + 1
-		if got == "" {
-			lines = 0
-		}
-		if n >= 0 && lines > n {
-			t.Fatalf("tail(%q, %d) = %q has %d lines", data, n, got, lines)
 		}
 	})
 }

@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"os"
-	"strconv"
+
+	"github.com/shoal-project/shoal/runtime/logfile"
 )
 
 // rotator is an io.Writer that appends to path and, when a write would make
@@ -116,10 +117,6 @@ func (r *rotator) shift() error {
 // Close closes the current file.
 func (r *rotator) Close() error { return r.f.Close() }
 
-// rotatedName is the name of the i-th rotated file (0 is the current one).
-func rotatedName(path string, i int) string {
-	if i == 0 {
-		return path
-	}
-	return path + "." + strconv.Itoa(i)
-}
+// rotatedName is the name of the i-th rotated file (0 is the current one),
+// as the log reader expects it.
+func rotatedName(path string, i int) string { return logfile.RotatedName(path, i) }

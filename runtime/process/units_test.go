@@ -50,47 +50,6 @@ func TestRotatorSingleFile(t *testing.T) {
 	}
 }
 
-func TestTailOffset(t *testing.T) {
-	cases := []struct {
-		data      string
-		n         int
-		wantOff   int64
-		wantFound int
-	}{
-		{"", 3, 0, 0},
-		{"a\nb\nc\n", 0, 6, 0},
-		{"a\nb\nc\n", 1, 4, 1},
-		{"a\nb\nc\n", 2, 2, 2},
-		{"a\nb\nc\n", 3, 0, 3},
-		{"a\nb\nc\n", 9, 0, 3},
-		{"a\nb\nc", 1, 4, 1},
-		{"a\nb\nc", 5, 0, 3},
-		{"\n\n", 1, 1, 1},
-		{strings.Repeat("x", 70000) + "\ny\n", 1, 70001, 1},
-		{strings.Repeat("x\n", 40000), 39999, 2, 39999},
-	}
-	for _, c := range cases {
-		f := tempFile(t, c.data)
-		off, found, err := tailOffset(f, c.n)
-		if err != nil || off != c.wantOff || found != c.wantFound {
-			t.Errorf("tailOffset(%.20q, %d) = %d, %d, %v; want %d, %d", c.data, c.n, off, found, err, c.wantOff, c.wantFound)
-		}
-	}
-}
-
-func tempFile(t *testing.T, data string) *os.File {
-	p := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return f
-}
-
 func TestParseSignal(t *testing.T) {
 	ok := map[string]syscall.Signal{
 		"": syscall.SIGTERM, "SIGTERM": syscall.SIGTERM, "term": syscall.SIGTERM, " SigInt ": syscall.SIGINT,

@@ -1,0 +1,70 @@
+package raft
+
+import (
+	"sync"
+
+	hraft "github.com/hashicorp/raft"
+)
+
+// leaderView remembers which leader this server last heard of, and in
+// which term. hashicorp/raft keeps a follower's leader field across a term
+// change (a follower that grants a vote in a newer term still names the
+// old leader until the new one contacts it), so the pair is tracked here to
+// report a leader only for the term it was heard in.
+type leaderView struct {
+	mu   sync.Mutex
+	id   string
+	term uint64
+}
+
+// TrackLeader starts recording leader changes for LeaderTerm. Call it
+// right after Open; calling it again does nothing.
+func (c *Consensus) TrackLeader() { c.trackOnce.Do(c.trackLeader) }
+
+func (c *Consensus) trackLeader() {
+	ch := make(chan hraft.Observation, 64)
+	c.raft.RegisterObserver(hraft.NewObserver(ch, false, func(o *hraft.Observation) bool {
+		_, ok := o.Data.(hraft.LeaderObservation)
+		return ok
+	}))
+	go func() {
+		for {
+			select {
+			case <-c.stop:
+				return
+			case o := <-ch:
+				lo := o.Data.(hraft.LeaderObservation)
+				c.leaderSeen.mu.Lock()
+				c.leaderSeen.id, c.leaderSeen.term = string(lo.LeaderID), c.raft.CurrentTerm()
+				c.leaderSeen.mu.Unlock()
+			}
+		}
+	}()
+}
+
+// LeaderTerm returns the leader of the current term as this server knows
+// it, and the term. The leader is "" while this server has not heard from
+// the current term's leader (or there is none).
+func (c *Consensus) LeaderTerm() (string, uint64) {
+	for i := 0; i < 3; i++ {
+		t1 := c.raft.CurrentTerm()
+		if c.IsLeader() {
+			if c.raft.CurrentTerm() == t1 && c.IsLeader() {
+				return c.localID, t1
+			}
+			continue
+		}
+		c.leaderSeen.mu.Lock()
+		id, seen := c.leaderSeen.id, c.leaderSeen.term
+		c.leaderSeen.mu.Unlock()
+		leader, _ := c.raft.LeaderWithID()
+		if c.raft.CurrentTerm() != t1 {
+			continue
+		}
+		if seen != t1 || string(leader) != id {
+			return "", t1
+		}
+		return id, t1
+	}
+	return "", c.raft.CurrentTerm()
+}
