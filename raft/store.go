@@ -1,6 +1,6 @@
 // Package raft holds Shoal's replicated state: an indexed in-memory store,
 // the FSM that applies typed commands to it, the consensus wrapper around
-// hashicorp/raft with a a bbolt log store log, and the planner that decides which
+// hashicorp/raft with a bbolt log store, and the planner that decides which
 // nodes are Raft voters.
 package raft
 

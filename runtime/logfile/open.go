@@ -25,7 +25,8 @@ type Options struct {
 	// Tail is how many of the last lines to send first; -1 sends all.
 	Tail int
 	// Follow keeps the reader waiting for new output once it has caught
-	// up, until Exited holds (then it ends with io.EOF), ctx is done (then
+	// up, until Exited or Done says the writer has finished (then it ends
+	// with io.EOF once everything was read), ctx is done (then
 	// it fails with ctx's error) or it is closed (os.ErrClosed).
 	Follow bool
 	// Rotated lists the files rotated out of the live file that still
@@ -110,7 +111,6 @@ func Numbered(path string) func() []string {
 		for _, m := range matches {
 			n, err := strconv.Atoi(strings.TrimPrefix(m, path+"."))
 			if err == nil && n > 0 && m == RotatedName(path, n) { // not "+1" or "01"
-
 				nums = append(nums, n)
 			}
 		}
