@@ -44,6 +44,7 @@ unit:
 
 integration:
 	$(GO) test -count=1 -timeout 20m -v ./integration/ 2>&1 | tee /tmp/shoal-integration.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go'; test $${PIPESTATUS[0]} -eq 0
+	$(GO) test -count=1 -timeout 20m -v ./integration/chaos/ 2>&1 | tee /tmp/shoal-chaos.log | grep -vE '^\[ *[0-9.]+s\]'; test $${PIPESTATUS[0]} -eq 0
 
 # Leader failover: kill -9 the leader of a 3-voter loopback cluster N times.
 bench-failover: build
