@@ -54,6 +54,8 @@ type Agent struct {
 	containerd *sharingRuntime
 	// runtimeNames are the runtimes this node runs, decided at start.
 	runtimeNames []string
+	// resources is the capacity this node offers, decided at start.
+	resources api.Resources
 	// imagesChanged fires when this node's image store changed.
 	imagesChanged *signal
 
@@ -137,6 +139,7 @@ func New(cfg Config, logger *log.Logger, out io.Writer) (_ *Agent, err error) {
 		return nil, err
 	}
 	a.runtimeNames = a.enabledRuntimes()
+	a.resources = hostResources(a.cfg)
 	self := a.selfNode()
 	switch {
 	case cfg.Bootstrap:
@@ -254,7 +257,7 @@ func (a *Agent) selfNode() api.Node {
 		GossipAddr:   net.JoinHostPort(a.advertiseIP, fmt.Sprint(gport)),
 		APIAddr:      a.api.addr(),
 		Labels:       labels,
-		Resources:    hostResources(a.cfg),
+		Resources:    a.resources,
 		Runtimes:     append([]string(nil), a.runtimeNames...),
 		Status:       api.NodeReady,
 		Availability: api.AvailabilityActive,
