@@ -40,7 +40,7 @@ vet:
 	$(GO) vet ./...
 
 unit:
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration)
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration) ./integration/harness/
 
 integration:
 	$(GO) test -count=1 -timeout 20m -v ./integration/ 2>&1 | tee /tmp/shoal-integration.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go'; test $${PIPESTATUS[0]} -eq 0

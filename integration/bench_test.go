@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/integration/harness"
 )
 
 var (
@@ -40,9 +41,9 @@ func BenchmarkFailover(b *testing.B) {
 		old := c.leader()
 		survivor := c.anyRunning(old)
 		start := time.Now()
-		old.kill()
+		old.Kill()
 		for {
-			err := survivor.post("/v1/nodes/"+survivor.name, api.NodeUpdateRequest{LabelAdd: map[string]string{"kill": fmt.Sprint(i)}}, nil)
+			err := survivor.post("/v1/nodes/"+survivor.Name, api.NodeUpdateRequest{LabelAdd: map[string]string{"kill": fmt.Sprint(i)}}, nil)
 			if err == nil {
 				break
 			}
@@ -52,7 +53,7 @@ func BenchmarkFailover(b *testing.B) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		samples = append(samples, time.Since(start))
-		old.start()
+		old.Start()
 		c.waitMembers(3)
 		waitVoters(b, survivor, 3)
 	}
@@ -82,18 +83,18 @@ func benchHeal(b *testing.B, killLeader bool) {
 		if !killLeader {
 			victim = c.anyRunning(leader)
 		}
-		if runningByNode(ts)[victim.name] == 0 {
-			b.Fatalf("victim %s runs no task of %s: %v", victim.name, name, runningByNode(ts))
+		if runningByNode(ts)[victim.Name] == 0 {
+			b.Fatalf("victim %s runs no task of %s: %v", victim.Name, name, runningByNode(ts))
 		}
 		observer := c.anyRunning(victim)
 		start := time.Now()
-		victim.die()
-		waitRunning(b, observer, name, 6, 60*time.Second, victim.name)
+		victim.Die()
+		waitRunning(b, observer, name, 6, 60*time.Second, victim.Name)
 		samples = append(samples, time.Since(start))
-		victim.start()
+		victim.Start()
 		c.waitMembers(3)
 		waitVoters(b, observer, 3)
-		if out, err := observer.cli("service", "rm", name); err != nil {
+		if out, err := observer.CLI("service", "rm", name); err != nil {
 			b.Fatalf("service rm: %v %s", err, out)
 		}
 	}
@@ -115,10 +116,10 @@ func BenchmarkCreate100(b *testing.B) {
 		createService(b, c.agents[0], name, "--replicas", "100")
 		waitRunning(b, c.agents[0], name, 100, 120*time.Second)
 		samples = append(samples, time.Since(start))
-		if out, err := c.agents[0].cli("service", "rm", name); err != nil {
+		if out, err := c.agents[0].CLI("service", "rm", name); err != nil {
 			b.Fatalf("rm: %v %s", err, out)
 		}
-		waitFor(b, 60*time.Second, "tasks gone", func() (bool, string) {
+		harness.WaitFor(b, 60*time.Second, "tasks gone", func() (bool, string) {
 			n := 0
 			for _, a := range c.agents {
 				var nodes []api.NodeInfo
@@ -153,18 +154,18 @@ func containers20Once(b *testing.B, round int) time.Duration {
 	})
 	defer func() {
 		for _, a := range c.agents {
-			a.cli("service", "rm", "bench20")
+			a.CLI("service", "rm", "bench20")
 		}
 		for _, a := range c.agents {
-			a.kill()
+			a.Kill()
 		}
 	}()
 	n1 := c.agents[0]
-	if out, err := n1.cli("image", "load", ctrEnv.helloTar); err != nil {
+	if out, err := n1.CLI("image", "load", ctrEnv.helloTar); err != nil {
 		b.Fatalf("image load: %v %s", err, out)
 	}
 	start := time.Now()
-	if out, err := n1.cli("service", "create", "bench20", "--detach", "--image", "shoal/hello:v1", "--replicas", "20", "--env", "PORT=0"); err != nil {
+	if out, err := n1.CLI("service", "create", "bench20", "--detach", "--image", "shoal/hello:v1", "--replicas", "20", "--env", "PORT=0"); err != nil {
 		b.Fatalf("create: %v %s", err, out)
 	}
 	ts := waitRunning(b, n1, "bench20", 20, 3*time.Minute)

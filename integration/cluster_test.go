@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/integration/harness"
 )
 
 // TestLeaderFailover: a 3-node cluster elects a leader; after kill -9 of
@@ -16,17 +17,17 @@ func TestLeaderFailover(t *testing.T) {
 	c := startCluster(t, 3)
 	waitVoters(t, c.agents[0], 3)
 	old := c.leader()
-	old.kill()
+	old.Kill()
 	survivor := c.anyRunning(old)
-	waitFor(t, 15*time.Second, "a new leader", func() (bool, string) {
+	harness.WaitFor(t, 15*time.Second, "a new leader", func() (bool, string) {
 		st, err := survivor.status()
 		if err != nil {
 			return false, err.Error()
 		}
-		return st.Leader != "" && st.Leader != old.name, "leader=" + st.Leader
+		return st.Leader != "" && st.Leader != old.Name, "leader=" + st.Leader
 	})
 	var info api.NodeInfo
-	if err := survivor.post("/v1/nodes/"+survivor.name, api.NodeUpdateRequest{LabelAdd: map[string]string{"after": "failover"}}, &info); err != nil {
+	if err := survivor.post("/v1/nodes/"+survivor.Name, api.NodeUpdateRequest{LabelAdd: map[string]string{"after": "failover"}}, &info); err != nil {
 		t.Fatalf("write after failover: %v", err)
 	}
 	if info.Labels["after"] != "failover" {
@@ -37,7 +38,7 @@ func TestLeaderFailover(t *testing.T) {
 // waitVoters waits until the cluster reports n voters.
 func waitVoters(t testing.TB, a *agentProc, n int) {
 	t.Helper()
-	waitFor(t, 30*time.Second, fmt.Sprintf("%d voters", n), func() (bool, string) {
+	harness.WaitFor(t, 30*time.Second, fmt.Sprintf("%d voters", n), func() (bool, string) {
 		st, err := a.status()
 		if err != nil {
 			return false, err.Error()
@@ -52,7 +53,7 @@ func waitVoters(t testing.TB, a *agentProc, n int) {
 func TestJoinAndTokenRotation(t *testing.T) {
 	c := startCluster(t, 2)
 	first := c.agents[0]
-	out, err := first.cli("token", "rotate", "-q")
+	out, err := first.CLI("token", "rotate", "-q")
 	if err != nil {
 		t.Fatalf("token rotate: %v: %s", err, out)
 	}
@@ -60,20 +61,20 @@ func TestJoinAndTokenRotation(t *testing.T) {
 	if newTok == c.token || !strings.HasPrefix(newTok, "SHOAL-1-") {
 		t.Fatalf("rotate gave %q", newTok)
 	}
-	if show, _ := first.cli("token", "show", "-q"); strings.TrimSpace(show) != newTok {
+	if show, _ := first.CLI("token", "show", "-q"); strings.TrimSpace(show) != newTok {
 		t.Fatalf("token show = %q, want the rotated token", show)
 	}
 	refused := newAgent(t, "n3")
-	refused.start("--join", c.agents[1].p2pAddr(), "--token", c.token)
-	code, exited := refused.exitCode(30 * time.Second)
+	refused.Start("--join", c.agents[1].P2PAddr(), "--token", c.token)
+	code, exited := refused.ExitCode(30 * time.Second)
 	if !exited || code != 1 {
-		t.Fatalf("join with a rotated token: exited=%v code=%d; output:\n%s", exited, code, refused.output())
+		t.Fatalf("join with a rotated token: exited=%v code=%d; output:\n%s", exited, code, refused.Output())
 	}
-	if o := refused.output(); !strings.Contains(o, "join token rejected") || strings.Contains(o, "goroutine") {
+	if o := refused.Output(); !strings.Contains(o, "join token rejected") || strings.Contains(o, "goroutine") {
 		t.Fatalf("unclear refusal:\n%s", o)
 	}
 	joined := newAgent(t, "n3b")
-	joined.start("--join", c.agents[1].p2pAddr(), "--token", newTok)
+	joined.Start("--join", c.agents[1].P2PAddr(), "--token", newTok)
 	c.agents = append(c.agents, joined)
 	c.waitMembers(3)
 	// Existing members stayed.
@@ -96,10 +97,10 @@ func TestRestartWholeCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, a := range c.agents {
-		a.kill()
+		a.Kill()
 	}
 	for _, a := range c.agents {
-		a.start()
+		a.Start()
 	}
 	c.waitMembers(3)
 	l := c.leader()
@@ -128,19 +129,19 @@ func TestDeadVoterReplaced(t *testing.T) {
 	leader := c.leader()
 	var victim *agentProc
 	for _, v := range st.Voters {
-		if v != leader.name {
+		if v != leader.Name {
 			victim = c.byName(v)
 			break
 		}
 	}
-	victim.kill()
-	waitFor(t, 30*time.Second, "the dead voter replaced", func() (bool, string) {
+	victim.Kill()
+	harness.WaitFor(t, 30*time.Second, "the dead voter replaced", func() (bool, string) {
 		st, err := leader.status()
 		if err != nil {
 			return false, err.Error()
 		}
 		for _, v := range st.Voters {
-			if v == victim.name {
+			if v == victim.Name {
 				return false, fmt.Sprintf("voters=%v", st.Voters)
 			}
 		}
@@ -148,7 +149,7 @@ func TestDeadVoterReplaced(t *testing.T) {
 	})
 	// A plain member serves reads and knows the roles too.
 	for _, a := range c.agents {
-		if !a.running() {
+		if !a.Running() {
 			continue
 		}
 		var nodes []api.NodeInfo
@@ -160,7 +161,7 @@ func TestDeadVoterReplaced(t *testing.T) {
 			roles[n.Role]++
 		}
 		if roles[api.RoleLeader] != 1 {
-			t.Errorf("%s sees roles %v", a.name, roles)
+			t.Errorf("%s sees roles %v", a.Name, roles)
 		}
 	}
 }
@@ -187,10 +188,10 @@ func TestBadInputExitsWithOneLine(t *testing.T) {
 	}
 	for _, tc := range cases {
 		p := newAgent(t, "bad")
-		p.args = tc.args
-		p.start()
-		code, exited := p.exitCode(20 * time.Second)
-		out := strings.TrimSpace(p.output())
+		p.Args = tc.args
+		p.Start()
+		code, exited := p.ExitCode(20 * time.Second)
+		out := strings.TrimSpace(p.Output())
 		if !exited || code == 0 {
 			t.Errorf("%v: exited=%v code=%d", tc.args, exited, code)
 			continue
@@ -207,10 +208,10 @@ func TestDataDirOfAnotherCluster(t *testing.T) {
 	a := startCluster(t, 1)
 	b := startCluster(t, 1)
 	a.agents[0].stop()
-	a.agents[0].start("--join", b.agents[0].p2pAddr(), "--token", b.token)
-	code, exited := a.agents[0].exitCode(20 * time.Second)
-	if !exited || code != 1 || !strings.Contains(a.agents[0].output(), "belongs to cluster") {
-		t.Fatalf("exited=%v code=%d output:\n%s", exited, code, a.agents[0].output())
+	a.agents[0].Start("--join", b.agents[0].P2PAddr(), "--token", b.token)
+	code, exited := a.agents[0].ExitCode(20 * time.Second)
+	if !exited || code != 1 || !strings.Contains(a.agents[0].Output(), "belongs to cluster") {
+		t.Fatalf("exited=%v code=%d output:\n%s", exited, code, a.agents[0].Output())
 	}
 }
 
@@ -221,11 +222,11 @@ func TestSigtermHandsOverLeadership(t *testing.T) {
 	waitVoters(t, c.agents[0], 3)
 	leader := c.leader()
 	leader.stop()
-	if code, _ := leader.exitCode(time.Second); code != 0 {
-		t.Fatalf("exit code %d after SIGTERM; output:\n%s", code, leader.output())
+	if code, _ := leader.ExitCode(time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM; output:\n%s", code, leader.Output())
 	}
-	if !strings.Contains(leader.output(), "handed leadership over") {
-		t.Fatalf("leader did not hand over; output:\n%s", leader.output())
+	if !strings.Contains(leader.Output(), "handed leadership over") {
+		t.Fatalf("leader did not hand over; output:\n%s", leader.Output())
 	}
 	next := c.leader()
 	if next == leader {
@@ -238,24 +239,24 @@ func TestSigtermHandsOverLeadership(t *testing.T) {
 func TestRestartAtNewAddress(t *testing.T) {
 	c := startCluster(t, 3)
 	n3 := c.agents[2]
-	n3.kill()
-	old := n3.p2pAddr()
-	n3.p2pPort, n3.gPort = freePort(t), freePort(t)
-	for i, a := range n3.args {
+	n3.Kill()
+	old := n3.P2PAddr()
+	n3.P2PPort, n3.GossipPort = harness.FreePort(t), harness.FreePort(t)
+	for i, a := range n3.Args {
 		switch a {
 		case "--p2p-port":
-			n3.args[i+1] = fmt.Sprint(n3.p2pPort)
+			n3.Args[i+1] = fmt.Sprint(n3.P2PPort)
 		case "--gossip-port":
-			n3.args[i+1] = fmt.Sprint(n3.gPort)
+			n3.Args[i+1] = fmt.Sprint(n3.GossipPort)
 		}
 	}
-	n3.start()
-	waitFor(t, 30*time.Second, "n3 ready at its new address", func() (bool, string) {
+	n3.Start()
+	harness.WaitFor(t, 30*time.Second, "n3 ready at its new address", func() (bool, string) {
 		var n api.NodeInfo
 		if err := c.agents[0].get("/v1/nodes/n3", &n); err != nil {
 			return false, err.Error()
 		}
-		return n.Status == api.NodeReady && n.Address == n3.p2pAddr() && n.Address != old, fmt.Sprintf("%s %s", n.Status, n.Address)
+		return n.Status == api.NodeReady && n.Address == n3.P2PAddr() && n.Address != old, fmt.Sprintf("%s %s", n.Status, n.Address)
 	})
 	c.waitMembers(3)
 }

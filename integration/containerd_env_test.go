@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shoal-project/shoal/cmd/mkimage/imagebuild"
+	"github.com/shoal-project/shoal/integration/harness"
 )
 
 // ctrEnv is a private containerd and a loopback registry, started once for
@@ -47,7 +48,7 @@ func startCtrEnv() error {
 	}
 	ctrEnv.dir = filepath.Join(dir, "env")
 	ctrEnv.sock = filepath.Join(ctrEnv.dir, "containerd.sock")
-	port, err := pickPort()
+	port, err := harness.PickPort()
 	if err != nil {
 		return err
 	}

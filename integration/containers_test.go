@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/integration/harness"
 	"github.com/shoal-project/shoal/runtime/containerd"
 )
 
@@ -53,9 +54,9 @@ func containersIn(t *testing.T, ns string) []string {
 }
 
 func (p *agentProc) namespace() string {
-	for i, a := range p.args {
+	for i, a := range p.Args {
 		if a == "--containerd-namespace" {
-			return p.args[i+1]
+			return p.Args[i+1]
 		}
 	}
 	return ""
@@ -67,15 +68,15 @@ func (p *agentProc) namespace() string {
 func TestImageLoadedOnOneNodeRunsEverywhere(t *testing.T) {
 	c := containerCluster(t, 3)
 	n1 := c.agents[0]
-	if out, err := n1.cli("image", "load", ctrEnv.helloTar); err != nil || !strings.Contains(out, "shoal/hello:v1") {
+	if out, err := n1.CLI("image", "load", ctrEnv.helloTar); err != nil || !strings.Contains(out, "shoal/hello:v1") {
 		t.Fatalf("image load: %v\n%s", err, out)
 	}
-	if out, err := n1.cli("service", "create", "hello", "--detach", "--image", "shoal/hello:v1", "--replicas", "3",
+	if out, err := n1.CLI("service", "create", "hello", "--detach", "--image", "shoal/hello:v1", "--replicas", "3",
 		"--max-per-node", "1", "--env", "PORT=0", "--memory", "64MiB"); err != nil {
 		t.Fatalf("service create: %v\n%s", err, out)
 	}
 	waitRunning(t, n1, "hello", 3, 90*time.Second)
-	waitFor(t, 20*time.Second, "every node to hold the image", func() (bool, string) {
+	harness.WaitFor(t, 20*time.Second, "every node to hold the image", func() (bool, string) {
 		var imgs []api.ImageInfo
 		if err := n1.get("/v1/images", &imgs); err != nil {
 			return false, err.Error()
@@ -87,14 +88,14 @@ func TestImageLoadedOnOneNodeRunsEverywhere(t *testing.T) {
 		}
 		return false, fmt.Sprint(imgs)
 	})
-	waitFor(t, 20*time.Second, "container logs", func() (bool, string) {
-		out, _ := n1.cli("service", "logs", "hello")
+	harness.WaitFor(t, 20*time.Second, "container logs", func() (bool, string) {
+		out, _ := n1.CLI("service", "logs", "hello")
 		return strings.Count(out, "hello.") >= 3, out
 	})
-	if out, err := n1.cli("service", "rm", "hello"); err != nil {
+	if out, err := n1.CLI("service", "rm", "hello"); err != nil {
 		t.Fatalf("service rm: %v\n%s", err, out)
 	}
-	waitFor(t, 30*time.Second, "no containers left", func() (bool, string) {
+	harness.WaitFor(t, 30*time.Second, "no containers left", func() (bool, string) {
 		left := 0
 		for _, a := range c.agents {
 			left += len(containersIn(t, a.namespace()))
@@ -110,13 +111,13 @@ func TestImageLoadedOnOneNodeRunsEverywhere(t *testing.T) {
 func TestRegistryPullAgentRestartAndKill(t *testing.T) {
 	c := containerCluster(t, 1)
 	n1 := c.agents[0]
-	port := freePort(t)
-	if out, err := n1.cli("service", "create", "web", "--detach", "--image", ctrEnv.pushed, "--env", fmt.Sprintf("PORT=%d", port),
+	port := harness.FreePort(t)
+	if out, err := n1.CLI("service", "create", "web", "--detach", "--image", ctrEnv.pushed, "--env", fmt.Sprintf("PORT=%d", port),
 		"--restart-delay", "100ms"); err != nil {
 		t.Fatalf("service create: %v\n%s", err, out)
 	}
 	ts := waitRunning(t, n1, "web", 1, 90*time.Second)
-	waitFor(t, 20*time.Second, "the container to answer", func() (bool, string) {
+	harness.WaitFor(t, 20*time.Second, "the container to answer", func() (bool, string) {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
 		if err != nil {
 			return false, err.Error()
@@ -126,8 +127,8 @@ func TestRegistryPullAgentRestartAndKill(t *testing.T) {
 		return strings.Contains(string(b), "hello from task "+ts[0].ID), string(b)
 	})
 	pid := ts[0].Status.PID
-	n1.kill()
-	n1.start()
+	n1.Kill()
+	n1.Start()
 	c.waitMembers(1)
 	after := waitRunning(t, n1, "web", 1, 30*time.Second)
 	if after[0].ID != ts[0].ID || after[0].Status.PID != pid {
@@ -136,7 +137,7 @@ func TestRegistryPullAgentRestartAndKill(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "the killed container reported and replaced", func() (bool, string) {
+	harness.WaitFor(t, 30*time.Second, "the killed container reported and replaced", func() (bool, string) {
 		ts, err := tasks(n1, "web")
 		if err != nil {
 			return false, err.Error()
@@ -162,17 +163,17 @@ func TestRegistryPullAgentRestartAndKill(t *testing.T) {
 func TestBadImagesGetClearErrors(t *testing.T) {
 	c := containerCluster(t, 1)
 	n1 := c.agents[0]
-	if out, err := n1.cli("service", "create", "ghost", "--detach", "--image", "nothing/here:v1"); err != nil {
+	if out, err := n1.CLI("service", "create", "ghost", "--detach", "--image", "nothing/here:v1"); err != nil {
 		t.Fatalf("service create: %v\n%s", err, out)
 	}
-	waitFor(t, 20*time.Second, "a pending reason", func() (bool, string) {
-		out, _ := n1.cli("service", "ps", "ghost", "--no-trunc")
+	harness.WaitFor(t, 20*time.Second, "a pending reason", func() (bool, string) {
+		out, _ := n1.CLI("service", "ps", "ghost", "--no-trunc")
 		return strings.Contains(out, "held by no node and names no registry"), out
 	})
 	bad := filepath.Join(t.TempDir(), "bad.tar")
 	data, _ := os.ReadFile(ctrEnv.helloTar)
 	os.WriteFile(bad, data[:len(data)/2], 0o600)
-	out, err := n1.cli("image", "load", bad)
+	out, err := n1.CLI("image", "load", bad)
 	if err == nil || !strings.HasPrefix(out, "shoal: ") || strings.Count(strings.TrimSpace(out), "\n") > 0 {
 		t.Fatalf("corrupt tarball: err=%v out=%q", err, out)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/integration/harness"
 )
 
 const loopCmd = `while true; do echo "tick $SHOAL_SERVICE.$SHOAL_SLOT on $SHOAL_NODE"; sleep 1; done`
@@ -19,7 +20,7 @@ func createService(t testing.TB, a *agentProc, name string, args ...string) {
 	t.Helper()
 	full := append([]string{"service", "create", name, "--detach", "--runtime", "process"}, args...)
 	full = append(full, "--", "sh", "-c", loopCmd)
-	if out, err := a.cli(full...); err != nil {
+	if out, err := a.CLI(full...); err != nil {
 		t.Fatalf("service create: %v\n%s", err, out)
 	}
 }
@@ -47,7 +48,7 @@ func runningByNode(ts []api.TaskInfo) map[string]int {
 func waitRunning(t testing.TB, a *agentProc, name string, want int, timeout time.Duration, exclude ...string) []api.TaskInfo {
 	t.Helper()
 	var last []api.TaskInfo
-	waitFor(t, timeout, fmt.Sprintf("%d running tasks of %s", want, name), func() (bool, string) {
+	harness.WaitFor(t, timeout, fmt.Sprintf("%d running tasks of %s", want, name), func() (bool, string) {
 		ts, err := tasks(a, name)
 		if err != nil {
 			return false, err.Error()
@@ -105,7 +106,7 @@ func TestReplicatedServiceSpreadsAndRestarts(t *testing.T) {
 	if err := syscall.Kill(victim.Status.PID, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill task process %d: %v", victim.Status.PID, err)
 	}
-	waitFor(t, 20*time.Second, "the killed task replaced", func() (bool, string) {
+	harness.WaitFor(t, 20*time.Second, "the killed task replaced", func() (bool, string) {
 		ts, err := tasks(a, "web")
 		if err != nil {
 			return false, err.Error()
@@ -125,7 +126,7 @@ func TestReplicatedServiceSpreadsAndRestarts(t *testing.T) {
 		return replaced, "no running replacement in slot yet"
 	})
 	waitRunning(t, a, "web", 6, 10*time.Second)
-	if out, err := a.cli("service", "logs", "web", "--tail", "1"); err != nil || !strings.Contains(out, "tick web.") {
+	if out, err := a.CLI("service", "logs", "web", "--tail", "1"); err != nil || !strings.Contains(out, "tick web.") {
 		t.Fatalf("service logs: %v\n%s", err, out)
 	}
 }
@@ -138,8 +139,8 @@ func TestNodeDeathMovesTasks(t *testing.T) {
 	createService(t, leader, "api", "--replicas", "3")
 	waitRunning(t, leader, "api", 3, 30*time.Second)
 	victim := c.anyRunning(leader)
-	victim.die()
-	waitRunning(t, leader, "api", 3, 30*time.Second, victim.name)
+	victim.Die()
+	waitRunning(t, leader, "api", 3, 30*time.Second, victim.Name)
 }
 
 // TestLeaderDeathMovesTasks: after kill -9 of the leader, which ran tasks
@@ -150,9 +151,9 @@ func TestLeaderDeathMovesTasks(t *testing.T) {
 	leader := c.leader()
 	createService(t, leader, "db", "--replicas", "3")
 	waitRunning(t, leader, "db", 3, 30*time.Second)
-	leader.die()
+	leader.Die()
 	survivor := c.anyRunning(leader)
-	waitRunning(t, survivor, "db", 3, 30*time.Second, leader.name)
+	waitRunning(t, survivor, "db", 3, 30*time.Second, leader.Name)
 }
 
 // TestScaleDrainPause: scale up and down keeps spread; drain moves tasks
@@ -162,11 +163,11 @@ func TestScaleDrainPause(t *testing.T) {
 	a := c.agents[0]
 	createService(t, a, "s", "--replicas", "3")
 	waitRunning(t, a, "s", 3, 30*time.Second)
-	if out, err := a.cli("service", "scale", "s=6", "--detach"); err != nil {
+	if out, err := a.CLI("service", "scale", "s=6", "--detach"); err != nil {
 		t.Fatalf("scale: %v %s", err, out)
 	}
 	waitRunning(t, a, "s", 6, 30*time.Second)
-	if out, err := a.cli("service", "scale", "s=3", "--detach"); err != nil {
+	if out, err := a.CLI("service", "scale", "s=3", "--detach"); err != nil {
 		t.Fatalf("scale: %v %s", err, out)
 	}
 	ts := waitRunning(t, a, "s", 3, 30*time.Second)
@@ -175,19 +176,19 @@ func TestScaleDrainPause(t *testing.T) {
 			t.Fatalf("scale down left uneven spread: %s has %d", n, count)
 		}
 	}
-	if out, err := a.cli("node", "update", "n2", "--availability", "drain"); err != nil {
+	if out, err := a.CLI("node", "update", "n2", "--availability", "drain"); err != nil {
 		t.Fatalf("drain: %v %s", err, out)
 	}
 	waitRunning(t, a, "s", 3, 30*time.Second, "n2")
-	if out, err := a.cli("node", "update", "n2", "--availability", "active"); err != nil {
+	if out, err := a.CLI("node", "update", "n2", "--availability", "active"); err != nil {
 		t.Fatalf("activate: %v %s", err, out)
 	}
-	if out, err := a.cli("node", "update", "n3", "--availability", "pause"); err != nil {
+	if out, err := a.CLI("node", "update", "n3", "--availability", "pause"); err != nil {
 		t.Fatalf("pause: %v %s", err, out)
 	}
 	ts, _ = tasks(a, "s")
 	onPaused := runningByNode(ts)["n3"]
-	a.cli("service", "scale", "s=7", "--detach")
+	a.CLI("service", "scale", "s=7", "--detach")
 	ts = waitRunning(t, a, "s", 7, 30*time.Second)
 	if byNode := runningByNode(ts); byNode["n3"] != onPaused {
 		t.Fatalf("paused node's tasks changed from %d: %v", onPaused, byNode)
@@ -202,13 +203,13 @@ func TestGlobalServiceFollowsNodes(t *testing.T) {
 	createService(t, a, "agent", "--mode", "global")
 	waitRunning(t, a, "agent", 2, 30*time.Second)
 	n3 := newAgent(t, "n3", "--runtime", "process")
-	n3.start("--join", a.p2pAddr(), "--token", c.token)
+	n3.Start("--join", a.P2PAddr(), "--token", c.token)
 	c.agents = append(c.agents, n3)
 	ts := waitRunning(t, a, "agent", 3, 30*time.Second)
 	if runningByNode(ts)["n3"] != 1 {
 		t.Fatalf("no task on the new node: %v", runningByNode(ts))
 	}
-	n3.die()
+	n3.Die()
 	waitRunning(t, a, "agent", 2, 30*time.Second, "n3")
 }
 
@@ -217,8 +218,8 @@ func TestUnsatisfiableConstraintStaysPending(t *testing.T) {
 	c := startCluster(t, 2, "--runtime", "process")
 	a := c.agents[0]
 	createService(t, a, "nowhere", "--replicas", "2", "--constraint", "node.labels.zone==mars")
-	waitFor(t, 20*time.Second, "a pending reason", func() (bool, string) {
-		out, err := a.cli("service", "ps", "nowhere", "--no-trunc")
+	harness.WaitFor(t, 20*time.Second, "a pending reason", func() (bool, string) {
+		out, err := a.CLI("service", "ps", "nowhere", "--no-trunc")
 		if err != nil {
 			return false, out
 		}
@@ -240,10 +241,10 @@ func TestServicesSurviveClusterRestart(t *testing.T) {
 		pids[x.ID] = x.Status.PID
 	}
 	for _, p := range c.agents {
-		p.kill()
+		p.Kill()
 	}
 	for _, p := range c.agents {
-		p.start()
+		p.Start()
 	}
 	c.waitMembers(3)
 	after := waitRunning(t, a, "keep", 3, 30*time.Second)
@@ -272,26 +273,26 @@ command = ["sh", "-c", "sleep 1000"]
 		return p
 	}
 	m := write(2)
-	if out, err := a.cli("apply", "-f", m); err != nil || !strings.Contains(out, "created") {
+	if out, err := a.CLI("apply", "-f", m); err != nil || !strings.Contains(out, "created") {
 		t.Fatalf("apply: %v\n%s", err, out)
 	}
 	waitRunning(t, a, "app", 2, 30*time.Second)
-	if out, err := a.cli("apply", "-f", m); err != nil || !strings.Contains(out, "unchanged") {
+	if out, err := a.CLI("apply", "-f", m); err != nil || !strings.Contains(out, "unchanged") {
 		t.Fatalf("second apply: %v\n%s", err, out)
 	}
-	if out, err := a.cli("apply", "-f", write(3)); err != nil || !strings.Contains(out, "updated") {
+	if out, err := a.CLI("apply", "-f", write(3)); err != nil || !strings.Contains(out, "updated") {
 		t.Fatalf("changed apply: %v\n%s", err, out)
 	}
 	waitRunning(t, a, "app", 3, 30*time.Second)
 	bad := filepath.Join(dir, "bad.toml")
 	os.WriteFile(bad, []byte("[[service]]\nname = \"x\"\nreplica = 2\n"), 0o600)
-	if out, err := a.cli("apply", "-f", bad); err == nil || !strings.Contains(out, `unknown key "replica"`) {
+	if out, err := a.CLI("apply", "-f", bad); err == nil || !strings.Contains(out, `unknown key "replica"`) {
 		t.Fatalf("bad manifest: %v\n%s", err, out)
 	}
-	if out, err := a.cli("delete", "-f", m); err != nil {
+	if out, err := a.CLI("delete", "-f", m); err != nil {
 		t.Fatalf("delete: %v\n%s", err, out)
 	}
-	waitFor(t, 20*time.Second, "app gone", func() (bool, string) {
+	harness.WaitFor(t, 20*time.Second, "app gone", func() (bool, string) {
 		var svcs []api.ServiceInfo
 		a.get("/v1/services", &svcs)
 		return len(svcs) == 0, fmt.Sprint(len(svcs))

@@ -1,15 +1,11 @@
 package chaos
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
-	"math/rand"
+	"errors"
 	"net"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,6 +14,7 @@ import (
 	"time"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/integration/harness"
 )
 
 // httpc is the harness's own HTTP client for raw requests (fault API,
@@ -28,113 +25,40 @@ var httpc = &http.Client{Transport: &http.Transport{
 	MaxIdleConnsPerHost: 4,
 }}
 
-// agent is one `shoal agent` process (across restarts) and the ports it owns.
+// agent is one `shoal agent` process (across restarts) that the schedule
+// may pause, with an API client per workload client.
 type agent struct {
-	t       testing.TB
-	name    string
-	dataDir string
-	p2pPort int
-	apiAddr string
-	args    []string
+	*harness.Agent
 
 	mu      sync.Mutex
-	cmd     *exec.Cmd
-	out     *bytes.Buffer
-	exited  chan struct{}
 	paused  bool
-	starts  int
 	clients map[string]*api.Client
 }
 
-// freePort returns a port free on 127.0.0.1 for TCP and UDP, below the
-// kernel's ephemeral range (32768+), so that an agent's outbound
-// connections cannot take it before the agent that owns it binds it.
-func freePort(t testing.TB) int {
-	t.Helper()
-	portMu.Lock()
-	defer portMu.Unlock()
-	for i := 0; i < 200; i++ {
-		port := 20000 + portRand.Intn(12000)
-		if portsTaken[port] {
-			continue
-		}
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err == nil {
-			u.Close()
-			portsTaken[port] = true
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
-var (
-	portMu     sync.Mutex
-	portRand   = rand.New(rand.NewSource(time.Now().UnixNano()))
-	portsTaken = map[int]bool{}
-)
-
 // newAgent prepares (but does not start) an agent under root with its own
-// ports and data dir.
+// ports and data dir, the process runtime and the fault API.
 func newAgent(t testing.TB, root, name string) *agent {
-	a := &agent{t: t, name: name, dataDir: filepath.Join(root, name), p2pPort: freePort(t),
-		out: &bytes.Buffer{}, clients: map[string]*api.Client{}}
-	a.apiAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	a.args = []string{"agent", "--name", name, "--data-dir", a.dataDir, "--bind", "127.0.0.1",
-		"--p2p-port", fmt.Sprint(a.p2pPort), "--gossip-port", fmt.Sprint(freePort(t)),
-		"--api-addr", a.apiAddr, "--runtime", "process", "--fault-injection"}
+	a := &agent{Agent: harness.NewAgent(t, shoalBin, name, filepath.Join(root, name), "--runtime", "process", "--fault-injection"),
+		clients: map[string]*api.Client{}}
+	a.Client = httpc
 	return a
 }
 
-func (a *agent) p2pAddr() string { return fmt.Sprintf("127.0.0.1:%d", a.p2pPort) }
-
-// start runs the agent with its base args plus extra.
-func (a *agent) start(extra ...string) {
-	a.t.Helper()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.starts++
-	fmt.Fprintf(a.out, "---- start #%d at %s\n", a.starts, time.Now().Format("15:04:05.000"))
-	cmd := exec.Command(shoalBin, append(append([]string{}, a.args...), extra...)...)
-	cmd.Stdout = &lockedWriter{w: a.out, mu: &a.mu}
-	cmd.Stderr = cmd.Stdout
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		a.t.Fatalf("start %s: %v", a.name, err)
-	}
-	a.cmd, a.paused = cmd, false
-	exited := make(chan struct{})
-	a.exited = exited
-	go func() { cmd.Wait(); close(exited) }()
+// Start runs the agent with its base args plus extra; it is not paused.
+func (a *agent) Start(extra ...string) {
+	a.setPaused(false)
+	a.Agent.Start(extra...)
 }
 
-type lockedWriter struct {
-	w  io.Writer
-	mu *sync.Mutex
+// Stop is harness.Agent.Stop that resumes a paused agent first.
+func (a *agent) Stop(timeout time.Duration) bool {
+	a.resume()
+	return a.Agent.Stop(timeout)
 }
 
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
-}
-
-// output is everything the agent printed so far, across restarts.
-func (a *agent) output() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.out.String()
-}
-
-// tail is the last n lines of output.
+// tail is the last n lines of output (across restarts).
 func (a *agent) tail(n int) string {
-	lines := strings.Split(strings.TrimRight(a.output(), "\n"), "\n")
+	lines := strings.Split(strings.TrimRight(a.Log(), "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
@@ -144,7 +68,7 @@ func (a *agent) tail(n int) string {
 // lastWords is the agent's last panic line if it panicked, or else the
 // tail of its output: what to show when it will not come back.
 func (a *agent) lastWords() string {
-	out := a.output()
+	out := a.Log()
 	if i := strings.LastIndex(out, "\npanic: "); i >= 0 {
 		line, _, _ := strings.Cut(out[i+1:], "\n")
 		return line
@@ -152,89 +76,38 @@ func (a *agent) lastWords() string {
 	return a.tail(8)
 }
 
-func (a *agent) proc() (*exec.Cmd, chan struct{}) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.cmd, a.exited
-}
-
-// running reports whether the agent process is alive (paused or not).
-func (a *agent) running() bool {
-	cmd, exited := a.proc()
-	if cmd == nil {
-		return false
-	}
-	select {
-	case <-exited:
-		return false
-	default:
-		return true
-	}
-}
-
 // usable reports whether the agent runs and is not paused.
 func (a *agent) usable() bool {
 	a.mu.Lock()
 	paused := a.paused
 	a.mu.Unlock()
-	return !paused && a.running()
-}
-
-// kill sends SIGKILL to the agent (not its workloads) and waits for it.
-func (a *agent) kill() {
-	cmd, exited := a.proc()
-	if cmd == nil {
-		return
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	<-exited
-}
-
-// die kills the agent and its workloads with SIGKILL: the node is gone.
-func (a *agent) die() {
-	a.kill()
-	killUnder(a.dataDir)
-}
-
-// stop sends SIGTERM (resuming a paused agent first) and waits up to
-// timeout; it reports whether the agent exited in time, and kills it if not.
-func (a *agent) stop(timeout time.Duration) bool {
-	cmd, exited := a.proc()
-	if cmd == nil {
-		return true
-	}
-	a.resume()
-	cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-		return true
-	case <-time.After(timeout):
-		a.kill()
-		return false
-	}
+	return !paused && a.Running()
 }
 
 // pause stops the agent process with SIGSTOP (its workloads keep running).
 func (a *agent) pause() error {
-	cmd, _ := a.proc()
-	if cmd == nil {
-		return fmt.Errorf("%s is not started", a.name)
+	a.setPaused(true)
+	err := a.Signal(syscall.SIGSTOP)
+	if err != nil {
+		a.setPaused(false)
 	}
+	return err
+}
+
+func (a *agent) setPaused(p bool) {
 	a.mu.Lock()
-	a.paused = true
+	a.paused = p
 	a.mu.Unlock()
-	return cmd.Process.Signal(syscall.SIGSTOP)
 }
 
 // resume continues a paused agent.
 func (a *agent) resume() {
-	cmd, _ := a.proc()
 	a.mu.Lock()
 	paused := a.paused
 	a.paused = false
 	a.mu.Unlock()
-	if paused && cmd != nil {
-		cmd.Process.Signal(syscall.SIGCONT)
+	if paused {
+		a.Signal(syscall.SIGCONT)
 	}
 }
 
@@ -245,7 +118,7 @@ func (a *agent) client(owner string) *api.Client {
 	defer a.mu.Unlock()
 	c := a.clients[owner]
 	if c == nil {
-		c = api.NewClient(a.apiAddr)
+		c = api.NewClient(a.APIAddr)
 		a.clients[owner] = c
 	}
 	return c
@@ -263,47 +136,32 @@ func (a *agent) post(ctx context.Context, path string, body, v any) error {
 
 // do sends one request (no retries) and returns an *api.Error on failure.
 func (a *agent) do(ctx context.Context, method, path string, body, v any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+a.apiAddr+path, rd)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := httpc.Do(req)
-	if err != nil {
-		return api.Errorf(api.CodeUnavailable, "%s: %v", a.name, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		var er api.ErrorResponse
-		if json.Unmarshal(data, &er) == nil && er.Error != nil {
-			return er.Error
-		}
-		return api.Errorf(api.CodeInternal, "%s: %s %s: %d %s", a.name, method, path, resp.StatusCode, strings.TrimSpace(string(data)))
-	}
-	if v == nil {
-		return nil
-	}
-	return json.Unmarshal(data, v)
+	return a.apiError(a.Do(ctx, method, path, body, v))
 }
 
 // status is GET /v1/cluster with a short timeout.
 func (a *agent) status(timeout time.Duration) (api.ClusterStatus, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var st api.ClusterStatus
-	err := a.get(ctx, "/v1/cluster", &st)
-	return st, err
+	st, err := a.Status(timeout)
+	return st, a.apiError(err)
+}
+
+// apiError turns a failed request into an *api.Error: Unavailable if the
+// agent did not answer, the error in its answer if there is one, or else
+// Internal with the status and body.
+func (a *agent) apiError(err error) error {
+	var unreachable *harness.UnreachableError
+	var status *harness.HTTPError
+	switch {
+	case errors.As(err, &unreachable):
+		return api.Errorf(api.CodeUnavailable, "%s: %v", a.Name, unreachable.Err)
+	case errors.As(err, &status):
+		var er api.ErrorResponse
+		if json.Unmarshal(status.Body, &er) == nil && er.Error != nil {
+			return er.Error
+		}
+		return api.Errorf(api.CodeInternal, "%s: %s", a.Name, status)
+	}
+	return err
 }
 
 // fault posts a fault-injection request.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+	"github.com/shoal-project/shoal/integration/harness"
 )
 
 // Bounds the invariants are held to.
@@ -42,11 +43,11 @@ func TestChaos(t *testing.T) {
 	t.Cleanup(func() {
 		for _, a := range c.agents {
 			a.resume()
-			a.kill()
-			killUnder(a.dataDir)
+			a.Kill()
+			harness.KillUnder(a.DataDir)
 		}
 	})
-	disk, why := mountTmpfs(t, c.byName(diskNode).dataDir)
+	disk, why := mountTmpfs(t, c.byName(diskNode).DataDir)
 	if disk == nil {
 		rep.note("not done: full disk (%s)", why)
 	}
@@ -87,7 +88,7 @@ func TestChaos(t *testing.T) {
 			defer close(convDone)
 			<-workDone
 			logf("workload stopped %.2fs after the last heal; %d operations recorded", time.Since(healAt).Seconds(), len(h.snapshot()))
-			_, convErr = poll(30*time.Second, "convergence", c.converged)
+			_, convErr = harness.Poll(30*time.Second, "convergence", c.converged)
 			convergedIn = time.Since(healAt)
 			logf("converged: %v (%.2fs after the last heal)", convErr == nil, convergedIn.Seconds())
 		}()
@@ -219,7 +220,7 @@ func finalReads(c *cluster, h *history, logf func(string, ...any)) []string {
 			go func(i int, a *agent, k string) {
 				defer wg.Done()
 				in := kvInput{Key: k, Kind: opRead}
-				_, err := poll(finalReadDeadline, "a final read", func() (bool, string) {
+				_, err := harness.Poll(finalReadDeadline, "a final read", func() (bool, string) {
 					call := h.now()
 					ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 					defer cancel()
@@ -227,14 +228,14 @@ func finalReads(c *cluster, h *history, logf func(string, ...any)) []string {
 					if err != nil {
 						return false, err.Error()
 					}
-					h.add(100+i, a.name, in, kvOutput{Result: resOK, Value: v}, call, true)
+					h.add(100+i, a.Name, in, kvOutput{Result: resOK, Value: v}, call, true)
 					return true, ""
 				})
 				if err != nil {
 					mu.Lock()
-					failed = append(failed, fmt.Sprintf("%s on %s", k, a.name))
+					failed = append(failed, fmt.Sprintf("%s on %s", k, a.Name))
 					mu.Unlock()
-					logf("final read of %s on %s failed: %v", k, a.name, err)
+					logf("final read of %s on %s failed: %v", k, a.Name, err)
 				}
 			}(i, a, k)
 		}
@@ -248,7 +249,7 @@ func finalReads(c *cluster, h *history, logf func(string, ...any)) []string {
 // baselines and returns the last counts.
 func settle(baseG, baseF int) (int, int) {
 	g, f := 0, 0
-	poll(10*time.Second, "goroutines and fds to settle", func() (bool, string) {
+	harness.Poll(10*time.Second, "goroutines and fds to settle", func() (bool, string) {
 		runtime.GC()
 		g, f = runtime.NumGoroutine(), openFDs()
 		return g <= baseG+goroutineSlack && f <= baseF+fdSlack, ""

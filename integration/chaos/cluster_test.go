@@ -10,35 +10,8 @@ import (
 	"time"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/integration/harness"
 )
-
-// poll calls cond every 50ms until it holds or timeout passes; it returns
-// how long it took, or an error with the last detail.
-func poll(timeout time.Duration, what string, cond func() (bool, string)) (time.Duration, error) {
-	start := time.Now()
-	last := ""
-	for {
-		ok, detail := cond()
-		if ok {
-			return time.Since(start), nil
-		}
-		if detail != "" {
-			last = detail
-		}
-		if time.Since(start) > timeout {
-			return time.Since(start), fmt.Errorf("timed out after %s waiting for %s; last: %s", timeout, what, last)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// waitFor is poll that fails the test.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	if _, err := poll(timeout, what, cond); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // cluster is the set of agents under test.
 type cluster struct {
@@ -64,13 +37,13 @@ func (c *cluster) start() {
 	t := c.t
 	t.Helper()
 	first := c.agents[0]
-	first.start("--bootstrap")
-	waitFor(t, 30*time.Second, "bootstrap leader", func() (bool, string) {
+	first.Start("--bootstrap")
+	harness.WaitFor(t, 30*time.Second, "bootstrap leader", func() (bool, string) {
 		st, err := first.status(time.Second)
 		if err != nil {
 			return false, err.Error() + "\n" + first.tail(5)
 		}
-		return st.Leader == first.name, fmt.Sprintf("%+v", st)
+		return st.Leader == first.Name, fmt.Sprintf("%+v", st)
 	})
 	var tok api.TokenResponse
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -80,11 +53,11 @@ func (c *cluster) start() {
 	}
 	c.token = tok.Token
 	for _, a := range c.agents[1:] {
-		a.start("--join", first.p2pAddr(), "--token", c.token)
+		a.Start("--join", first.P2PAddr(), "--token", c.token)
 	}
-	if _, err := poll(60*time.Second, "all nodes ready with 3 voters", c.healthy); err != nil {
+	if _, err := harness.Poll(60*time.Second, "all nodes ready with 3 voters", c.healthy); err != nil {
 		for _, a := range c.agents {
-			t.Logf("%s:\n%s", a.name, a.tail(15))
+			t.Logf("%s:\n%s", a.Name, a.tail(15))
 		}
 		t.Fatal(err)
 	}
@@ -92,7 +65,7 @@ func (c *cluster) start() {
 
 func (c *cluster) byName(name string) *agent {
 	for _, a := range c.agents {
-		if a.name == name {
+		if a.Name == name {
 			return a
 		}
 	}
@@ -102,7 +75,7 @@ func (c *cluster) byName(name string) *agent {
 func (c *cluster) names() []string {
 	var out []string
 	for _, a := range c.agents {
-		out = append(out, a.name)
+		out = append(out, a.Name)
 	}
 	return out
 }
@@ -110,7 +83,7 @@ func (c *cluster) names() []string {
 func (c *cluster) dataDirs() []string {
 	var out []string
 	for _, a := range c.agents {
-		out = append(out, a.dataDir)
+		out = append(out, a.DataDir)
 	}
 	return out
 }
@@ -129,7 +102,7 @@ func (c *cluster) statuses(timeout time.Duration) map[string]api.ClusterStatus {
 			defer wg.Done()
 			if st, err := a.status(timeout); err == nil {
 				mu.Lock()
-				out[a.name] = st
+				out[a.Name] = st
 				mu.Unlock()
 			}
 		}(a)
@@ -146,8 +119,8 @@ func (c *cluster) healthy() (bool, string) {
 	if len(sts) != len(c.agents) {
 		var silent []string
 		for _, a := range c.agents {
-			if _, ok := sts[a.name]; !ok {
-				silent = append(silent, a.name)
+			if _, ok := sts[a.Name]; !ok {
+				silent = append(silent, a.Name)
 			}
 		}
 		return false, fmt.Sprintf("%v do not answer", silent)
@@ -206,7 +179,7 @@ func (c *cluster) selfLeader() *agent {
 // waitLeader waits up to timeout for a single self-claimed leader.
 func (c *cluster) waitLeader(timeout time.Duration) *agent {
 	var l *agent
-	poll(timeout, "a leader", func() (bool, string) {
+	harness.Poll(timeout, "a leader", func() (bool, string) {
 		l = c.selfLeader()
 		return l != nil, ""
 	})

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/shoal-project/shoal/integration/harness"
 )
 
 // tmpfsDisk is a small tmpfs mounted over a node's data dir, so that the
@@ -33,7 +35,7 @@ func mountTmpfs(t testing.TB, dir string) (*tmpfsDisk, string) {
 		return nil, fmt.Sprintf("mount tmpfs: %v: %s", err, strings.TrimSpace(string(out)))
 	}
 	t.Cleanup(func() {
-		killUnder(dir)
+		harness.KillUnder(dir)
 		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
 			t.Errorf("umount %s: %v: %s", dir, err, out)
 		}

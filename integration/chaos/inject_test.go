@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/shoal-project/shoal/integration/harness"
 )
 
 // injector carries out the rounds of a schedule and measures recovery.
@@ -48,7 +50,7 @@ func (inj *injector) runRound(r round, last bool) {
 	leader := ""
 	if r.Kind == killLeader || r.Kind == pauseLeader || r.Kind == isolateLeader || r.Kind == partLeaderMinor {
 		if l := inj.c.waitLeader(5 * time.Second); l != nil {
-			leader = l.name
+			leader = l.Name
 		} else {
 			leader = r.Pick[0]
 			inj.logf("round %d: no leader within 5s; %s stands in for it", r.N, leader)
@@ -72,8 +74,8 @@ func (inj *injector) runRound(r round, last bool) {
 		}
 		a := inj.c.byName(target)
 		inj.logf("round %d: %s: kill -9 %s (agent and workloads), restart in %.1fs", r.N, r.Kind, target, r.Hold.Seconds())
-		a.die()
-		heal = func() { a.start() }
+		a.Die()
+		heal = func() { a.Start() }
 	case pauseLeader, pauseNode:
 		target := r.Pick[0]
 		if r.Kind == pauseLeader {
@@ -147,11 +149,11 @@ func (inj *injector) partition(r round, a, b, bridge []string) func() {
 // healAll removes every cut on every running agent.
 func (inj *injector) healAll() {
 	for _, a := range inj.c.agents {
-		if !a.running() {
+		if !a.Running() {
 			continue
 		}
 		if err := a.fault(faultRequest{Heal: true}); err != nil {
-			inj.trouble("heal on %s: %v", a.name, err)
+			inj.trouble("heal on %s: %v", a.Name, err)
 		}
 	}
 }
@@ -166,9 +168,9 @@ func (inj *injector) fillDisk(r round) func() {
 		if err := inj.disk.free(); err != nil {
 			inj.trouble("round %d: freeing the disk: %v", r.N, err)
 		}
-		if !a.running() {
+		if !a.Running() {
 			inj.trouble("round %d: %s exited on a full disk; restarted. Last output:\n%s", r.N, diskNode, a.tail(8))
-			a.start()
+			a.Start()
 		}
 	}
 }
@@ -176,7 +178,7 @@ func (inj *injector) fillDisk(r round) func() {
 // awaitRecovery waits out the round's gap, timing how long the cluster
 // takes to be healthy again.
 func (inj *injector) awaitRecovery(r round) {
-	took, err := poll(r.Gap, "healthy", inj.c.healthy)
+	took, err := harness.Poll(r.Gap, "healthy", inj.c.healthy)
 	if err != nil {
 		inj.notRecovered = append(inj.notRecovered, r.N)
 		inj.logf("round %d: not healthy within the %.1fs gap: %v", r.N, r.Gap.Seconds(), err)

@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"sync"
 	"time"
+
+	"github.com/shoal-project/shoal/integration/harness"
 )
 
 // restartCrashed restarts every agent that exited although the test did
@@ -15,18 +17,17 @@ import (
 func (c *cluster) restartCrashed(logf func(string, ...any)) []string {
 	var out []string
 	for _, a := range c.agents {
-		if a.running() {
+		if a.Running() {
 			continue
 		}
-		cmd, _ := a.proc()
-		code := -1
-		if cmd != nil && cmd.ProcessState != nil {
-			code = cmd.ProcessState.ExitCode()
+		code, exited := a.ExitCode(0)
+		if !exited {
+			code = -1
 		}
-		msg := fmt.Sprintf("%s exited (code %d); last output:\n%s", a.name, code, a.lastWords())
+		msg := fmt.Sprintf("%s exited (code %d); last output:\n%s", a.Name, code, a.lastWords())
 		logf("CRASH: %s", msg)
 		out = append(out, msg)
-		a.start()
+		a.Start()
 	}
 	return out
 }
@@ -41,9 +42,9 @@ func (c *cluster) stopAll(timeout time.Duration) []string {
 		wg.Add(1)
 		go func(a *agent) {
 			defer wg.Done()
-			if !a.stop(timeout) {
+			if !a.Stop(timeout) {
 				mu.Lock()
-				slow = append(slow, a.name)
+				slow = append(slow, a.Name)
 				mu.Unlock()
 			}
 		}(a)
@@ -73,12 +74,12 @@ func (c *cluster) restartAll(logf func(string, ...any)) (error, time.Duration) {
 	}
 	start := time.Now()
 	for _, a := range c.agents {
-		a.start()
+		a.Start()
 	}
-	if _, err := poll(restartBound, "the restarted cluster to be healthy", c.healthy); err != nil {
+	if _, err := harness.Poll(restartBound, "the restarted cluster to be healthy", c.healthy); err != nil {
 		for _, a := range c.agents {
 			if _, serr := a.status(time.Second); serr != nil {
-				err = fmt.Errorf("%w\n%s (%v):\n%s", err, a.name, serr, a.lastWords())
+				err = fmt.Errorf("%w\n%s (%v):\n%s", err, a.Name, serr, a.lastWords())
 			}
 		}
 		return err, time.Since(start)
@@ -97,7 +98,7 @@ func (c *cluster) restartAll(logf func(string, ...any)) (error, time.Duration) {
 	if !reflect.DeepEqual(svcs, again) {
 		return fmt.Errorf("services changed across the restart: %v → %v", svcs, again), time.Since(start)
 	}
-	if _, err := poll(30*time.Second, "convergence after the restart", c.converged); err != nil {
+	if _, err := harness.Poll(30*time.Second, "convergence after the restart", c.converged); err != nil {
 		return err, time.Since(start)
 	}
 	logf("restart: same cluster %s and %d services, converged %.2fs after the start", api8(after.ClusterID), len(again), time.Since(start).Seconds())
@@ -119,7 +120,7 @@ func (c *cluster) teardown(logf func(string, ...any)) []string {
 			}
 			cancel()
 		}
-		if _, err := poll(20*time.Second, "every workload process to end", func() (bool, string) {
+		if _, err := harness.Poll(20*time.Second, "every workload process to end", func() (bool, string) {
 			n := workloadCounts(c.dataDirs()...)
 			return len(n) == 0, fmt.Sprint(n)
 		}); err != nil {
@@ -131,16 +132,16 @@ func (c *cluster) teardown(logf func(string, ...any)) []string {
 	if slow := c.stopAll(20 * time.Second); len(slow) > 0 {
 		leaked = append(leaked, fmt.Sprintf("agents did not exit within 20s of SIGTERM: %v", slow))
 	}
-	var left []hostProc
-	poll(10*time.Second, "no process of the cluster left", func() (bool, string) {
-		left = procsUnder(c.dataDirs()...)
+	var left []harness.Proc
+	harness.Poll(10*time.Second, "no process of the cluster left", func() (bool, string) {
+		left = harness.ProcsUnder(c.dataDirs()...)
 		return len(left) == 0, ""
 	})
 	for _, p := range left {
-		leaked = append(leaked, fmt.Sprintf("pid %d: %s", p.pid, p.cmdline))
+		leaked = append(leaked, fmt.Sprintf("pid %d: %s", p.PID, p.Cmdline))
 	}
 	for _, a := range c.agents {
-		killUnder(a.dataDir)
+		harness.KillUnder(a.DataDir)
 	}
 	logf("teardown: %d leaks", len(leaked))
 	return leaked
@@ -161,7 +162,7 @@ func (c *cluster) saveLogs(prefix string) (string, error) {
 		return "", err
 	}
 	for _, a := range c.agents {
-		if err := os.WriteFile(filepath.Join(dir, a.name+".log"), []byte(a.output()), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, a.Name+".log"), []byte(a.Log()), 0o644); err != nil {
 			return "", err
 		}
 	}

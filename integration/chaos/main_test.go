@@ -12,12 +12,11 @@ package chaos
 
 import (
 	"flag"
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/shoal-project/shoal/integration/harness"
 )
 
 var (
@@ -31,23 +30,5 @@ var shoalBin string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if bin := os.Getenv("SHOAL_BIN"); bin != "" {
-		shoalBin = bin // a prebuilt binary, e.g. while the tree is mid-edit
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "shoal-chaos-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	shoalBin = filepath.Join(dir, "shoal")
-	build := exec.Command("go", "build", "-o", shoalBin, "../../cmd/shoal")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building shoal:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(harness.Run(m, &shoalBin))
 }

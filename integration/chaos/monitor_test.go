@@ -56,7 +56,7 @@ func (lw *leaderWatch) run(ctx context.Context) {
 					continue
 				}
 				if st, err := a.status(500 * time.Millisecond); err == nil {
-					lw.record(a.name, st)
+					lw.record(a.Name, st)
 				}
 			}
 		}(a)

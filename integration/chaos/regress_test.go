@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/integration/harness"
 )
 
 // Regression tests for the Shoal bugs the chaos runs found. Each one fails
@@ -20,8 +21,8 @@ func startSmall(t *testing.T, n int) *cluster {
 	t.Cleanup(func() {
 		for _, a := range c.agents {
 			a.resume()
-			a.kill()
-			killUnder(a.dataDir)
+			a.Kill()
+			harness.KillUnder(a.DataDir)
 		}
 	})
 	c.start()
@@ -60,7 +61,7 @@ func TestRegressionConsistentReadOnQuietFollower(t *testing.T) {
 		if err != nil {
 			st, _ := f.status(time.Second)
 			t.Errorf("consistent read on follower %s failed after %.1fs: %v (its commit index %d, applied index %d)",
-				f.name, time.Since(start).Seconds(), err, st.CommitIndex, st.AppliedIndex)
+				f.Name, time.Since(start).Seconds(), err, st.CommitIndex, st.AppliedIndex)
 		}
 	}
 }
@@ -81,8 +82,8 @@ func TestRegressionWriteOnCutOffNodeAnswersFromStaleReplica(t *testing.T) {
 	var rest []string
 	for _, a := range c.agents {
 		if a != cut {
-			rest = append(rest, a.name)
-			if err := a.fault(faultRequest{Block: []string{cut.name}}); err != nil {
+			rest = append(rest, a.Name)
+			if err := a.fault(faultRequest{Block: []string{cut.Name}}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -128,7 +129,7 @@ func TestRegressionRetriedDeleteAnswersNotFound(t *testing.T) {
 		t.Fatal(err)
 	}
 	del := func() error {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, "http://"+a.apiAddr+"/v1/services/gone", nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, "http://"+a.APIAddr+"/v1/services/gone", nil)
 		req.Header.Set(api.HeaderRequestID, "chaos-retried-delete")
 		resp, err := httpc.Do(req)
 		if err != nil {
@@ -164,11 +165,11 @@ func TestRegressionRestartAfterLogSuffixCleared(t *testing.T) {
 	rest := c.followers(old)
 	// Cut the leader off and, at once, give it writes it cannot commit.
 	for _, f := range rest {
-		if err := f.fault(faultRequest{Block: []string{old.name}}); err != nil {
+		if err := f.fault(faultRequest{Block: []string{old.Name}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := old.fault(faultRequest{Block: []string{rest[0].name, rest[1].name}}); err != nil {
+	if err := old.fault(faultRequest{Block: []string{rest[0].Name, rest[1].Name}}); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 5; i++ {
@@ -177,9 +178,9 @@ func TestRegressionRestartAfterLogSuffixCleared(t *testing.T) {
 		cancel()
 	}
 	// The majority elects a new leader and commits past the old one's log.
-	waitFor(t, 15*time.Second, "a new leader on the majority side", func() (bool, string) {
+	harness.WaitFor(t, 15*time.Second, "a new leader on the majority side", func() (bool, string) {
 		st, err := rest[0].status(time.Second)
-		return err == nil && st.Leader != "" && st.Leader != old.name, fmt.Sprintf("%+v %v", st, err)
+		return err == nil && st.Leader != "" && st.Leader != old.Name, fmt.Sprintf("%+v %v", st, err)
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -193,17 +194,17 @@ func TestRegressionRestartAfterLogSuffixCleared(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 30*time.Second, "the old leader to follow again", func() (bool, string) {
+	harness.WaitFor(t, 30*time.Second, "the old leader to follow again", func() (bool, string) {
 		st, err := old.status(time.Second)
-		return err == nil && st.Leader != "" && st.Leader != old.name && strings.Contains(old.output(), "clearing log suffix"),
+		return err == nil && st.Leader != "" && st.Leader != old.Name && strings.Contains(old.Log(), "clearing log suffix"),
 			fmt.Sprintf("%+v %v", st, err)
 	})
-	if !old.stop(20 * time.Second) {
-		t.Fatalf("%s did not stop on SIGTERM", old.name)
+	if !old.Stop(20 * time.Second) {
+		t.Fatalf("%s did not stop on SIGTERM", old.Name)
 	}
-	old.start()
-	if _, err := poll(20*time.Second, "the old leader to answer after its restart", func() (bool, string) {
-		if !old.running() {
+	old.Start()
+	if _, err := harness.Poll(20*time.Second, "the old leader to answer after its restart", func() (bool, string) {
+		if !old.Running() {
 			return false, "exited"
 		}
 		_, err := old.status(time.Second)
@@ -236,7 +237,7 @@ func TestRegressionDeposedLeaderReportedForNewTerm(t *testing.T) {
 		l.pause()
 		time.Sleep(1500 * time.Millisecond) // past the 300ms election timeout
 		l.resume()
-		waitFor(t, 15*time.Second, "a healthy cluster", c.healthy)
+		harness.WaitFor(t, 15*time.Second, "a healthy cluster", c.healthy)
 	}
 	cancel()
 	<-done
@@ -264,14 +265,14 @@ func TestRegressionScaleThroughStaleNodeRevertsSpec(t *testing.T) {
 		t.Fatal(err)
 	}
 	stale := c.followers(leader)[0]
-	waitFor(t, 10*time.Second, "the follower to have the service", func() (bool, string) {
+	harness.WaitFor(t, 10*time.Second, "the follower to have the service", func() (bool, string) {
 		var info api.ServiceInfo
 		return stale.get(ctx, "/v1/services/svc", &info) == nil, ""
 	})
 	var rest []string
 	for _, a := range c.followers(stale) {
-		rest = append(rest, a.name)
-		if err := a.fault(faultRequest{Block: []string{stale.name}}); err != nil {
+		rest = append(rest, a.Name)
+		if err := a.fault(faultRequest{Block: []string{stale.Name}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -279,8 +280,8 @@ func TestRegressionScaleThroughStaleNodeRevertsSpec(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := kvSpec("svc", 0, "after")
-	waitFor(t, 15*time.Second, "the env update on the majority", func() (bool, string) {
-		l := c.byName(c.followers(stale)[0].name)
+	harness.WaitFor(t, 15*time.Second, "the env update on the majority", func() (bool, string) {
+		l := c.byName(c.followers(stale)[0].Name)
 		_, err := l.client("t").UpdateService(ctx, "svc", api.ServiceUpdateRequest{Spec: &after})
 		return err == nil, fmt.Sprint(err)
 	})

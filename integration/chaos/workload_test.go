@@ -166,7 +166,7 @@ func (w *workload) apply(id int, a *agent, in kvInput) kvOutput {
 			return kvOutput{Unknown: true} // a failed read changes nothing: not recorded
 		}
 		w.count("read", "ok")
-		w.h.add(id, a.name, in, out, call, false)
+		w.h.add(id, a.Name, in, out, call, false)
 		return out
 	case opCreate:
 		_, err = cl.CreateService(ctx, kvSpec(in.Key, in.Replicas, in.Env))
@@ -179,7 +179,7 @@ func (w *workload) apply(id int, a *agent, in kvInput) kvOutput {
 		err = cl.RemoveService(ctx, in.Key)
 	}
 	out = w.classify(in, a, err)
-	w.h.add(id, a.name, in, out, call, false)
+	w.h.add(id, a.Name, in, out, call, false)
 	return out
 }
 
@@ -203,7 +203,7 @@ func (w *workload) classify(in kvInput, a *agent, err error) kvOutput {
 		return kvOutput{Unknown: true}
 	}
 	w.count(kind, "unknown")
-	w.odd("%s %s on %s: %s: %v", kind, in.Key, a.name, code, err)
+	w.odd("%s %s on %s: %s: %v", kind, in.Key, a.Name, code, err)
 	return kvOutput{Unknown: true}
 }
 

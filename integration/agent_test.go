@@ -1,0 +1,49 @@
+package integration
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/integration/harness"
+)
+
+// agentProc is one `shoal agent` process with this package's timeouts.
+type agentProc struct {
+	*harness.Agent
+	t testing.TB
+}
+
+// newAgent prepares (but does not start) an agent with its own ports and
+// a data dir under the test's temp dir; the node dies at cleanup.
+func newAgent(t testing.TB, name string, extra ...string) *agentProc {
+	p := &agentProc{Agent: harness.NewAgent(t, shoalBin, name, filepath.Join(t.TempDir(), name), extra...), t: t}
+	t.Cleanup(p.Die)
+	return p
+}
+
+// stop sends SIGTERM and fails the test if the agent outlives 20s.
+func (p *agentProc) stop() {
+	if !p.Stop(20 * time.Second) {
+		p.t.Errorf("%s did not stop within 20s of SIGTERM", p.Name)
+	}
+}
+
+// get decodes GET path from this agent's API into v within 3s.
+func (p *agentProc) get(path string, v any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	return p.Get(ctx, path, v)
+}
+
+// post sends a JSON body and decodes the answer within 20s.
+func (p *agentProc) post(path string, body, v any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return p.Post(ctx, path, body, v)
+}
+
+// status is GET /v1/cluster within 3s.
+func (p *agentProc) status() (api.ClusterStatus, error) { return p.Status(3 * time.Second) }

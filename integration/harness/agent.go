@@ -1,0 +1,94 @@
+package harness
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Agent is one `shoal agent` process (across restarts), the ports it
+// owns and everything it printed. Its exported fields are read by Start,
+// so a test may change them between runs.
+type Agent struct {
+	Name       string
+	DataDir    string
+	P2PPort    int
+	GossipPort int
+	APIAddr    string       // host:port of the HTTP API
+	Bin        string       // the shoal binary
+	Args       []string     // the base arguments; Start appends its own
+	Client     *http.Client // for Get, Post and Do; nil is http.DefaultClient
+
+	t      testing.TB
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+	log    bytes.Buffer
+	run    int // offset in log where the latest run's output starts
+	starts int
+}
+
+// NewAgent prepares (but does not start) an agent named name on dataDir
+// with three free ports; extra is appended to its base arguments.
+func NewAgent(t testing.TB, bin, name, dataDir string, extra ...string) *Agent {
+	t.Helper()
+	a := &Agent{t: t, Name: name, DataDir: dataDir, Bin: bin,
+		P2PPort: FreePort(t), GossipPort: FreePort(t), APIAddr: fmt.Sprintf("127.0.0.1:%d", FreePort(t))}
+	a.Args = append([]string{"agent", "--name", name, "--data-dir", dataDir, "--bind", "127.0.0.1",
+		"--p2p-port", fmt.Sprint(a.P2PPort), "--gossip-port", fmt.Sprint(a.GossipPort), "--api-addr", a.APIAddr}, extra...)
+	return a
+}
+
+// P2PAddr is the agent's libp2p address, the one others join.
+func (a *Agent) P2PAddr() string { return fmt.Sprintf("127.0.0.1:%d", a.P2PPort) }
+
+// Start runs Bin with Args plus extra in its own process group; it fails
+// the test if the process cannot start.
+func (a *Agent) Start(extra ...string) {
+	a.t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.starts++
+	fmt.Fprintf(&a.log, "---- start #%d at %s\n", a.starts, time.Now().Format("15:04:05.000"))
+	a.run = a.log.Len()
+	cmd := exec.Command(a.Bin, append(append([]string{}, a.Args...), extra...)...)
+	cmd.Stdout = lockedWriter{a}
+	cmd.Stderr = cmd.Stdout
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		a.t.Fatalf("start %s: %v", a.Name, err)
+	}
+	a.cmd = cmd
+	exited := make(chan struct{})
+	a.exited = exited
+	go func() { cmd.Wait(); close(exited) }()
+}
+
+// lockedWriter appends a process's output to its agent's log.
+type lockedWriter struct{ a *Agent }
+
+func (w lockedWriter) Write(b []byte) (int, error) {
+	w.a.mu.Lock()
+	defer w.a.mu.Unlock()
+	return w.a.log.Write(b)
+}
+
+// Output is what the agent printed since it was last started.
+func (a *Agent) Output() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.log.String()[a.run:]
+}
+
+// Log is everything the agent printed across restarts, each run after a
+// "---- start #N at hh:mm:ss.mmm" line.
+func (a *Agent) Log() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.log.String()
+}

@@ -1,0 +1,39 @@
+package harness
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// pollInterval is how often Poll checks its condition.
+const pollInterval = 50 * time.Millisecond
+
+// Poll calls cond every 50ms until it holds or timeout passes; it returns
+// how long it took, or an error naming what and cond's last non-empty
+// detail.
+func Poll(timeout time.Duration, what string, cond func() (bool, string)) (time.Duration, error) {
+	start := time.Now()
+	last := ""
+	for {
+		ok, detail := cond()
+		if ok {
+			return time.Since(start), nil
+		}
+		if detail != "" {
+			last = detail
+		}
+		if time.Since(start) > timeout {
+			return time.Since(start), fmt.Errorf("timed out after %s waiting for %s; last: %s", timeout, what, last)
+		}
+		time.Sleep(pollInterval)
+	}
+}
+
+// WaitFor is Poll that fails the test when the deadline passes.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	if _, err := Poll(timeout, what, cond); err != nil {
+		t.Fatal(err)
+	}
+}
