@@ -135,7 +135,7 @@ func (s *apiServer) updateService(r *http.Request) (any, error) {
 	}
 	requestID := r.Header.Get(api.HeaderRequestID)
 	if requestID == "" {
-		requestID = newRequestID()
+		requestID = api.NewRequestID()
 	}
 	for attempt := 0; ; attempt++ {
 		if err := s.agent.consistentRead(r.Context()); err != nil {

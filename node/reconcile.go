@@ -24,7 +24,7 @@ func (a *Agent) reconcilers() []func(context.Context) {
 	}
 	return []func(context.Context){
 		loop("orchestrator", func(v *raft.View, now time.Time) api.WriteTasksPayload {
-			return orchestrator.Orchestrate(v, now, newRequestID)
+			return orchestrator.Orchestrate(v, now, api.NewRequestID)
 		}),
 		loop("allocator", func(v *raft.View, _ time.Time) api.WriteTasksPayload {
 			return orchestrator.Allocate(v, scheduler.Options{})

@@ -2,8 +2,6 @@ package node
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"time"
@@ -25,13 +23,6 @@ type proposeReply struct {
 	Index uint64 `json:"index"`
 }
 
-// newRequestID makes a random request ID.
-func newRequestID() string {
-	b := make([]byte, 12)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // submitPayload builds a command and submits it.
 func (a *Agent) submitPayload(ctx context.Context, typ api.CommandType, requestID string, payload any) (json.RawMessage, error) {
 	raw, err := json.Marshal(payload)
@@ -46,7 +37,7 @@ func (a *Agent) submitPayload(ctx context.Context, typ api.CommandType, requestI
 // local replica has applied the write.
 func (a *Agent) submit(ctx context.Context, cmd api.Command) (json.RawMessage, error) {
 	if cmd.RequestID == "" {
-		cmd.RequestID = newRequestID()
+		cmd.RequestID = api.NewRequestID()
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -132,7 +123,7 @@ func (a *Agent) stamp(cmd *api.Command) error {
 			return api.Errorf(api.CodeInvalid, "bad payload: %v", err)
 		}
 		if p.ServiceID == "" {
-			p.ServiceID = newRequestID()
+			p.ServiceID = api.NewRequestID()
 		}
 		return setPayload(cmd, p)
 	}

@@ -1,0 +1,74 @@
+package node
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/shoal-project/shoal/api"
+)
+
+// bootstrap creates a new cluster with this node as its only voter.
+func (a *Agent) bootstrap(self api.Node) error {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	idBytes := make([]byte, 12)
+	rand.Read(idBytes)
+	gossipKey := make([]byte, 32)
+	rand.Read(gossipKey)
+	cluster := api.Cluster{ID: hex.EncodeToString(idBytes), SigningKey: priv, TokenNonce: nonce(), GossipKey: gossipKey}
+	digest := ClusterDigest(pub)
+	a.state = &localState{ClusterID: cluster.ID, ClusterDigest: digest[:], GossipKey: gossipKey,
+		Peers: []peerRecord{{ID: self.ID, Name: self.Name, P2PAddr: self.P2PAddr, GossipAddr: self.GossipAddr}}}
+	if err := a.cons.BootstrapSelf(); err != nil {
+		return fmt.Errorf("raft bootstrap: %v", err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for !a.cons.IsLeader() {
+		if time.Now().After(deadline) {
+			return errors.New("bootstrap: this node did not become leader of its own cluster within 15s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
+	defer cancel()
+	if _, err := a.submitPayload(ctx, api.CmdBootstrap, "", api.BootstrapPayload{Cluster: cluster, Node: self}); err != nil {
+		return fmt.Errorf("bootstrap: %v", err)
+	}
+	if err := a.state.save(a.cfg.DataDir); err != nil {
+		return err
+	}
+	c, _ := a.store().Cluster()
+	a.bootstrapToken = tokenFor(c).String()
+	fmt.Fprintf(a.out, "Cluster %s created; this node (%s) is its leader.\nTo add a node, run on another host:\n\n    shoal agent --join %s --token %s\n\n",
+		cluster.ID, self.Name, net.JoinHostPort(a.advertiseIP, portOf(a.host.Addr())), a.bootstrapToken)
+	return nil
+}
+
+// selfNode describes this node for registration.
+func (a *Agent) selfNode() api.Node {
+	labels := map[string]string{}
+	for k, v := range a.cfg.Labels {
+		labels[k] = v
+	}
+	gport := a.cfg.GossipPort
+	return api.Node{
+		ID:           a.host.ID().String(),
+		Name:         a.cfg.Name,
+		P2PAddr:      net.JoinHostPort(a.advertiseIP, portOf(a.host.Addr())),
+		GossipAddr:   net.JoinHostPort(a.advertiseIP, fmt.Sprint(gport)),
+		APIAddr:      a.api.addr(),
+		Labels:       labels,
+		Resources:    a.resources,
+		Runtimes:     append([]string(nil), a.runtimeNames...),
+		Status:       api.NodeReady,
+		Availability: api.AvailabilityActive,
+	}
+}
