@@ -76,11 +76,29 @@ DURATION ?= 60s
 chaos: build
 	$(GO) test -count=1 -timeout 30m -run TestChaos -v ./integration/chaos/ -seed=$(SEED) -duration=$(DURATION)
 
-# Short fuzzing of every parser.
+# Short fuzzing of every parser and decoder (FUZZTIME per target).
+FUZZTIME ?= 10s
 fuzz:
-	$(GO) test -run XXX -fuzz FuzzParseJoinToken -fuzztime 20s ./node/
-	$(GO) test -run XXX -fuzz FuzzParseConstraint -fuzztime 20s ./scheduler/
-	$(GO) test -run XXX -fuzz FuzzReadFrame -fuzztime 20s ./p2p/
+	$(GO) test -run XXX -fuzz '^FuzzParseBytes$$' -fuzztime $(FUZZTIME) ./api/
+	$(GO) test -run XXX -fuzz '^FuzzParseCPU$$' -fuzztime $(FUZZTIME) ./api/
+	$(GO) test -run XXX -fuzz '^FuzzParseManifest$$' -fuzztime $(FUZZTIME) ./api/
+	$(GO) test -run XXX -fuzz '^FuzzDecodeMeta$$' -fuzztime $(FUZZTIME) ./gossip/
+	$(GO) test -run XXX -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./node/
+	$(GO) test -run XXX -fuzz '^FuzzParseJoinToken$$' -fuzztime $(FUZZTIME) ./node/
+	$(GO) test -run XXX -fuzz '^FuzzLoadState$$' -fuzztime $(FUZZTIME) ./node/executor/
+	$(GO) test -run XXX -fuzz '^FuzzRestart$$' -fuzztime $(FUZZTIME) ./node/orchestrator/
+	$(GO) test -run XXX -fuzz '^FuzzReadFrame$$' -fuzztime $(FUZZTIME) ./p2p/
+	$(GO) test -run XXX -fuzz '^FuzzParseDigest$$' -fuzztime $(FUZZTIME) ./p2p/blobs/
+	$(GO) test -run XXX -fuzz '^FuzzParseManifest$$' -fuzztime $(FUZZTIME) ./p2p/blobs/
+	$(GO) test -run XXX -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) ./raft/
+	$(GO) test -run XXX -fuzz '^FuzzDecodeCommand$$' -fuzztime $(FUZZTIME) ./raft/
+	$(GO) test -run XXX -fuzz '^FuzzDecodeLog$$' -fuzztime $(FUZZTIME) ./raft/
+	$(GO) test -run XXX -fuzz '^FuzzNormalizeRef$$' -fuzztime $(FUZZTIME) ./runtime/containerd/
+	$(GO) test -run XXX -fuzz '^FuzzTailOffset$$' -fuzztime $(FUZZTIME) ./runtime/logfile/
+	$(GO) test -run XXX -fuzz '^FuzzParseProcStat$$' -fuzztime $(FUZZTIME) ./runtime/process/
+	$(GO) test -run XXX -fuzz '^FuzzParseSignal$$' -fuzztime $(FUZZTIME) ./runtime/process/
+	$(GO) test -run XXX -fuzz '^FuzzResolveWorkDir$$' -fuzztime $(FUZZTIME) ./runtime/process/
+	$(GO) test -run XXX -fuzz '^FuzzParseConstraint$$' -fuzztime $(FUZZTIME) ./scheduler/
 
 clean:
 	rm -rf bin
