@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/shoal
 export GOFLAGS := -buildvcs=false
 
-.PHONY: image chaos deps bench-containers all build demo demo-stop test unit integration vet fmt-check bench bench-failover bench-heal bench-scheduler bench-raft fuzz clean
+.PHONY: image chaos chaos-netns deps bench-containers all build demo demo-stop test unit integration vet fmt-check bench bench-failover bench-heal bench-scheduler bench-raft fuzz clean
 
 all: build
 
@@ -73,8 +73,11 @@ bench: bench-scheduler bench-raft bench-failover bench-heal bench-containers
 # schedule; prints the schedule, faults, invariants and recovery times.
 SEED     ?= 1
 DURATION ?= 60s
+chaos-netns: build
+	$(GO) test -count=1 -timeout 30m -run 'TestChaosRealPartitions$$' -v ./integration/chaos/ -seed=$(SEED) -duration=$(DURATION)
+
 chaos: build
-	$(GO) test -count=1 -timeout 30m -run TestChaos -v ./integration/chaos/ -seed=$(SEED) -duration=$(DURATION)
+	$(GO) test -count=1 -timeout 30m -run 'TestChaos$$' -v ./integration/chaos/ -seed=$(SEED) -duration=$(DURATION)
 
 # Short fuzzing of every parser and decoder (FUZZTIME per target).
 FUZZTIME ?= 10s

@@ -171,8 +171,14 @@ func (a *Agent) openRaft() error {
 	transport := hraft.NewNetworkTransportWithConfig(&hraft.NetworkTransportConfig{
 		Stream:  stream,
 		MaxPool: 3,
-		Timeout: 5 * time.Second,
-		Logger:  hclog.New(&hclog.LoggerOptions{Name: "raft-net", Output: a.log.Writer(), Level: hclog.Warn}),
+		// No pipelined replication: with it, a failed pipelined append can
+		// leave hashicorp/raft's sender and response decoder waiting on
+		// each other forever (found by the chaos test's real partitions: the
+		// agent then never finishes shutting down, and a follower can stop
+		// receiving entries).
+		MaxRPCsInFlight: 1,
+		Timeout:         5 * time.Second,
+		Logger:          hclog.New(&hclog.LoggerOptions{Name: "raft-net", Output: a.log.Writer(), Level: hclog.Warn}),
 	})
 	timings := raft.FastTimings()
 	if d := a.cfg.Raft.HeartbeatTimeout; d > 0 {

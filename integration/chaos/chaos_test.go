@@ -27,32 +27,60 @@ const (
 )
 
 // TestChaos runs the seeded fault schedule against a 5-node cluster under
-// a client workload and checks the invariants (see the package doc).
+// a client workload and checks the invariants (see the package doc); its
+// partitions go through the agents' fault API (rootless).
 // `go test ./integration/chaos/` runs it with seed 1 for 45s; `make chaos
 // SEED=N DURATION=60s` picks the seed and length.
 func TestChaos(t *testing.T) {
 	seed, duration := *seedFlag, *durationFlag
+	c := newCluster(t, t.TempDir(), 5)
+	t.Cleanup(c.killAll)
+	run := chaosRun{title: "chaos", seed: seed, duration: duration, net: faultAPI{c},
+		sched: makeSchedule(seed, duration, c.names()),
+		rerun: fmt.Sprintf("make chaos SEED=%d DURATION=%s", seed, duration)}
+	var why string
+	if run.disk, why = mountTmpfs(t, c.byName(diskNode).DataDir); run.disk == nil {
+		run.notes = append(run.notes, fmt.Sprintf("not done: full disk (%s)", why))
+	}
+	run.notes = append(run.notes, "not done: clock skew (faketime is not installed)")
+	runChaos(t, c, run)
+}
+
+// chaosRun is what differs between the chaos tests: the schedule, how
+// partitions are made, the full-disk fault and how to rerun.
+type chaosRun struct {
+	title    string // names the run in the summary line
+	seed     int64
+	duration time.Duration
+	sched    schedule
+	net      partitioner
+	disk     *tmpfsDisk // nil: the full-disk rounds are skipped
+	notes    []string   // faults not done, for the report
+	rerun    string     // the command that replays the run
+}
+
+// killAll kills every agent and its workloads (a test's cleanup).
+func (c *cluster) killAll() {
+	for _, a := range c.agents {
+		a.resume()
+		a.Kill()
+		harness.KillUnder(a.DataDir)
+	}
+}
+
+// runChaos starts c, runs the schedule under the workload and checks and
+// reports the invariants.
+func runChaos(t *testing.T, c *cluster, run chaosRun) {
+	seed, duration, sched := run.seed, run.duration, run.sched
 	baseGoroutines, baseFDs := runtime.NumGoroutine(), openFDs()
 	runStart := time.Now()
 	logf := func(format string, args ...any) {
 		fmt.Printf("[%6.2fs] %s\n", time.Since(runStart).Seconds(), fmt.Sprintf(format, args...))
 	}
 	rep := &report{}
-
-	c := newCluster(t, t.TempDir(), 5)
-	t.Cleanup(func() {
-		for _, a := range c.agents {
-			a.resume()
-			a.Kill()
-			harness.KillUnder(a.DataDir)
-		}
-	})
-	disk, why := mountTmpfs(t, c.byName(diskNode).DataDir)
-	if disk == nil {
-		rep.note("not done: full disk (%s)", why)
+	for _, n := range run.notes {
+		rep.note("%s", n)
 	}
-	rep.note("not done: clock skew (faketime is not installed)")
-	sched := makeSchedule(seed, duration, c.names())
 	fmt.Print(sched.String())
 
 	c.start()
@@ -75,7 +103,7 @@ func TestChaos(t *testing.T) {
 	workDone := make(chan struct{})
 	go func() { w.run(stop); close(workDone) }()
 
-	inj := newInjector(c, time.Now(), disk, logf)
+	inj := newInjector(c, time.Now(), run.disk, run.net, logf)
 	// At the last heal the workload winds down, and convergence is timed
 	// from the heal while the last round's gap runs.
 	var convErr error
@@ -135,7 +163,7 @@ func TestChaos(t *testing.T) {
 	rep.add("open fds back to baseline", fds <= baseFDs+fdSlack, "%d now, %d at start", fds, baseFDs)
 
 	med, mx := medianMax(inj.recoveries)
-	fmt.Printf("\n==== chaos seed=%d duration=%s: %d rounds, faults: %s\n", seed, duration, len(sched.Rounds), faultsByKind(inj.injected, inj.skipped))
+	fmt.Printf("\n==== %s seed=%d duration=%s: %d rounds, faults: %s\n", run.title, seed, duration, len(sched.Rounds), faultsByKind(inj.injected, inj.skipped))
 	fmt.Printf("recovery (heal → one leader, 3 voters, all nodes ready): median %.2fs, max %.2fs over %d rounds; not healthy within the gap: rounds %v\n",
 		med.Seconds(), mx.Seconds(), len(inj.recoveries), inj.notRecovered)
 	fmt.Printf("after the last heal: converged in %s\n", convergeDetail(convErr, convergedIn))
@@ -165,7 +193,7 @@ func TestChaos(t *testing.T) {
 		if dir, err := c.saveLogs(fmt.Sprintf("shoal-chaos-seed%d-", seed)); err == nil {
 			fmt.Printf("agent logs: %s\n", dir)
 		}
-		t.Errorf("seed %d violated %d invariants (rerun: make chaos SEED=%d DURATION=%s):\n  %s", seed, len(bad), seed, duration, strings.Join(bad, "\n  "))
+		t.Errorf("seed %d violated %d invariants (rerun: %s):\n  %s", seed, len(bad), run.rerun, strings.Join(bad, "\n  "))
 	}
 }
 

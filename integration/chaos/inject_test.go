@@ -14,6 +14,7 @@ type injector struct {
 	start time.Time
 	logf  func(format string, args ...any)
 	disk  *tmpfsDisk // nil when the full-disk fault cannot run
+	net   partitioner
 
 	injected     map[faultKind]int
 	skipped      map[faultKind]int
@@ -25,8 +26,8 @@ type injector struct {
 	crashes      []string // agents that exited on their own
 }
 
-func newInjector(c *cluster, start time.Time, disk *tmpfsDisk, logf func(string, ...any)) *injector {
-	return &injector{c: c, start: start, disk: disk, logf: logf,
+func newInjector(c *cluster, start time.Time, disk *tmpfsDisk, net partitioner, logf func(string, ...any)) *injector {
+	return &injector{c: c, start: start, disk: disk, net: net, logf: logf,
 		injected: map[faultKind]int{}, skipped: map[faultKind]int{}}
 }
 
@@ -98,8 +99,8 @@ func (inj *injector) runRound(r round, last bool) {
 		heal = inj.partition(r, r.Pick[:2], r.Pick[3:], r.Pick[2:3])
 	case oneWay:
 		src := r.Pick[0]
-		inj.logf("round %d: %s: %s drops its outbound gossip to %s for %.1fs", r.N, r.Kind, src, joinNames(other(src)), r.Hold.Seconds())
-		if err := inj.c.byName(src).fault(faultRequest{Block: other(src), OutboundOnly: true}); err != nil {
+		inj.logf("round %d: %s: %s drops its outbound %s to %s for %.1fs", r.N, r.Kind, src, inj.net.outbound(), joinNames(other(src)), r.Hold.Seconds())
+		if err := inj.net.block(src, other(src), true); err != nil {
 			inj.trouble("round %d: one-way cut on %s: %v", r.N, src, err)
 		}
 		heal = inj.healAll
@@ -136,7 +137,7 @@ func (inj *injector) partition(r round, a, b, bridge []string) func() {
 	inj.logf("round %d: %s: %s for %.1fs", r.N, r.Kind, desc, r.Hold.Seconds())
 	cut := func(from, to []string) {
 		for _, n := range from {
-			if err := inj.c.byName(n).fault(faultRequest{Block: to}); err != nil {
+			if err := inj.net.block(n, to, false); err != nil {
 				inj.trouble("round %d: block %v on %s: %v", r.N, to, n, err)
 			}
 		}
@@ -146,17 +147,47 @@ func (inj *injector) partition(r round, a, b, bridge []string) func() {
 	return inj.healAll
 }
 
-// healAll removes every cut on every running agent.
+// healAll removes every cut on every node.
 func (inj *injector) healAll() {
 	for _, a := range inj.c.agents {
-		if !a.Running() {
-			continue
-		}
-		if err := a.fault(faultRequest{Heal: true}); err != nil {
+		if err := inj.net.heal(a.Name); err != nil {
 			inj.trouble("heal on %s: %v", a.Name, err)
 		}
 	}
 }
+
+// partitioner cuts nodes off from each other: through the agents' fault
+// API (faultAPI, rootless) or with drop rules in their network namespaces
+// (nftPartitioner, root).
+type partitioner interface {
+	// block makes node drop its traffic with peers, both ways, or only
+	// what it sends them if outboundOnly.
+	block(node string, peers []string, outboundOnly bool) error
+	// heal removes every cut of node; it is a no-op if there is none.
+	heal(node string) error
+	// outbound names what a one-way cut drops, for the log.
+	outbound() string
+}
+
+// faultAPI partitions through POST /v1/debug/faults (agents started with
+// --fault-injection): the libp2p gater and the gossip transport drop the
+// named peers.
+type faultAPI struct{ c *cluster }
+
+func (f faultAPI) block(node string, peers []string, outboundOnly bool) error {
+	return f.c.byName(node).fault(faultRequest{Block: peers, OutboundOnly: outboundOnly})
+}
+
+// heal skips an agent that is down: its cuts died with it.
+func (f faultAPI) heal(node string) error {
+	a := f.c.byName(node)
+	if !a.Running() {
+		return nil
+	}
+	return a.fault(faultRequest{Heal: true})
+}
+
+func (faultAPI) outbound() string { return "gossip" }
 
 // fillDisk fills the tmpfs data dir and returns the heal, which frees it
 // and restarts the agent if the full disk ended it.

@@ -19,10 +19,15 @@ type Agent struct {
 	DataDir    string
 	P2PPort    int
 	GossipPort int
-	APIAddr    string       // host:port of the HTTP API
-	Bin        string       // the shoal binary
-	Args       []string     // the base arguments; Start appends its own
-	Client     *http.Client // for Get, Post and Do; nil is http.DefaultClient
+	APIAddr    string   // host:port of the HTTP API
+	Bin        string   // the shoal binary
+	Args       []string // the base arguments; Start appends its own
+	// Prefix is a command Bin runs under, e.g. ip netns exec NS: Start
+	// runs Prefix[0] with Prefix[1:], Bin and the arguments. It must exec
+	// Bin in its own process so that signals reach the agent.
+	Prefix []string
+	Host   string       // the IP the agent listens on for p2p (P2PAddr)
+	Client *http.Client // for Get, Post and Do; nil is http.DefaultClient
 
 	t      testing.TB
 	mu     sync.Mutex
@@ -37,7 +42,7 @@ type Agent struct {
 // with three free ports; extra is appended to its base arguments.
 func NewAgent(t testing.TB, bin, name, dataDir string, extra ...string) *Agent {
 	t.Helper()
-	a := &Agent{t: t, Name: name, DataDir: dataDir, Bin: bin,
+	a := &Agent{t: t, Name: name, DataDir: dataDir, Bin: bin, Host: "127.0.0.1",
 		P2PPort: FreePort(t), GossipPort: FreePort(t), APIAddr: fmt.Sprintf("127.0.0.1:%d", FreePort(t))}
 	a.Args = append([]string{"agent", "--name", name, "--data-dir", dataDir, "--bind", "127.0.0.1",
 		"--p2p-port", fmt.Sprint(a.P2PPort), "--gossip-port", fmt.Sprint(a.GossipPort), "--api-addr", a.APIAddr}, extra...)
@@ -45,10 +50,10 @@ func NewAgent(t testing.TB, bin, name, dataDir string, extra ...string) *Agent {
 }
 
 // P2PAddr is the agent's libp2p address, the one others join.
-func (a *Agent) P2PAddr() string { return fmt.Sprintf("127.0.0.1:%d", a.P2PPort) }
+func (a *Agent) P2PAddr() string { return fmt.Sprintf("%s:%d", a.Host, a.P2PPort) }
 
-// Start runs Bin with Args plus extra in its own process group; it fails
-// the test if the process cannot start.
+// Start runs Bin with Args plus extra (under Prefix, if set) in its own
+// process group; it fails the test if the process cannot start.
 func (a *Agent) Start(extra ...string) {
 	a.t.Helper()
 	a.mu.Lock()
@@ -56,7 +61,8 @@ func (a *Agent) Start(extra ...string) {
 	a.starts++
 	fmt.Fprintf(&a.log, "---- start #%d at %s\n", a.starts, time.Now().Format("15:04:05.000"))
 	a.run = a.log.Len()
-	cmd := exec.Command(a.Bin, append(append([]string{}, a.Args...), extra...)...)
+	argv := append(append(append(append([]string{}, a.Prefix...), a.Bin), a.Args...), extra...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout = lockedWriter{a}
 	cmd.Stderr = cmd.Stdout
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -113,6 +113,22 @@ func TestDieKillsTheProcessesOfTheDataDir(t *testing.T) {
 	}
 }
 
+func TestPrefixRunsTheAgentUnderACommand(t *testing.T) {
+	a := shAgent(t, `echo "$PREFIXED $0"`)
+	a.Prefix = []string{"env", "PREFIXED=yes"}
+	a.Start("arg")
+	if code, ok := a.ExitCode(10 * time.Second); !ok || code != 0 {
+		t.Fatalf("code=%d ok=%v: %s", code, ok, a.Output())
+	}
+	if got := a.Output(); got != "yes arg\n" {
+		t.Fatalf("Output = %q", got)
+	}
+	a.Host = "192.0.2.11"
+	if a.P2PAddr() != "192.0.2.11:"+strconv.Itoa(a.P2PPort) {
+		t.Fatalf("P2PAddr = %s", a.P2PAddr())
+	}
+}
+
 func TestCLITalksToTheAgentsAPI(t *testing.T) {
 	a := shAgent(t, "true")
 	out, err := a.CLI("-c", "echo $SHOAL_ADDR")
