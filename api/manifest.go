@@ -547,6 +547,16 @@ func uintVal(key string, v any) (uint64, error) {
 }
 
 func cpuVal(key string, v any) (int64, error) {
+	return unitVal(key, v, true, "a number of cores like 0.5", ParseCPU)
+}
+
+func bytesVal(key string, v any) (int64, error) {
+	return unitVal(key, v, false, `a size like "64MiB"`, ParseBytes)
+}
+
+// unitVal reads a quantity written as a string or a number (a float only
+// where allowFloat) with parse, naming the key in every error.
+func unitVal(key string, v any, allowFloat bool, want string, parse func(string) (int64, error)) (int64, error) {
 	var s string
 	switch v := v.(type) {
 	case string:
@@ -554,32 +564,16 @@ func cpuVal(key string, v any) (int64, error) {
 	case int64:
 		s = strconv.FormatInt(v, 10)
 	case float64:
+		if !allowFloat {
+			return 0, fmt.Errorf("key %q: must be %s, not %s", key, want, typeName(v))
+		}
 		s = strconv.FormatFloat(v, 'f', -1, 64)
 	case json.Number:
 		s = v.String()
 	default:
-		return 0, fmt.Errorf("key %q: must be a number of cores like 0.5, not %s", key, typeName(v))
+		return 0, fmt.Errorf("key %q: must be %s, not %s", key, want, typeName(v))
 	}
-	n, err := ParseCPU(s)
-	if err != nil {
-		return 0, fmt.Errorf("key %q: %v", key, err)
-	}
-	return n, nil
-}
-
-func bytesVal(key string, v any) (int64, error) {
-	var s string
-	switch v := v.(type) {
-	case string:
-		s = v
-	case int64:
-		s = strconv.FormatInt(v, 10)
-	case json.Number:
-		s = v.String()
-	default:
-		return 0, fmt.Errorf("key %q: must be a size like \"64MiB\", not %s", key, typeName(v))
-	}
-	n, err := ParseBytes(s)
+	n, err := parse(s)
 	if err != nil {
 		return 0, fmt.Errorf("key %q: %v", key, err)
 	}
