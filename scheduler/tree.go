@@ -64,8 +64,18 @@ func (a *entry) less(b *entry) bool {
 	return a.node < b.node
 }
 
-// siftDown restores the min-heap property of h below position i.
-func siftDown(h []entry, i int) {
+// first reports whether a sits above b in a min-heap, or in a max-heap
+// when max is set.
+func first(a, b *entry, max bool) bool {
+	if max {
+		return b.less(a)
+	}
+	return a.less(b)
+}
+
+// siftDown restores the heap property of h below position i: a min-heap,
+// or a max-heap when max is set.
+func siftDown(h []entry, i int, max bool) {
 	n := len(h)
 	for {
 		l := 2*i + 1
@@ -73,10 +83,10 @@ func siftDown(h []entry, i int) {
 			return
 		}
 		m := l
-		if r := l + 1; r < n && h[r].less(&h[l]) {
+		if r := l + 1; r < n && first(&h[r], &h[l], max) {
 			m = r
 		}
-		if !h[m].less(&h[i]) {
+		if !first(&h[m], &h[i], max) {
 			return
 		}
 		h[i], h[m] = h[m], h[i]
@@ -86,7 +96,7 @@ func siftDown(h []entry, i int) {
 
 func heapify(h []entry) {
 	for i := len(h)/2 - 1; i >= 0; i-- {
-		siftDown(h, i)
+		siftDown(h, i, false)
 	}
 }
 
@@ -95,7 +105,7 @@ func pushMax(h []entry, e entry) []entry {
 	h = append(h, e)
 	for i := len(h) - 1; i > 0; {
 		up := (i - 1) / 2
-		if !h[up].less(&h[i]) {
+		if !first(&h[i], &h[up], true) {
 			break
 		}
 		h[i], h[up] = h[up], h[i]
@@ -104,32 +114,11 @@ func pushMax(h []entry, e entry) []entry {
 	return h
 }
 
-// siftDownMax restores the max-heap property of h below position i.
-func siftDownMax(h []entry, i int) {
-	n := len(h)
-	for {
-		l := 2*i + 1
-		if l >= n {
-			return
-		}
-		m := l
-		if r := l + 1; r < n && h[l].less(&h[r]) {
-			m = r
-		}
-		if !h[i].less(&h[m]) {
-			return
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
-}
-
-// popMin removes the smallest entry of h.
 func popMin(h []entry) []entry {
 	last := len(h) - 1
 	h[0] = h[last]
 	h = h[:last]
-	siftDown(h, 0)
+	siftDown(h, 0, false)
 	return h
 }
 
@@ -181,7 +170,7 @@ func (s *state) newPlacer(g *group, binpack bool) *placer {
 		}
 		if full {
 			h[0] = e
-			siftDownMax(h, 0)
+			siftDown(h, 0, true)
 		} else {
 			p.heaps[leaf] = pushMax(h, e)
 		}
@@ -262,7 +251,7 @@ func (p *placer) next() int32 {
 	}
 	if s.fitsNow(g, i) {
 		h[0] = p.key(i)
-		siftDown(h, 0)
+		siftDown(h, 0, false)
 	} else {
 		p.heaps[leaf] = popMin(h)
 		for x := leaf; x >= 0; x = t.parent[x] {
