@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -266,5 +265,3 @@ func (s *apiServer) rotateToken(r *http.Request) (any, error) {
 	}
 	return s.getToken(r)
 }
-
-var _ = fmt.Sprint

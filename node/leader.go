@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"sort"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -311,5 +310,3 @@ func (a *Agent) gossipEventLoop(ctx context.Context) {
 		}
 	}
 }
-
-var _ = sort.Strings
