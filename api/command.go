@@ -20,6 +20,9 @@ const (
 	CmdSetNodeStatus CommandType = "node.setStatus"      // SetNodeStatusPayload
 	CmdUpdateNode    CommandType = "node.update"         // UpdateNodePayload
 	CmdRemoveNode    CommandType = "node.remove"         // RemoveNodePayload
+	// CmdNodeRestarting records that a node's agent is restarting
+	// gracefully (protocol 2).
+	CmdNodeRestarting CommandType = "node.restarting" // NodeRestartingPayload
 	// CmdSetRaftRoles records the Raft configuration on node records, so
 	// every node, Raft server or not, can show roles.
 	CmdSetRaftRoles CommandType = "node.setRaftRoles" // SetRaftRolesPayload
@@ -69,6 +72,13 @@ type RegisterNodePayload struct {
 type SetNodeStatusPayload struct {
 	NodeID string     `json:"node_id"`
 	Status NodeStatus `json:"status"`
+}
+
+// NodeRestartingPayload marks a node restarting for Grace; the leader
+// stamps the command time, so the deadline is the same on every replica.
+type NodeRestartingPayload struct {
+	NodeID string        `json:"node_id"`
+	Grace  time.Duration `json:"grace"`
 }
 
 // UpdateNodePayload changes what an operator controls on a node.

@@ -18,6 +18,10 @@ type NodeStatus string
 const (
 	NodeReady NodeStatus = "ready"
 	NodeDown  NodeStatus = "down"
+	// NodeRestarting is a node whose agent announced a graceful restart
+	// (SIGTERM without --leave-on-terminate): its tasks keep their places
+	// until RestartBy, and the scheduler places nothing new on it.
+	NodeRestarting NodeStatus = "restarting"
 )
 
 // Availability says whether the scheduler may place work on a node.
@@ -72,10 +76,20 @@ type Node struct {
 	Availability Availability `json:"availability"`
 	// RaftRole is voter, nonvoter or member, as the leader last set it;
 	// whether a voter leads is read from Raft, not stored.
-	RaftRole  Role      `json:"raft_role,omitempty"`
+	RaftRole Role `json:"raft_role,omitempty"`
+	// Protocol is the newest command protocol the node's build applies
+	// (0 for builds older than protocol 2, which means 1).
+	Protocol int `json:"protocol,omitempty"`
+	// RestartBy is when a restarting node counts as down if it has not
+	// come back (leader time).
+	RestartBy time.Time `json:"restart_by,omitzero"`
 	JoinedAt  time.Time `json:"joined_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
+
+// ProtocolOf is the command protocol the node applies (1 when it did not
+// say).
+func (n *Node) ProtocolOf() int { return max(n.Protocol, 1) }
 
 // HasRuntime reports whether the node advertises runtime name.
 func (n *Node) HasRuntime(name string) bool {

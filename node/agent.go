@@ -11,6 +11,7 @@ import (
 	"log"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -59,6 +60,9 @@ type Agent struct {
 
 	// membershipChanged fires on every gossip event.
 	membershipChanged *signal
+
+	// stopping is set once the agent begins a graceful stop.
+	stopping atomic.Bool
 
 	closeOnce sync.Once
 	mu        sync.Mutex
@@ -196,6 +200,7 @@ func (a *Agent) openRaft() error {
 		Transport: transport,
 		Timings:   timings,
 		Logger:    hclog.New(&hclog.LoggerOptions{Name: "raft", Output: a.log.Writer(), Level: hclog.Warn}),
+		Halt:      a.haltOnUnknownCommand,
 	})
 	if err != nil {
 		return fmt.Errorf("raft: %v", err)

@@ -70,5 +70,6 @@ func (a *Agent) selfNode() api.Node {
 		Runtimes:     append([]string(nil), a.runtimeNames...),
 		Status:       api.NodeReady,
 		Availability: api.AvailabilityActive,
+		Protocol:     api.ProtocolVersion,
 	}
 }

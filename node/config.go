@@ -44,6 +44,13 @@ type Config struct {
 	// AllowBindMounts lists the host path prefixes tasks may bind-mount.
 	AllowBindMounts []string `toml:"allow_bind_mounts"`
 
+	// RestartGrace is how long the tasks of a node whose agent stopped on
+	// SIGTERM keep their places while it restarts (default 60s).
+	RestartGrace Duration `toml:"restart_grace"`
+	// LeaveOnTerminate makes SIGTERM leave the cluster for good: the node
+	// is marked down at once and its tasks are replaced elsewhere.
+	LeaveOnTerminate bool `toml:"leave_on_terminate"`
+
 	// FaultInjection enables POST /v1/debug/faults (chaos tests only).
 	FaultInjection bool `toml:"fault_injection"`
 
@@ -87,6 +94,9 @@ type VotersConfig struct {
 	StableFor Duration `toml:"stable_for"`
 	// DeadGrace is how long a voter may be dead before it is replaced.
 	DeadGrace Duration `toml:"dead_grace"`
+	// ReapAfter is how long a down node still counts towards the voter
+	// target (default 24h); `node rm` stops counting it at once.
+	ReapAfter Duration `toml:"reap_after"`
 }
 
 // Duration is a time.Duration written in TOML as "500ms".
@@ -120,7 +130,9 @@ func DefaultConfig() Config {
 		APIAddr:             "127.0.0.1:7948",
 		ContainerdSocket:    "/run/containerd/containerd.sock",
 		ContainerdNamespace: "shoal",
-		Voters:              VotersConfig{Target: 3, Large: 5, LargeAt: 7, ZoneLabel: "zone", StableFor: Duration(2 * time.Second), DeadGrace: Duration(3 * time.Second)},
+		RestartGrace:        Duration(60 * time.Second),
+		Voters: VotersConfig{Target: 3, Large: 5, LargeAt: 7, ZoneLabel: "zone",
+			DeadGrace: Duration(3 * time.Second), ReapAfter: Duration(24 * time.Hour)},
 	}
 }
 
@@ -215,6 +227,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Voters.Large < c.Voters.Target || c.Voters.Large%2 == 0 {
 		return fmt.Errorf("voters.large: %d must be odd and at least voters.target", c.Voters.Large)
+	}
+	if c.RestartGrace <= 0 || time.Duration(c.RestartGrace) > 24*time.Hour {
+		return fmt.Errorf("restart_grace: %s must be within (0, 24h]", time.Duration(c.RestartGrace))
+	}
+	if c.Voters.ReapAfter <= 0 {
+		return fmt.Errorf("voters.reap_after: %s must be positive", time.Duration(c.Voters.ReapAfter))
 	}
 	return nil
 }

@@ -77,39 +77,36 @@ func (a *Agent) runLeader(ctx context.Context) {
 	}
 }
 
-// aliveNodeIDs is the set of node IDs gossip currently sees alive (suspect
-// counts as alive until it is declared dead), plus this node.
+// aliveNodeIDs is the set of node IDs that are up now (see liveSet).
 func (a *Agent) aliveNodeIDs() map[string]bool {
-	alive := map[string]bool{a.ID(): true}
-	for _, m := range a.gossip.Members() {
-		if (m.State == gossip.MemberAlive || m.State == gossip.MemberSuspect) && m.Meta.NodeID != "" && m.Meta.ClusterID == a.state.ClusterID {
-			alive[m.Meta.NodeID] = true
-		}
-	}
-	return alive
+	return a.liveNodes(a.store().Nodes(), time.Now())
 }
 
-// livenessLoop converges node records' status to what gossip sees.
+// livenessLoop converges node records' status to what gossip sees, and
+// ends the restart grace of nodes that did not come back in time.
 func (a *Agent) livenessLoop(ctx context.Context) {
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		changed := a.membershipChanged.Wait()
-		alive := a.aliveNodeIDs()
-		for _, n := range a.store().Nodes() {
-			want := api.NodeDown
-			if alive[n.ID] {
-				want = api.NodeReady
-			}
+		watch := a.store().Watch()
+		now := time.Now()
+		nodes := a.store().Nodes()
+		up := a.liveNodes(nodes, now)
+		for _, n := range nodes {
+			want := wantStatus(n, up[n.ID], now)
 			if n.Status == want {
 				continue
 			}
 			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			_, err := a.submitPayload(cctx, api.CmdSetNodeStatus, "", api.SetNodeStatusPayload{NodeID: n.ID, Status: want})
 			cancel()
-			if err != nil {
+			switch {
+			case err != nil:
 				a.log.Printf("marking %s %s: %v", n.Name, want, err)
-			} else {
+			case n.Status == api.NodeRestarting:
+				a.log.Printf("node %s is %s (its restart grace ran out)", n.Name, want)
+			default:
 				a.log.Printf("node %s is %s", n.Name, want)
 			}
 		}
@@ -117,65 +114,7 @@ func (a *Agent) livenessLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-changed:
-		case <-tick.C:
-		}
-	}
-}
-
-// voterLoop keeps the Raft voter set at its target: it adds caught-up
-// nodes as non-voters, promotes them once stable, replaces dead voters,
-// spreads voters over zones, and records roles on node records.
-func (a *Agent) voterLoop(ctx context.Context) {
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	aliveSince := map[string]time.Time{}
-	deadSince := map[string]time.Time{}
-	policy := raft.VoterPolicy{
-		BaseVoters:  a.cfg.Voters.Target,
-		LargeVoters: a.cfg.Voters.Large,
-		LargeAt:     a.cfg.Voters.LargeAt,
-		StableFor:   time.Duration(a.cfg.Voters.StableFor),
-		DeadGrace:   time.Duration(a.cfg.Voters.DeadGrace),
-		MaxLag:      250,
-	}
-	for {
-		changed := a.membershipChanged.Wait()
-		now := time.Now()
-		alive := a.aliveNodeIDs()
-		var cands []raft.Candidate
-		for _, n := range a.store().Nodes() {
-			c := raft.Candidate{ID: n.ID, Alive: alive[n.ID], Zone: n.Labels[a.cfg.Voters.ZoneLabel]}
-			if c.Alive {
-				delete(deadSince, n.ID)
-				if _, ok := aliveSince[n.ID]; !ok {
-					aliveSince[n.ID] = now
-				}
-				c.AliveSince = aliveSince[n.ID]
-			} else {
-				delete(aliveSince, n.ID)
-				if _, ok := deadSince[n.ID]; !ok {
-					deadSince[n.ID] = now
-				}
-				c.DeadSince = deadSince[n.ID]
-			}
-			cands = append(cands, c)
-		}
-		servers, err := a.cons.Servers()
-		if err == nil {
-			a.fillAppliedIndexes(ctx, servers, cands)
-			for _, ch := range raft.PlanVoters(now, a.ID(), servers, cands, a.cons.CommitIndex(), policy) {
-				if err := a.applyVoterChange(ch); err != nil {
-					a.log.Printf("voters: %s %s: %v", ch.Kind, api.ShortID(ch.ID), err)
-					break
-				}
-				a.log.Printf("voters: %s %s (%s)", ch.Kind, api.ShortID(ch.ID), ch.Reason)
-			}
-			a.recordRoles(ctx)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-changed:
+		case <-watch:
 		case <-tick.C:
 		}
 	}
@@ -214,7 +153,7 @@ func (a *Agent) applyVoterChange(ch raft.Change) error {
 	switch ch.Kind {
 	case raft.AddNonvoter:
 		return a.cons.AddNonvoter(ch.ID)
-	case raft.Promote:
+	case raft.Promote, raft.AddVoter:
 		return a.cons.Promote(ch.ID)
 	case raft.Demote:
 		return a.cons.Demote(ch.ID)

@@ -3,10 +3,13 @@ package node
 import (
 	"context"
 	"time"
+
+	"github.com/shoal-project/shoal/api"
 )
 
-// Run serves until ctx is cancelled, then shuts down cleanly: a leader hands
-// leadership over first, and the node leaves the gossip pool gracefully.
+// Run serves until ctx is cancelled, then shuts down cleanly: the node
+// records that it is restarting (unless it leaves for good), a leader hands
+// leadership over, and the node leaves the gossip pool gracefully.
 func (a *Agent) Run(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
@@ -17,6 +20,10 @@ func (a *Agent) Run(ctx context.Context) error {
 }
 
 func (a *Agent) shutdown() {
+	a.stopping.Store(true)
+	if a.cons != nil && !a.cfg.LeaveOnTerminate {
+		a.announceRestart()
+	}
 	if a.cons != nil && a.cons.IsLeader() && a.otherVoters() > 0 {
 		if err := a.cons.TransferLeadership(); err != nil {
 			a.log.Printf("leadership transfer: %v", err)
@@ -28,6 +35,25 @@ func (a *Agent) shutdown() {
 		a.gossip.Leave(2 * time.Second)
 	}
 	a.close()
+}
+
+// announceRestart records that this node is restarting, so the leader
+// keeps its tasks in place for the restart grace instead of replacing them.
+// Without a leader (or in a cluster with nodes too old to know the
+// command) the node is treated as failed when it goes, as before.
+func (a *Agent) announceRestart() {
+	if a.leaderID() == "" {
+		a.log.Printf("restart not announced: no leader (tasks may move elsewhere)")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	grace := time.Duration(a.cfg.RestartGrace)
+	if _, err := a.submitPayload(ctx, api.CmdNodeRestarting, "", api.NodeRestartingPayload{NodeID: a.ID(), Grace: grace}); err != nil {
+		a.log.Printf("restart not announced (tasks may move elsewhere): %v", err)
+		return
+	}
+	a.log.Printf("restarting: this node's tasks keep their places for %s", grace)
 }
 
 // otherVoters counts the voters besides this node.

@@ -81,14 +81,16 @@ func (a *Agent) overlayGossipAddrs() {
 }
 
 // refreshSelf re-registers this node when its replicated record does not
-// match what it is now.
+// match what it is now, or still says it is restarting (this is the run
+// after a graceful restart).
 func (a *Agent) refreshSelf(ctx context.Context) {
-	if a.leaderID() == "" {
-		return
+	if a.leaderID() == "" || a.stopping.Load() {
+		return // no leader yet, or a restart was announced: the next run registers
 	}
 	want := a.selfNode()
 	have, ok := a.store().Node(a.ID())
-	if ok && have.P2PAddr == want.P2PAddr && have.GossipAddr == want.GossipAddr && have.APIAddr == want.APIAddr &&
+	if ok && have.Status != api.NodeRestarting && have.Protocol == want.Protocol &&
+		have.P2PAddr == want.P2PAddr && have.GossipAddr == want.GossipAddr && have.APIAddr == want.APIAddr &&
 		reflect.DeepEqual(have.Runtimes, want.Runtimes) && have.Resources == want.Resources {
 		return
 	}

@@ -88,8 +88,12 @@ func (a *Agent) submitOnce(ctx context.Context, cmd api.Command) (proposeReply, 
 	return reply, nil
 }
 
-// proposeAsLeader stamps cmd and commits it.
+// proposeAsLeader stamps cmd and commits it, once every node speaks the
+// protocol the command needs.
 func (a *Agent) proposeAsLeader(ctx context.Context, cmd api.Command) (proposeReply, error) {
+	if err := api.CheckProtocol(cmd.Type, a.store().Nodes()); err != nil {
+		return proposeReply{}, err
+	}
 	if err := a.stamp(&cmd); err != nil {
 		return proposeReply{}, err
 	}

@@ -3,6 +3,7 @@ package raft
 import (
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/hashicorp/go-memdb"
 	"github.com/shoal-project/shoal/api"
@@ -82,7 +83,8 @@ func (f *FSM) applyRegisterNode(txn *memdb.Txn, cmd *api.Command) (any, *api.Err
 			c.Labels = map[string]string{}
 		}
 		maps.Copy(c.Labels, n.Labels)
-		c.Status, c.UpdatedAt = api.NodeReady, cmd.Time
+		c.Protocol = n.Protocol
+		c.Status, c.UpdatedAt, c.RestartBy = api.NodeReady, cmd.Time, time.Time{}
 		n = *c
 	} else {
 		n.Status, n.JoinedAt, n.UpdatedAt = api.NodeReady, cmd.Time, cmd.Time
@@ -109,7 +111,32 @@ func (f *FSM) applySetNodeStatus(txn *memdb.Txn, cmd *api.Command) (any, *api.Er
 		return old, nil
 	}
 	n := cloneNode(old)
-	n.Status, n.UpdatedAt = p.Status, cmd.Time
+	n.Status, n.UpdatedAt, n.RestartBy = p.Status, cmd.Time, time.Time{}
+	if err := insert(txn, tableNodes, n); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// applyNodeRestarting marks a node restarting until the command time plus
+// its grace. Only a node that is not down can announce a restart.
+func (f *FSM) applyNodeRestarting(txn *memdb.Txn, cmd *api.Command) (any, *api.Error) {
+	var p api.NodeRestartingPayload
+	if err := decodePayload(cmd, &p); err != nil {
+		return nil, err
+	}
+	if p.Grace <= 0 || p.Grace > 24*time.Hour {
+		return nil, api.Errorf(api.CodeInvalid, "node restarting: grace %s is not within (0, 24h]", p.Grace)
+	}
+	old, ok := nodeTxn(txn, p.NodeID)
+	if !ok {
+		return nil, api.Errorf(api.CodeNotFound, "node %q not found", p.NodeID)
+	}
+	if old.Status == api.NodeDown {
+		return nil, api.Errorf(api.CodeConflict, "node %s is down; it cannot announce a restart", old.Name)
+	}
+	n := cloneNode(old)
+	n.Status, n.UpdatedAt, n.RestartBy = api.NodeRestarting, cmd.Time, cmd.Time.Add(p.Grace)
 	if err := insert(txn, tableNodes, n); err != nil {
 		return nil, err
 	}

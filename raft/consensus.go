@@ -26,6 +26,9 @@ type Config struct {
 	Timings Timings
 	// Logger defaults to warnings and errors on stderr.
 	Logger hclog.Logger
+	// Halt is called when a committed entry holds a command this build
+	// does not know; it should stop the process (see FSM.SetHalt).
+	Halt func(index uint64, err error)
 }
 
 // snapshotsRetained is how many snapshots stay on disk.
@@ -100,6 +103,7 @@ func Open(cfg Config) (*Consensus, error) {
 	notify := make(chan bool, 1)
 	rc.NotifyCh = notify
 	fsm := NewFSM(NewStore())
+	fsm.SetHalt(cfg.Halt)
 	r, err := hraft.NewRaft(rc, fsm, logs, logs, snaps, cfg.Transport)
 	if err != nil {
 		closeLog()

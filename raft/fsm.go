@@ -45,7 +45,17 @@ type FSM struct {
 	applyMu sync.Mutex
 	// feed keeps recent entries for nodes that follow the state feed.
 	feed entryLog
+	// halt, when set, is called with a log entry this build cannot apply
+	// (an unknown command type or a newer encoding); it is expected to
+	// stop the process, so the replica never applies the log differently
+	// from nodes that know the command. Unset (tests), the entry gets an
+	// error result.
+	halt func(index uint64, err error)
 }
+
+// SetHalt sets what happens when a log entry this build does not know is
+// committed (see FSM.halt). Call it before the FSM applies anything.
+func (f *FSM) SetHalt(halt func(index uint64, err error)) { f.halt = halt }
 
 var _ hraft.BatchingFSM = (*FSM)(nil)
 
@@ -93,6 +103,9 @@ func (f *FSM) ApplyBatch(logs []*hraft.Log) []any {
 func (f *FSM) applyData(index uint64, data []byte) (res *ApplyResult) {
 	cmd, aerr := DecodeCommand(data)
 	if aerr != nil {
+		if err := unknownCommand(data); err != nil && f.halt != nil {
+			f.halt(index, err)
+		}
 		return &ApplyResult{Err: aerr}
 	}
 	txn := f.store.writeTxn()
@@ -140,6 +153,19 @@ func DecodeCommand(data []byte) (*api.Command, *api.Error) {
 	return &cmd, nil
 }
 
+// unknownCommand returns an error when data is a well-formed command that
+// this build does not know (a newer type or encoding), and nil otherwise.
+func unknownCommand(data []byte) error {
+	var cmd api.Command
+	if json.Unmarshal(data, &cmd) != nil || cmd.Time.IsZero() || cmd.Version < 1 {
+		return nil
+	}
+	if _, ok := handlers[cmd.Type]; ok && cmd.Version <= api.CommandVersion {
+		return nil
+	}
+	return api.ErrUnknownCommand(cmd.Type, cmd.Version)
+}
+
 // handler applies one command type inside a write transaction. It returns
 // the command's value or a typed error; on error the transaction is aborted.
 type handler struct {
@@ -164,6 +190,7 @@ func init() {
 		api.CmdSetNodeStatus:    {(*FSM).applySetNodeStatus, node},
 		api.CmdUpdateNode:       {(*FSM).applyUpdateNode, node},
 		api.CmdRemoveNode:       {(*FSM).applyRemoveNode, node},
+		api.CmdNodeRestarting:   {(*FSM).applyNodeRestarting, node},
 		api.CmdSetRaftRoles:     {(*FSM).applySetRaftRoles, func() any { return new(int) }},
 		api.CmdCreateService:    {(*FSM).applyCreateService, service},
 		api.CmdUpdateService:    {(*FSM).applyUpdateService, service},

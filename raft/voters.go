@@ -9,9 +9,15 @@ import (
 type Candidate struct {
 	ID    string
 	Alive bool
+	// Restarting is a member whose agent announced a graceful restart and
+	// whose restart grace has not run out: it is away, not failed.
+	Restarting bool
 	// AliveSince is when the member was last seen to come alive;
 	// DeadSince when it was last seen to die.
 	AliveSince, DeadSince time.Time
+	// DownSince is when its record was marked down (zero unless down); a
+	// member down for ReapAfter no longer counts towards the target.
+	DownSince time.Time
 	// Zone is the member's failure domain ("" if unknown).
 	Zone string
 	// AppliedIndex is the Raft index the member last reported applied.
@@ -23,8 +29,9 @@ type VoterPolicy struct {
 	BaseVoters  int           // voters for small clusters; default 3
 	LargeVoters int           // voters once there are LargeAt nodes; default 5
 	LargeAt     int           // default 7
-	StableFor   time.Duration // alive this long before promotion; default 2s
-	DeadGrace   time.Duration // dead this long before removal; default 3s
+	StableFor   time.Duration // alive this long before promotion; default 0
+	DeadGrace   time.Duration // dead this long before replacement; default 3s
+	ReapAfter   time.Duration // down this long stops counting; default 24h
 	MaxLag      uint64        // max log lag behind commit for promotion; default 250
 }
 
@@ -38,8 +45,8 @@ func (p VoterPolicy) withDefaults() VoterPolicy {
 	if p.LargeAt <= 0 {
 		p.LargeAt = 7
 	}
-	if p.StableFor == 0 {
-		p.StableFor = 2 * time.Second
+	if p.ReapAfter == 0 {
+		p.ReapAfter = 24 * time.Hour
 	}
 	if p.DeadGrace == 0 {
 		p.DeadGrace = 3 * time.Second
@@ -50,16 +57,19 @@ func (p VoterPolicy) withDefaults() VoterPolicy {
 	return p
 }
 
-// TargetVoters is how many voters a cluster of nodes alive nodes should
-// have: BaseVoters, LargeVoters from LargeAt nodes on, never more than the
-// nodes, always odd, and at least 1 when there is a node.
-func TargetVoters(nodes int, p VoterPolicy) int {
+// TargetVoters is how many voters a cluster of nodes nodes (down ones
+// included until reaped) should have, given it has current voters now:
+// BaseVoters, LargeVoters from LargeAt nodes on — and, once there, until
+// the cluster falls below LargeAt-1 nodes, so one removal does not flap
+// the target — never more than the nodes, always odd, and at least 1 when
+// there is a node.
+func TargetVoters(nodes, current int, p VoterPolicy) int {
 	p = p.withDefaults()
 	if nodes <= 0 {
 		return 0
 	}
 	t := p.BaseVoters
-	if nodes >= p.LargeAt {
+	if nodes >= p.LargeAt || (current >= p.LargeVoters && nodes >= p.LargeAt-1) {
 		t = p.LargeVoters
 	}
 	t = min(t, nodes)
@@ -78,6 +88,11 @@ const (
 	Promote
 	Demote
 	Remove
+	// AddVoter adds a member straight as a voter. The planner uses it only
+	// to grow a one-voter cluster to three at once: the new voter may lag,
+	// but the two caught-up voters already make a quorum, and the change
+	// commits only once the new voter holds the whole log.
+	AddVoter
 )
 
 // String returns the kind's name, as used in logs.
@@ -91,6 +106,8 @@ func (k ChangeKind) String() string {
 		return "demote"
 	case Remove:
 		return "remove"
+	case AddVoter:
+		return "add-voter"
 	}
 	return fmt.Sprintf("change(%d)", int(k))
 }
@@ -110,7 +127,7 @@ func (c *Consensus) ApplyChange(ch Change) error {
 	switch ch.Kind {
 	case AddNonvoter:
 		return c.AddNonvoter(ch.ID)
-	case Promote:
+	case Promote, AddVoter:
 		return c.Promote(ch.ID)
 	case Demote:
 		return c.Demote(ch.ID)

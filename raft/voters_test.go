@@ -22,8 +22,14 @@ func TestTargetVoters(t *testing.T) {
 		{6, VoterPolicy{LargeVoters: 7, LargeAt: 6}, 5},
 	}
 	for _, c := range cases {
-		if got := TargetVoters(c.nodes, c.p); got != c.want {
+		if got := TargetVoters(c.nodes, 0, c.p); got != c.want {
 			t.Errorf("TargetVoters(%d, %+v) = %d, want %d", c.nodes, c.p, got, c.want)
+		}
+	}
+	// Hysteresis: five voters stay five until the cluster falls below six nodes.
+	for _, c := range []struct{ nodes, current, want int }{{6, 5, 5}, {6, 3, 3}, {5, 5, 3}, {7, 3, 5}} {
+		if got := TargetVoters(c.nodes, c.current, def); got != c.want {
+			t.Errorf("TargetVoters(%d nodes, %d voters) = %d, want %d", c.nodes, c.current, got, c.want)
 		}
 	}
 }
@@ -55,63 +61,101 @@ func TestPlanVoters(t *testing.T) {
 	slowLeader := up("L", "")
 	slowLeader.AppliedIndex = 0
 
+	restarting := down("c", time.Minute)
+	restarting.Restarting = true
+	gone := down("c", 25*time.Hour)
+	gone.DownSince = gone.DeadSince
+	downFor := func(id, zone string, d time.Duration) Candidate {
+		c := down(id, d)
+		c.Zone, c.DownSince = zone, c.DeadSince
+		return c
+	}
+	stable := VoterPolicy{StableFor: 2 * time.Second}
+
 	cases := []struct {
 		name    string
+		policy  VoterPolicy
 		servers []Server
 		cands   []Candidate
 		want    []Change
 	}{
-		{"single node", []Server{voter("L")}, []Candidate{up("L", "")}, nil},
-		{"two nodes keep one voter", []Server{voter("L")}, []Candidate{up("L", ""), up("b", "")}, nil},
-		{"third node: add nonvoters", []Server{voter("L")}, []Candidate{up("L", ""), up("b", ""), up("c", "")},
-			[]Change{{AddNonvoter, "b", ""}, {AddNonvoter, "c", ""}}},
-		{"promote caught-up nonvoters", []Server{voter("L"), nonvoter("b"), nonvoter("c")}, []Candidate{up("L", ""), up("b", ""), up("c", "")},
+		{"single node", VoterPolicy{}, []Server{voter("L")}, []Candidate{up("L", "")}, nil},
+		{"two nodes: one voter and a standby", VoterPolicy{}, []Server{voter("L")}, []Candidate{up("L", ""), up("b", "")},
+			[]Change{{AddNonvoter, "b", ""}}},
+		{"third node: standby promoted, joiner added as voter", VoterPolicy{}, []Server{voter("L"), nonvoter("b")},
+			[]Candidate{up("L", ""), up("b", ""), up("c", "")},
+			[]Change{{Promote, "b", ""}, {AddVoter, "c", ""}}},
+		{"two joiners at once: both added as voters", VoterPolicy{}, []Server{voter("L")}, []Candidate{up("L", ""), up("b", ""), up("c", "")},
+			[]Change{{AddVoter, "b", ""}, {AddVoter, "c", ""}}},
+		{"one voter never grows to two", VoterPolicy{}, []Server{voter("L"), nonvoter("b")},
+			[]Candidate{up("L", ""), up("b", ""), downFor("c", "", time.Minute)}, nil},
+		{"promote caught-up nonvoters", VoterPolicy{}, []Server{voter("L"), nonvoter("b"), nonvoter("c")}, []Candidate{up("L", ""), up("b", ""), up("c", "")},
 			[]Change{{Promote, "b", ""}, {Promote, "c", ""}}},
-		{"not stable yet", []Server{voter("L"), nonvoter("b"), voter("c")}, []Candidate{up("L", ""), fresh, up("c", "")}, nil},
-		{"lagging", []Server{voter("L"), nonvoter("b"), voter("c")}, []Candidate{up("L", ""), lagging, up("c", "")}, nil},
-		{"lag at the limit", []Server{voter("L"), nonvoter("b"), voter("c")}, []Candidate{up("L", ""), nearly, up("c", "")},
+		{"not stable yet", stable, []Server{voter("L"), nonvoter("b"), voter("c")}, []Candidate{up("L", ""), fresh, up("c", "")}, nil},
+		{"lagging", VoterPolicy{}, []Server{voter("L"), nonvoter("b"), voter("c")}, []Candidate{up("L", ""), lagging, up("c", "")}, nil},
+		{"lag at the limit", VoterPolicy{}, []Server{voter("L"), nonvoter("b"), voter("c")}, []Candidate{up("L", ""), nearly, up("c", "")},
 			[]Change{{Promote, "b", ""}}},
-		{"four nodes stay at three voters", []Server{voter("L"), voter("b"), voter("c")}, []Candidate{up("L", ""), up("b", ""), up("c", ""), up("d", "")}, nil},
-		{"dead within grace: wait", []Server{voter("L"), voter("b"), voter("c")}, []Candidate{up("L", ""), up("b", ""), down("c", 2*time.Second), up("d", "")}, nil},
-		{"dead past grace: remove and replace", []Server{voter("L"), voter("b"), voter("c")}, []Candidate{up("L", ""), up("b", ""), down("c", 3*time.Second), up("d", "")},
+		{"four nodes: three voters and a standby", VoterPolicy{}, []Server{voter("L"), voter("b"), voter("c")}, []Candidate{up("L", ""), up("b", ""), up("c", ""), up("d", "")},
+			[]Change{{AddNonvoter, "d", ""}}},
+		{"dead within grace: wait", VoterPolicy{}, []Server{voter("L"), voter("b"), voter("c"), nonvoter("d")},
+			[]Candidate{up("L", ""), up("b", ""), down("c", 2*time.Second), up("d", "")}, nil},
+		{"dead past grace: promote the standby, then remove", VoterPolicy{}, []Server{voter("L"), voter("b"), voter("c"), nonvoter("d")},
+			[]Candidate{up("L", ""), up("b", ""), down("c", 3*time.Second), up("d", "")},
+			[]Change{{Promote, "d", ""}, {Remove, "c", ""}}},
+		{"dead past grace without a standby: stage one, keep the dead voter", VoterPolicy{}, []Server{voter("L"), voter("b"), voter("c")},
+			[]Candidate{up("L", ""), up("b", ""), down("c", 3*time.Second), up("d", "")},
+			[]Change{{AddNonvoter, "d", ""}}},
+		{"dead voter of three without a spare stays", VoterPolicy{}, []Server{voter("L"), voter("b"), voter("c")},
+			[]Candidate{up("L", ""), up("b", ""), downFor("c", "", time.Minute)}, nil},
+		{"restarting voter is not replaced", VoterPolicy{}, []Server{voter("L"), voter("b"), voter("c"), nonvoter("d")},
+			[]Candidate{up("L", ""), up("b", ""), restarting, up("d", "")}, nil},
+		{"dead voter of five: the set stays at five", VoterPolicy{},
+			[]Server{voter("L"), voter("b"), voter("c"), voter("d"), voter("e")},
+			[]Candidate{up("L", ""), up("b", ""), up("c", ""), up("d", ""), downFor("e", "", time.Minute), up("f", ""), up("g", "")},
+			[]Change{{AddNonvoter, "f", ""}, {AddNonvoter, "g", ""}}},
+		{"replacement comes from the dead voter's zone", VoterPolicy{},
+			[]Server{voter("L"), voter("b"), voter("c"), voter("d"), voter("e"), nonvoter("f"), nonvoter("g")},
+			[]Candidate{up("L", "a"), up("b", "a"), up("c", "b"), downFor("d", "b", time.Minute), up("e", "c"), up("f", "c"), up("g", "b")},
+			[]Change{{Promote, "g", ""}, {Remove, "d", ""}}},
+		{"reaped node stops counting", VoterPolicy{}, []Server{voter("L"), voter("b"), voter("c")},
+			[]Candidate{up("L", ""), up("b", ""), gone, up("d", "")},
 			[]Change{{Remove, "c", ""}, {AddNonvoter, "d", ""}}},
-		{"dead voter of three: shrink to one", []Server{voter("L"), voter("b"), voter("c")}, []Candidate{up("L", ""), up("b", ""), down("c", time.Minute)},
-			[]Change{{Remove, "c", ""}, {Demote, "b", ""}}},
-		{"server no longer a member", []Server{voter("L"), voter("b"), voter("c"), nonvoter("x")}, []Candidate{up("L", ""), up("b", ""), up("c", "")},
+		{"server no longer a member", VoterPolicy{}, []Server{voter("L"), voter("b"), voter("c"), nonvoter("x")}, []Candidate{up("L", ""), up("b", ""), up("c", "")},
 			[]Change{{Remove, "x", ""}}},
-		{"leader is never removed or demoted", []Server{voter("L"), voter("b"), voter("c"), voter("d"), voter("e")},
+		{"leader is never removed or demoted", VoterPolicy{}, []Server{voter("L"), voter("b"), voter("c"), voter("d"), voter("e")},
 			[]Candidate{down("L", time.Hour), up("b", ""), up("c", ""), up("d", "")},
 			[]Change{{Remove, "e", ""}, {Demote, "b", ""}}},
-		{"lagging leader is not demoted", []Server{voter("L"), voter("b"), voter("c"), voter("d"), voter("e")},
+		{"lagging leader is not demoted", VoterPolicy{}, []Server{voter("L"), voter("b"), voter("c"), voter("d"), voter("e")},
 			[]Candidate{slowLeader, up("b", ""), up("c", ""), up("d", ""), up("e", "")},
 			[]Change{{Demote, "b", ""}, {Demote, "c", ""}}},
-		{"seven nodes: grow to five", []Server{voter("L"), voter("b"), voter("c")},
+		{"seven nodes: grow to five", VoterPolicy{}, []Server{voter("L"), voter("b"), voter("c")},
 			[]Candidate{up("L", ""), up("b", ""), up("c", ""), up("d", ""), up("e", ""), up("f", ""), up("g", "")},
-			[]Change{{AddNonvoter, "d", ""}, {AddNonvoter, "e", ""}}},
-		{"unneeded nonvoter removed", []Server{voter("L"), voter("b"), voter("c"), nonvoter("d")},
-			[]Candidate{up("L", ""), up("b", ""), up("c", ""), up("d", "")},
-			[]Change{{Remove, "d", ""}}},
-		{"promotion prefers new zones", []Server{voter("L"), nonvoter("b"), nonvoter("c"), nonvoter("d")},
+			[]Change{{AddNonvoter, "d", ""}, {AddNonvoter, "e", ""}, {AddNonvoter, "f", ""}}},
+		{"unneeded nonvoter removed", VoterPolicy{}, []Server{voter("L"), voter("b"), voter("c"), nonvoter("d"), nonvoter("e")},
+			[]Candidate{up("L", ""), up("b", ""), up("c", ""), up("d", ""), up("e", "")},
+			[]Change{{Remove, "e", ""}}},
+		{"promotion prefers new zones", VoterPolicy{}, []Server{voter("L"), nonvoter("b"), nonvoter("c"), nonvoter("d")},
 			[]Candidate{up("L", "a"), up("b", "a"), up("c", "b"), up("d", "c")},
-			[]Change{{Promote, "c", ""}, {Promote, "d", ""}, {Remove, "b", ""}}},
-		{"additions prefer new zones", []Server{voter("L")},
+			[]Change{{Promote, "c", ""}, {Promote, "d", ""}}},
+		{"additions prefer new zones", VoterPolicy{}, []Server{voter("L")},
 			[]Candidate{up("L", "a"), up("b", "a"), up("c", "a"), up("d", "b"), up("e", "b"), up("f", "c")},
-			[]Change{{AddNonvoter, "d", ""}, {AddNonvoter, "f", ""}}},
-		{"zone swap", []Server{voter("L"), voter("b"), voter("c"), nonvoter("d")},
+			[]Change{{AddVoter, "d", ""}, {AddVoter, "f", ""}, {AddNonvoter, "b", ""}}},
+		{"zone swap", VoterPolicy{}, []Server{voter("L"), voter("b"), voter("c"), nonvoter("d")},
 			[]Candidate{up("L", "a"), up("b", "a"), up("c", "b"), up("d", "c")},
 			[]Change{{Promote, "d", ""}, {Demote, "b", ""}}},
-		{"zone swap stages a plain member", []Server{voter("L"), voter("b"), voter("c")},
+		{"zone swap stages a plain member", VoterPolicy{}, []Server{voter("L"), voter("b"), voter("c")},
 			[]Candidate{up("L", "a"), up("b", "a"), up("c", "b"), up("d", "c")},
 			[]Change{{AddNonvoter, "d", ""}}},
-		{"staged nonvoter waits until stable", []Server{voter("L"), voter("b"), voter("c"), nonvoter("d")},
+		{"staged nonvoter waits until stable", stable, []Server{voter("L"), voter("b"), voter("c"), nonvoter("d")},
 			[]Candidate{up("L", "a"), up("b", "a"), up("c", "b"), {ID: "d", Alive: true, AliveSince: planNow, Zone: "c", AppliedIndex: planCommit}},
 			nil},
-		{"zones already spread", []Server{voter("L"), voter("b"), voter("c")},
-			[]Candidate{up("L", "a"), up("b", "b"), up("c", "c"), up("d", "a")}, nil},
+		{"zones already spread", VoterPolicy{}, []Server{voter("L"), voter("b"), voter("c")},
+			[]Candidate{up("L", "a"), up("b", "b"), up("c", "c"), up("d", "a")},
+			[]Change{{AddNonvoter, "d", ""}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got := PlanVoters(planNow, "L", c.servers, c.cands, planCommit, VoterPolicy{})
+			got := PlanVoters(planNow, "L", c.servers, c.cands, planCommit, c.policy)
 			if !sameChanges(got, c.want) {
 				t.Fatalf("plan = %v, want %v", got, c.want)
 			}
@@ -168,7 +212,7 @@ func TestPlanVotersConverges(t *testing.T) {
 			switch ch.Kind {
 			case AddNonvoter, Demote:
 				cfg[ch.ID] = false
-			case Promote:
+			case Promote, AddVoter:
 				cfg[ch.ID] = true
 			case Remove:
 				delete(cfg, ch.ID)
@@ -176,9 +220,11 @@ func TestPlanVotersConverges(t *testing.T) {
 		}
 	}
 	zones := map[string]bool{}
+	standby := 0
 	for id, v := range cfg {
 		if !v {
-			t.Fatalf("nonvoter %s left at the fixed point", id)
+			standby++
+			continue
 		}
 		for _, c := range cands {
 			if c.ID == id {
@@ -186,7 +232,7 @@ func TestPlanVotersConverges(t *testing.T) {
 			}
 		}
 	}
-	if len(cfg) != 5 || len(zones) != 4 {
-		t.Fatalf("fixed point has %d voters over %d zones (%v), want 5 over all 4 zones", len(cfg), len(zones), cfg)
+	if len(cfg)-standby != 5 || len(zones) != 4 || standby != 1 {
+		t.Fatalf("fixed point has %d voters over %d zones and %d standbys (%v), want 5 over all 4 zones and 1 standby", len(cfg)-standby, len(zones), standby, cfg)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -75,6 +76,8 @@ restart on the same --data-dir to rejoin. Settings can also come from a TOML fil
 	f.StringVar(&flags.ContainerdSocket, "containerd-socket", flags.ContainerdSocket, "containerd's socket")
 	f.StringVar(&flags.ContainerdNamespace, "containerd-namespace", flags.ContainerdNamespace, "containerd namespace for this agent's containers")
 	f.BoolVar(&flags.FaultInjection, "fault-injection", false, "enable the fault-injection API (chaos tests only)")
+	f.BoolVar(&flags.LeaveOnTerminate, "leave-on-terminate", false, "on SIGTERM leave the cluster for good (tasks move elsewhere) instead of restarting in place")
+	f.DurationVar((*time.Duration)(&flags.RestartGrace), "restart-grace", time.Duration(flags.RestartGrace), "how long this node's tasks keep their places while its agent restarts after SIGTERM")
 	f.MarkHidden("fault-injection")
 	f.StringVar(&flags.Memory, "memory", "", "memory capacity to offer, e.g. 4GiB (default: all memory)")
 	return cmd
@@ -128,6 +131,12 @@ func overlayFlags(cmd *cobra.Command, cfg, flags *node.Config, labels []string) 
 	}
 	if set("fault-injection") {
 		cfg.FaultInjection = flags.FaultInjection
+	}
+	if set("leave-on-terminate") {
+		cfg.LeaveOnTerminate = flags.LeaveOnTerminate
+	}
+	if set("restart-grace") {
+		cfg.RestartGrace = flags.RestartGrace
 	}
 	if set("memory") {
 		cfg.Memory = flags.Memory

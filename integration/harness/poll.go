@@ -37,3 +37,15 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool
 		t.Fatal(err)
 	}
 }
+
+// Holds checks cond every 50ms for d and fails the test the first time it
+// does not hold: for what must stay true through a window (tasks that must
+// not move while a node restarts), not for waiting.
+func Holds(t testing.TB, d time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(pollInterval) {
+		if ok, detail := cond(); !ok {
+			t.Fatalf("%s stopped holding: %s", what, detail)
+		}
+	}
+}

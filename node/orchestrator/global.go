@@ -55,10 +55,11 @@ func (o *svcRun) global(tasks []*api.Task) {
 }
 
 // keeps reports whether node n may keep running a task of the service:
-// it exists, is ready and not draining, and fits the runtime and
+// it exists, is ready or restarting (its tasks keep their places through
+// an agent restart), is not draining, and fits the runtime and
 // constraints.
 func (o *svcRun) keeps(n *api.Node, cons []scheduler.Constraint) bool {
-	if n == nil || n.Status != api.NodeReady || n.Availability == api.AvailabilityDrain || !n.HasRuntime(o.svc.Spec.Runtime) {
+	if n == nil || (n.Status != api.NodeReady && n.Status != api.NodeRestarting) || n.Availability == api.AvailabilityDrain || !n.HasRuntime(o.svc.Spec.Runtime) {
 		return false
 	}
 	for _, c := range cons {
@@ -70,7 +71,7 @@ func (o *svcRun) keeps(n *api.Node, cons []scheduler.Constraint) bool {
 }
 
 // takes reports whether node n may get a new task of the service: it
-// keeps one and is active (not paused).
+// keeps one, is ready and is active (not paused).
 func (o *svcRun) takes(n *api.Node, cons []scheduler.Constraint) bool {
-	return o.keeps(n, cons) && (n.Availability == api.AvailabilityActive || n.Availability == "")
+	return o.keeps(n, cons) && n.Status == api.NodeReady && (n.Availability == api.AvailabilityActive || n.Availability == "")
 }

@@ -1,0 +1,59 @@
+package node
+
+import (
+	"time"
+
+	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/gossip"
+)
+
+// joinGrace is how long a node that just registered counts as up before
+// gossip has seen it: the leader acts on a join (voters, placement) at
+// once instead of waiting for the joiner's first gossip round.
+const joinGrace = 10 * time.Second
+
+// liveNodes is the set of node IDs that are up now, as the leader decides
+// it (see liveSet).
+func (a *Agent) liveNodes(nodes []*api.Node, now time.Time) map[string]bool {
+	seen := map[string]gossip.MemberState{}
+	for _, m := range a.gossip.Members() {
+		if m.Meta.NodeID == "" || m.Meta.ClusterID != a.state.ClusterID {
+			continue
+		}
+		if st, ok := seen[m.Meta.NodeID]; !ok || m.State < st {
+			seen[m.Meta.NodeID] = m.State // alive beats suspect beats dead
+		}
+	}
+	return liveSet(a.ID(), nodes, seen, now)
+}
+
+// liveSet decides which nodes are up: self always; a node gossip sees
+// alive or suspect; and a node gossip has not seen at all that registered
+// less than joinGrace ago and is ready (not down, not restarting).
+func liveSet(self string, nodes []*api.Node, seen map[string]gossip.MemberState, now time.Time) map[string]bool {
+	live := map[string]bool{self: true}
+	for _, n := range nodes {
+		st, ok := seen[n.ID]
+		switch {
+		case ok:
+			live[n.ID] = live[n.ID] || st == gossip.MemberAlive || st == gossip.MemberSuspect
+		case n.Status == api.NodeReady && now.Sub(n.UpdatedAt) < joinGrace:
+			live[n.ID] = true
+		}
+	}
+	return live
+}
+
+// wantStatus is the status the leader records for node n: a restarting
+// node stays restarting until its deadline (the restarted agent marks
+// itself ready when it registers again); otherwise ready when up, down
+// when not.
+func wantStatus(n *api.Node, up bool, now time.Time) api.NodeStatus {
+	switch {
+	case n.Status == api.NodeRestarting && now.Before(n.RestartBy):
+		return api.NodeRestarting
+	case up:
+		return api.NodeReady
+	}
+	return api.NodeDown
+}

@@ -1,0 +1,62 @@
+package node
+
+import (
+	"testing"
+	"time"
+
+	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/gossip"
+)
+
+func TestLiveSet(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	node := func(id string, st api.NodeStatus, age time.Duration) *api.Node {
+		return &api.Node{ID: id, Status: st, UpdatedAt: now.Add(-age)}
+	}
+	nodes := []*api.Node{
+		node("self", api.NodeReady, time.Hour),
+		node("alive", api.NodeReady, time.Hour),
+		node("suspect", api.NodeReady, time.Hour),
+		node("dead", api.NodeReady, time.Second),
+		node("joiner", api.NodeReady, time.Second),    // registered, gossip not seen yet
+		node("stale", api.NodeReady, time.Minute),     // not in gossip for long
+		node("was-down", api.NodeDown, time.Second),   // marked down, not in gossip
+		node("away", api.NodeRestarting, time.Second), // restarting, gossip forgot it
+		node("restarted", api.NodeRestarting, time.Minute),
+	}
+	seen := map[string]gossip.MemberState{
+		"alive": gossip.MemberAlive, "suspect": gossip.MemberSuspect, "dead": gossip.MemberDead,
+		"restarted": gossip.MemberAlive,
+	}
+	got := liveSet("self", nodes, seen, now)
+	want := map[string]bool{"self": true, "alive": true, "suspect": true, "joiner": true, "restarted": true}
+	for _, n := range nodes {
+		if got[n.ID] != want[n.ID] {
+			t.Errorf("%s: live = %v, want %v", n.ID, got[n.ID], want[n.ID])
+		}
+	}
+}
+
+func TestWantStatus(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	restarting := &api.Node{Status: api.NodeRestarting, RestartBy: now.Add(time.Second)}
+	expired := &api.Node{Status: api.NodeRestarting, RestartBy: now}
+	ready := &api.Node{Status: api.NodeReady}
+	cases := []struct {
+		n    *api.Node
+		up   bool
+		want api.NodeStatus
+	}{
+		{restarting, false, api.NodeRestarting},
+		{restarting, true, api.NodeRestarting}, // it marks itself ready when it registers
+		{expired, false, api.NodeDown},
+		{expired, true, api.NodeReady},
+		{ready, false, api.NodeDown},
+		{ready, true, api.NodeReady},
+	}
+	for i, c := range cases {
+		if got := wantStatus(c.n, c.up, now); got != c.want {
+			t.Errorf("case %d: %s up=%v → %s, want %s", i, c.n.Status, c.up, got, c.want)
+		}
+	}
+}

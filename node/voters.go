@@ -1,0 +1,117 @@
+package node
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/raft"
+)
+
+// voterLoop keeps the Raft voter set at its target (raft.PlanVoters): it
+// grows a young cluster to three voters as soon as a third node joins,
+// keeps a caught-up standby, replaces failed voters, spreads voters over
+// zones, and records roles on node records. It plans again on every gossip
+// event, every change to the node records, and every half second.
+func (a *Agent) voterLoop(ctx context.Context) {
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	seen := &sightings{alive: map[string]time.Time{}, dead: map[string]time.Time{}}
+	var lastNodes []nodeFingerprint
+	for {
+		changed := a.membershipChanged.Wait()
+		watch := a.store().Watch()
+		nodes := a.store().Nodes()
+		lastNodes = a.fingerprint(nodes)
+		a.planVoters(ctx, nodes, seen)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-changed:
+			case <-tick.C:
+			case <-watch:
+				// Most commits do not touch nodes; plan only when they did.
+				watch = a.store().Watch()
+				if slices.Equal(a.fingerprint(a.store().Nodes()), lastNodes) {
+					continue
+				}
+			}
+			break
+		}
+	}
+}
+
+// nodeFingerprint is what of a node record the voter plan depends on.
+type nodeFingerprint struct {
+	ID     string
+	Status api.NodeStatus
+	Zone   string
+}
+
+func (a *Agent) fingerprint(nodes []*api.Node) []nodeFingerprint {
+	out := make([]nodeFingerprint, len(nodes))
+	for i, n := range nodes {
+		out[i] = nodeFingerprint{ID: n.ID, Status: n.Status, Zone: n.Labels[a.cfg.Voters.ZoneLabel]}
+	}
+	return out
+}
+
+// sightings remembers, for this leader term, when each node was last seen
+// to come alive and to die.
+type sightings struct{ alive, dead map[string]time.Time }
+
+// planVoters makes one plan and carries it out.
+func (a *Agent) planVoters(ctx context.Context, nodes []*api.Node, seen *sightings) {
+	now := time.Now()
+	up := a.liveNodes(nodes, now)
+	cands := make([]raft.Candidate, 0, len(nodes))
+	for _, n := range nodes {
+		c := raft.Candidate{ID: n.ID, Alive: up[n.ID], Zone: n.Labels[a.cfg.Voters.ZoneLabel],
+			Restarting: n.Status == api.NodeRestarting && now.Before(n.RestartBy)}
+		if n.Status == api.NodeDown {
+			c.DownSince = n.UpdatedAt
+		}
+		if c.Alive {
+			delete(seen.dead, n.ID)
+			if _, ok := seen.alive[n.ID]; !ok {
+				seen.alive[n.ID] = now
+			}
+			c.AliveSince = seen.alive[n.ID]
+		} else {
+			delete(seen.alive, n.ID)
+			if _, ok := seen.dead[n.ID]; !ok {
+				seen.dead[n.ID] = now
+			}
+			c.DeadSince = seen.dead[n.ID]
+		}
+		cands = append(cands, c)
+	}
+	servers, err := a.cons.Servers()
+	if err != nil {
+		return
+	}
+	a.fillAppliedIndexes(ctx, servers, cands)
+	for _, ch := range raft.PlanVoters(now, a.ID(), servers, cands, a.cons.CommitIndex(), a.voterPolicy()) {
+		if err := a.applyVoterChange(ch); err != nil {
+			a.log.Printf("voters: %s %s: %v", ch.Kind, api.ShortID(ch.ID), err)
+			break
+		}
+		a.log.Printf("voters: %s %s (%s)", ch.Kind, api.ShortID(ch.ID), ch.Reason)
+	}
+	a.recordRoles(ctx)
+}
+
+// voterPolicy is the planner's policy from this agent's config.
+func (a *Agent) voterPolicy() raft.VoterPolicy {
+	return raft.VoterPolicy{
+		BaseVoters:  a.cfg.Voters.Target,
+		LargeVoters: a.cfg.Voters.Large,
+		LargeAt:     a.cfg.Voters.LargeAt,
+		StableFor:   time.Duration(a.cfg.Voters.StableFor),
+		DeadGrace:   time.Duration(a.cfg.Voters.DeadGrace),
+		ReapAfter:   time.Duration(a.cfg.Voters.ReapAfter),
+		MaxLag:      250,
+	}
+}
