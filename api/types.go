@@ -72,9 +72,13 @@ type Node struct {
 	Availability Availability `json:"availability"`
 	// RaftRole is voter, nonvoter or member, as the leader last set it;
 	// whether a voter leads is read from Raft, not stored.
-	RaftRole  Role      `json:"raft_role,omitempty"`
-	JoinedAt  time.Time `json:"joined_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	RaftRole Role `json:"raft_role,omitempty"`
+	// DrainDeadline is when a drain stops waiting for the node's tasks to
+	// end within their stop grace periods: tasks still running are then
+	// killed. Zero while not draining, or for a drain without a deadline.
+	DrainDeadline time.Time `json:"drain_deadline,omitzero"`
+	JoinedAt      time.Time `json:"joined_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // HasRuntime reports whether the node advertises runtime name.
