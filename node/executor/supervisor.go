@@ -317,4 +317,3 @@ func (s *supervisor) teardown(ctx context.Context, v view) bool {
 	s.e.saveStatuses(seq, snap)
 	return true
 }
-
