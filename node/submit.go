@@ -208,6 +208,8 @@ func (a *Agent) handleRPC(ctx context.Context, from peer.ID, method string, body
 		return readIndexReply{Index: a.store().AppliedIndex()}, nil
 	case "status":
 		return statusReply{AppliedIndex: a.store().AppliedIndex()}, nil
+	case rpcRaftPeers, rpcTransferLeadership:
+		return a.handleOperatorRPC(method, body)
 	case "removeImage":
 		var req removeImageRequest
 		if err := json.Unmarshal(body, &req); err != nil {
