@@ -150,6 +150,15 @@ func TestNodeDrainDeadlineKillsStubbornTasks(t *testing.T) {
 	if n := liveOn(t, a, "n2"); n != 0 {
 		t.Fatalf("%d live tasks left on n2", n)
 	}
+	harness.WaitFor(t, 5*time.Second, "no stubborn workload left on n2", func() (bool, string) {
+		var left []string
+		for _, p := range harness.ProcsUnder(c.byName("n2").DataDir) {
+			if p.Env["SHOAL_SERVICE"] == "stubborn" {
+				left = append(left, fmt.Sprint(p.PID, " ", p.Cmdline))
+			}
+		}
+		return len(left) == 0, strings.Join(left, "; ")
+	})
 	waitRunning(t, a, "stubborn", 3, 30*time.Second, "n2")
 	var info api.NodeInfo
 	if err := a.get("/v1/nodes/n2", &info); err != nil {
