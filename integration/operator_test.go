@@ -80,6 +80,20 @@ func TestOperatorRaftListPeersAndTransfer(t *testing.T) {
 	if strings.Count(out, "\n") != 1 || !strings.Contains(out, "no such node: nosuchnode") {
 		t.Fatalf("transfer to an unknown node: want one line, got:\n%s", out)
 	}
+
+	// A voter that is down is refused by the leader, through a follower.
+	var third *agentProc
+	for _, a := range c.agents {
+		if a != leader && a != target {
+			third = a
+		}
+	}
+	third.Kill()
+	harness.WaitFor(t, 15*time.Second, "a transfer to the dead "+third.Name+" to be refused", func() (bool, string) {
+		out, err := leader.CLI("operator", "raft", "transfer-leadership", "--to", third.Name)
+		return errors.As(err, &ee) && ee.ExitCode() == 1 && strings.Count(out, "\n") == 1 &&
+			strings.Contains(out, "node "+third.Name+" is down"), fmt.Sprintf("%v: %s", err, out)
+	})
 }
 
 // stubbornCmd ignores SIGTERM: only a kill stops it.
