@@ -44,7 +44,11 @@ func (s *apiServer) transferLeadership(r *http.Request) (any, error) {
 	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
 	defer cancel()
 	var reply transferReply
-	if err := a.callLeader(ctx, rpcTransferLeadership, transferRequest{To: target}, &reply); err != nil {
+	from := a.leaderID()
+	if from == "" {
+		return nil, api.Errorf(api.CodeNoLeader, "no leader is known yet")
+	}
+	if err := a.callLeader(ctx, rpcTransferLeadership, transferRequest{To: target, From: from}, &reply); err != nil {
 		return nil, err
 	}
 	out := api.TransferLeadershipResponse{Previous: a.nodeName(reply.Previous)}

@@ -22,13 +22,17 @@ const (
 )
 
 // transferRequest asks the leader to hand leadership to node To (an ID;
-// "" for any voter).
+// "" for any voter). From is the leader the caller meant to ask: a leader
+// that is not From treats the request as done, so a retry after a lost
+// answer does not move leadership twice.
 type transferRequest struct {
-	To string `json:"to,omitempty"`
+	To   string `json:"to,omitempty"`
+	From string `json:"from,omitempty"`
 }
 
 // transferReply is the leader's answer: who led when it was asked, in
-// which term, and whether it was already the target.
+// which term, and whether there was nothing to do (it was already the
+// target, or leadership had already left From).
 type transferReply struct {
 	Previous string `json:"previous"`
 	Term     uint64 `json:"term"`
@@ -47,6 +51,9 @@ func (a *Agent) handleOperatorRPC(method string, body json.RawMessage) (any, err
 		var req transferRequest
 		if err := json.Unmarshal(body, &req); err != nil {
 			return nil, api.Errorf(api.CodeInvalid, "bad request: %v", err)
+		}
+		if req.From != "" && req.From != a.ID() {
+			return transferReply{Previous: req.From, Term: a.cons.Term(), Already: true}, nil
 		}
 		return a.transferAsLeader(req.To)
 	}
