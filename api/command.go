@@ -87,6 +87,9 @@ type UpdateNodePayload struct {
 	Availability Availability      `json:"availability,omitempty"`
 	LabelAdd     map[string]string `json:"label_add,omitempty"`
 	LabelRemove  []string          `json:"label_rm,omitempty"`
+	// DrainDeadline, with availability drain, sets the node's drain
+	// deadline to the command's time plus this; see Node.DrainDeadline.
+	DrainDeadline Duration `json:"drain_deadline,omitempty"`
 }
 
 // SetRaftRolesPayload sets RaftRole on nodes; nodes not listed become
@@ -152,6 +155,9 @@ type TaskAssignment struct {
 type TaskDesire struct {
 	TaskID       string    `json:"task_id"`
 	DesiredState TaskState `json:"desired_state"`
+	// StopDeadline, if set, caps the task's stop grace period: see
+	// Task.StopDeadline.
+	StopDeadline time.Time `json:"stop_deadline,omitzero"`
 }
 
 // ReportTaskStatusPayload is a batch of observed states from one node.

@@ -12,6 +12,7 @@ import "time"
 //	GET    /v1/nodes/{name}               NodeInfo
 //	POST   /v1/nodes/{name}               NodeUpdateRequest -> NodeInfo
 //	DELETE /v1/nodes/{name}               (only a down node)
+//	(operator endpoints: api/operator.go)
 //	GET    /v1/token                      TokenResponse
 //	POST   /v1/token/rotate               TokenResponse
 //	GET    /v1/services                   []ServiceInfo
@@ -56,9 +57,13 @@ type NodeInfo struct {
 
 // NodeUpdateRequest is the body of POST /v1/nodes/{name}.
 type NodeUpdateRequest struct {
-	Availability Availability      `json:"availability,omitempty"`
-	LabelAdd     map[string]string `json:"label_add,omitempty"`
-	LabelRemove  []string          `json:"label_rm,omitempty"`
+	Availability Availability `json:"availability,omitempty"`
+	// DrainDeadline, with availability drain, bounds the drain: once it
+	// has passed, the node's tasks that still run are killed. Zero: no
+	// deadline, each task gets its whole stop grace period.
+	DrainDeadline Duration          `json:"drain_deadline,omitempty"`
+	LabelAdd      map[string]string `json:"label_add,omitempty"`
+	LabelRemove   []string          `json:"label_rm,omitempty"`
 }
 
 // TokenResponse answers the token endpoints.

@@ -1,6 +1,9 @@
 package api
 
-import "fmt"
+import (
+	"bytes"
+	"fmt"
+)
 
 // ProtocolVersion is the newest command protocol this build applies. A
 // build applies every command of its protocol and of the older ones.
@@ -16,33 +19,57 @@ import "fmt"
 //     clear message instead of skipping it (raft.FSM's halt), so it can
 //     never apply the log differently from the others.
 //
-// Add a command kind, or a new meaning of an existing one, by raising
-// ProtocolVersion and listing the command in commandProtocol.
-const ProtocolVersion = 2
+// Add a command kind, or a new field or meaning of an existing one, by
+// raising ProtocolVersion and listing it in commandProtocol or
+// fieldProtocol. An older build decodes JSON without complaint about new
+// fields, so a new field needs gating as much as a new command does.
+//
+// Protocols: 1 up to commit 8f4685b; 2 adds graceful restarts
+// (node.restarting); 3 adds drain deadlines (node.update's drain_deadline,
+// task.write's stop_deadline).
+const ProtocolVersion = 3
 
-// commandProtocol lists the commands newer than protocol 1.
+// commandProtocol lists the command types newer than protocol 1.
 var commandProtocol = map[CommandType]int{
 	CmdNodeRestarting: 2,
 }
 
-// ProtocolOf is the protocol a node must speak to apply commands of type t.
-func ProtocolOf(t CommandType) int {
-	if v, ok := commandProtocol[t]; ok {
-		return v
+// fieldProtocol lists payload fields newer than their command: a command
+// whose payload sets one (the JSON key appears; these fields are omitted
+// when empty) needs that protocol.
+var fieldProtocol = []struct {
+	typ     CommandType
+	key     string
+	version int
+}{
+	{CmdUpdateNode, `"drain_deadline"`, 3},
+	{CmdWriteTasks, `"stop_deadline"`, 3},
+}
+
+// ProtocolOf is the protocol a node must speak to apply cmd.
+func ProtocolOf(cmd Command) int {
+	need := 1
+	if v, ok := commandProtocol[cmd.Type]; ok {
+		need = v
 	}
-	return 1
+	for _, f := range fieldProtocol {
+		if f.typ == cmd.Type && f.version > need && bytes.Contains(cmd.Payload, []byte(f.key)) {
+			need = f.version
+		}
+	}
+	return need
 }
 
 // CheckProtocol returns an error naming the first node (by name) that
-// cannot apply a command of type t, or nil when every node can.
-func CheckProtocol(t CommandType, nodes []*Node) *Error {
-	need := ProtocolOf(t)
+// cannot apply cmd, or nil when every node can.
+func CheckProtocol(cmd Command, nodes []*Node) *Error {
+	need := ProtocolOf(cmd)
 	if need <= 1 {
 		return nil
 	}
 	for _, n := range nodes {
 		if n.ProtocolOf() < need {
-			return Errorf(CodeConflict, "%s needs every node at protocol %d; node %s speaks %d: upgrade it first", t, need, n.Name, n.ProtocolOf())
+			return Errorf(CodeConflict, "%s needs every node at protocol %d; node %s speaks %d: upgrade it first", cmd.Type, need, n.Name, n.ProtocolOf())
 		}
 	}
 	return nil

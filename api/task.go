@@ -97,6 +97,10 @@ type Task struct {
 	Attempt uint64 `json:"attempt"`
 	// NotBefore delays the start of a restarted task (restart delay).
 	NotBefore time.Time `json:"not_before,omitempty"`
+	// StopDeadline, set with a desired shutdown by a drain with a
+	// deadline, is when the task's node kills the workload if the stop
+	// signal has not ended it: its stop grace period is cut to end there.
+	StopDeadline time.Time `json:"stop_deadline,omitzero"`
 
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`

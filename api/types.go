@@ -83,8 +83,12 @@ type Node struct {
 	// RestartBy is when a restarting node counts as down if it has not
 	// come back (leader time).
 	RestartBy time.Time `json:"restart_by,omitzero"`
-	JoinedAt  time.Time `json:"joined_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	// DrainDeadline is when a drain stops waiting for the node's tasks to
+	// end within their stop grace periods: tasks still running are then
+	// killed. Zero while not draining, or for a drain without a deadline.
+	DrainDeadline time.Time `json:"drain_deadline,omitzero"`
+	JoinedAt      time.Time `json:"joined_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // ProtocolOf is the command protocol the node applies (1 when it did not

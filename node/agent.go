@@ -34,13 +34,16 @@ type Agent struct {
 	key         crypto.PrivKey
 	advertiseIP string
 
-	host   *p2p.Host
-	cons   *raft.Consensus
-	gossip *gossip.Gossip
-	state  *localState
-	api    *apiServer
-	joins  *joinServer
-	feed   *feedClient
+	host *p2p.Host
+	cons *raft.Consensus
+	// contacts records when each Raft server last answered this node's
+	// AppendEntries (meaningful while it leads).
+	contacts *raft.ContactTransport
+	gossip   *gossip.Gossip
+	state    *localState
+	api      *apiServer
+	joins    *joinServer
+	feed     *feedClient
 
 	executor *executor.Executor
 	faults   *faultState
@@ -172,7 +175,7 @@ func (a *Agent) openRaft() error {
 	if err != nil {
 		return err
 	}
-	transport := hraft.NewNetworkTransportWithConfig(&hraft.NetworkTransportConfig{
+	transport := raft.NewContactTransport(hraft.NewNetworkTransportWithConfig(&hraft.NetworkTransportConfig{
 		Stream:  stream,
 		MaxPool: 3,
 		// No pipelined replication: with it, a failed pipelined append can
@@ -183,7 +186,8 @@ func (a *Agent) openRaft() error {
 		MaxRPCsInFlight: 1,
 		Timeout:         5 * time.Second,
 		Logger:          hclog.New(&hclog.LoggerOptions{Name: "raft-net", Output: a.log.Writer(), Level: hclog.Warn}),
-	})
+	}))
+	a.contacts = transport
 	timings := raft.FastTimings()
 	if d := a.cfg.Raft.HeartbeatTimeout; d > 0 {
 		timings.HeartbeatTimeout = time.Duration(d)

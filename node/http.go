@@ -35,6 +35,7 @@ func newAPIServer(a *Agent, ln net.Listener) *apiServer {
 	s.routeServices()
 	s.routeFaults()
 	s.routeImages()
+	s.routeOperator()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
@@ -222,12 +223,15 @@ func (s *apiServer) updateNode(r *http.Request) (any, error) {
 	default:
 		return nil, api.Errorf(api.CodeInvalid, "availability: %q is not active, pause or drain", req.Availability)
 	}
+	if err := checkDrainDeadline(req); err != nil {
+		return nil, err
+	}
 	for k := range req.LabelAdd {
 		if k == "" || strings.ContainsAny(k, "= ,") {
 			return nil, api.Errorf(api.CodeInvalid, "label_add: %q is not a valid label key", k)
 		}
 	}
-	if _, err := s.submit(r, api.CmdUpdateNode, api.UpdateNodePayload{NodeID: n.ID, Availability: req.Availability, LabelAdd: req.LabelAdd, LabelRemove: req.LabelRemove}); err != nil {
+	if _, err := s.submit(r, api.CmdUpdateNode, api.UpdateNodePayload{NodeID: n.ID, Availability: req.Availability, LabelAdd: req.LabelAdd, LabelRemove: req.LabelRemove, DrainDeadline: req.DrainDeadline}); err != nil {
 		return nil, err
 	}
 	n, err = s.findNode(n.Name)

@@ -91,7 +91,7 @@ func (a *Agent) submitOnce(ctx context.Context, cmd api.Command) (proposeReply, 
 // proposeAsLeader stamps cmd and commits it, once every node speaks the
 // protocol the command needs.
 func (a *Agent) proposeAsLeader(ctx context.Context, cmd api.Command) (proposeReply, error) {
-	if err := api.CheckProtocol(cmd.Type, a.store().Nodes()); err != nil {
+	if err := api.CheckProtocol(cmd, a.store().Nodes()); err != nil {
 		return proposeReply{}, err
 	}
 	if err := a.stamp(&cmd); err != nil {
@@ -212,6 +212,8 @@ func (a *Agent) handleRPC(ctx context.Context, from peer.ID, method string, body
 		return readIndexReply{Index: a.store().AppliedIndex()}, nil
 	case "status":
 		return statusReply{AppliedIndex: a.store().AppliedIndex()}, nil
+	case rpcRaftPeers, rpcTransferLeadership:
+		return a.handleOperatorRPC(method, body)
 	case "removeImage":
 		var req removeImageRequest
 		if err := json.Unmarshal(body, &req); err != nil {

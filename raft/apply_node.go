@@ -156,6 +156,9 @@ func (f *FSM) applyUpdateNode(txn *memdb.Txn, cmd *api.Command) (any, *api.Error
 			return nil, api.Errorf(api.CodeInvalid, "update node: label with an empty key")
 		}
 	}
+	if err := validDrainDeadline(p); err != nil {
+		return nil, err
+	}
 	old, ok := nodeTxn(txn, p.NodeID)
 	if !ok {
 		return nil, api.Errorf(api.CodeNotFound, "node %q not found", p.NodeID)
@@ -163,6 +166,7 @@ func (f *FSM) applyUpdateNode(txn *memdb.Txn, cmd *api.Command) (any, *api.Error
 	n := cloneNode(old)
 	if p.Availability != "" {
 		n.Availability = p.Availability
+		n.DrainDeadline = drainDeadline(p, cmd.Time)
 	}
 	for _, k := range p.LabelRemove {
 		delete(n.Labels, k)

@@ -156,6 +156,7 @@ func desireTask(txn *memdb.Txn, cmd *api.Command, d api.TaskDesire, res *WriteTa
 	}
 	t := *old
 	t.DesiredState, t.UpdatedAt = d.DesiredState, cmd.Time
+	t.StopDeadline = d.StopDeadline
 	res.Desired++
 	return insert(txn, tableTasks, &t)
 }

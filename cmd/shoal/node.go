@@ -11,7 +11,7 @@ import (
 
 func newNodeCommand(e *cliEnv) *cobra.Command {
 	group := newGroup("node", "Manage the nodes of the cluster")
-	group.AddCommand(newNodeLsCommand(e), newNodeInspectCommand(e), newNodeUpdateCommand(e), newNodeRmCommand(e))
+	group.AddCommand(newNodeLsCommand(e), newNodeInspectCommand(e), newNodeUpdateCommand(e), newNodeRmCommand(e), newNodeDrainCommand(e))
 	return group
 }
 

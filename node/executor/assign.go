@@ -100,6 +100,7 @@ func (e *Executor) assignLocked(t api.Task) {
 	} else {
 		if t.DesiredState < en.task.DesiredState {
 			t.DesiredState = en.task.DesiredState
+			t.StopDeadline = en.task.StopDeadline
 		}
 		if t.Status.State < en.task.Status.State {
 			t.Status = en.task.Status

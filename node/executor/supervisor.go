@@ -317,7 +317,3 @@ func (s *supervisor) teardown(ctx context.Context, v view) bool {
 	s.e.saveStatuses(seq, snap)
 	return true
 }
-
-// grace is the task's stop grace period; zero lets the runtime use the
-// spec's or its default.
-func grace(t api.Task) time.Duration { return time.Duration(t.Spec.StopGracePeriod) }

@@ -11,7 +11,9 @@ import (
 // terminal on a node that is down is orphaned with the reason
 // "node <name> is down" (or "node <id> was removed" when the node record is
 // gone): the node cannot report, so the leader ends the task itself.
-// Every live task on a draining node is stopped. Either way the slot is
+// Every live task on a draining node is stopped, with the node's drain
+// deadline (if any) as the task's stop deadline, so the node kills what
+// still runs once it passes. Either way the slot is
 // freed and Orchestrate replaces the task, on another node, without
 // counting it against the restart policy: a node failure is not a task
 // failure.
@@ -28,7 +30,7 @@ func HandleNodeFailures(v *raft.View) api.WriteTasksPayload {
 		case n.Availability == api.AvailabilityDrain:
 			for _, t := range v.TasksByNode(n.ID) {
 				if t.Active() {
-					out.Desire = append(out.Desire, api.TaskDesire{TaskID: t.ID, DesiredState: api.TaskShutdown})
+					out.Desire = append(out.Desire, api.TaskDesire{TaskID: t.ID, DesiredState: api.TaskShutdown, StopDeadline: n.DrainDeadline})
 				}
 			}
 		}
