@@ -24,11 +24,15 @@ func startCluster(t testing.TB, n int, extra ...string) *cluster {
 	return startClusterWith(t, n, func(string) []string { return extra })
 }
 
-// startClusterWith is startCluster with per-node extra agent arguments.
-func startClusterWith(t testing.TB, n int, extra func(name string) []string) *cluster {
+// startClusterWith is startCluster with per-node extra agent arguments,
+// and optionally another shoal binary (an earlier release).
+func startClusterWith(t testing.TB, n int, extra func(name string) []string, bin ...string) *cluster {
 	t.Helper()
 	c := &cluster{t: t}
 	first := newAgent(t, "n1", extra("n1")...)
+	if len(bin) > 0 {
+		first.Bin = bin[0]
+	}
 	first.Start("--bootstrap")
 	c.agents = append(c.agents, first)
 	harness.WaitFor(t, 20*time.Second, "bootstrap leader", func() (bool, string) {
@@ -49,6 +53,7 @@ func startClusterWith(t testing.TB, n int, extra func(name string) []string) *cl
 	for i := 2; i <= n; i++ {
 		name := fmt.Sprintf("n%d", i)
 		a := newAgent(t, name, extra(name)...)
+		a.Bin = first.Bin
 		a.Start("--join", first.P2PAddr(), "--token", c.token)
 		c.agents = append(c.agents, a)
 	}

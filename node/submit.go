@@ -39,6 +39,11 @@ func (a *Agent) submit(ctx context.Context, cmd api.Command) (json.RawMessage, e
 	if cmd.RequestID == "" {
 		cmd.RequestID = api.NewRequestID()
 	}
+	// The node that builds a command knows what it needs; a leader of an
+	// older build would not (see api.ProtocolVersion).
+	if err := api.CheckProtocol(cmd, a.store().Nodes()); err != nil {
+		return nil, err
+	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, 15*time.Second)

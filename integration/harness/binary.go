@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -45,4 +46,31 @@ func Run(m *testing.M, bin *string) int {
 	defer cleanup()
 	*bin = b
 	return m.Run()
+}
+
+// BuildRelease builds the shoal binary of an earlier commit of this
+// repository into dir and returns its path: the commit's tree is taken
+// with `git archive` (so the work tree is untouched) and built with its
+// own go.mod. It needs the repository's history (a full clone).
+func BuildRelease(commit, dir string) (string, error) {
+	top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		return "", fmt.Errorf("finding the repository: %w", err)
+	}
+	src := filepath.Join(dir, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		return "", err
+	}
+	archive := exec.Command("sh", "-c", `git -C "$1" archive "$2" | tar -x -C "$3"`, "sh", string(bytes.TrimSpace(top)), commit, src)
+	if out, err := archive.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("git archive %s (is this a full clone?): %v: %s", commit, err, bytes.TrimSpace(out))
+	}
+	bin := filepath.Join(dir, "shoal-"+commit[:min(len(commit), 8)])
+	build := exec.Command("go", "build", "-o", bin, "./cmd/shoal")
+	build.Dir = src
+	build.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building %s: %v: %s", commit, err, bytes.TrimSpace(out))
+	}
+	return bin, nil
 }
