@@ -85,6 +85,7 @@ fuzz:
 	$(GO) test -run XXX -fuzz '^FuzzParseBytes$$' -fuzztime $(FUZZTIME) ./api/
 	$(GO) test -run XXX -fuzz '^FuzzParseCPU$$' -fuzztime $(FUZZTIME) ./api/
 	$(GO) test -run XXX -fuzz '^FuzzParseManifest$$' -fuzztime $(FUZZTIME) ./api/
+	$(GO) test -run XXX -fuzz '^FuzzNormalizeImageRef$$' -fuzztime $(FUZZTIME) ./api/
 	$(GO) test -run XXX -fuzz '^FuzzDecodeMeta$$' -fuzztime $(FUZZTIME) ./gossip/
 	$(GO) test -run XXX -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./node/
 	$(GO) test -run XXX -fuzz '^FuzzParseJoinToken$$' -fuzztime $(FUZZTIME) ./node/
@@ -96,7 +97,6 @@ fuzz:
 	$(GO) test -run XXX -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) ./raft/
 	$(GO) test -run XXX -fuzz '^FuzzDecodeCommand$$' -fuzztime $(FUZZTIME) ./raft/
 	$(GO) test -run XXX -fuzz '^FuzzDecodeLog$$' -fuzztime $(FUZZTIME) ./raft/
-	$(GO) test -run XXX -fuzz '^FuzzNormalizeRef$$' -fuzztime $(FUZZTIME) ./runtime/containerd/
 	$(GO) test -run XXX -fuzz '^FuzzTailOffset$$' -fuzztime $(FUZZTIME) ./runtime/logfile/
 	$(GO) test -run XXX -fuzz '^FuzzParseProcStat$$' -fuzztime $(FUZZTIME) ./runtime/process/
 	$(GO) test -run XXX -fuzz '^FuzzParseSignal$$' -fuzztime $(FUZZTIME) ./runtime/process/

@@ -162,6 +162,9 @@ func (s *ServiceSpec) validateRuntime() string {
 		if s.Image == "" {
 			return "spec.image: runtime containerd needs an image"
 		}
+		if _, err := NormalizeImageRef(s.Image); err != nil {
+			return "spec.image: " + err.Error()
+		}
 	default:
 		return fmt.Sprintf("spec.runtime: %q is not a runtime (want \"process\" or \"containerd\")", s.Runtime)
 	}

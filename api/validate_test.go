@@ -49,6 +49,8 @@ func TestValidateNamesTheField(t *testing.T) {
 		{func(s *ServiceSpec) { s.Runtime = RuntimeProcess; s.Image = "x" }, "spec.image: runtime process does not use an image"},
 		{func(s *ServiceSpec) { s.Command = nil }, "spec.image: runtime containerd needs an image"},
 		{func(s *ServiceSpec) { s.Command = []string{""} }, "spec.command[0]: is empty"},
+		{func(s *ServiceSpec) { s.Command = nil; s.Image = "Local/Busybox:1" }, `spec.image: image reference "Local/Busybox:1": invalid reference format`},
+		{func(s *ServiceSpec) { s.Command = nil; s.Image = "busybox:" }, `spec.image: image reference "busybox:": invalid reference format`},
 		{func(s *ServiceSpec) { s.Env = []string{"A=1", "NOVALUE"} }, `spec.env[1]: "NOVALUE" is not KEY=VALUE`},
 		{func(s *ServiceSpec) { s.Env = []string{"=x"} }, `spec.env[0]: "=x" is not KEY=VALUE`},
 		{func(s *ServiceSpec) { s.Restart.Condition = "always" }, `spec.restart.condition: "always" is not one of none, on-failure, any`},

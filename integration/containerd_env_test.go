@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/shoal-project/shoal/cmd/mkimage/imagebuild"
 	"github.com/shoal-project/shoal/integration/harness"
 )
@@ -23,8 +25,9 @@ var ctrEnv struct {
 	dir      string
 	sock     string
 	registry string
-	helloTar string // OCI archive of shoal/hello:v1
-	pushed   string // the same image in the registry
+	helloTar string   // OCI archive of shoal/hello:v1
+	helloImg v1.Image // the hello image, for archives named otherwise
+	pushed   string   // the same image in the registry
 }
 
 // needContainerd starts the environment on first use. Missing packages or
@@ -66,6 +69,7 @@ func startCtrEnv() error {
 	if err != nil {
 		return err
 	}
+	ctrEnv.helloImg = img
 	var buf bytes.Buffer
 	if err := imagebuild.WriteOCIArchive(&buf, img, "shoal/hello:v1"); err != nil {
 		return err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"reflect"
 	"sort"
 	"time"
 
@@ -40,8 +39,15 @@ func (s *sharingRuntime) Prepare(ctx context.Context, spec runtime.TaskSpec) err
 	return s.Runtime.Prepare(ctx, spec)
 }
 
+// fetchFromPeers fetches the image ref (as a spec writes it) from live
+// nodes that hold it and names it here by its normalized name, the name
+// the holders' records use.
 func (s *sharingRuntime) fetchFromPeers(ctx context.Context, ref string) error {
-	img, ok := s.a.store().Image(api.NormalizeImageRef(ref))
+	name, err := api.NormalizeImageRef(ref)
+	if err != nil {
+		return err
+	}
+	img, ok := s.a.store().Image(name)
 	if !ok {
 		return fmt.Errorf("no node holds it")
 	}
@@ -70,7 +76,7 @@ func (s *sharingRuntime) fetchFromPeers(ctx context.Context, ref string) error {
 	if err := s.fetcher.FetchImage(ctx, root, peers, progress); err != nil {
 		return err
 	}
-	if err := s.CreateImage(ctx, ref, img.Digest, img.MediaType, img.Size); err != nil {
+	if err := s.CreateImage(ctx, name, img.Digest, img.MediaType, img.Size); err != nil {
 		return err
 	}
 	s.a.log.Printf("image %s: fetched from peers in %s", ref, time.Since(start).Round(time.Millisecond))
@@ -83,56 +89,6 @@ func shortDigest(d string) string {
 		return d[7:19]
 	}
 	return d
-}
-
-// imageReportLoop keeps the cluster's record of the images this node
-// holds equal to its content store.
-func (a *Agent) imageReportLoop() {
-	tick := time.NewTicker(5 * time.Second)
-	defer tick.Stop()
-	for {
-		changed := a.imagesChanged.Wait()
-		if err := a.reportImages(a.ctx); err != nil && a.ctx.Err() == nil {
-			a.log.Printf("reporting images: %v", err)
-		}
-		select {
-		case <-a.ctx.Done():
-			return
-		case <-changed:
-		case <-tick.C:
-		}
-	}
-}
-
-// reportImages commits this node's image list if the cluster's differs.
-func (a *Agent) reportImages(ctx context.Context) error {
-	if a.containerd == nil || a.leaderID() == "" {
-		return nil
-	}
-	imgs, err := a.containerd.Images(ctx)
-	if err != nil {
-		return err
-	}
-	have := make([]api.ImageRef, 0, len(imgs))
-	for _, i := range imgs {
-		have = append(have, api.ImageRef{Ref: i.Ref, Digest: i.Digest, MediaType: i.MediaType, Size: i.Size, TotalSize: i.TotalSize})
-	}
-	sort.Slice(have, func(i, j int) bool { return have[i].Ref < have[j].Ref })
-	var known []api.ImageRef
-	for _, img := range a.store().Images() {
-		for _, h := range img.Holders {
-			if h == a.ID() {
-				known = append(known, api.ImageRef{Ref: img.Ref, Digest: img.Digest, MediaType: img.MediaType, Size: img.Size, TotalSize: img.TotalSize})
-			}
-		}
-	}
-	if reflect.DeepEqual(have, known) || (len(have) == 0 && len(known) == 0) {
-		return nil
-	}
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	_, err = a.submitPayload(cctx, api.CmdReportImages, "", api.ReportImagesPayload{NodeID: a.ID(), Images: have})
-	return err
 }
 
 func (s *apiServer) routeImages() {
@@ -181,17 +137,24 @@ func (s *apiServer) loadImage(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, out)
 }
 
-// removeImage removes an image from every node that holds it, then from
-// the cluster's records.
+// removeImage removes an image (named in any form; records and
+// comparisons use the normalized one) from every node that holds it, then
+// from the cluster's records.
 func (s *apiServer) removeImage(r *http.Request) (any, error) {
 	a := s.agent
-	ref := api.NormalizeImageRef(r.PathValue("ref"))
+	ref, err := api.NormalizeImageRef(r.PathValue("ref"))
+	if err != nil {
+		return nil, api.Errorf(api.CodeInvalid, "%v", err)
+	}
 	img, ok := a.store().Image(ref)
 	if !ok {
 		return nil, api.Errorf(api.CodeNotFound, "no such image: %s", ref)
 	}
 	for _, t := range a.store().Tasks() {
-		if t.Active() && api.NormalizeImageRef(t.Spec.Image) == ref && t.Spec.Runtime == api.RuntimeContainerd {
+		if !t.Active() || t.Spec.Runtime != api.RuntimeContainerd {
+			continue
+		}
+		if n, err := api.NormalizeImageRef(t.Spec.Image); err == nil && n == ref {
 			return nil, api.Errorf(api.CodeConflict, "image %s is in use by service %s", ref, t.ServiceName)
 		}
 	}

@@ -156,6 +156,7 @@ func TestUsageErrorsAreOneLine(t *testing.T) {
 		{[]string{"service", "create", "--", "sleep"}, 2, `shoal: "shoal service create" needs a service NAME before the command (see 'shoal service create --help')`},
 		{[]string{"service", "create", "web"}, 1, "shoal: spec.image: runtime containerd needs an image"},
 		{[]string{"service", "create", "Web", "--", "x"}, 1, `shoal: spec.name: "Web" is not a valid name`},
+		{[]string{"service", "create", "web", "--image", "Local/Busybox:1"}, 1, `shoal: spec.image: image reference "Local/Busybox:1": invalid reference format: repository name (Busybox) must be lowercase`},
 		{[]string{"service", "create", "web", "--mode", "global", "--replicas", "2", "--", "x"}, 2, "shoal: --replicas cannot be used with mode global"},
 		{[]string{"service", "scale", "web"}, 2, `shoal: "web" must look like NAME=REPLICAS, e.g. web=3`},
 		{[]string{"apply"}, 2, "shoal: give a manifest with -f FILE"},
@@ -228,5 +229,28 @@ func TestHumanDuration(t *testing.T) {
 	}
 	if got := ago(fixedNow, time.Time{}); got != "-" {
 		t.Errorf("ago(zero) = %q", got)
+	}
+}
+
+// image ls shows names in docker's familiar short form; JSON keeps the
+// normalized full name the cluster stores.
+func TestImageLsShowsFamiliarNames(t *testing.T) {
+	f := newFakeAPI(t)
+	f.images = []api.ImageInfo{
+		{Image: api.Image{Ref: "127.0.0.1:5000/x:2", Digest: "sha256:bbbbbbbbbbbbbbbbbbbb", TotalSize: 2048}, Nodes: []string{"n2"}},
+		{Image: api.Image{Ref: "docker.io/library/busybox:latest", Digest: "sha256:cccccccccccccccccccc", TotalSize: 1024}, Nodes: []string{"n1"}},
+		{Image: api.Image{Ref: "docker.io/local/busybox:1", Digest: "sha256:aaaaaaaaaaaaaaaaaaaa", TotalSize: 1024}, Nodes: []string{"n1", "n2"}},
+	}
+	out, errOut, code := f.cli("image", "ls")
+	want := "IMAGE                DIGEST         SIZE   NODES\n" +
+		"127.0.0.1:5000/x:2   bbbbbbbbbbbb   2KiB   n2\n" +
+		"busybox:latest       cccccccccccc   1KiB   n1\n" +
+		"local/busybox:1      aaaaaaaaaaaa   1KiB   n1,n2\n"
+	if code != 0 || out != want {
+		t.Fatalf("exit %d %s\noutput:\n%s\nwant:\n%s", code, errOut, out, want)
+	}
+	out, _, _ = f.cli("image", "ls", "-o", "json")
+	if !strings.Contains(out, `"ref": "docker.io/local/busybox:1"`) {
+		t.Fatalf("JSON lacks the full name:\n%s", out)
 	}
 }

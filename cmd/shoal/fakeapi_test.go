@@ -31,6 +31,7 @@ type fakeAPI struct {
 	services map[string]*api.ServiceInfo
 	tasks    map[string][]api.TaskInfo
 	logs     string
+	images   []api.ImageInfo
 	// requests logs "METHOD /path?query" of each request, bodies the JSON
 	// body of each write.
 	requests []string
@@ -62,6 +63,7 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/cluster", func(w http.ResponseWriter, r *http.Request) { f.reply(w, f.cluster) })
+	mux.HandleFunc("GET /v1/images", func(w http.ResponseWriter, r *http.Request) { f.reply(w, f.images) })
 	mux.HandleFunc("GET /v1/nodes", func(w http.ResponseWriter, r *http.Request) { f.reply(w, f.nodes) })
 	mux.HandleFunc("GET /v1/nodes/{name}", func(w http.ResponseWriter, r *http.Request) {
 		if n := f.node(r.PathValue("name")); n != nil {

@@ -36,7 +36,7 @@ func newImageLoadCommand(e *cliEnv) *cobra.Command {
 				return err
 			}
 			for _, r := range refs {
-				fmt.Fprintf(cmd.OutOrStdout(), "Loaded image %s (%s, %s)\n", r.Ref, shortDigest(r.Digest), api.FormatBytes(r.TotalSize))
+				fmt.Fprintf(cmd.OutOrStdout(), "Loaded image %s (%s, %s)\n", api.FamiliarImageRef(r.Ref), shortDigest(r.Digest), api.FormatBytes(r.TotalSize))
 			}
 			return nil
 		},
@@ -60,7 +60,7 @@ func newImageLsCommand(e *cliEnv) *cobra.Command {
 		}
 		t := newTable(cmd.OutOrStdout(), "IMAGE", "DIGEST", "SIZE", "NODES")
 		for _, img := range imgs {
-			t.row(img.Ref, shortDigest(img.Digest), api.FormatBytes(img.TotalSize), strings.Join(img.Nodes, ","))
+			t.row(api.FamiliarImageRef(img.Ref), shortDigest(img.Digest), api.FormatBytes(img.TotalSize), strings.Join(img.Nodes, ","))
 		}
 		return t.flush()
 	}

@@ -116,3 +116,32 @@ func TestAllocateExplainsUnobtainableImage(t *testing.T) {
 		t.Fatalf("image still blamed once held: %+v", p.Assign)
 	}
 }
+
+// imageProblem looks records up by the normalized name, whatever form the
+// spec writes, and tells registry-less short names from named registries.
+func TestImageProblemNormalizesNames(t *testing.T) {
+	e := newEnv(t)
+	e.apply(api.CmdReportImages, api.ReportImagesPayload{NodeID: "n1", Images: []api.ImageRef{
+		{Ref: "docker.io/local/busybox:1", Digest: "sha256:aa"},
+		{Ref: "docker.io/library/busybox:latest", Digest: "sha256:bb"},
+	}})
+	for image, want := range map[string]string{
+		"local/busybox:1":                  "",
+		"docker.io/local/busybox:1":        "",
+		"index.docker.io/local/busybox:1":  "",
+		"busybox":                          "",
+		"library/busybox:latest":           "",
+		"docker.io/library/busybox:latest": "",
+		"local/busybox:2":                  "image local/busybox:2 is held by no node and names no registry",
+		"other":                            "image other is held by no node and names no registry",
+		"docker.io/local/other:1":          "", // names Docker Hub: pulled from there
+		"127.0.0.1:5000/x:2":               "", // names a registry
+		"local/BusyBox:1":                  `image reference "local/BusyBox:1": invalid reference format`,
+	} {
+		sp := api.ServiceSpec{Runtime: api.RuntimeContainerd, Image: image}
+		got := imageProblem(e.view(), &sp)
+		if (want == "") != (got == "") || !strings.HasPrefix(got, want) {
+			t.Errorf("imageProblem(%q) = %q, want %q", image, got, want)
+		}
+	}
+}

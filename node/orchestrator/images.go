@@ -9,12 +9,19 @@ import (
 
 // imageProblem says why a task's image cannot be had anywhere, or "" if a
 // node can get it: from a peer that holds it (registry-free sharing), or
-// from the registry its reference names.
+// from the registry its reference names. Image records are looked up by
+// the normalized reference, so "local/busybox:1" finds the record
+// "docker.io/local/busybox:1"; whether a registry is named is read from
+// the reference as the spec writes it.
 func imageProblem(v *raft.View, spec *api.ServiceSpec) string {
 	if spec.Runtime != api.RuntimeContainerd || spec.Image == "" {
 		return ""
 	}
-	if img, ok := v.Image(api.NormalizeImageRef(spec.Image)); ok && len(img.Holders) > 0 {
+	ref, err := api.NormalizeImageRef(spec.Image)
+	if err != nil {
+		return err.Error()
+	}
+	if img, ok := v.Image(ref); ok && len(img.Holders) > 0 {
 		return ""
 	}
 	if api.NamesRegistry(spec.Image) {

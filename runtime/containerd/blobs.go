@@ -13,6 +13,8 @@ import (
 	"github.com/containerd/platforms"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/shoal-project/shoal/api"
 )
 
 // stagingLease keeps blobs written by WriteBlob until CreateImage makes an
@@ -124,7 +126,7 @@ func (r *Runtime) stagingContext(ctx context.Context) (context.Context, error) {
 // missing blob or an image that does not unpack gives an error and leaves
 // ref as it was.
 func (r *Runtime) CreateImage(ctx context.Context, ref, manifestDigest, mediaType string, size int64) error {
-	name, err := NormalizeRef(ref)
+	name, err := api.NormalizeImageRef(ref)
 	if err != nil {
 		return err
 	}

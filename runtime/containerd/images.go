@@ -10,11 +10,15 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/errdefs"
+
+	"github.com/shoal-project/shoal/api"
 )
 
 // ImageInfo describes an image in the runtime's namespace.
 type ImageInfo struct {
-	// Ref is the image's normalized name ("docker.io/shoal/hello:v1").
+	// Ref is the image's name in the runtime's namespace. Images Shoal
+	// creates are named by api.NormalizeImageRef ("docker.io/shoal/hello:v1");
+	// images others created there may have any name.
 	Ref string
 	// Digest, MediaType and Size describe the image's target: its manifest
 	// or index, as CreateImage takes them.
@@ -30,7 +34,7 @@ type ImageInfo struct {
 // and unpacking it if it is not unpacked. A failed pull leaves nothing.
 func (r *Runtime) ensureImage(ctx context.Context, ref string) (client.Image, error) {
 	ctx = r.withNS(ctx)
-	name, err := NormalizeRef(ref)
+	name, err := api.NormalizeImageRef(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +70,9 @@ func (r *Runtime) ensureImage(ctx context.Context, ref string) (client.Image, er
 
 // ImportImage imports an OCI image layout or docker-archive tarball
 // (as written by `mkimage`, `docker save` or `ctr images export`), checks
-// every blob against its digest and unpacks the images it names. On any
+// every blob against its digest and unpacks the images it names, under
+// their normalized names (api.NormalizeImageRef: an archive that names
+// "local/busybox:1" gives the image "docker.io/local/busybox:1"). On any
 // error nothing is left: no new image, content or snapshot, and names the
 // archive would have moved point where they did before.
 func (r *Runtime) ImportImage(ctx context.Context, tar io.Reader) ([]ImageInfo, error) {
@@ -77,16 +83,18 @@ func (r *Runtime) ImportImage(ctx context.Context, tar io.Reader) ([]ImageInfo, 
 	}
 	var out []ImageInfo
 	err = r.withTempLease(ctx, func(ctx context.Context) error {
-		imgs, err := r.client.Import(ctx, tar,
-			client.WithImageRefTranslator(func(s string) string {
-				n, err := NormalizeRef(s)
-				if err != nil {
-					return "" // a bare tag ("v1") names nothing
-				}
-				return n
-			}))
+		var names importNames
+		imported, err := r.client.Import(ctx, tar, client.WithImageRefTranslator(names.refName))
 		if err != nil {
 			return fmt.Errorf("import image archive: %s", oneLine(err))
+		}
+		imgs, touched, err := r.rename(ctx, imported)
+		if err == nil {
+			err = names.err
+		}
+		if err != nil {
+			r.restoreImages(ctx, append(imported, touched...), before)
+			return fmt.Errorf("import image archive: %v", err)
 		}
 		if len(imgs) == 0 {
 			return errors.New("import image archive: it names no image (no io.containerd.image.name or full org.opencontainers.image.ref.name annotation, no RepoTags)")
@@ -94,7 +102,7 @@ func (r *Runtime) ImportImage(ctx context.Context, tar io.Reader) ([]ImageInfo, 
 		for _, im := range imgs {
 			img := client.NewImage(r.client, im)
 			if err := img.Unpack(ctx, snapshotter); err != nil {
-				r.restoreImages(ctx, imgs, before)
+				r.restoreImages(ctx, append(imported, touched...), before)
 				return fmt.Errorf("import image archive: unpack %s: %s", im.Name, oneLine(err))
 			}
 			out = append(out, r.info(ctx, img))
@@ -120,12 +128,14 @@ func (r *Runtime) imageMap(ctx context.Context) (map[string]images.Image, error)
 	return m, nil
 }
 
-// restoreImages undoes the creation or retargeting of imgs.
+// restoreImages undoes the creation, retargeting or removal of imgs.
 func (r *Runtime) restoreImages(ctx context.Context, imgs []images.Image, before map[string]images.Image) {
 	is := r.client.ImageService()
 	for _, im := range imgs {
 		if old, ok := before[im.Name]; ok {
-			is.Update(ctx, old, "target", "labels")
+			if _, err := is.Update(ctx, old, "target", "labels"); errdefs.IsNotFound(err) {
+				is.Create(ctx, old)
+			}
 			continue
 		}
 		is.Delete(ctx, im.Name)
@@ -154,9 +164,9 @@ func (r *Runtime) Images(ctx context.Context) ([]ImageInfo, error) {
 	return out, nil
 }
 
-// HasImage reports whether an image named ref is present.
+// HasImage reports whether an image named ref (normalized) is present.
 func (r *Runtime) HasImage(ctx context.Context, ref string) (bool, error) {
-	name, err := NormalizeRef(ref)
+	name, err := api.NormalizeImageRef(ref)
 	if err != nil {
 		return false, err
 	}
@@ -170,17 +180,29 @@ func (r *Runtime) HasImage(ctx context.Context, ref string) (bool, error) {
 	return false, fmt.Errorf("image %s: %s", name, oneLine(err))
 }
 
-// RemoveImage removes the image named ref; its content and snapshots go
-// once no other image or container uses them. Removing an image that is
-// not there is not an error.
+// RemoveImage removes the image named ref, and any image whose name
+// normalizes to the same (a short name that another tool, or an older
+// Shoal, created); its content and snapshots go once no other image or
+// container uses them. Removing an image that is not there is not an
+// error.
 func (r *Runtime) RemoveImage(ctx context.Context, ref string) error {
-	name, err := NormalizeRef(ref)
+	name, err := api.NormalizeImageRef(ref)
 	if err != nil {
 		return err
 	}
-	err = r.client.ImageService().Delete(r.withNS(ctx), name, images.SynchronousDelete())
-	if err != nil && !errdefs.IsNotFound(err) {
-		return fmt.Errorf("remove image %s: %s", name, oneLine(err))
+	ctx = r.withNS(ctx)
+	all, err := r.imageMap(ctx)
+	if err != nil {
+		return err
+	}
+	for have := range all {
+		if n, err := api.NormalizeImageRef(have); err != nil || n != name {
+			continue
+		}
+		err := r.client.ImageService().Delete(ctx, have, images.SynchronousDelete())
+		if err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("remove image %s: %s", have, oneLine(err))
+		}
 	}
 	return nil
 }

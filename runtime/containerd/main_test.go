@@ -19,6 +19,7 @@ import (
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/shoal-project/shoal/cmd/mkimage/imagebuild"
 )
@@ -26,11 +27,12 @@ import (
 // The test environment: a private containerd and registry started with
 // scripts/containerd-env.sh, and the hello image built with mkimage's code.
 var env struct {
-	dir      string // the script's DIR
-	sock     string // containerd socket
-	registry string // host:port of the loopback registry
-	helloTar []byte // OCI layout tarball of docker.io/shoal/hello:v1
-	pushed   string // the same image in the registry
+	dir      string   // the script's DIR
+	sock     string   // containerd socket
+	registry string   // host:port of the loopback registry
+	helloImg v1.Image // the hello image
+	helloTar []byte   // OCI layout tarball of docker.io/shoal/hello:v1
+	pushed   string   // the same image in the registry
 }
 
 const helloRef = "docker.io/shoal/hello:v1"
@@ -119,6 +121,7 @@ func setupEnv() (func(), error) {
 	if err != nil {
 		return stop, err
 	}
+	env.helloImg = img
 	var buf bytes.Buffer
 	if err := imagebuild.WriteOCIArchive(&buf, img, "shoal/hello:v1"); err != nil {
 		return stop, err

@@ -2,30 +2,13 @@ package containerd
 
 import (
 	"crypto/tls"
-	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/containerd/containerd/v2/core/remotes"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
-	"github.com/distribution/reference"
 )
-
-// NormalizeRef returns ref in the fully qualified form containerd names
-// images by: "shoal/hello:v1" becomes "docker.io/shoal/hello:v1",
-// "127.0.0.1:5000/x" becomes "127.0.0.1:5000/x:latest".
-func NormalizeRef(ref string) (string, error) {
-	if strings.TrimSpace(ref) == "" {
-		return "", fmt.Errorf("image reference is empty")
-	}
-	n, err := reference.ParseDockerRef(ref)
-	if err != nil {
-		return "", fmt.Errorf("image reference %q: %v", ref, err)
-	}
-	return n.String(), nil
-}
 
 // resolver makes a registry resolver that uses the configured credentials
 // and allows plain HTTP only to hosts marked Insecure.

@@ -100,22 +100,3 @@ func TestReadCounter(t *testing.T) {
 		t.Error("found a missing key")
 	}
 }
-
-func FuzzNormalizeRef(f *testing.F) {
-	for _, s := range []string{"shoal/hello:v1", "127.0.0.1:5000/a/b:c", "busybox", "a@sha256:" + strings.Repeat("0", 64), "Bad Ref", "", ":"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		n, err := NormalizeRef(s)
-		if err != nil {
-			if strings.Contains(err.Error(), "\n") {
-				t.Fatalf("multi-line error %q", err)
-			}
-			return
-		}
-		again, err := NormalizeRef(n)
-		if err != nil || again != n {
-			t.Fatalf("NormalizeRef(%q) = %q, not a fixed point (%q, %v)", s, n, again, err)
-		}
-	})
-}

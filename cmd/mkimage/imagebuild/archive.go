@@ -14,22 +14,32 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/shoal-project/shoal/api"
 )
 
 // Annotations naming an image in an OCI layout's index.json.
 const (
-	annotationRefName        = "org.opencontainers.image.ref.name"
-	annotationContainerdName = "io.containerd.image.name"
+	AnnotationRefName        = "org.opencontainers.image.ref.name"
+	AnnotationContainerdName = "io.containerd.image.name"
 )
 
 // WriteOCIArchive writes img as a tarball of an OCI image layout whose
 // index names it ref (normalized, e.g. "docker.io/shoal/hello:v1"), the
 // form `ctr images import` and containerd's Import read.
 func WriteOCIArchive(w io.Writer, img v1.Image, ref string) error {
-	full, err := NormalizeRef(ref)
+	full, err := api.NormalizeImageRef(ref)
 	if err != nil {
 		return err
 	}
+	return WriteOCIArchiveAnnotated(w, img, map[string]string{AnnotationRefName: full, AnnotationContainerdName: full})
+}
+
+// WriteOCIArchiveAnnotated writes img as a tarball of an OCI image layout
+// whose index entry carries exactly annotations: names as other tools
+// write them ("local/busybox:1", a bare tag "v1", ...), for tests.
+func WriteOCIArchiveAnnotated(w io.Writer, img v1.Image, annotations map[string]string) error {
 	dir, err := os.MkdirTemp("", "mkimage-layout-")
 	if err != nil {
 		return err
@@ -39,11 +49,31 @@ func WriteOCIArchive(w io.Writer, img v1.Image, ref string) error {
 	if err != nil {
 		return fmt.Errorf("write OCI layout: %w", err)
 	}
-	anns := map[string]string{annotationRefName: full, annotationContainerdName: full}
-	if err := lp.AppendImage(img, layout.WithAnnotations(anns)); err != nil {
+	if err := lp.AppendImage(img, layout.WithAnnotations(annotations)); err != nil {
 		return fmt.Errorf("write OCI layout: %w", err)
 	}
 	return tarDir(w, dir)
+}
+
+// WriteDockerArchive writes img as a docker-archive tarball (`docker
+// save`'s format: manifest.json with RepoTags) whose RepoTags are tags as
+// written.
+func WriteDockerArchive(w io.Writer, img v1.Image, tags ...string) error {
+	refs := map[name.Reference]v1.Image{}
+	for _, t := range tags {
+		tag, err := name.NewTag(t)
+		if err != nil {
+			return fmt.Errorf("docker archive tag %q: %w", t, err)
+		}
+		refs[tag] = img
+	}
+	if len(refs) == 0 {
+		return fmt.Errorf("docker archive: no tag")
+	}
+	if err := tarball.MultiRefWrite(refs, w); err != nil {
+		return fmt.Errorf("write docker archive: %w", err)
+	}
+	return nil
 }
 
 // tarDir writes the files under dir to w as a tar with relative names,

@@ -15,7 +15,6 @@ import (
 	goruntime "runtime"
 	"strings"
 
-	"github.com/distribution/reference"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -118,14 +117,4 @@ func tarOf(name string, data []byte) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
-}
-
-// NormalizeRef returns ref in the fully qualified form containerd names
-// images by ("shoal/hello:v1" becomes "docker.io/shoal/hello:v1").
-func NormalizeRef(ref string) (string, error) {
-	n, err := reference.ParseDockerRef(ref)
-	if err != nil {
-		return "", fmt.Errorf("image reference %q: %w", ref, err)
-	}
-	return n.String(), nil
 }

@@ -79,19 +79,7 @@ func TestWriteOCIArchive(t *testing.T) {
 	if err := WriteOCIArchive(&buf, img, "shoal/hello:v1"); err != nil {
 		t.Fatal(err)
 	}
-	tr := tar.NewReader(&buf)
-	files := map[string][]byte{}
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(tr)
-		files[hdr.Name] = b
-	}
+	files := untar(t, &buf)
 	var idx struct {
 		Manifests []struct {
 			Digest      string
@@ -101,7 +89,7 @@ func TestWriteOCIArchive(t *testing.T) {
 	if err := json.Unmarshal(files["index.json"], &idx); err != nil {
 		t.Fatal(err)
 	}
-	if len(idx.Manifests) != 1 || idx.Manifests[0].Annotations[annotationContainerdName] != "docker.io/shoal/hello:v1" {
+	if len(idx.Manifests) != 1 || idx.Manifests[0].Annotations[AnnotationContainerdName] != "docker.io/shoal/hello:v1" {
 		t.Fatalf("index = %+v", idx)
 	}
 	if _, ok := files["blobs/sha256/"+strings.TrimPrefix(idx.Manifests[0].Digest, "sha256:")]; !ok {
@@ -112,5 +100,75 @@ func TestWriteOCIArchive(t *testing.T) {
 	}
 	if err := WriteOCIArchive(io.Discard, img, "Bad Ref"); err == nil {
 		t.Fatal("bad ref accepted")
+	}
+}
+
+// untar reads a tarball into a map of file name to content.
+func untar(t *testing.T, r io.Reader) map[string][]byte {
+	t.Helper()
+	tr := tar.NewReader(r)
+	files := map[string][]byte{}
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return files
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(tr)
+		files[hdr.Name] = b
+	}
+}
+
+func TestWriteOCIArchiveAnnotatedKeepsNames(t *testing.T) {
+	img, err := Build(Spec{Binary: fakeBinary(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := WriteOCIArchiveAnnotated(&buf, img, map[string]string{AnnotationRefName: "local/busybox:1"}); err != nil {
+		t.Fatal(err)
+	}
+	var idx struct {
+		Manifests []struct{ Annotations map[string]string }
+	}
+	if err := json.Unmarshal(untar(t, &buf)["index.json"], &idx); err != nil {
+		t.Fatal(err)
+	}
+	if len(idx.Manifests) != 1 || len(idx.Manifests[0].Annotations) != 1 || idx.Manifests[0].Annotations[AnnotationRefName] != "local/busybox:1" {
+		t.Fatalf("index = %+v", idx)
+	}
+}
+
+func TestWriteDockerArchive(t *testing.T) {
+	img, err := Build(Spec{Binary: fakeBinary(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := WriteDockerArchive(&buf, img, "local/busybox:1"); err != nil {
+		t.Fatal(err)
+	}
+	var m []struct {
+		Config   string
+		RepoTags []string
+		Layers   []string
+	}
+	files := untar(t, &buf)
+	if err := json.Unmarshal(files["manifest.json"], &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m) != 1 || len(m[0].RepoTags) != 1 || m[0].RepoTags[0] != "local/busybox:1" || len(m[0].Layers) != 1 {
+		t.Fatalf("manifest.json = %+v", m)
+	}
+	if _, ok := files[m[0].Config]; !ok {
+		t.Fatalf("config %s missing from the archive", m[0].Config)
+	}
+	if err := WriteDockerArchive(io.Discard, img); err == nil {
+		t.Fatal("archive without a tag accepted")
+	}
+	if err := WriteDockerArchive(io.Discard, img, "Bad Ref"); err == nil {
+		t.Fatal("bad tag accepted")
 	}
 }
