@@ -26,6 +26,9 @@ type Config struct {
 	Timings Timings
 	// Logger defaults to warnings and errors on stderr.
 	Logger hclog.Logger
+	// ForceNewCluster makes this server the only voter of its cluster
+	// before it starts (see forceNewCluster).
+	ForceNewCluster bool
 }
 
 // snapshotsRetained is how many snapshots stay on disk.
@@ -96,6 +99,12 @@ func Open(cfg Config) (*Consensus, error) {
 	if err != nil {
 		closeLog()
 		return nil, fmt.Errorf("raft: reading existing state: %w", err)
+	}
+	if cfg.ForceNewCluster {
+		if err := forceNewCluster(rc, logs, snaps, cfg, existing); err != nil {
+			closeLog()
+			return nil, err
+		}
 	}
 	notify := make(chan bool, 1)
 	rc.NotifyCh = notify
