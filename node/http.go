@@ -35,6 +35,7 @@ func newAPIServer(a *Agent, ln net.Listener) *apiServer {
 	s.routeServices()
 	s.routeFaults()
 	s.routeImages()
+	s.routeSnapshot()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

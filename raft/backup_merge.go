@@ -8,26 +8,9 @@ import (
 	"github.com/shoal-project/shoal/api"
 )
 
-// RestoreSummary says what a restore kept and what it took from the backup.
-type RestoreSummary struct {
-	// Index is the Raft index at which the restored state was installed.
-	Index uint64 `json:"index"`
-	// BackupIndex and BackupClusterID describe the backup.
-	BackupIndex     uint64 `json:"backup_index"`
-	BackupClusterID string `json:"backup_cluster_id"`
-	// ClusterID is the cluster the state was restored into; Foreign is
-	// true when the backup came from another cluster.
-	ClusterID string `json:"cluster_id"`
-	Foreign   bool   `json:"foreign"`
-	// Services and Tasks are the rows taken from the backup; Orphaned
-	// counts the backup's unfinished tasks that no node runs any more
-	// (they are marked orphaned and the orchestrator replaces them).
-	Services int `json:"services"`
-	Tasks    int `json:"tasks"`
-	Orphaned int `json:"orphaned"`
-	// Nodes is the node records kept from the running cluster.
-	Nodes int `json:"nodes"`
-}
+// RestoreSummary says what a restore kept and what it took from the
+// backup.
+type RestoreSummary = api.RestoreResult
 
 // mergeRestore builds the state a restore installs, from the running
 // cluster's state (live) and a backup's (snap):
