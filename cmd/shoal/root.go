@@ -67,6 +67,7 @@ the other commands talk to an agent's HTTP API (--addr, $SHOAL_ADDR, or ` + api.
 		newApplyCommand(e),
 		newDeleteCommand(e),
 		newImageCommand(e),
+		newOperatorCommand(e),
 	)
 	return root
 }
