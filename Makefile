@@ -96,6 +96,7 @@ fuzz:
 	$(GO) test -run XXX -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) ./raft/
 	$(GO) test -run XXX -fuzz '^FuzzDecodeCommand$$' -fuzztime $(FUZZTIME) ./raft/
 	$(GO) test -run XXX -fuzz '^FuzzDecodeLog$$' -fuzztime $(FUZZTIME) ./raft/
+	$(GO) test -run XXX -fuzz '^FuzzDecodeBackup$$' -fuzztime $(FUZZTIME) ./raft/
 	$(GO) test -run XXX -fuzz '^FuzzNormalizeRef$$' -fuzztime $(FUZZTIME) ./runtime/containerd/
 	$(GO) test -run XXX -fuzz '^FuzzTailOffset$$' -fuzztime $(FUZZTIME) ./runtime/logfile/
 	$(GO) test -run XXX -fuzz '^FuzzParseProcStat$$' -fuzztime $(FUZZTIME) ./runtime/process/

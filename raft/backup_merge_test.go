@@ -60,3 +60,42 @@ func TestMergeRestore(t *testing.T) {
 		t.Fatalf("summary %+v", sum)
 	}
 }
+
+// TestMergeRestoreForeign: a backup of another cluster keeps this
+// cluster's identity and nodes and takes the backup's services; its
+// unfinished tasks ran on the other cluster's nodes and are orphaned.
+func TestMergeRestoreForeign(t *testing.T) {
+	a := bootstrapped(t)
+	a.ok(api.CmdWriteTasks, api.WriteTasksPayload{Create: []api.Task{newTask("a-task", 1)}})
+	backup, err := DecodeBackup(backupOf(t, a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newHarness(t)
+	other := testCluster()
+	other.ID = "cluster-2"
+	b.ok(api.CmdBootstrap, api.BootstrapPayload{Cluster: other, Node: testNode("m1", "b-node-1")})
+	b.ok(api.CmdCreateService, api.CreateServicePayload{ServiceID: "svc-db", Spec: testSpec("db")})
+
+	db, sum, err := mergeRestore(b.fsm.store.View(), backup.db, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &View{txn: db.Txn(false)}
+	c, _ := v.Cluster()
+	if !sum.Foreign || sum.BackupClusterID != "cluster-1" || c.ID != "cluster-2" {
+		t.Fatalf("summary %+v, cluster %s", sum, c.ID)
+	}
+	if _, ok := v.Node("m1"); !ok || len(v.Nodes()) != 1 {
+		t.Fatalf("nodes %v, want b's only", v.Nodes())
+	}
+	if _, ok := v.ServiceByName("web"); !ok {
+		t.Fatal("backup's service missing")
+	}
+	if _, ok := v.ServiceByName("db"); ok {
+		t.Fatal("b's own service survived")
+	}
+	if tk, _ := v.Task("a-task"); tk.Status.State != api.TaskOrphaned || sum.Orphaned != 1 {
+		t.Fatalf("foreign task %v", tk.Status.State)
+	}
+}
