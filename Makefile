@@ -97,6 +97,7 @@ fuzz:
 	$(GO) test -run XXX -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) ./raft/
 	$(GO) test -run XXX -fuzz '^FuzzDecodeCommand$$' -fuzztime $(FUZZTIME) ./raft/
 	$(GO) test -run XXX -fuzz '^FuzzDecodeLog$$' -fuzztime $(FUZZTIME) ./raft/
+	$(GO) test -run XXX -fuzz '^FuzzDecodeBackup$$' -fuzztime $(FUZZTIME) ./raft/
 	$(GO) test -run XXX -fuzz '^FuzzTailOffset$$' -fuzztime $(FUZZTIME) ./runtime/logfile/
 	$(GO) test -run XXX -fuzz '^FuzzParseProcStat$$' -fuzztime $(FUZZTIME) ./runtime/process/
 	$(GO) test -run XXX -fuzz '^FuzzParseSignal$$' -fuzztime $(FUZZTIME) ./runtime/process/

@@ -23,6 +23,8 @@ import "time"
 //	GET    /v1/services/{name}/tasks      []TaskInfo
 //	GET    /v1/services/{name}/logs       text/plain; ?follow=true&tail=N
 //	GET    /v1/tasks/{id}/logs            text/plain (served by the task's node)
+//	GET    /v1/snapshot                   application/octet-stream: a snapshot file (leader-verified)
+//	POST   /v1/snapshot/restore           snapshot file -> RestoreResult; ?allow_foreign=true
 const (
 	// HeaderRequestID carries a client-chosen request ID for idempotent writes.
 	HeaderRequestID = "X-Request-ID"

@@ -121,6 +121,8 @@ func New(cfg Config, logger *log.Logger, out io.Writer) (_ *Agent, err error) {
 		if tok, err = ParseJoinToken(cfg.Token); err != nil {
 			return nil, err
 		}
+	case a.state == nil && cfg.ForceNewCluster:
+		return nil, fmt.Errorf("data dir %s holds no cluster: --force-new-cluster needs the data dir of a surviving voter", cfg.DataDir)
 	case a.state == nil && !cfg.Bootstrap:
 		return nil, fmt.Errorf("data dir %s holds no cluster: start with --bootstrap to create one, or --join HOST:PORT --token TOKEN to join one", cfg.DataDir)
 	}
@@ -157,6 +159,9 @@ func New(cfg Config, logger *log.Logger, out io.Writer) (_ *Agent, err error) {
 			return nil, err
 		}
 		a.log.Printf("joined cluster %s through %s", res.ClusterID, cfg.Join)
+	}
+	if cfg.ForceNewCluster {
+		a.announceForcedCluster()
 	}
 	a.trustPeers(a.state.Peers)
 	if err := a.startGossip(); err != nil {
@@ -205,6 +210,8 @@ func (a *Agent) openRaft() error {
 		Timings:   timings,
 		Logger:    hclog.New(&hclog.LoggerOptions{Name: "raft", Output: a.log.Writer(), Level: hclog.Warn}),
 		Halt:      a.haltOnUnknownCommand,
+
+		ForceNewCluster: a.cfg.ForceNewCluster,
 	})
 	if err != nil {
 		return fmt.Errorf("raft: %v", err)

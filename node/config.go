@@ -26,6 +26,9 @@ type Config struct {
 	Bootstrap  bool              `toml:"bootstrap"`
 	Join       string            `toml:"join"`
 	Token      string            `toml:"token"`
+	// ForceNewCluster restarts a data dir's node as the only voter of its
+	// cluster (after a lost quorum). A one-time action: flag only.
+	ForceNewCluster bool `toml:"-"`
 	// Runtimes enabled on this node ("process", "containerd").
 	Runtimes []string `toml:"runtimes"`
 	// CPUs and Memory override the detected capacity ("4GiB").
@@ -205,6 +208,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Bootstrap && c.Join != "" {
 		return errors.New("--bootstrap and --join exclude each other")
+	}
+	if c.ForceNewCluster && (c.Bootstrap || c.Join != "") {
+		return errors.New("--force-new-cluster restarts an existing data dir's cluster; it excludes --bootstrap and --join")
 	}
 	if c.Join != "" && c.Token == "" {
 		return errors.New("--join needs --token")

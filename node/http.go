@@ -36,6 +36,7 @@ func newAPIServer(a *Agent, ln net.Listener) *apiServer {
 	s.routeFaults()
 	s.routeImages()
 	s.routeOperator()
+	s.routeSnapshot()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

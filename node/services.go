@@ -23,6 +23,9 @@ func (a *Agent) startServices() error {
 	if err := a.serveProtocol(logsProtocol, true, a.serveLogs); err != nil {
 		return err
 	}
+	if err := a.serveProtocol(restoreProtocol, true, a.serveRestore); err != nil {
+		return err
+	}
 	if err := a.startExecutor(); err != nil {
 		return err
 	}

@@ -29,6 +29,9 @@ type Config struct {
 	// Halt is called when a committed entry holds a command this build
 	// does not know; it should stop the process (see FSM.SetHalt).
 	Halt func(index uint64, err error)
+	// ForceNewCluster makes this server the only voter of its cluster
+	// before it starts (see forceNewCluster).
+	ForceNewCluster bool
 }
 
 // snapshotsRetained is how many snapshots stay on disk.
@@ -99,6 +102,12 @@ func Open(cfg Config) (*Consensus, error) {
 	if err != nil {
 		closeLog()
 		return nil, fmt.Errorf("raft: reading existing state: %w", err)
+	}
+	if cfg.ForceNewCluster {
+		if err := forceNewCluster(rc, logs, snaps, cfg, existing); err != nil {
+			closeLog()
+			return nil, err
+		}
 	}
 	notify := make(chan bool, 1)
 	rc.NotifyCh = notify

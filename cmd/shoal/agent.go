@@ -34,7 +34,8 @@ func newAgentCommand() *cobra.Command {
 takes part in Raft when the leader asks it to, serves the HTTP API and runs tasks.
 
 Create a cluster with --bootstrap; join one with --join HOST:PORT --token TOKEN;
-restart on the same --data-dir to rejoin. Settings can also come from a TOML file
+restart on the same --data-dir to rejoin. After losing a majority of voters for
+good, --force-new-cluster on a survivor's data dir makes it the only voter. Settings can also come from a TOML file
 (--config); flags win over the file.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -69,6 +70,7 @@ restart on the same --data-dir to rejoin. Settings can also come from a TOML fil
 	f.StringVar(&flags.APIAddr, "api-addr", flags.APIAddr, "HTTP API address (keep it on loopback unless it is firewalled)")
 	f.StringArrayVar(&labels, "label", nil, "node label key=value (repeatable)")
 	f.BoolVar(&flags.Bootstrap, "bootstrap", false, "create a new cluster")
+	f.BoolVar(&flags.ForceNewCluster, "force-new-cluster", false, "after losing a majority of voters for good: restart this data dir's node as the only voter of its cluster, keeping its state")
 	f.StringVar(&flags.Join, "join", "", "join the cluster through any member's p2p address HOST:PORT")
 	f.StringVar(&flags.Token, "token", "", "join token (from `shoal token show` on a member)")
 	f.StringArrayVar(&flags.Runtimes, "runtime", nil, "enable a task runtime: process, containerd (repeatable)")
@@ -110,6 +112,9 @@ func overlayFlags(cmd *cobra.Command, cfg, flags *node.Config, labels []string) 
 	}
 	if set("bootstrap") {
 		cfg.Bootstrap = flags.Bootstrap
+	}
+	if set("force-new-cluster") {
+		cfg.ForceNewCluster = flags.ForceNewCluster
 	}
 	if set("join") {
 		cfg.Join = flags.Join

@@ -14,7 +14,7 @@ func newOperatorCommand(e *cliEnv) *cobra.Command {
 	group := newGroup("operator", "Operate the cluster's internals")
 	raftGroup := newGroup("raft", "Inspect and steer the Raft group")
 	raftGroup.AddCommand(newRaftListPeersCommand(e), newRaftTransferCommand(e))
-	group.AddCommand(raftGroup)
+	group.AddCommand(raftGroup, newSnapshotCommand(e))
 	return group
 }
 

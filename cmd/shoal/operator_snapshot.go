@@ -1,0 +1,201 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/raft"
+)
+
+// newSnapshotCommand is `shoal operator snapshot`: backup and restore.
+func newSnapshotCommand(e *cliEnv) *cobra.Command {
+	snap := newGroup("snapshot", "Save, inspect and restore snapshots of the cluster state")
+	snap.AddCommand(newSnapshotSaveCommand(e), newSnapshotInspectCommand(), newSnapshotRestoreCommand(e))
+	return snap
+}
+
+func newSnapshotSaveCommand(e *cliEnv) *cobra.Command {
+	return &cobra.Command{
+		Use:   "save FILE",
+		Short: "Save a checksummed snapshot of the cluster state (services, tasks, nodes, images, identity)",
+		Long: `Save a snapshot of the cluster state through any node. The snapshot reflects every
+write the leader had committed when it was asked. The file holds the cluster's
+signing key: it is written with mode 0600.`,
+		Args: exactArgs("FILE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			start := time.Now()
+			data, err := e.client().SaveSnapshot(cmd.Context())
+			if err != nil {
+				return err
+			}
+			b, err := raft.DecodeBackup(data)
+			if err != nil {
+				return fmt.Errorf("the agent sent a bad snapshot: %v", err)
+			}
+			if err := writeFileAtomic(args[0], data); err != nil {
+				return err
+			}
+			h := b.Header
+			fmt.Fprintf(cmd.OutOrStdout(), "Saved snapshot of cluster %s at index %d (term %d) to %s: %d nodes, %d services, %d tasks, %d images; %s, sha256 %s, in %s\n",
+				h.ClusterID, h.Index, h.Term, args[0], h.Counts.Nodes, h.Counts.Services, h.Counts.Tasks, h.Counts.Images,
+				api.FormatBytes(int64(b.Size)), b.SHA256[:16], time.Since(start).Round(time.Millisecond))
+			return nil
+		},
+	}
+}
+
+// snapshotInfo is what `snapshot inspect -o json` prints.
+type snapshotInfo struct {
+	File      string            `json:"file"`
+	Format    int               `json:"format"`
+	Index     uint64            `json:"index"`
+	Term      uint64            `json:"term"`
+	ClusterID string            `json:"cluster_id"`
+	CreatedAt time.Time         `json:"created_at"`
+	Counts    raft.BackupCounts `json:"counts"`
+	Size      int               `json:"size"`
+	SHA256    string            `json:"sha256"`
+}
+
+func newSnapshotInspectCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "inspect FILE",
+		Short: "Verify a snapshot file and show what it holds (no agent needed)",
+		Args:  exactArgs("FILE"),
+	}
+	out := addOutputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		asJSON, err := out.json(cmd)
+		if err != nil {
+			return err
+		}
+		b, err := readSnapshotFile(args[0])
+		if err != nil {
+			return err
+		}
+		h := b.Header
+		info := snapshotInfo{File: args[0], Format: raft.BackupFormat, Index: h.Index, Term: h.Term, ClusterID: h.ClusterID,
+			CreatedAt: h.CreatedAt, Counts: h.Counts, Size: b.Size, SHA256: b.SHA256}
+		w := cmd.OutOrStdout()
+		if asJSON {
+			return printJSON(w, info)
+		}
+		t := newTable(w, "FIELD", "VALUE")
+		t.row("Cluster ID", h.ClusterID)
+		t.row("Index", fmt.Sprint(h.Index))
+		t.row("Term", fmt.Sprint(h.Term))
+		t.row("Created", h.CreatedAt.Format(time.RFC3339))
+		t.row("Format", fmt.Sprint(raft.BackupFormat))
+		t.row("Nodes", fmt.Sprint(h.Counts.Nodes))
+		t.row("Services", fmt.Sprint(h.Counts.Services))
+		t.row("Tasks", fmt.Sprint(h.Counts.Tasks))
+		t.row("Images", fmt.Sprint(h.Counts.Images))
+		t.row("Size", fmt.Sprintf("%s (%d bytes)", api.FormatBytes(int64(b.Size)), b.Size))
+		t.row("SHA-256", b.SHA256)
+		return t.flush()
+	}
+	return cmd
+}
+
+func newSnapshotRestoreCommand(e *cliEnv) *cobra.Command {
+	var allowForeign bool
+	cmd := &cobra.Command{
+		Use:   "restore FILE",
+		Short: "Put the running cluster back to the state in a snapshot file",
+		Long: `Put the running cluster back to a snapshot's state, through any node; the leader
+replicates it to every node. Services and their tasks come from the file; the
+cluster's identity (signing key, join token), its node records and images stay
+those of the running cluster. Backup tasks that no node runs any more are marked
+orphaned and replaced. A file of another cluster is refused unless
+--allow-foreign: its services then move into this cluster.`,
+		Args: exactArgs("FILE"),
+	}
+	cmd.Flags().BoolVar(&allowForeign, "allow-foreign", false, "restore a snapshot of another cluster (keeps this cluster's identity and nodes, takes the file's services)")
+	out := addOutputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		asJSON, err := out.json(cmd)
+		if err != nil {
+			return err
+		}
+		b, err := readSnapshotFile(args[0])
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(args[0])
+		if err != nil {
+			return err
+		}
+		res, err := e.client().RestoreSnapshot(cmd.Context(), data, allowForeign)
+		if err != nil {
+			return err
+		}
+		w := cmd.OutOrStdout()
+		if asJSON {
+			return printJSON(w, res)
+		}
+		from := "this cluster"
+		if res.Foreign {
+			from = "cluster " + res.BackupClusterID
+		}
+		fmt.Fprintf(w, "Restored the snapshot of %s at index %d (sha256 %s) into cluster %s at index %d: %d services, %d tasks (%d orphaned, to be replaced); kept %d nodes.\n",
+			from, res.BackupIndex, b.SHA256[:16], res.ClusterID, res.Index, res.Services, res.Tasks, res.Orphaned, res.Nodes)
+		return nil
+	}
+	return cmd
+}
+
+// readSnapshotFile reads and fully verifies a snapshot file; errors are
+// one line that names the file.
+func readSnapshotFile(path string) (*raft.Backup, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := raft.ReadBackup(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return b, nil
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same
+// directory, synced and renamed over path, with mode 0600: a crash leaves
+// the old file or the new one, never half of one.
+func writeFileAtomic(path string, data []byte) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err = tmp.Chmod(0o600); err != nil {
+		return err
+	}
+	if _, err = tmp.Write(data); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if d, derr := os.Open(filepath.Dir(path)); derr == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}

@@ -1,0 +1,41 @@
+package node
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/shoal-project/shoal/api"
+)
+
+// routeSnapshot adds the snapshot endpoints: GET /v1/snapshot returns a
+// snapshot file; POST /v1/snapshot/restore takes one.
+func (s *apiServer) routeSnapshot() {
+	s.mux.HandleFunc("GET /v1/snapshot", s.saveSnapshot)
+	s.mux.HandleFunc("POST /v1/snapshot/restore", s.restoreSnapshot)
+}
+
+func (s *apiServer) saveSnapshot(w http.ResponseWriter, r *http.Request) {
+	b, err := s.agent.saveBackup(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.Write(b)
+}
+
+func (s *apiServer) restoreSnapshot(w http.ResponseWriter, r *http.Request) {
+	file, err := io.ReadAll(http.MaxBytesReader(w, r.Body, api.MaxSnapshotUpload))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	res, err := s.agent.restoreBackup(r.Context(), file, r.URL.Query().Get("allow_foreign") == "true")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, res)
+}

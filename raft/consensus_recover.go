@@ -1,0 +1,27 @@
+package raft
+
+import (
+	"errors"
+	"fmt"
+
+	hraft "github.com/hashicorp/raft"
+)
+
+// forceNewCluster rewrites the Raft state in logs and snaps so that this
+// server is the only voter of its cluster, keeping the replicated state
+// (hashicorp/raft's RecoverCluster: it replays the snapshot and every log,
+// including ones never committed, takes a snapshot and records the new
+// one-server configuration). It is the way out of a lost quorum: a
+// majority of voters gone for good. It runs before the Raft server starts.
+func forceNewCluster(rc *hraft.Config, logs *LogStore, snaps hraft.SnapshotStore, cfg Config, existing bool) error {
+	if !existing {
+		return errors.New("raft: --force-new-cluster needs a data dir that holds Raft state (a former voter's); this one has none")
+	}
+	only := hraft.Configuration{Servers: []hraft.Server{{
+		Suffrage: hraft.Voter, ID: hraft.ServerID(cfg.LocalID), Address: hraft.ServerAddress(cfg.LocalID),
+	}}}
+	if err := hraft.RecoverCluster(rc, NewFSM(NewStore()), logs, logs, snaps, cfg.Transport, only); err != nil {
+		return fmt.Errorf("raft: forcing a new cluster: %v", err)
+	}
+	return nil
+}
