@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/shoal
 export GOFLAGS := -buildvcs=false
 
-.PHONY: image chaos chaos-netns deps bench-containers all build demo demo-stop test unit integration vet fmt-check bench bench-failover bench-heal bench-scheduler bench-raft fuzz clean
+.PHONY: image chaos chaos-netns deps bench-containers all build demo demo-stop test unit integration vet fmt-check bench bench-failover bench-heal bench-scheduler bench-raft bench-young bench-restart fuzz clean
 
 all: build
 
@@ -61,13 +61,21 @@ bench-containers: build
 	$(GO) test -run XXX -bench 'BenchmarkBlobTransfer|BenchmarkLoopbackCopy' -count 5 ./p2p/blobs/
 	$(GO) test -run XXX -bench BenchmarkCreateToRunning -count 5 ./runtime/containerd/
 
+# A young cluster's first leader killed at a random (seeded) moment within
+# 3s of the third join, KILLS rounds; and SIGTERM restarts in place.
+bench-young: build
+	$(GO) test -count=1 -run XXX -bench BenchmarkYoungLeaderKill -benchtime 1x -timeout 30m ./integration/ -young-kills=$${KILLS:-20} -young-seed=$${SEED:-1}
+
+bench-restart: build
+	$(GO) test -count=1 -run XXX -bench BenchmarkRestartInPlace -benchtime 1x -timeout 20m ./integration/ -restart-rounds=$${ROUNDS:-5}
+
 bench-scheduler:
 	$(GO) test -run XXX -bench . -count 5 ./scheduler/
 
 bench-raft:
 	$(GO) test -run XXX -bench BenchmarkCommit -count 3 ./raft/
 
-bench: bench-scheduler bench-raft bench-failover bench-heal bench-containers
+bench: bench-scheduler bench-raft bench-failover bench-heal bench-young bench-restart bench-containers
 
 # Chaos: a 5-node cluster of real agents under a seeded random fault
 # schedule; prints the schedule, faults, invariants and recovery times.

@@ -68,6 +68,15 @@ func TestForceNewCluster(t *testing.T) {
 			t.Fatalf("dead node %s is %s", n.Name, n.Status)
 		}
 	}
+	// The flag left in a service unit: the next start with it is refused,
+	// and without it the node rejoins as one of the voters.
+	survivor.stop()
+	survivor.Start("--force-new-cluster")
+	if code, exited := survivor.ExitCode(20 * time.Second); !exited || code != 1 || !strings.Contains(survivor.Output(), "already recovered this data dir") {
+		t.Fatalf("a second --force-new-cluster: exited=%v code=%d output:\n%s", exited, code, survivor.Output())
+	}
+	survivor.Start()
+	waitVoters(t, c.agents[3], 3)
 }
 
 // TestForceNewClusterRefusals: --force-new-cluster with --bootstrap or

@@ -20,8 +20,22 @@ func forceNewCluster(rc *hraft.Config, logs *LogStore, snaps hraft.SnapshotStore
 	only := hraft.Configuration{Servers: []hraft.Server{{
 		Suffrage: hraft.Voter, ID: hraft.ServerID(cfg.LocalID), Address: hraft.ServerAddress(cfg.LocalID),
 	}}}
+	if forced, err := logs.GetUint64(forcedAtKey); err == nil && forced > 0 {
+		if last, err := logs.LastIndex(); err == nil && last > forced {
+			return fmt.Errorf("raft: --force-new-cluster already recovered this data dir (at index %d) and the cluster has moved on since (index %d); start without it", forced, last)
+		}
+	}
 	if err := hraft.RecoverCluster(rc, NewFSM(NewStore()), logs, logs, snaps, cfg.Transport, only); err != nil {
 		return fmt.Errorf("raft: forcing a new cluster: %v", err)
 	}
-	return nil
+	last, err := logs.LastIndex()
+	if err != nil {
+		return fmt.Errorf("raft: forcing a new cluster: %v", err)
+	}
+	return logs.SetUint64(forcedAtKey, last)
 }
+
+// forcedAtKey records, in the stable store, the last log index right after
+// a forced recovery: a flag left in a service unit must not make the node
+// the only voter again once the cluster has grown back.
+var forcedAtKey = []byte("shoal-forced-new-cluster-at")
