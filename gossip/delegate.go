@@ -128,8 +128,9 @@ func (g *Gossip) memberOf(n *memberlist.Node, s MemberState) Member {
 // members.
 func (g *Gossip) record(n *memberlist.Node, s MemberState, t EventType) {
 	m := g.memberOf(n, s)
+	m.Since = time.Now()
 	g.mu.Lock()
-	g.members[m.Name] = &entry{Member: m, since: time.Now()}
+	g.members[m.Name] = &entry{Member: m}
 	if s == MemberAlive {
 		delete(g.leaving, m.Name)
 	}

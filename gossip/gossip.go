@@ -60,10 +60,10 @@ type failure struct {
 	since time.Time
 }
 
-// entry is a member and the time of its last state change.
+// entry is a member as this node keeps it (Member.Since is the time of
+// its last state change).
 type entry struct {
 	Member
-	since time.Time
 }
 
 // Start validates cfg, listens, and starts gossiping as a cluster of one;
@@ -201,7 +201,7 @@ func (g *Gossip) Members() []Member {
 	defer g.mu.Unlock()
 	out := make([]Member, 0, len(g.members))
 	for name, e := range g.members {
-		if name != g.name && e.State != MemberAlive && now.Sub(e.since) > g.deadTTL {
+		if name != g.name && e.State != MemberAlive && now.Sub(e.Since) > g.deadTTL {
 			delete(g.members, name)
 			continue
 		}

@@ -39,12 +39,12 @@ func (g *Gossip) onLeaveIntent(name string) {
 		}
 	}
 	e := g.members[name]
-	if e == nil || e.State != MemberDead || now.Sub(e.since) > g.deadTTL {
+	if e == nil || e.State != MemberDead || now.Sub(e.Since) > g.deadTTL {
 		g.leaving[name] = now
 		g.mu.Unlock()
 		return
 	}
-	e.State, e.since = MemberLeft, now
+	e.State, e.Since = MemberLeft, now
 	delete(g.failed, name)
 	m := e.Member
 	g.mu.Unlock()

@@ -1,5 +1,7 @@
 package gossip
 
+import "time"
+
 // MemberState is the liveness of a member as this node sees it.
 type MemberState int
 
@@ -60,6 +62,7 @@ type Member struct {
 	Addr  string      // gossip ip:port
 	Meta  Meta        // decoded metadata (zero if it failed to decode)
 	State MemberState // liveness as seen by this node
+	Since time.Time   // when this node saw it enter State
 }
 
 // Event is a membership change of a remote member.

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -20,7 +21,12 @@ type agentProc struct {
 // a data dir under the test's temp dir; the node dies at cleanup.
 func newAgent(t testing.TB, name string, extra ...string) *agentProc {
 	p := &agentProc{Agent: harness.NewAgent(t, shoalBin, name, filepath.Join(t.TempDir(), name), extra...), t: t}
-	t.Cleanup(p.Die)
+	t.Cleanup(func() {
+		p.Die()
+		if t.Failed() && os.Getenv("SHOAL_TEST_LOGS") != "" {
+			t.Logf("---- %s's log\n%s", name, p.Log())
+		}
+	})
 	return p
 }
 

@@ -15,29 +15,37 @@ const joinGrace = 10 * time.Second
 // liveNodes is the set of node IDs that are up now, as the leader decides
 // it (see liveSet).
 func (a *Agent) liveNodes(nodes []*api.Node, now time.Time) map[string]bool {
-	seen := map[string]gossip.MemberState{}
+	seen := map[string]sighting{}
 	for _, m := range a.gossip.Members() {
 		if m.Meta.NodeID == "" || m.Meta.ClusterID != a.state.ClusterID {
 			continue
 		}
-		if st, ok := seen[m.Meta.NodeID]; !ok || m.State < st {
-			seen[m.Meta.NodeID] = m.State // alive beats suspect beats dead
+		if st, ok := seen[m.Meta.NodeID]; !ok || m.State < st.state {
+			seen[m.Meta.NodeID] = sighting{m.State, m.Since} // alive beats suspect beats dead
 		}
 	}
 	return liveSet(a.ID(), nodes, seen, now)
 }
 
+// sighting is a node's gossip state and when this node saw it begin.
+type sighting struct {
+	state gossip.MemberState
+	since time.Time
+}
+
 // liveSet decides which nodes are up: self always; a node gossip sees
-// alive or suspect; and a node gossip has not seen at all that registered
-// less than joinGrace ago and is ready (not down, not restarting).
-func liveSet(self string, nodes []*api.Node, seen map[string]gossip.MemberState, now time.Time) map[string]bool {
+// alive or suspect; and a ready node that registered less than joinGrace
+// ago while gossip has not seen that run yet — not at all (a joiner), or
+// only dead or gone from before the registration (an agent that
+// restarted).
+func liveSet(self string, nodes []*api.Node, seen map[string]sighting, now time.Time) map[string]bool {
 	live := map[string]bool{self: true}
 	for _, n := range nodes {
 		st, ok := seen[n.ID]
 		switch {
-		case ok:
-			live[n.ID] = live[n.ID] || st == gossip.MemberAlive || st == gossip.MemberSuspect
-		case n.Status == api.NodeReady && now.Sub(n.UpdatedAt) < joinGrace:
+		case ok && (st.state == gossip.MemberAlive || st.state == gossip.MemberSuspect):
+			live[n.ID] = true
+		case n.Status == api.NodeReady && now.Sub(n.UpdatedAt) < joinGrace && (!ok || st.since.Before(n.UpdatedAt)):
 			live[n.ID] = true
 		}
 	}

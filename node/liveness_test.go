@@ -23,13 +23,17 @@ func TestLiveSet(t *testing.T) {
 		node("was-down", api.NodeDown, time.Second),   // marked down, not in gossip
 		node("away", api.NodeRestarting, time.Second), // restarting, gossip forgot it
 		node("restarted", api.NodeRestarting, time.Minute),
+		node("back", api.NodeReady, time.Second),
 	}
-	seen := map[string]gossip.MemberState{
-		"alive": gossip.MemberAlive, "suspect": gossip.MemberSuspect, "dead": gossip.MemberDead,
-		"restarted": gossip.MemberAlive,
+	long := now.Add(-time.Hour)
+	seen := map[string]sighting{
+		"alive": {gossip.MemberAlive, long}, "suspect": {gossip.MemberSuspect, long},
+		"dead":      {gossip.MemberDead, now},
+		"restarted": {gossip.MemberAlive, now},
+		"back":      {gossip.MemberLeft, now.Add(-2 * time.Second)}, // left, then registered again
 	}
 	got := liveSet("self", nodes, seen, now)
-	want := map[string]bool{"self": true, "alive": true, "suspect": true, "joiner": true, "restarted": true}
+	want := map[string]bool{"self": true, "alive": true, "suspect": true, "joiner": true, "restarted": true, "back": true}
 	for _, n := range nodes {
 		if got[n.ID] != want[n.ID] {
 			t.Errorf("%s: live = %v, want %v", n.ID, got[n.ID], want[n.ID])
