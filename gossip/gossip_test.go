@@ -15,6 +15,10 @@ func TestThreeMembersSeeEachOther(t *testing.T) {
 		}
 		for i, m := range ms {
 			want := gs[i].LocalMember()
+			if m.Since.IsZero() || m.Since.After(time.Now()) {
+				t.Errorf("%s sees %s since %v", g.name, m.Name, m.Since)
+			}
+			m.Since, want.Since = time.Time{}, time.Time{} // each observer's own clock
 			if m != want {
 				t.Errorf("%s sees %+v, want %+v", g.name, m, want)
 			}
