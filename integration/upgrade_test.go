@@ -12,9 +12,10 @@ import (
 )
 
 // previousRelease is the commit the rolling-upgrade test upgrades from:
-// the first build that speaks command protocol 2 (graceful restarts).
-// Move it forward when a release is cut.
-const previousRelease = "af23a0cd72a04513167df5e89549e2a2d0d19ad0"
+// release 0.2.1 (branch release-0.2, merged into main so every clone has
+// it), which speaks command protocol 2 (graceful restarts, no drain
+// deadlines). Move it forward when a release is cut.
+const previousRelease = "734bf25a9c1463e68a3d5872f372fe86ff9d3fe6"
 
 // TestRollingUpgrade: a 3-node cluster running a service under the
 // previous release is upgraded one node at a time the way an operator
