@@ -120,27 +120,36 @@ func (a *Agent) livenessLoop(ctx context.Context) {
 	}
 }
 
-// fillAppliedIndexes asks non-voters how far they have applied, so the
-// planner promotes only caught-up ones.
-func (a *Agent) fillAppliedIndexes(ctx context.Context, servers []raft.Server, cands []raft.Candidate) {
-	nonvoter := map[string]bool{}
+// probeCandidates asks the members that could become voters in this
+// pass how far they have applied, which also proves they answer: the
+// non-voters, and — while this leader is the only voter, when the planner
+// may add members straight as voters — every alive member.
+func (a *Agent) probeCandidates(ctx context.Context, servers []raft.Server, cands []raft.Candidate) {
+	inConfig, voters := map[string]bool{}, 0
 	for _, s := range servers {
-		if !s.Voter {
-			nonvoter[s.ID] = true
+		inConfig[s.ID] = s.Voter
+		if s.Voter {
+			voters++
 		}
 	}
 	for i := range cands {
-		if !nonvoter[cands[i].ID] || !cands[i].Alive {
+		c := &cands[i]
+		if c.ID == a.ID() {
+			c.Reachable, c.AppliedIndex = true, a.store().AppliedIndex()
 			continue
 		}
-		id, err := peer.Decode(cands[i].ID)
+		voter, configured := inConfig[c.ID]
+		if !c.Alive || voter || (!configured && voters != 1) {
+			continue
+		}
+		id, err := peer.Decode(c.ID)
 		if err != nil {
 			continue
 		}
 		cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		var st statusReply
 		if err := a.host.Call(cctx, id, rpcProtocol, "status", struct{}{}, &st); err == nil {
-			cands[i].AppliedIndex = st.AppliedIndex
+			c.AppliedIndex, c.Reachable = st.AppliedIndex, true
 		}
 		cancel()
 	}

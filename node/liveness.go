@@ -10,7 +10,7 @@ import (
 // joinGrace is how long a node that just registered counts as up before
 // gossip has seen it: the leader acts on a join (voters, placement) at
 // once instead of waiting for the joiner's first gossip round.
-const joinGrace = 10 * time.Second
+const joinGrace = 5 * time.Second
 
 // liveNodes is the set of node IDs that are up now, as the leader decides
 // it (see liveSet).

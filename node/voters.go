@@ -15,8 +15,6 @@ import (
 // zones, and records roles on node records. It plans again on every gossip
 // event, every change to the node records, and every half second.
 func (a *Agent) voterLoop(ctx context.Context) {
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
 	seen := &sightings{alive: map[string]time.Time{}, dead: map[string]time.Time{}}
 	var lastNodes []nodeFingerprint
 	for {
@@ -24,13 +22,17 @@ func (a *Agent) voterLoop(ctx context.Context) {
 		watch := a.store().Watch()
 		nodes := a.store().Nodes()
 		lastNodes = a.fingerprint(nodes)
-		a.planVoters(ctx, nodes, seen)
+		next := time.NewTimer(500 * time.Millisecond)
+		if a.planVoters(ctx, nodes, seen) {
+			next.Reset(50 * time.Millisecond)
+		}
 		for {
 			select {
 			case <-ctx.Done():
+				next.Stop()
 				return
 			case <-changed:
-			case <-tick.C:
+			case <-next.C:
 			case <-watch:
 				// Most commits do not touch nodes; plan only when they did.
 				watch = a.store().Watch()
@@ -40,6 +42,7 @@ func (a *Agent) voterLoop(ctx context.Context) {
 			}
 			break
 		}
+		next.Stop()
 	}
 }
 
@@ -62,8 +65,11 @@ func (a *Agent) fingerprint(nodes []*api.Node) []nodeFingerprint {
 // to come alive and to die.
 type sightings struct{ alive, dead map[string]time.Time }
 
-// planVoters makes one plan and carries it out.
-func (a *Agent) planVoters(ctx context.Context, nodes []*api.Node, seen *sightings) {
+// planVoters makes one plan and carries it out. It reports whether to
+// plan again soon: while this leader is the only voter and a node just
+// registered, whose agent may not answer yet (it starts serving a moment
+// after its join commits).
+func (a *Agent) planVoters(ctx context.Context, nodes []*api.Node, seen *sightings) (soon bool) {
 	now := time.Now()
 	up := a.liveNodes(nodes, now)
 	cands := make([]raft.Candidate, 0, len(nodes))
@@ -90,9 +96,9 @@ func (a *Agent) planVoters(ctx context.Context, nodes []*api.Node, seen *sightin
 	}
 	servers, err := a.cons.Servers()
 	if err != nil {
-		return
+		return false
 	}
-	a.fillAppliedIndexes(ctx, servers, cands)
+	a.probeCandidates(ctx, servers, cands)
 	for _, ch := range raft.PlanVoters(now, a.ID(), servers, cands, a.cons.CommitIndex(), a.voterPolicy()) {
 		if err := a.applyVoterChange(ch); err != nil {
 			a.log.Printf("voters: %s %s: %v", ch.Kind, api.ShortID(ch.ID), err)
@@ -101,6 +107,18 @@ func (a *Agent) planVoters(ctx context.Context, nodes []*api.Node, seen *sightin
 		a.log.Printf("voters: %s %s (%s)", ch.Kind, api.ShortID(ch.ID), ch.Reason)
 	}
 	a.recordRoles(ctx)
+	voters := 0
+	for _, s := range servers {
+		if s.Voter {
+			voters++
+		}
+	}
+	for _, n := range nodes {
+		if voters == 1 && n.ID != a.ID() && n.Status == api.NodeReady && now.Sub(n.UpdatedAt) < joinGrace {
+			return true
+		}
+	}
+	return false
 }
 
 // voterPolicy is the planner's policy from this agent's config.

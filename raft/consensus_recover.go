@@ -21,18 +21,24 @@ func forceNewCluster(rc *hraft.Config, logs *LogStore, snaps hraft.SnapshotStore
 		Suffrage: hraft.Voter, ID: hraft.ServerID(cfg.LocalID), Address: hraft.ServerAddress(cfg.LocalID),
 	}}}
 	if forced, err := logs.GetUint64(forcedAtKey); err == nil && forced > 0 {
-		if last, err := logs.LastIndex(); err == nil && last > forced {
+		if last := lastIndex(logs, snaps); last > forced {
 			return fmt.Errorf("raft: --force-new-cluster already recovered this data dir (at index %d) and the cluster has moved on since (index %d); start without it", forced, last)
 		}
 	}
 	if err := hraft.RecoverCluster(rc, NewFSM(NewStore()), logs, logs, snaps, cfg.Transport, only); err != nil {
 		return fmt.Errorf("raft: forcing a new cluster: %v", err)
 	}
-	last, err := logs.LastIndex()
-	if err != nil {
-		return fmt.Errorf("raft: forcing a new cluster: %v", err)
+	return logs.SetUint64(forcedAtKey, lastIndex(logs, snaps))
+}
+
+// lastIndex is the newest index the data dir holds, in its log or, after a
+// recovery compacted the log away, in its newest snapshot.
+func lastIndex(logs *LogStore, snaps hraft.SnapshotStore) uint64 {
+	last, _ := logs.LastIndex()
+	if list, err := snaps.List(); err == nil && len(list) > 0 {
+		last = max(last, list[0].Index)
 	}
-	return logs.SetUint64(forcedAtKey, last)
+	return last
 }
 
 // forcedAtKey records, in the stable store, the last log index right after

@@ -22,6 +22,11 @@ type Candidate struct {
 	Zone string
 	// AppliedIndex is the Raft index the member last reported applied.
 	AppliedIndex uint64
+	// Reachable is a member that answered the leader in this planning
+	// pass. Only such members become voters: a voter that cannot answer
+	// can take the quorum with it (adding one to a one-voter cluster
+	// makes a two-voter cluster that cannot commit).
+	Reachable bool
 }
 
 // VoterPolicy tunes PlanVoters. Zero fields take the defaults noted.

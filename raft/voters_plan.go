@@ -169,8 +169,8 @@ func PlanVoters(now time.Time, leaderID string, servers []Server, candidates []C
 }
 
 // growFromOne takes a one-voter cluster to three voters in one plan: it
-// promotes caught-up nonvoters and adds other alive members straight as
-// voters (see AddVoter), caught-up ones first. It returns how many voters
+// promotes caught-up nonvoters and adds other members that answer straight
+// as voters (see AddVoter), caught-up ones first. It returns how many voters
 // it added: 2, or 0 when there are not two members to add.
 func (pl *planner) growFromOne(nonvoters []string, inConfig, promoted map[string]bool) int {
 	var picks []string
@@ -185,7 +185,7 @@ func (pl *planner) growFromOne(nonvoters []string, inConfig, promoted map[string
 		kind := Promote
 		id, ok := pl.best(nonvoters, func(id string) bool { return !slices.Contains(picks, id) && pl.eligible(id) })
 		if !ok {
-			if id, ok = pl.best(others, func(id string) bool { return !slices.Contains(picks, id) && pl.alive(id) }); !ok {
+			if id, ok = pl.best(others, func(id string) bool { return !slices.Contains(picks, id) && pl.cands[id].Reachable }); !ok {
 				undo()
 				return 0
 			}
@@ -290,10 +290,11 @@ func (pl *planner) removeReason(s Server) string {
 	return ""
 }
 
-// eligible reports whether a member may become a voter now.
+// eligible reports whether a member may become a voter now: alive,
+// answering, stable and caught up.
 func (pl *planner) eligible(id string) bool {
 	c, ok := pl.cands[id]
-	if !ok || !c.Alive || pl.now.Sub(c.AliveSince) < pl.p.StableFor {
+	if !ok || !c.Alive || !c.Reachable || pl.now.Sub(c.AliveSince) < pl.p.StableFor {
 		return false
 	}
 	return c.AppliedIndex >= pl.commitIndex || pl.commitIndex-c.AppliedIndex <= pl.p.MaxLag

@@ -40,12 +40,19 @@ const planCommit = 1000
 
 // up is an alive, stable, caught-up member.
 func up(id, zone string) Candidate {
-	return Candidate{ID: id, Alive: true, AliveSince: planNow.Add(-time.Minute), Zone: zone, AppliedIndex: planCommit}
+	return Candidate{ID: id, Alive: true, Reachable: true, AliveSince: planNow.Add(-time.Minute), Zone: zone, AppliedIndex: planCommit}
 }
 
 // down is a member dead for d.
 func down(id string, d time.Duration) Candidate {
 	return Candidate{ID: id, DeadSince: planNow.Add(-d), AliveSince: planNow.Add(-time.Hour), AppliedIndex: 10}
+}
+
+// silent is a member presumed alive that did not answer the leader.
+func silent(id string) Candidate {
+	c := up(id, "")
+	c.Reachable = false
+	return c
 }
 
 func voter(id string) Server    { return Server{ID: id, Voter: true} }
@@ -87,6 +94,9 @@ func TestPlanVoters(t *testing.T) {
 			[]Change{{Promote, "b", ""}, {AddVoter, "c", ""}}},
 		{"two joiners at once: both added as voters", VoterPolicy{}, []Server{voter("L")}, []Candidate{up("L", ""), up("b", ""), up("c", "")},
 			[]Change{{AddVoter, "b", ""}, {AddVoter, "c", ""}}},
+		{"members that do not answer are never added as voters", VoterPolicy{}, []Server{voter("L")},
+			[]Candidate{up("L", ""), silent("b"), silent("c")},
+			[]Change{{AddNonvoter, "b", ""}, {AddNonvoter, "c", ""}}},
 		{"one voter never grows to two", VoterPolicy{}, []Server{voter("L"), nonvoter("b")},
 			[]Candidate{up("L", ""), up("b", ""), downFor("c", "", time.Minute)}, nil},
 		{"promote caught-up nonvoters", VoterPolicy{}, []Server{voter("L"), nonvoter("b"), nonvoter("c")}, []Candidate{up("L", ""), up("b", ""), up("c", "")},
@@ -147,7 +157,7 @@ func TestPlanVoters(t *testing.T) {
 			[]Candidate{up("L", "a"), up("b", "a"), up("c", "b"), up("d", "c")},
 			[]Change{{AddNonvoter, "d", ""}}},
 		{"staged nonvoter waits until stable", stable, []Server{voter("L"), voter("b"), voter("c"), nonvoter("d")},
-			[]Candidate{up("L", "a"), up("b", "a"), up("c", "b"), {ID: "d", Alive: true, AliveSince: planNow, Zone: "c", AppliedIndex: planCommit}},
+			[]Candidate{up("L", "a"), up("b", "a"), up("c", "b"), {ID: "d", Alive: true, Reachable: true, AliveSince: planNow, Zone: "c", AppliedIndex: planCommit}},
 			nil},
 		{"zones already spread", VoterPolicy{}, []Server{voter("L"), voter("b"), voter("c")},
 			[]Candidate{up("L", "a"), up("b", "b"), up("c", "c"), up("d", "a")},
