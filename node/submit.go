@@ -41,7 +41,7 @@ func (a *Agent) submit(ctx context.Context, cmd api.Command) (json.RawMessage, e
 	}
 	// The node that builds a command knows what it needs; a leader of an
 	// older build would not (see api.ProtocolVersion).
-	if err := api.CheckProtocol(cmd, a.store().Nodes()); err != nil {
+	if err := a.checkProtocol(cmd); err != nil {
 		return nil, err
 	}
 	if _, ok := ctx.Deadline(); !ok {
@@ -96,7 +96,7 @@ func (a *Agent) submitOnce(ctx context.Context, cmd api.Command) (proposeReply, 
 // proposeAsLeader stamps cmd and commits it, once every node speaks the
 // protocol the command needs.
 func (a *Agent) proposeAsLeader(ctx context.Context, cmd api.Command) (proposeReply, error) {
-	if err := api.CheckProtocol(cmd, a.store().Nodes()); err != nil {
+	if err := a.checkProtocol(cmd); err != nil {
 		return proposeReply{}, err
 	}
 	if err := a.stamp(&cmd); err != nil {
@@ -135,6 +135,18 @@ func (a *Agent) stamp(cmd *api.Command) error {
 			p.ServiceID = api.NewRequestID()
 		}
 		return setPayload(cmd, p)
+	}
+	return nil
+}
+
+// checkProtocol refuses cmd while a node speaks a protocol older than
+// the one cmd needs; most commands need protocol 1 and skip the node list.
+func (a *Agent) checkProtocol(cmd api.Command) error {
+	if api.ProtocolOf(cmd) <= 1 {
+		return nil
+	}
+	if err := api.CheckProtocol(cmd, a.store().Nodes()); err != nil {
+		return err
 	}
 	return nil
 }
