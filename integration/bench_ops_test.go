@@ -55,8 +55,9 @@ func BenchmarkYoungLeaderKill(b *testing.B) {
 	}
 }
 
-// youngRound runs one round; three is 0 when the kill came before the
-// voter set was seen at three.
+// youngRound runs one round; three is how long after the join (both as
+// the agents' logs stamp them) the leader made the voter set three, 0 when
+// the kill came first.
 func youngRound(b *testing.B, delay time.Duration) (ok bool, recovered, three time.Duration) {
 	c := startCluster(b, 2)
 	defer func() {
@@ -67,19 +68,17 @@ func youngRound(b *testing.B, delay time.Duration) (ok bool, recovered, three ti
 	n3 := newAgent(b, "n3")
 	n3.Start("--join", c.agents[0].P2PAddr(), "--token", c.token)
 	c.agents = append(c.agents, n3)
+	var joined time.Time
 	harness.WaitFor(b, 20*time.Second, "n3 joined", func() (bool, string) {
-		return strings.Contains(n3.Output(), "joined cluster"), ""
+		var ok bool
+		joined, ok = logTime(n3.Output(), "joined cluster")
+		return ok, ""
 	})
-	joined := time.Now()
-	for time.Since(joined) < delay {
-		if three == 0 {
-			if st, err := c.agents[0].Status(200 * time.Millisecond); err == nil && len(st.Voters) == 3 {
-				three = time.Since(joined)
-			}
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	time.Sleep(time.Until(joined.Add(delay))) // the kill moment under test
 	leader := c.agents[0]
+	if at, ok := logTime(leader.Output(), "one voter grows to three (3 of 3)"); ok {
+		three = at.Sub(joined)
+	}
 	start := time.Now()
 	leader.Kill()
 	survivor := c.agents[1]
@@ -91,6 +90,19 @@ func youngRound(b *testing.B, delay time.Duration) (ok bool, recovered, three ti
 		time.Sleep(10 * time.Millisecond)
 	}
 	return false, 0, three
+}
+
+// logTime finds the first line of out that contains what and returns the
+// time the agent's logger stamped on it ("2006/01/02 15:04:05.000000").
+func logTime(out, what string) (time.Time, bool) {
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.Contains(line, what) || len(line) < 26 {
+			continue
+		}
+		t, err := time.ParseInLocation("2006/01/02 15:04:05.000000", line[:26], time.Local)
+		return t, err == nil
+	}
+	return time.Time{}, false
 }
 
 // BenchmarkRestartInPlace restarts a member of a 3-node cluster running 6
@@ -142,6 +154,14 @@ func BenchmarkRestartInPlace(b *testing.B) {
 	fmt.Printf("SIGTERM restarts: %d task restarts of 6 tasks over %d restarts\n", restarted, *restartLoops)
 	b.ReportMetric(float64(restarted), "task-restarts")
 	report(b, "SIGTERM + start -> node ready with its tasks running", samples)
+	if restarted > 0 {
+		ts, _ := tasks(c.agents[0], "web")
+		var hist []string
+		for _, t := range ts {
+			hist = append(hist, fmt.Sprintf("%s.%d %s on %s: %s/%s %q", t.ServiceName, t.Slot, api.ShortID(t.ID), t.NodeName, t.State, t.DesiredState, t.Error))
+		}
+		b.Fatalf("%d tasks restarted across SIGTERM restarts:\nbefore %v\nafter  %v\n%s", restarted, before, after, strings.Join(hist, "\n"))
+	}
 }
 
 // medianOnly prints the median and maximum of samples, and records the

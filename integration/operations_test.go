@@ -254,3 +254,27 @@ func TestLeaveOnTerminate(t *testing.T) {
 		t.Fatalf("a leaving agent announced a restart; output:\n%s", leaving.Output())
 	}
 }
+
+// TestRapidRestartsKeepTasks: restarts in quick succession — each one
+// before the replica finished replaying its log — never stop a task (the
+// executor ignores assignment sets older than the one it saved).
+func TestRapidRestartsKeepTasks(t *testing.T) {
+	c := startCluster(t, 3, "--runtime", "process")
+	waitVoters(t, c.agents[0], 3)
+	createService(t, c.agents[0], "web", "--replicas", "6")
+	before := taskPIDs(waitRunning(t, c.agents[0], "web", 6, 30*time.Second))
+	for i := 0; i < 6; i++ {
+		node := c.agents[1+i%2]
+		node.stop()
+		node.Start()
+		harness.WaitFor(t, 20*time.Second, node.Name+" serving again", func() (bool, string) {
+			_, err := node.status()
+			return err == nil, fmt.Sprint(err)
+		})
+	}
+	c.waitMembers(3)
+	after := taskPIDs(waitRunning(t, c.agents[0], "web", 6, 20*time.Second))
+	if !maps.Equal(after, before) {
+		t.Fatalf("tasks changed across rapid restarts:\nbefore %v\nafter  %v", before, after)
+	}
+}

@@ -50,18 +50,20 @@ func (a *Agent) reportTaskStatus(ctx context.Context, updates []api.TaskStatusUp
 }
 
 // assignmentLoop hands the executor the tasks assigned to this node each
-// time the local replica changes. Until the replica has synced once after
-// a start, the executor keeps the assignments it saved on disk.
+// time the local replica changes, from one view with its index: until the
+// replica is back at the index of the set the executor saved on disk (it
+// replays its log after a start), the executor keeps that set.
 func (a *Agent) assignmentLoop() {
 	for {
 		watch := a.store().Watch()
-		if _, synced := a.store().Cluster(); synced && a.store().AppliedIndex() > 0 {
-			tasks := a.store().TasksByNode(a.ID())
+		view := a.store().View()
+		if _, synced := view.Cluster(); synced && view.Index() > 0 {
+			tasks := view.TasksByNode(a.ID())
 			set := make([]api.Task, 0, len(tasks))
 			for _, t := range tasks {
 				set = append(set, *t)
 			}
-			a.executor.SetAssignments(set)
+			a.executor.SetAssignmentsAt(view.Index(), set)
 		}
 		select {
 		case <-a.ctx.Done():

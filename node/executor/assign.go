@@ -33,12 +33,24 @@ func newEntry(t api.Task) *entry {
 	return &entry{task: t, assigned: true, kick: make(chan struct{}, 1)}
 }
 
-// SetAssignments replaces the set of tasks assigned to this node, as the
-// leader's dispatcher sends it on connect. Tasks missing from it are
-// stopped and removed. Tasks of another node are ignored.
-func (e *Executor) SetAssignments(tasks []api.Task) {
+// SetAssignments replaces the set of tasks assigned to this node. Tasks
+// missing from it are stopped and removed. Tasks of another node are
+// ignored.
+func (e *Executor) SetAssignments(tasks []api.Task) { e.SetAssignmentsAt(0, tasks) }
+
+// SetAssignmentsAt is SetAssignments for the set the replicated state held
+// at index. A set older than the one the executor already has — a replica
+// still replaying its log after a restart, whose early states lack tasks
+// assigned later — is ignored, so a restart never stops tasks this node
+// still runs. Index 0 (unknown) is always applied.
+func (e *Executor) SetAssignmentsAt(index uint64, tasks []api.Task) {
 	keep := map[string]bool{}
 	e.mu.Lock()
+	if index != 0 && index < e.index {
+		e.mu.Unlock()
+		return
+	}
+	e.index = max(e.index, index)
 	for _, t := range tasks {
 		if e.acceptable(t) {
 			keep[t.ID] = true
@@ -140,7 +152,7 @@ func (e *Executor) kick(en *entry) {
 
 func (e *Executor) assignmentsSnapshotLocked() (uint64, assignmentsState) {
 	e.seq++
-	snap := assignmentsState{Version: stateVersion, NodeID: e.cfg.NodeID, Tasks: make([]api.Task, 0, len(e.tasks))}
+	snap := assignmentsState{Version: stateVersion, NodeID: e.cfg.NodeID, Index: e.index, Tasks: make([]api.Task, 0, len(e.tasks))}
 	for _, en := range e.tasks {
 		if en.assigned {
 			snap.Tasks = append(snap.Tasks, en.task)

@@ -64,6 +64,9 @@ type Executor struct {
 	runCtx   context.Context           // non-nil while Run runs
 	ran      bool
 	seq      uint64 // numbers persisted snapshots
+	// index is the replicated-state index the assignment set reflects
+	// (0 if unknown); older sets are ignored.
+	index uint64
 	wg       sync.WaitGroup
 }
 
@@ -98,13 +101,13 @@ func New(cfg Config) (*Executor, error) {
 	if err != nil {
 		return nil, err
 	}
-	tasks, observed, err := loadState(cfg.StateDir, cfg.NodeID)
+	tasks, index, observed, err := loadState(cfg.StateDir, cfg.NodeID)
 	if err != nil {
 		return nil, err
 	}
 	e := &Executor{
 		cfg: cfg, log: cfg.Logger, store: st, reports: newReportQueue(),
-		tasks: map[string]*entry{}, observed: observed,
+		tasks: map[string]*entry{}, observed: observed, index: index,
 	}
 	for id, t := range tasks {
 		e.tasks[id] = newEntry(t)

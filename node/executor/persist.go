@@ -20,9 +20,11 @@ const (
 
 // assignmentsState is the task set the leader gave this node.
 type assignmentsState struct {
-	Version int        `json:"version"`
-	NodeID  string     `json:"node_id"`
-	Tasks   []api.Task `json:"tasks"`
+	Version int    `json:"version"`
+	NodeID  string `json:"node_id"`
+	// Index is the replicated-state index the set reflects (0: unknown).
+	Index uint64     `json:"index,omitempty"`
+	Tasks []api.Task `json:"tasks"`
 }
 
 // statusesState is the latest status this node observed for each of its
@@ -111,21 +113,23 @@ func readState(dir, name string, v any) error {
 
 // loadState reads what an earlier executor of this node persisted.
 // Assignments of another node (a reused state dir) are dropped.
-func loadState(dir, nodeID string) (map[string]api.Task, map[string]api.TaskStatus, error) {
+func loadState(dir, nodeID string) (map[string]api.Task, uint64, map[string]api.TaskStatus, error) {
 	var a assignmentsState
 	if err := readState(dir, assignmentsFile, &a); err != nil {
-		return nil, nil, err
+		return nil, 0, nil, err
 	}
 	var s statusesState
 	if err := readState(dir, statusesFile, &s); err != nil {
-		return nil, nil, err
+		return nil, 0, nil, err
 	}
 	tasks := map[string]api.Task{}
 	statuses := map[string]api.TaskStatus{}
 	if a.Version > stateVersion || s.Version > stateVersion {
-		return nil, nil, fmt.Errorf("executor: state in %s has version %d/%d, newer than this agent's %d", dir, a.Version, s.Version, stateVersion)
+		return nil, 0, nil, fmt.Errorf("executor: state in %s has version %d/%d, newer than this agent's %d", dir, a.Version, s.Version, stateVersion)
 	}
+	var index uint64
 	if a.NodeID == nodeID {
+		index = a.Index
 		for _, t := range a.Tasks {
 			if t.ID != "" {
 				tasks[t.ID] = t
@@ -139,5 +143,5 @@ func loadState(dir, nodeID string) (map[string]api.Task, map[string]api.TaskStat
 			}
 		}
 	}
-	return tasks, statuses, nil
+	return tasks, index, statuses, nil
 }

@@ -104,7 +104,7 @@ func FuzzLoadState(f *testing.F) {
 		dir := t.TempDir()
 		os.WriteFile(filepath.Join(dir, assignmentsFile), assignments, 0o600)
 		os.WriteFile(filepath.Join(dir, statusesFile), statuses, 0o600)
-		tasks, obs, err := loadState(dir, nodeID)
+		tasks, _, obs, err := loadState(dir, nodeID)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "executor: ") || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("error %q is not one prefixed line", err)
@@ -122,4 +122,31 @@ func FuzzLoadState(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestOlderAssignmentSetsIgnored: after a restart the replica replays its
+// log from an older state; sets older than the saved one change nothing,
+// newer ones apply.
+func TestOlderAssignmentSetsIgnored(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{NodeID: nodeID, StateDir: dir, Report: (&recorder{}).report, Logger: log.New(testWriter{t}, "", 0)}
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.SetAssignmentsAt(100, []api.Task{shTask("t1", "exit 0"), shTask("t2", "exit 0")})
+
+	e2, err := New(cfg) // the agent restarted
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2.SetAssignmentsAt(40, nil) // an early state of the replaying replica
+	e2.SetAssignmentsAt(99, []api.Task{shTask("t1", "exit 0")})
+	if got := len(e2.Assignments()); got != 2 {
+		t.Fatalf("older sets changed the assignments: %d tasks, want 2", got)
+	}
+	e2.SetAssignmentsAt(101, []api.Task{shTask("t1", "exit 0")})
+	if got := e2.Assignments(); len(got) != 1 || got[0].ID != "t1" {
+		t.Fatalf("a newer set was not applied: %+v", got)
+	}
 }
