@@ -67,7 +67,7 @@ type Executor struct {
 	// index is the replicated-state index the assignment set reflects
 	// (0 if unknown); older sets are ignored.
 	index uint64
-	wg       sync.WaitGroup
+	wg    sync.WaitGroup
 }
 
 // New makes an Executor and loads the assignments an earlier executor on
