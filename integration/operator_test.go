@@ -92,7 +92,7 @@ func TestOperatorRaftListPeersAndTransfer(t *testing.T) {
 	harness.WaitFor(t, 15*time.Second, "a transfer to the dead "+third.Name+" to be refused", func() (bool, string) {
 		out, err := leader.CLI("operator", "raft", "transfer-leadership", "--to", third.Name)
 		return errors.As(err, &ee) && ee.ExitCode() == 1 && strings.Count(out, "\n") == 1 &&
-			strings.Contains(out, "node "+third.Name+" is down"), fmt.Sprintf("%v: %s", err, out)
+			strings.Contains(out, "node "+third.Name+" is not up"), fmt.Sprintf("%v: %s", err, out)
 	})
 }
 

@@ -26,7 +26,7 @@ func checkTransferTarget(to, self string, servers []raft.Server, alive map[strin
 		case !s.Voter:
 			return api.Errorf(api.CodeConflict, "node %s is a non-voter; only a voter can lead", name(to))
 		case !alive[to]:
-			return api.Errorf(api.CodeConflict, "node %s is down", name(to))
+			return api.Errorf(api.CodeConflict, "node %s is not up (down or restarting)", name(to))
 		}
 		return nil
 	}

@@ -17,7 +17,7 @@ func TestCheckTransferTarget(t *testing.T) {
 	}{
 		{"b", ""},
 		{"", ""},
-		{"c", "node node-c is down"},
+		{"c", "node node-c is not up (down or restarting)"},
 		{"d", "node node-d is a non-voter; only a voter can lead"},
 		{"e", "node node-e is not a Raft server"},
 	}
