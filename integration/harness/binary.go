@@ -53,7 +53,8 @@ func Run(m *testing.M, bin *string) int {
 // with `git archive` (so the work tree is untouched) and built with its
 // own go.mod. It needs the repository's history (a full clone).
 func BuildRelease(commit, dir string) (string, error) {
-	top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	// safe.directory: a CI checkout may belong to another user than root.
+	top, err := exec.Command("git", "-c", "safe.directory=*", "rev-parse", "--show-toplevel").Output()
 	if err != nil {
 		return "", fmt.Errorf("finding the repository: %w", err)
 	}
@@ -61,7 +62,7 @@ func BuildRelease(commit, dir string) (string, error) {
 	if err := os.MkdirAll(src, 0o755); err != nil {
 		return "", err
 	}
-	archive := exec.Command("sh", "-c", `git -C "$1" archive "$2" | tar -x -C "$3"`, "sh", string(bytes.TrimSpace(top)), commit, src)
+	archive := exec.Command("bash", "-c", `set -o pipefail; git -c safe.directory='*' -C "$1" archive "$2" | tar -x -C "$3"`, "bash", string(bytes.TrimSpace(top)), commit, src)
 	if out, err := archive.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("git archive %s (is this a full clone?): %v: %s", commit, err, bytes.TrimSpace(out))
 	}
