@@ -52,7 +52,8 @@ func requireWritesAfterLeaderLoss(t *testing.T, c *cluster, dead *agentProc) {
 }
 
 // TestThirdJoinMakesThreeVoters: a third node makes the voter set three
-// (the standby and the joiner together), never two.
+// (the standby and the joiner together), never two, before its join is
+// answered.
 func TestThirdJoinMakesThreeVoters(t *testing.T) {
 	c := startCluster(t, 2)
 	st, err := c.agents[0].status()
@@ -69,13 +70,14 @@ func TestThirdJoinMakesThreeVoters(t *testing.T) {
 	n3 := newAgent(t, "n3")
 	n3.Start("--join", c.agents[0].P2PAddr(), "--token", c.token)
 	c.agents = append(c.agents, n3)
-	harness.WaitFor(t, 10*time.Second, "3 voters", func() (bool, string) {
-		st, err := c.agents[0].status()
-		if err != nil {
-			return false, err.Error()
-		}
-		return len(st.Voters) == 3, fmt.Sprintf("voters=%v", st.Voters)
+	harness.WaitFor(t, 20*time.Second, "n3 joined", func() (bool, string) {
+		return strings.Contains(n3.Output(), "joined cluster"), ""
 	})
+	// The leader answers the join once the voter set has grown: by the
+	// time the joiner says it joined, there are three voters.
+	if st, err := c.agents[0].status(); err != nil || len(st.Voters) != 3 {
+		t.Fatalf("right after the join: voters=%v nonvoters=%v (%v), want 3 voters", st.Voters, st.Nonvoters, err)
+	}
 	if !strings.Contains(c.agents[0].Output(), "one voter grows to three") {
 		t.Fatalf("the leader did not grow the voter set in one plan; output:\n%s", c.agents[0].Output())
 	}

@@ -66,6 +66,8 @@ type Agent struct {
 
 	// stopping is set once the agent begins a graceful stop.
 	stopping atomic.Bool
+	// serving is set once every service of the node has started.
+	serving atomic.Bool
 
 	closeOnce sync.Once
 	mu        sync.Mutex
@@ -140,6 +142,11 @@ func New(cfg Config, logger *log.Logger, out io.Writer) (_ *Agent, err error) {
 	a.api = newAPIServer(a, apiLn)
 	if err := a.openRaft(); err != nil {
 		return nil, err
+	}
+	// RPC is served from the start (only "status" until the node is up),
+	// so a leader can probe a joiner during its handshake.
+	if err := a.host.HandleRPC(rpcProtocol, true, a.handleRPC); err != nil {
+		return nil, fmt.Errorf("rpc: %v", err)
 	}
 	a.runtimeNames = a.enabledRuntimes()
 	a.resources = hostResources(a.cfg)

@@ -140,6 +140,10 @@ func joinCluster(ctx context.Context, host *p2p.Host, key crypto.PrivKey, addr s
 	if !ed25519.Verify(ch.ClusterKey, challengeMessage(memberID, host.ID(), nonceJ, ch.Nonce), ch.Sig) {
 		return nil, fmt.Errorf("%w: %s failed to prove it holds the cluster key", ErrJoinRefused, addr)
 	}
+	// The member proved it holds the cluster key: let it (when it leads)
+	// reach this node's Raft and RPC while the join is being answered, so
+	// it can make this node a voter at once.
+	host.Gater().AddMember(memberID)
 	secretHash := sha256.Sum256(tok.Secret[:])
 	proof := joinProof{Proof: joinProofMAC(secretHash[:], host.ID(), memberID, ch.Nonce, nonceJ), Node: self}
 	if err := p2p.WriteFrame(conn, proof); err != nil {
@@ -244,5 +248,6 @@ func (s *joinServer) handle(c net.Conn) {
 		return
 	}
 	s.agent.log.Printf("join: admitted %s (%s)", n.Name, api.ShortID(n.ID))
+	s.agent.awaitVoterGrowth(ctx)
 	p2p.WriteFrame(c, joinAccept{ClusterID: cluster.ID, GossipKey: cluster.GossipKey, Members: peerRecordsOf(s.agent.store().Nodes())})
 }

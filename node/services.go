@@ -9,9 +9,6 @@ import (
 
 // startServices starts the network handlers and the loops every node runs.
 func (a *Agent) startServices() error {
-	if err := a.host.HandleRPC(rpcProtocol, true, a.handleRPC); err != nil {
-		return fmt.Errorf("rpc: %v", err)
-	}
 	a.joins = newJoinServer(a)
 	if err := a.serveProtocol(joinProtocol, false, a.joins.handle); err != nil {
 		return err
@@ -34,6 +31,7 @@ func (a *Agent) startServices() error {
 	a.goLoop(func() { a.gossipEventLoop(a.ctx) })
 	a.goLoop(func() { a.leadershipLoop(a.ctx) })
 	a.goLoop(func() { a.feed.run(a.ctx) })
+	a.serving.Store(true)
 	return nil
 }
 

@@ -206,6 +206,9 @@ func (a *Agent) leaderTerm() (string, uint64) {
 
 // handleRPC serves node-to-node requests.
 func (a *Agent) handleRPC(ctx context.Context, from peer.ID, method string, body json.RawMessage) (any, error) {
+	if method != "status" && !a.serving.Load() {
+		return nil, api.Errorf(api.CodeUnavailable, "node is still starting")
+	}
 	switch method {
 	case "propose":
 		var cmd api.Command

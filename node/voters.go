@@ -133,3 +133,22 @@ func (a *Agent) voterPolicy() raft.VoterPolicy {
 		MaxLag:      250,
 	}
 }
+
+// awaitVoterGrowth holds a join answer on a leader that is the only voter
+// of a cluster that now has three nodes or more, until the voter loop has
+// grown the voter set (at most a second): a joiner that says it joined is
+// then never in a cluster that one death can lose. The joiner's Raft and
+// RPC answer this member during the handshake (see joinCluster).
+func (a *Agent) awaitVoterGrowth(ctx context.Context) {
+	if !a.cons.IsLeader() || len(a.store().Nodes()) < 3 {
+		return
+	}
+	deadline := time.Now().Add(time.Second)
+	for a.cons.IsLeader() && a.otherVoters() == 0 && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
