@@ -2,6 +2,7 @@ package raft
 
 import (
 	"sync"
+	"time"
 
 	hraft "github.com/hashicorp/raft"
 )
@@ -35,8 +36,13 @@ func (c *Consensus) trackLeader() {
 			case o := <-ch:
 				lo := o.Data.(hraft.LeaderObservation)
 				c.leaderSeen.mu.Lock()
+				prevID, prevTerm := c.leaderSeen.id, c.leaderSeen.term
 				c.leaderSeen.id, c.leaderSeen.term = string(lo.LeaderID), c.raft.CurrentTerm()
+				id, term := c.leaderSeen.id, c.leaderSeen.term
 				c.leaderSeen.mu.Unlock()
+				if id != "" && (id != prevID || term != prevTerm) {
+					c.fsm.RecordLeader(id, term, time.Now())
+				}
 			}
 		}
 	}()
