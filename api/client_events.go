@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 )
@@ -58,6 +57,3 @@ func (s *EventStream) Next() (*Event, []byte, error) {
 
 // Close ends the stream.
 func (s *EventStream) Close() error { return s.body.Close() }
-
-// IsStreamEnd reports whether err is the normal end of a stream.
-func IsStreamEnd(err error) bool { return errors.Is(err, io.EOF) }

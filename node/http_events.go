@@ -23,19 +23,26 @@ func (s *apiServer) routeEvents() {
 }
 
 func (s *apiServer) streamEvents(w http.ResponseWriter, r *http.Request) {
+	serveEvents(w, r, s.agent.ctx, s.agent.cons.FSM())
+}
+
+// serveEvents streams fsm's events to one client until it hangs up, done
+// ends (the agent stops) or the subscription fails; a failure is the last
+// line, {"error": ...}.
+func serveEvents(w http.ResponseWriter, r *http.Request, done context.Context, fsm *raft.FSM) {
 	filter, err := api.ParseEventFilter(r.URL.Query())
 	if err != nil {
 		writeError(w, api.Errorf(api.CodeInvalid, "%v", err))
 		return
 	}
-	sub, err := s.agent.cons.FSM().SubscribeEvents(filter.Since)
+	sub, err := fsm.SubscribeEvents(filter.Since)
 	if err != nil {
 		writeError(w, eventError(err))
 		return
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	stop := context.AfterFunc(s.agent.ctx, cancel)
+	stop := context.AfterFunc(done, cancel)
 	defer stop()
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "application/x-ndjson")
