@@ -120,8 +120,9 @@ type EventSub struct {
 	// last is the index of the last event read; every event up to it has
 	// been read.
 	last uint64
-	// after skips events at or below a resume index the ring had not
-	// reached when the subscription started.
+	// after skips replicated events at or below a resume index the ring
+	// had not reached when the subscription started (local events
+	// appended since are new to the reader).
 	after uint64
 	read  bool
 }
@@ -171,7 +172,7 @@ func (s *EventSub) Next(ctx context.Context) ([]api.Event, error) {
 		}
 		var out []api.Event
 		for ; s.seq < r.next; s.seq++ {
-			if e := r.at(s.seq); e.Index > s.after {
+			if e := r.at(s.seq); e.Local || e.Index > s.after {
 				out = append(out, e)
 				s.last = e.Index
 			}
