@@ -18,6 +18,13 @@ type leaderView struct {
 	term uint64
 }
 
+// leaderEvent is a leader this server saw, for FSM.RecordLeader.
+type leaderEvent struct {
+	id   string
+	term uint64
+	at   time.Time
+}
+
 // TrackLeader starts recording leader changes for LeaderTerm. Call it
 // right after Open; calling it again does nothing.
 func (c *Consensus) TrackLeader() { c.trackOnce.Do(c.trackLeader) }
@@ -28,6 +35,19 @@ func (c *Consensus) trackLeader() {
 		_, ok := o.Data.(hraft.LeaderObservation)
 		return ok
 	}))
+	// RecordLeader waits for the apply lock (a snapshot restore may hold
+	// it), so events are recorded on their own goroutine, in order.
+	elected := make(chan leaderEvent, 16)
+	go func() {
+		for {
+			select {
+			case <-c.stop:
+				return
+			case e := <-elected:
+				c.fsm.RecordLeader(e.id, e.term, e.at)
+			}
+		}
+	}()
 	go func() {
 		for {
 			select {
@@ -41,7 +61,10 @@ func (c *Consensus) trackLeader() {
 				id, term := c.leaderSeen.id, c.leaderSeen.term
 				c.leaderSeen.mu.Unlock()
 				if id != "" && (id != prevID || term != prevTerm) {
-					c.fsm.RecordLeader(id, term, time.Now())
+					select {
+					case elected <- leaderEvent{id, term, time.Now()}:
+					default: // local and best effort: never hold up tracking
+					}
 				}
 			}
 		}
