@@ -16,6 +16,7 @@ const (
 	CodeUnauthorized ErrorCode = "unauthorized" // 401
 	CodeNotFound     ErrorCode = "not_found"    // 404
 	CodeConflict     ErrorCode = "conflict"     // 409
+	CodeGone         ErrorCode = "gone"         // 410: no longer kept (event history)
 	CodeTooLarge     ErrorCode = "too_large"    // 413
 	CodeRateLimited  ErrorCode = "rate_limited" // 429
 	CodeNoLeader     ErrorCode = "no_leader"    // 503
@@ -57,6 +58,8 @@ func HTTPStatus(code ErrorCode) int {
 		return http.StatusNotFound
 	case CodeConflict:
 		return http.StatusConflict
+	case CodeGone:
+		return http.StatusGone
 	case CodeTooLarge:
 		return http.StatusRequestEntityTooLarge
 	case CodeRateLimited:

@@ -25,6 +25,7 @@ import "time"
 //	GET    /v1/tasks/{id}/logs            text/plain (served by the task's node)
 //	GET    /v1/snapshot                   application/octet-stream: a snapshot file (leader-verified)
 //	POST   /v1/snapshot/restore           snapshot file -> RestoreResult; ?allow_foreign=true
+//	GET    /v1/events                     NDJSON Event stream; ?type=&service=&node=&since= (api/event.go)
 const (
 	// HeaderRequestID carries a client-chosen request ID for idempotent writes.
 	HeaderRequestID = "X-Request-ID"

@@ -37,6 +37,7 @@ func newAPIServer(a *Agent, ln net.Listener) *apiServer {
 	s.routeImages()
 	s.routeOperator()
 	s.routeSnapshot()
+	s.routeEvents()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

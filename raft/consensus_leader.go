@@ -2,6 +2,7 @@ package raft
 
 import (
 	"sync"
+	"time"
 
 	hraft "github.com/hashicorp/raft"
 )
@@ -17,6 +18,13 @@ type leaderView struct {
 	term uint64
 }
 
+// leaderEvent is a leader this server saw, for FSM.RecordLeader.
+type leaderEvent struct {
+	id   string
+	term uint64
+	at   time.Time
+}
+
 // TrackLeader starts recording leader changes for LeaderTerm. Call it
 // right after Open; calling it again does nothing.
 func (c *Consensus) TrackLeader() { c.trackOnce.Do(c.trackLeader) }
@@ -27,6 +35,19 @@ func (c *Consensus) trackLeader() {
 		_, ok := o.Data.(hraft.LeaderObservation)
 		return ok
 	}))
+	// RecordLeader waits for the apply lock (a snapshot restore may hold
+	// it), so events are recorded on their own goroutine, in order.
+	elected := make(chan leaderEvent, 16)
+	go func() {
+		for {
+			select {
+			case <-c.stop:
+				return
+			case e := <-elected:
+				c.fsm.RecordLeader(e.id, e.term, e.at)
+			}
+		}
+	}()
 	go func() {
 		for {
 			select {
@@ -35,8 +56,16 @@ func (c *Consensus) trackLeader() {
 			case o := <-ch:
 				lo := o.Data.(hraft.LeaderObservation)
 				c.leaderSeen.mu.Lock()
+				prevID, prevTerm := c.leaderSeen.id, c.leaderSeen.term
 				c.leaderSeen.id, c.leaderSeen.term = string(lo.LeaderID), c.raft.CurrentTerm()
+				id, term := c.leaderSeen.id, c.leaderSeen.term
 				c.leaderSeen.mu.Unlock()
+				if id != "" && (id != prevID || term != prevTerm) {
+					select {
+					case elected <- leaderEvent{id, term, time.Now()}:
+					default: // local and best effort: never hold up tracking
+					}
+				}
 			}
 		}
 	}()

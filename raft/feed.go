@@ -125,6 +125,7 @@ func (f *FSM) RestoreJSON(b []byte) error {
 	}
 	f.store.replace(db, index)
 	f.feed.reset(index)
+	f.events.reset(index)
 	return nil
 }
 

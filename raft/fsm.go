@@ -45,6 +45,8 @@ type FSM struct {
 	applyMu sync.Mutex
 	// feed keeps recent entries for nodes that follow the state feed.
 	feed entryLog
+	// events keeps recent events derived from applied entries.
+	events eventRing
 	// halt, when set, is called with a log entry this build cannot apply
 	// (an unknown command type or a newer encoding); it is expected to
 	// stop the process, so the replica never applies the log differently
@@ -109,6 +111,7 @@ func (f *FSM) applyData(index uint64, data []byte) (res *ApplyResult) {
 		return &ApplyResult{Err: aerr}
 	}
 	txn := f.store.writeTxn()
+	txn.TrackChanges()
 	defer func() {
 		if r := recover(); r != nil {
 			txn.Abort()
@@ -121,14 +124,18 @@ func (f *FSM) applyData(index uint64, data []byte) (res *ApplyResult) {
 		return rec
 	}
 	val, aerr := f.dispatch(txn, cmd)
+	var evs []api.Event
 	if aerr != nil {
 		txn.Abort()
 		txn = f.store.writeTxn()
 		val = nil
+	} else {
+		evs = safeDeriveEvents(txn, index, cmd.Time)
 	}
 	pruneRequests(txn, cmd.Time)
 	recordRequest(txn, cmd, val, aerr)
 	f.store.commit(txn, index)
+	f.events.append(evs)
 	return &ApplyResult{Value: val, Err: aerr}
 }
 

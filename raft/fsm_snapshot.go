@@ -103,6 +103,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer f.applyMu.Unlock()
 	f.store.replace(db, index)
 	f.feed.reset(index)
+	f.events.reset(index)
 	return nil
 }
 

@@ -68,6 +68,7 @@ the other commands talk to an agent's HTTP API (--addr, $SHOAL_ADDR, or ` + api.
 		newDeleteCommand(e),
 		newImageCommand(e),
 		newOperatorCommand(e),
+		newEventsCommand(e),
 	)
 	return root
 }
