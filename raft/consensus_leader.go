@@ -15,6 +15,8 @@ type leaderView struct {
 	mu   sync.Mutex
 	id   string
 	term uint64
+	// last is the last non-empty leader heard of, for Stats.LeaderChanges.
+	last string
 }
 
 // TrackLeader starts recording leader changes for LeaderTerm. Call it
@@ -35,6 +37,10 @@ func (c *Consensus) trackLeader() {
 			case o := <-ch:
 				lo := o.Data.(hraft.LeaderObservation)
 				c.leaderSeen.mu.Lock()
+				if lo.LeaderID != "" && string(lo.LeaderID) != c.leaderSeen.last {
+					c.leaderSeen.last = string(lo.LeaderID)
+					c.leaderChanges.Add(1)
+				}
 				c.leaderSeen.id, c.leaderSeen.term = string(lo.LeaderID), c.raft.CurrentTerm()
 				c.leaderSeen.mu.Unlock()
 			}

@@ -51,6 +51,10 @@ type FSM struct {
 	// from nodes that know the command. Unset (tests), the entry gets an
 	// error result.
 	halt func(index uint64, err error)
+	// observer, if set, receives apply timings; snapshots counts Snapshot
+	// calls. Both are local metrics and change nothing applied.
+	observer  Observer
+	snapshots atomic.Uint64
 }
 
 // SetHalt sets what happens when a log entry this build does not know is
@@ -120,7 +124,11 @@ func (f *FSM) applyData(index uint64, data []byte) (res *ApplyResult) {
 		f.store.commit(txn, index)
 		return rec
 	}
+	start := time.Now() // for the observer only: apply's outcome never depends on it
 	val, aerr := f.dispatch(txn, cmd)
+	if f.observer != nil {
+		f.observer.Applied(cmd.Type, time.Since(start))
+	}
 	if aerr != nil {
 		txn.Abort()
 		txn = f.store.writeTxn()
