@@ -44,7 +44,7 @@ func newStateCollector(src stateSources) *stateCollector {
 		leader:        d("shoal_raft_is_leader", "1 if this server is the Raft leader, else 0."),
 		leaderChanges: d("shoal_raft_leader_changes_total", "Changes to a new known Raft leader seen by this server."),
 		snapshots:     d("shoal_raft_snapshots_total", "Raft snapshots of the state taken by this server since it started."),
-		members:       d("shoal_gossip_members", "Gossip members this node knows, itself included, by state.", "state"),
+		members:       d("shoal_gossip_members", "Gossip members this node knows, itself included, by state (memberlist reports no suspicion, so suspect stays 0).", "state"),
 		pending:       d("shoal_scheduler_pending_tasks", "Pending tasks in the replicated state, by the first reason the scheduler gave.", "reason"),
 		local:         d("shoal_executor_tasks", "Tasks assigned to this node, by observed state.", "state"),
 		fetched:       d("shoal_image_peer_fetched_bytes_total", "Bytes of image blobs fetched from peers and verified."),
