@@ -71,6 +71,8 @@ type Agent struct {
 
 	closeOnce sync.Once
 	mu        sync.Mutex
+	// metrics is this agent's Prometheus registry (GET /metrics).
+	metrics *metrics
 	// bootstrapToken is printed once after --bootstrap.
 	bootstrapToken string
 }
@@ -97,6 +99,7 @@ func New(cfg Config, logger *log.Logger, out io.Writer) (_ *Agent, err error) {
 	}
 	a := &Agent{cfg: cfg, log: logger, out: out, membershipChanged: newSignal(), imagesChanged: newSignal()}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.metrics = newMetrics()
 	defer func() {
 		if err != nil {
 			a.close()
@@ -217,6 +220,7 @@ func (a *Agent) openRaft() error {
 		Timings:   timings,
 		Logger:    hclog.New(&hclog.LoggerOptions{Name: "raft", Output: a.log.Writer(), Level: hclog.Warn}),
 		Halt:      a.haltOnUnknownCommand,
+		Observer:  a.metrics,
 
 		ForceNewCluster: a.cfg.ForceNewCluster,
 	})

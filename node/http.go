@@ -24,7 +24,7 @@ type apiServer struct {
 
 func newAPIServer(a *Agent, ln net.Listener) *apiServer {
 	s := &apiServer{agent: a, ln: ln, mux: http.NewServeMux()}
-	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	s.srv = &http.Server{Handler: a.metrics.instrument(s.mux), ReadHeaderTimeout: 10 * time.Second}
 	s.route("GET /v1/cluster", s.getCluster)
 	s.route("GET /v1/nodes", s.listNodes)
 	s.route("GET /v1/nodes/{name}", s.getNode)
@@ -38,6 +38,7 @@ func newAPIServer(a *Agent, ln net.Listener) *apiServer {
 	s.routeOperator()
 	s.routeSnapshot()
 	s.routeEvents()
+	s.routeMetrics()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

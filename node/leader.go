@@ -254,6 +254,7 @@ func (a *Agent) gossipEventLoop(ctx context.Context) {
 					a.overlayGossipAddrs()
 				}
 			}
+			a.countMemberFailure(ev)
 			a.membershipChanged.Fire()
 		}
 	}

@@ -58,7 +58,8 @@ func (a *Agent) reconcileLoop(ctx context.Context, name string, f func(*raft.Vie
 			}
 			verified = true
 		}
-		p := f(a.store().View(), time.Now())
+		start := time.Now()
+		p := f(a.store().View(), start)
 		if !orchestrator.Empty(p) {
 			for _, part := range splitPayload(p) {
 				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -70,9 +71,12 @@ func (a *Agent) reconcileLoop(ctx context.Context, name string, f func(*raft.Vie
 					sleepCtx(ctx, 100*time.Millisecond)
 					break
 				}
+				a.metrics.placements.Add(float64(placements(part)))
 			}
+			a.metrics.reconcileDuration.WithLabelValues(name).Observe(time.Since(start).Seconds())
 			continue // look again, at a state that includes the commit
 		}
+		a.metrics.reconcileDuration.WithLabelValues(name).Observe(time.Since(start).Seconds())
 		// Restart delays end with time, not with a change: look again
 		// every second as well.
 		retry.Reset(time.Second)
@@ -99,4 +103,15 @@ func splitPayload(p api.WriteTasksPayload) []api.WriteTasksPayload {
 		rest = rest[n:]
 	}
 	return out
+}
+
+// placements counts the assignments of p that put a task on a node.
+func placements(p api.WriteTasksPayload) int {
+	n := 0
+	for _, as := range p.Assign {
+		if as.NodeID != "" {
+			n++
+		}
+	}
+	return n
 }

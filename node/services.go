@@ -26,6 +26,7 @@ func (a *Agent) startServices() error {
 	if err := a.startExecutor(); err != nil {
 		return err
 	}
+	a.registerStateMetrics()
 	a.goLoop(a.api.serve)
 	a.goLoop(func() { a.membershipLoop(a.ctx) })
 	a.goLoop(func() { a.gossipEventLoop(a.ctx) })

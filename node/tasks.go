@@ -26,6 +26,7 @@ func (a *Agent) startExecutor() error {
 		Runtimes: runtimes,
 		Report:   a.reportTaskStatus,
 		Logger:   a.log,
+		Started:  a.metrics.taskStarted,
 	})
 	if err != nil {
 		return fmt.Errorf("executor: %v", err)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 	hraft "github.com/hashicorp/raft"
@@ -32,6 +33,8 @@ type Config struct {
 	// ForceNewCluster makes this server the only voter of its cluster
 	// before it starts (see forceNewCluster).
 	ForceNewCluster bool
+	// Observer, if set, receives commit and apply timings.
+	Observer Observer
 }
 
 // snapshotsRetained is how many snapshots stay on disk.
@@ -54,6 +57,9 @@ type Consensus struct {
 	// leaderSeen pairs the last leader heard of with its term.
 	leaderSeen leaderView
 	trackOnce  sync.Once
+	// leaderChanges counts changes to a new known leader.
+	leaderChanges atomic.Uint64
+	observer      Observer
 }
 
 // Open opens (or creates) the Raft state under cfg.DataDir and starts the
@@ -113,13 +119,14 @@ func Open(cfg Config) (*Consensus, error) {
 	rc.NotifyCh = notify
 	fsm := NewFSM(NewStore())
 	fsm.SetHalt(cfg.Halt)
+	fsm.observer = cfg.Observer
 	r, err := hraft.NewRaft(rc, fsm, logs, logs, snaps, cfg.Transport)
 	if err != nil {
 		closeLog()
 		return nil, fmt.Errorf("raft: starting: %w", err)
 	}
 	c := &Consensus{
-		raft: r, logs: logs, fsm: fsm, localID: cfg.LocalID, existing: existing,
+		raft: r, logs: logs, fsm: fsm, localID: cfg.LocalID, existing: existing, observer: cfg.Observer,
 		leaderCh: make(chan bool, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	go c.forwardLeaderChanges(notify)

@@ -16,6 +16,8 @@ type leaderView struct {
 	mu   sync.Mutex
 	id   string
 	term uint64
+	// last is the last non-empty leader heard of, for Stats.LeaderChanges.
+	last string
 }
 
 // leaderEvent is a leader this server saw, for FSM.RecordLeader.
@@ -57,6 +59,10 @@ func (c *Consensus) trackLeader() {
 				lo := o.Data.(hraft.LeaderObservation)
 				c.leaderSeen.mu.Lock()
 				prevID, prevTerm := c.leaderSeen.id, c.leaderSeen.term
+				if lo.LeaderID != "" && string(lo.LeaderID) != c.leaderSeen.last {
+					c.leaderSeen.last = string(lo.LeaderID)
+					c.leaderChanges.Add(1)
+				}
 				c.leaderSeen.id, c.leaderSeen.term = string(lo.LeaderID), c.raft.CurrentTerm()
 				id, term := c.leaderSeen.id, c.leaderSeen.term
 				c.leaderSeen.mu.Unlock()

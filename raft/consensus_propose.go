@@ -41,6 +41,7 @@ func (c *Consensus) Propose(ctx context.Context, cmd api.Command) (any, error) {
 			return nil, api.Errorf(api.CodeUnavailable, "deadline passed before proposing %s", cmd.Type)
 		}
 	}
+	start := time.Now()
 	fut := c.raft.Apply(data, timeout)
 	if err := wait(ctx, fut); err != nil {
 		return nil, c.mapError(err, string(cmd.Type))
@@ -48,6 +49,9 @@ func (c *Consensus) Propose(ctx context.Context, cmd api.Command) (any, error) {
 	res, ok := fut.Response().(*ApplyResult)
 	if !ok {
 		return nil, api.Errorf(api.CodeInternal, "command %s returned %T, want *ApplyResult", cmd.Type, fut.Response())
+	}
+	if c.observer != nil {
+		c.observer.Committed(time.Since(start))
 	}
 	if res.Err != nil {
 		return nil, res.Err

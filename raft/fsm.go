@@ -35,8 +35,10 @@ type FSMStats struct {
 }
 
 // FSM applies committed commands to a Store. It implements hraft.FSM and
-// hraft.BatchingFSM. Apply is deterministic: it reads no clock and no
-// randomness (command time comes from api.Command.Time) and never blocks.
+// hraft.BatchingFSM. Apply is deterministic: its outcome depends on no
+// clock and no randomness (command time comes from api.Command.Time; the
+// clock is read only to time applies for the observer) and it never
+// blocks.
 type FSM struct {
 	store     *Store
 	wrongNode atomic.Uint64
@@ -53,6 +55,10 @@ type FSM struct {
 	// from nodes that know the command. Unset (tests), the entry gets an
 	// error result.
 	halt func(index uint64, err error)
+	// observer, if set, receives apply timings; snapshots counts Snapshot
+	// calls. Both are local metrics and change nothing applied.
+	observer  Observer
+	snapshots atomic.Uint64
 }
 
 // SetHalt sets what happens when a log entry this build does not know is
@@ -123,7 +129,11 @@ func (f *FSM) applyData(index uint64, data []byte) (res *ApplyResult) {
 		f.store.commit(txn, index)
 		return rec
 	}
+	start := time.Now() // for the observer only: apply's outcome never depends on it
 	val, aerr := f.dispatch(txn, cmd)
+	if f.observer != nil {
+		f.observer.Applied(cmd.Type, time.Since(start))
+	}
 	var evs []api.Event
 	if aerr != nil {
 		txn.Abort()

@@ -39,6 +39,7 @@ type fsmSnapshot struct {
 // Snapshot captures the store as it is now; Persist streams it later
 // without blocking Apply.
 func (f *FSM) Snapshot() (hraft.FSMSnapshot, error) {
+	f.snapshots.Add(1)
 	return &fsmSnapshot{view: f.store.View()}, nil
 }
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the containerd runtime tests need (containerd, runc,
-# docker-registry) and what the chaos test's real partitions need (nft)
-# with apt-get, only when a binary is missing.
+# docker-registry), what the chaos test's real partitions need (nft) and
+# what the metrics test needs (prometheus, promtool) with apt-get, only when
+# a binary is missing. The packaged prometheus service is not left running:
+# the metrics test runs its own server on a free port.
 set -euo pipefail
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 
@@ -10,8 +12,9 @@ command -v containerd >/dev/null || missing+=(containerd)
 command -v runc >/dev/null || missing+=(runc)
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v nft >/dev/null || missing+=(nftables)
+command -v promtool >/dev/null || missing+=(prometheus)
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: containerd, runc, docker-registry and nft are installed"
+  echo "install-deps: containerd, runc, docker-registry, nft and prometheus are installed"
   exit 0
 fi
 SUDO=
@@ -19,3 +22,12 @@ SUDO=
 echo "install-deps: installing ${missing[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The package may start its service; stop it so nothing listens on :9090.
+if [[ " ${missing[*]} " == *" prometheus "* ]]; then
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now prometheus prometheus-node-exporter 2>/dev/null || true
+  else
+    $SUDO service prometheus stop 2>/dev/null || true
+    $SUDO service prometheus-node-exporter stop 2>/dev/null || true
+  fi
+fi

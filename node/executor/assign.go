@@ -2,6 +2,7 @@ package executor
 
 import (
 	"sort"
+	"time"
 
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/runtime"
@@ -21,6 +22,8 @@ type entry struct {
 	attached *attachment
 	// checked is set once a supervisor looked for the task's workload.
 	checked bool
+	// since is when this executor learnt of the task.
+	since time.Time
 }
 
 // attachment is a workload found in a runtime by Run.
@@ -30,7 +33,7 @@ type attachment struct {
 }
 
 func newEntry(t api.Task) *entry {
-	return &entry{task: t, assigned: true, kick: make(chan struct{}, 1)}
+	return &entry{task: t, assigned: true, kick: make(chan struct{}, 1), since: time.Now()}
 }
 
 // SetAssignments replaces the set of tasks assigned to this node. Tasks

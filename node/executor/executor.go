@@ -45,6 +45,10 @@ type Config struct {
 	// ReportInterval is the batch window for reports (DefaultReportInterval
 	// if zero).
 	ReportInterval time.Duration
+	// Started, if set, is called when a workload this executor started is
+	// running, with the task's attempt (0 for the first task of its slot)
+	// and the time since the task was assigned here. It must not block.
+	Started func(attempt uint64, latency time.Duration)
 	// Logger receives problems the executor handles itself (default
 	// log.Default()).
 	Logger *log.Logger

@@ -217,6 +217,9 @@ func (s *supervisor) start(ctx context.Context, t api.Task) {
 		s.e.log.Printf("executor: task %s started but its status is unknown: %v", s.id, err)
 	}
 	s.e.setStatus(s.id, api.TaskStatus{State: api.TaskRunning, PID: rst.PID, Message: "started"})
+	if f := s.e.cfg.Started; f != nil {
+		f(t.Attempt, time.Since(s.en.since))
+	}
 	s.startWaiter(ctx)
 }
 

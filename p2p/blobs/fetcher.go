@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -38,7 +39,13 @@ type Fetcher struct {
 	store   BlobStore
 	mu      sync.Mutex
 	flights map[string]*flight
+	// fetched counts the bytes of blobs received from peers and verified.
+	fetched atomic.Uint64
 }
+
+// BytesFetched returns how many bytes of verified blobs this Fetcher
+// received from peers (blobs the store already held are not counted).
+func (f *Fetcher) BytesFetched() uint64 { return f.fetched.Load() }
 
 // NewFetcher returns a Fetcher that dials peers through h into store.
 func NewFetcher(h *p2p.Host, store BlobStore) *Fetcher {
@@ -197,6 +204,7 @@ func (f *Fetcher) transfer(fl *flight) error {
 			func(n int64) { fl.total = n; report(0) },
 			func(n int64) { report(n) })
 		if aerr == nil {
+			f.fetched.Add(uint64(max(fl.total, 0)))
 			report(fl.total)
 			return nil
 		}
