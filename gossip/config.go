@@ -3,8 +3,8 @@ package gossip
 import (
 	"errors"
 	"fmt"
-	"io"
-	"log"
+
+	"log/slog"
 	"net"
 
 	"github.com/hashicorp/memberlist"
@@ -29,8 +29,9 @@ type Config struct {
 	// (e.g. a FaultTransport). Start takes ownership: Shutdown, or a
 	// failed Start, closes it.
 	Transport memberlist.NodeAwareTransport
-	// Logger receives memberlist's log lines; nil discards them.
-	Logger *log.Logger
+	// Logger receives memberlist's and this package's records, at the
+	// level each line has; nil discards them.
+	Logger *slog.Logger
 }
 
 // validate checks the config and fills defaults in place.
@@ -67,7 +68,7 @@ func (c *Config) validate() error {
 		return err
 	}
 	if c.Logger == nil {
-		c.Logger = log.New(io.Discard, "", 0)
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return nil
 }
@@ -75,17 +76,17 @@ func (c *Config) validate() error {
 // NewNetTransport returns memberlist's UDP+TCP transport listening on
 // bindIP:port (port 0 picks a free port), for wrapping in a FaultTransport.
 // A nil logger discards the transport's log lines.
-func NewNetTransport(bindIP string, port int, logger *log.Logger) (*memberlist.NetTransport, error) {
+func NewNetTransport(bindIP string, port int, logger *slog.Logger) (*memberlist.NetTransport, error) {
 	if net.ParseIP(bindIP) == nil {
 		return nil, fmt.Errorf("gossip: bind IP %q is not an IP address", bindIP)
 	}
 	if logger == nil {
-		logger = log.New(io.Discard, "", 0)
+		logger = slog.New(slog.DiscardHandler)
 	}
 	t, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
 		BindAddrs: []string{bindIP},
 		BindPort:  port,
-		Logger:    logger,
+		Logger:    stdLogger(logger),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gossip: listen on %s: %w", net.JoinHostPort(bindIP, fmt.Sprint(port)), err)

@@ -110,7 +110,7 @@ func (d delegate) NotifyConflict(existing, other *memberlist.Node) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if f, ok := g.renamed[other.Name]; !ok || f.addr != other.Address() {
-		g.logger.Printf("[WARN] gossip: member %s claims %s, still held by %s", other.Name, other.Address(), existing.Address())
+		g.logger.Warn("gossip: a member claims an address another still holds", "member", other.Name, "addr", other.Address(), "holder", existing.Address())
 		g.renamed[other.Name] = failure{addr: other.Address(), since: time.Now()}
 	}
 }
@@ -119,7 +119,7 @@ func (d delegate) NotifyConflict(existing, other *memberlist.Node) {
 func (g *Gossip) memberOf(n *memberlist.Node, s MemberState) Member {
 	m, err := DecodeMeta(n.Meta)
 	if err != nil {
-		g.logger.Printf("[WARN] gossip: member %s: %v", n.Name, err)
+		g.logger.Warn("gossip: bad member meta", "member", n.Name, "err", err)
 	}
 	return Member{Name: n.Name, Addr: n.Address(), Meta: m, State: s}
 }

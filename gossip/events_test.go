@@ -2,8 +2,8 @@ package gossip
 
 import (
 	"fmt"
-	"io"
-	"log"
+
+	"log/slog"
 	"net"
 	"testing"
 	"time"
@@ -15,7 +15,7 @@ import (
 func bareGossip() *Gossip {
 	return &Gossip{
 		name:    "self",
-		logger:  log.New(io.Discard, "", 0),
+		logger:  slog.New(slog.DiscardHandler),
 		deadTTL: time.Minute,
 		members: make(map[string]*entry),
 		leaving: make(map[string]time.Time),

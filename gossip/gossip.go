@@ -3,7 +3,7 @@ package gossip
 import (
 	"errors"
 	"fmt"
-	"log"
+	"log/slog"
 	"net"
 	"sort"
 	"strings"
@@ -25,7 +25,7 @@ type Gossip struct {
 	ml        *memberlist.Memberlist
 	name      string
 	clusterID string
-	logger    *log.Logger
+	logger    *slog.Logger
 	deadTTL   time.Duration // how long dead and left members stay listed
 
 	metaMu    sync.Mutex
@@ -110,7 +110,7 @@ func Start(cfg Config) (*Gossip, error) {
 	mc.Transport = transport
 	mc.SecretKey = append([]byte(nil), cfg.SecretKey...)
 	mc.Label = cfg.Label
-	mc.Logger = cfg.Logger
+	mc.Logger = stdLogger(cfg.Logger)
 	mc.Delegate, mc.Events, mc.Alive, mc.Conflict = delegate{g}, delegate{g}, delegate{g}, delegate{g}
 	cfg.Timings.apply(mc)
 

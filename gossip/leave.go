@@ -70,7 +70,7 @@ func (g *Gossip) sendLeaveIntents(budget time.Duration) {
 		go func() {
 			defer wg.Done()
 			if err := g.ml.SendReliable(node, msg); err != nil {
-				g.logger.Printf("[WARN] gossip: leave intent to %s: %v", node.Name, err)
+				g.logger.Warn("gossip: leave intent not sent", "member", node.Name, "err", err)
 			}
 		}()
 	}

@@ -40,7 +40,7 @@ func (g *Gossip) reconnectLoop(every time.Duration) {
 		default:
 		}
 		if _, err := g.ml.Join([]string{addr}); err != nil {
-			g.logger.Printf("[DEBUG] gossip: reconnect to %s: %s", addr, oneLine(err))
+			g.logger.Debug("gossip: reconnect failed", "addr", addr, "err", oneLine(err))
 		}
 	}
 }
