@@ -96,10 +96,10 @@ func (e *Executor) UpdateAssignments(changed []api.Task, removed []string) {
 func (e *Executor) acceptable(t api.Task) bool {
 	switch {
 	case t.ID == "":
-		e.log.Printf("executor: ignoring an assigned task with an empty ID")
+		e.log.Warn("executor: ignoring an assigned task with an empty ID")
 		return false
 	case t.NodeID != "" && t.NodeID != e.cfg.NodeID:
-		e.log.Printf("executor: ignoring task %s: it is assigned to node %s, not %s", t.ID, t.NodeID, e.cfg.NodeID)
+		e.log.Warn("executor: ignoring a task assigned to another node", "task", t.ID, "node", t.NodeID)
 		return false
 	}
 	return true
@@ -112,6 +112,7 @@ func (e *Executor) assignLocked(t api.Task) {
 	if !ok {
 		en = newEntry(t)
 		e.tasks[t.ID] = en
+		e.taskLog(t).Info("task assigned", "node", e.cfg.NodeName)
 	} else {
 		if t.DesiredState < en.task.DesiredState {
 			t.DesiredState = en.task.DesiredState
@@ -167,6 +168,6 @@ func (e *Executor) assignmentsSnapshotLocked() (uint64, assignmentsState) {
 
 func (e *Executor) saveAssignments(seq uint64, snap assignmentsState) {
 	if err := e.store.save(assignmentsFile, seq, snap, true); err != nil {
-		e.log.Printf("executor: persist assignments: %v", err)
+		e.log.Warn("executor: persist assignments", "err", err)
 	}
 }

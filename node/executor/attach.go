@@ -62,10 +62,10 @@ func (e *Executor) removeStrays(ctx context.Context, strays []stray) {
 			continue
 		}
 		if err := s.rt.Stop(ctx, s.id, 0); err != nil && ctx.Err() == nil {
-			e.log.Printf("executor: stop unassigned task %s: %v", s.id, err)
+			e.log.Warn("executor: stop unassigned task", "task", s.id, "err", err)
 		}
 		if err := s.rt.Remove(ctx, s.id); err != nil && ctx.Err() == nil {
-			e.log.Printf("executor: remove unassigned task %s: %v", s.id, err)
+			e.log.Warn("executor: remove unassigned task", "task", s.id, "err", err)
 		}
 	}
 }

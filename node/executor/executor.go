@@ -15,7 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
+	"log/slog"
 	"sort"
 	"sync"
 	"time"
@@ -49,16 +49,17 @@ type Config struct {
 	// running, with the task's attempt (0 for the first task of its slot)
 	// and the time since the task was assigned here. It must not block.
 	Started func(attempt uint64, latency time.Duration)
-	// Logger receives problems the executor handles itself (default
-	// log.Default()).
-	Logger *log.Logger
+	// Logger receives every step of the tasks (at info, with task,
+	// service and slot attributes) and the problems the executor handles
+	// itself (default slog.Default()).
+	Logger *slog.Logger
 }
 
 // Executor runs the tasks assigned to one node. Its methods are safe for
 // concurrent use.
 type Executor struct {
 	cfg     Config
-	log     *log.Logger
+	log     *slog.Logger
 	store   *store
 	reports *reportQueue
 
@@ -99,7 +100,7 @@ func New(cfg Config) (*Executor, error) {
 		cfg.ReportInterval = DefaultReportInterval
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = log.Default()
+		cfg.Logger = slog.Default()
 	}
 	st, err := newStore(cfg.StateDir)
 	if err != nil {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log"
+	"log/slog"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -161,7 +161,7 @@ func (en *env) start(edit func(*Config), before ...func(*Executor)) *node {
 		Runtimes:       map[string]runtime.Runtime{process.Name: n.rt},
 		Report:         n.rec.report,
 		ReportInterval: 10 * time.Millisecond,
-		Logger:         log.New(testWriter{t}, "", 0),
+		Logger:         slog.New(slog.NewTextHandler(testWriter{t}, nil)),
 	}
 	if edit != nil {
 		edit(&cfg)

@@ -2,7 +2,7 @@ package executor
 
 import (
 	"encoding/json"
-	"log"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,7 +36,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 
 func TestAssignmentsPersisted(t *testing.T) {
 	dir := t.TempDir()
-	cfg := Config{NodeID: nodeID, StateDir: dir, Report: (&recorder{}).report, Logger: log.New(testWriter{t}, "", 0)}
+	cfg := Config{NodeID: nodeID, StateDir: dir, Report: (&recorder{}).report, Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))}
 	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +129,7 @@ func FuzzLoadState(f *testing.F) {
 // newer ones apply.
 func TestOlderAssignmentSetsIgnored(t *testing.T) {
 	dir := t.TempDir()
-	cfg := Config{NodeID: nodeID, StateDir: dir, Report: (&recorder{}).report, Logger: log.New(testWriter{t}, "", 0)}
+	cfg := Config{NodeID: nodeID, StateDir: dir, Report: (&recorder{}).report, Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))}
 	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

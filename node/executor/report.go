@@ -139,7 +139,7 @@ func (e *Executor) reportLoop(ctx context.Context) {
 				return
 			}
 			backoff = min(max(2*backoff, minReportBackoff), maxReportBackoff)
-			e.log.Printf("executor: report %d task statuses: %v (retrying in %s)", len(batch), err, backoff)
+			e.log.Warn("executor: task statuses not reported; retrying", "count", len(batch), "err", err, "retry_in", backoff)
 			if !sleepCtx(ctx, backoff) {
 				return
 			}

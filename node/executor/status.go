@@ -21,7 +21,9 @@ func (e *Executor) setStatus(id string, st api.TaskStatus) bool {
 	st.Timestamp = time.Now()
 	e.observed[id] = st
 	seq, snap := e.statusesSnapshotLocked()
+	task := en.task
 	e.mu.Unlock()
+	e.logStatus(task, st)
 	e.saveStatuses(seq, snap)
 	e.reports.put(id, st)
 	return true
@@ -59,7 +61,7 @@ func (e *Executor) statusesSnapshotLocked() (uint64, statusesState) {
 // the leader's copy bounds what is reported again.
 func (e *Executor) saveStatuses(seq uint64, snap statusesState) {
 	if err := e.store.save(statusesFile, seq, snap, false); err != nil {
-		e.log.Printf("executor: persist task statuses: %v", err)
+		e.log.Warn("executor: persist task statuses", "err", err)
 	}
 }
 

@@ -141,7 +141,7 @@ func (s *supervisor) adopt(ctx context.Context) {
 			return
 		case err != nil:
 			if ctx.Err() == nil {
-				s.e.log.Printf("executor: status of task %s: %v", s.id, err)
+				s.e.taskLog(task).Warn("executor: task status unknown", "err", err)
 			}
 			return
 		}
@@ -214,7 +214,7 @@ func (s *supervisor) start(ctx context.Context, t api.Task) {
 	}
 	rst, err := rt.Status(ctx, s.id)
 	if err != nil && ctx.Err() == nil {
-		s.e.log.Printf("executor: task %s started but its status is unknown: %v", s.id, err)
+		s.e.taskLog(t).Warn("executor: task started but its status is unknown", "err", err)
 	}
 	s.e.setStatus(s.id, api.TaskStatus{State: api.TaskRunning, PID: rst.PID, Message: "started"})
 	if f := s.e.cfg.Started; f != nil {
@@ -242,12 +242,15 @@ func (s *supervisor) startWaiter(ctx context.Context) {
 func (s *supervisor) supervise(ctx context.Context, v view) {
 	var retry <-chan time.Time
 	if v.shouldStop() && !s.stopped {
+		if !s.stopRequested {
+			s.e.taskLog(v.task).Info("task stopping", "grace", grace(v.task))
+		}
 		s.stopRequested = true
 		if err := s.rt.Stop(ctx, s.id, grace(v.task)); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			s.e.log.Printf("executor: stop task %s: %v (retrying)", s.id, err)
+			s.e.taskLog(v.task).Warn("executor: stop task failed; retrying", "err", err)
 			retry = time.After(retryDelay)
 		} else {
 			s.stopped = true
@@ -283,9 +286,12 @@ func (s *supervisor) finish(ctx context.Context, r waitResult) {
 // ended.
 func (s *supervisor) teardown(ctx context.Context, v view) bool {
 	if s.exited != nil {
+		if !s.stopRequested {
+			s.e.taskLog(v.task).Info("task stopping", "grace", grace(v.task))
+		}
 		s.stopRequested = true
 		if err := s.rt.Stop(ctx, s.id, grace(v.task)); err != nil && ctx.Err() == nil {
-			s.e.log.Printf("executor: stop removed task %s: %v", s.id, err)
+			s.e.taskLog(v.task).Warn("executor: stop removed task", "err", err)
 		}
 		s.cancelWait()
 		<-s.exited
@@ -303,7 +309,7 @@ func (s *supervisor) teardown(ctx context.Context, v view) bool {
 			if ctx.Err() != nil {
 				return s.release(true)
 			}
-			s.e.log.Printf("executor: remove task %s: %v (retrying)", s.id, err)
+			s.e.taskLog(v.task).Warn("executor: remove task failed; retrying", "err", err)
 			s.pause(ctx, retryDelay)
 			return false
 		}
@@ -318,5 +324,6 @@ func (s *supervisor) teardown(ctx context.Context, v view) bool {
 	seq, snap := s.e.forgetLocked(s.id)
 	s.e.mu.Unlock()
 	s.e.saveStatuses(seq, snap)
+	s.e.taskLog(v.task).Info("task removed")
 	return true
 }
