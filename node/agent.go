@@ -8,13 +8,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	hraft "github.com/hashicorp/raft"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -29,7 +28,7 @@ import (
 // Agent is one running Shoal node.
 type Agent struct {
 	cfg         Config
-	log         *log.Logger
+	log         *slog.Logger
 	out         io.Writer
 	key         crypto.PrivKey
 	advertiseIP string
@@ -80,9 +79,10 @@ type Agent struct {
 // New validates cfg, opens the data dir and starts every part of the node:
 // it creates the cluster (--bootstrap), joins one (--join), or rejoins the
 // one its data dir belongs to. out receives messages meant for the operator
-// (the join command after bootstrap). Errors are one line and name the
-// problem.
-func New(cfg Config, logger *log.Logger, out io.Writer) (_ *Agent, err error) {
+// (the join command after bootstrap); logger receives the agent's records,
+// and those of hashicorp/raft and memberlist (nil discards them). Errors
+// are one line and name the problem.
+func New(cfg Config, logger *slog.Logger, out io.Writer) (_ *Agent, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -90,7 +90,7 @@ func New(cfg Config, logger *log.Logger, out io.Writer) (_ *Agent, err error) {
 		return nil, err
 	}
 	if logger == nil {
-		logger = log.New(io.Discard, "", 0)
+		logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.GossipPort == 0 {
 		if cfg.GossipPort, err = freePort(cfg.Bind); err != nil {
@@ -168,7 +168,7 @@ func New(cfg Config, logger *log.Logger, out io.Writer) (_ *Agent, err error) {
 		if err := a.state.save(cfg.DataDir); err != nil {
 			return nil, err
 		}
-		a.log.Printf("joined cluster %s through %s", res.ClusterID, cfg.Join)
+		a.log.Info("joined cluster "+res.ClusterID, "cluster", res.ClusterID, "through", cfg.Join, "node", cfg.Name)
 	}
 	if cfg.ForceNewCluster {
 		a.announceForcedCluster()
@@ -200,7 +200,7 @@ func (a *Agent) openRaft() error {
 		// receiving entries).
 		MaxRPCsInFlight: 1,
 		Timeout:         5 * time.Second,
-		Logger:          hclog.New(&hclog.LoggerOptions{Name: "raft-net", Output: a.log.Writer(), Level: hclog.Warn}),
+		Logger:          raft.NewHCLogger(a.log, a.libraryLevel()).Named("raft-net"),
 	}))
 	a.contacts = transport
 	timings := raft.FastTimings()
@@ -218,7 +218,7 @@ func (a *Agent) openRaft() error {
 		LocalID:   a.host.ID().String(),
 		Transport: transport,
 		Timings:   timings,
-		Logger:    hclog.New(&hclog.LoggerOptions{Name: "raft", Output: a.log.Writer(), Level: hclog.Warn}),
+		Logger:    raft.NewHCLogger(a.log, a.libraryLevel()).Named("raft"),
 		Halt:      a.haltOnUnknownCommand,
 		Observer:  a.metrics,
 

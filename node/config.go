@@ -54,6 +54,11 @@ type Config struct {
 	// is marked down at once and its tasks are replaced elsewhere.
 	LeaveOnTerminate bool `toml:"leave_on_terminate"`
 
+	// LogLevel is the least level logged: debug, info (default), warn or
+	// error. LogFormat is text (default) or json.
+	LogLevel  string `toml:"log_level"`
+	LogFormat string `toml:"log_format"`
+
 	// FaultInjection enables POST /v1/debug/faults (chaos tests only).
 	FaultInjection bool `toml:"fault_injection"`
 
@@ -134,6 +139,8 @@ func DefaultConfig() Config {
 		ContainerdSocket:    "/run/containerd/containerd.sock",
 		ContainerdNamespace: "shoal",
 		RestartGrace:        Duration(60 * time.Second),
+		LogLevel:            "info",
+		LogFormat:           LogFormatText,
 		Voters: VotersConfig{Target: 3, Large: 5, LargeAt: 7, ZoneLabel: "zone",
 			DeadGrace: Duration(3 * time.Second), ReapAfter: Duration(24 * time.Hour)},
 	}
@@ -236,6 +243,12 @@ func (c *Config) Validate() error {
 	}
 	if c.RestartGrace <= 0 || time.Duration(c.RestartGrace) > 24*time.Hour {
 		return fmt.Errorf("restart_grace: %s must be within (0, 24h]", time.Duration(c.RestartGrace))
+	}
+	if _, err := ParseLogLevel(c.LogLevel); err != nil {
+		return err
+	}
+	if err := checkLogFormat(c.LogFormat); err != nil {
+		return err
 	}
 	if c.Voters.ReapAfter <= 0 {
 		return fmt.Errorf("voters.reap_after: %s must be positive", time.Duration(c.Voters.ReapAfter))

@@ -24,6 +24,8 @@ name = "n7"
 p2p_port = 9000
 labels = { zone = "a" }
 runtimes = ["process"]
+log_level = "debug"
+log_format = "json"
 [raft]
 heartbeat_timeout = "250ms"
 [voters]
@@ -35,6 +37,9 @@ large = 5
 	}
 	if c.Name != "n7" || c.P2PPort != 9000 || c.Labels["zone"] != "a" || time.Duration(c.Raft.HeartbeatTimeout) != 250*time.Millisecond || c.Voters.Target != 5 {
 		t.Fatalf("decoded %+v", c)
+	}
+	if c.LogLevel != "debug" || c.LogFormat != "json" {
+		t.Fatalf("log level %q, format %q", c.LogLevel, c.LogFormat)
 	}
 	if c.GossipPort != 7946 {
 		t.Fatalf("unset keys must keep defaults, gossip port = %d", c.GossipPort)
@@ -50,7 +55,8 @@ func TestConfigErrorsNameTheProblem(t *testing.T) {
 		`[raft]` + "\n" + `heartbeat = "1s"`:           `unknown key "raft.heartbeat"`,
 		`p2p_port = "x"`:                               "p2p_port",
 		`[raft]` + "\n" + `heartbeat_timeout = "soon"`: `bad duration "soon"`,
-		`name = `: "config:",
+		`name = `:       "config:",
+		`log_level = 3`: "log_level",
 	}
 	for in, want := range cases {
 		c := DefaultConfig()
@@ -73,6 +79,9 @@ func TestConfigErrorsNameTheProblem(t *testing.T) {
 		{func(c *Config) { c.Runtimes = []string{"docker"} }, `unknown runtime "docker"`},
 		{func(c *Config) { c.Voters.Target = 2 }, "voters.target"},
 		{func(c *Config) { c.GossipPort, c.P2PPort = 9000, 9000 }, "both 9000"},
+		{func(c *Config) { c.LogLevel = "verbose" }, `log level: "verbose" is not debug, info, warn or error`},
+		{func(c *Config) { c.LogLevel = "" }, `log level: ""`},
+		{func(c *Config) { c.LogFormat = "xml" }, `log format: "xml" is not text or json`},
 	}
 	for _, b := range bad {
 		c := validConfig(t)
@@ -99,6 +108,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add(`name = "n1"` + "\n" + `[raft]` + "\n" + `heartbeat_timeout = "1s"`)
 	f.Add(`labels = { a = "b" }`)
 	f.Add(`[[x]]`)
+	f.Add(`log_level = "warn"` + "\n" + `log_format = "json"`)
 	f.Fuzz(func(t *testing.T, in string) {
 		c := DefaultConfig()
 		if err := ParseConfig(in, &c); err != nil {

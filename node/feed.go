@@ -123,7 +123,7 @@ func (f *feedClient) run(ctx context.Context) {
 			continue
 		}
 		if err := f.follow(ctx, leader); err != nil && ctx.Err() == nil {
-			f.a.log.Printf("state feed from %s: %v", api.ShortID(leader), err)
+			f.a.log.Warn("state feed interrupted", "leader", api.ShortID(leader), "err", err)
 			f.setLeader("", 0)
 			sleepCtx(ctx, 100*time.Millisecond)
 		}

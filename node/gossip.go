@@ -2,8 +2,6 @@ package node
 
 import (
 	"fmt"
-	"io"
-	"log"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -33,7 +31,7 @@ func (a *Agent) startGossip() error {
 		Label:       "shoal-" + a.state.ClusterID,
 		Meta:        gossip.Meta{NodeID: a.host.ID().String(), P2PPort: uint16(mustAtoi(portOf(a.host.Addr()))), APIAddr: a.api.addr(), ClusterID: a.state.ClusterID},
 		Timings:     a.gossipTimings(),
-		Logger:      log.New(io.Discard, "", 0),
+		Logger:      a.log.With("logger", "gossip"),
 	})
 	if err != nil {
 		return fmt.Errorf("gossip port %d: %v", a.cfg.GossipPort, err)
@@ -50,7 +48,7 @@ func (a *Agent) startGossip() error {
 	}
 	if len(seeds) > 0 {
 		if _, err := g.Join(seeds); err != nil {
-			a.log.Printf("gossip: no peer answered yet (%v); will keep trying", err)
+			a.log.Warn("gossip: no peer answered yet; will keep trying", "err", err)
 		}
 	}
 	return nil

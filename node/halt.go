@@ -11,6 +11,6 @@ const haltExitCode = 3
 // diverge from the others; stopping keeps the log intact until the node
 // runs a build that knows the command (see api.ProtocolVersion).
 func (a *Agent) haltOnUnknownCommand(index uint64, err error) {
-	a.log.Printf("halting: raft log entry %d: %v; upgrade this node's shoal binary and start it again", index, err)
+	a.log.Error("halting on a raft log entry this build cannot apply; upgrade this node's shoal binary and start it again", "index", index, "err", err)
 	os.Exit(haltExitCode)
 }

@@ -76,7 +76,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 
 func (s *apiServer) serve() {
 	if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		s.agent.log.Printf("api: %v", err)
+		s.agent.log.Error("api server stopped", "err", err)
 	}
 }
 

@@ -32,8 +32,10 @@ var _ runtime.Runtime = (*sharingRuntime)(nil)
 func (s *sharingRuntime) Prepare(ctx context.Context, spec runtime.TaskSpec) error {
 	ref := spec.Spec.Image
 	if has, err := s.HasImage(ctx, ref); err == nil && !has {
+		log := s.a.log.With("task", spec.TaskID, "service", spec.ServiceName, "slot", spec.Slot, "image", ref)
+		log.Info("task fetching its image from peers")
 		if err := s.fetchFromPeers(ctx, ref); err != nil {
-			s.a.log.Printf("image %s: %v; trying its registry", ref, err)
+			log.Info("task pulling its image from the registry", "reason", err)
 		}
 	}
 	return s.Runtime.Prepare(ctx, spec)
@@ -69,7 +71,7 @@ func (s *sharingRuntime) fetchFromPeers(ctx context.Context, ref string) error {
 	progress := func(dgst string, done, total int64) {
 		if total > 8<<20 && (done-lastLog[dgst] >= total/10 || done == total) {
 			lastLog[dgst] = done
-			s.a.log.Printf("image %s: blob %s %d%% (%s of %s)", ref, shortDigest(dgst), done*100/total, api.FormatBytes(done), api.FormatBytes(total))
+			s.a.log.Info("image blob progress", "image", ref, "blob", shortDigest(dgst), "percent", done*100/total, "done", api.FormatBytes(done), "size", api.FormatBytes(total))
 		}
 	}
 	root := blobs.Descriptor{MediaType: img.MediaType, Digest: img.Digest, Size: img.Size}
@@ -79,7 +81,7 @@ func (s *sharingRuntime) fetchFromPeers(ctx context.Context, ref string) error {
 	if err := s.CreateImage(ctx, name, img.Digest, img.MediaType, img.Size); err != nil {
 		return err
 	}
-	s.a.log.Printf("image %s: fetched from peers in %s", ref, time.Since(start).Round(time.Millisecond))
+	s.a.log.Info("image fetched from peers", "image", ref, "took", time.Since(start).Round(time.Millisecond))
 	s.a.imagesChanged.Fire()
 	return nil
 }

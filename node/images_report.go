@@ -18,7 +18,7 @@ func (a *Agent) imageReportLoop() {
 	for {
 		changed := a.imagesChanged.Wait()
 		if err := a.reportImages(a.ctx); err != nil && a.ctx.Err() == nil {
-			a.log.Printf("reporting images: %v", err)
+			a.log.Warn("images not reported", "err", err)
 		}
 		select {
 		case <-a.ctx.Done():

@@ -226,7 +226,7 @@ func (s *joinServer) handle(c net.Conn) {
 	if subtle.ConstantTimeCompare(want, proof.Proof) != 1 {
 		ipLimiter.Allow()
 		s.global.Allow()
-		s.agent.log.Printf("join: refused %s from %s: wrong or rotated token", proof.Node.Name, remoteIP(s.agent.host, joinerID))
+		s.agent.log.Warn("join refused: wrong or rotated token", "node", proof.Node.Name, "from", remoteIP(s.agent.host, joinerID))
 		p2p.WriteFrame(c, joinAccept{Error: api.Errorf(api.CodeUnauthorized, "join token rejected: it is wrong, or it was rotated")})
 		return
 	}
@@ -247,7 +247,7 @@ func (s *joinServer) handle(c net.Conn) {
 		p2p.WriteFrame(c, joinAccept{Error: e})
 		return
 	}
-	s.agent.log.Printf("join: admitted %s (%s)", n.Name, api.ShortID(n.ID))
+	s.agent.log.Info("join admitted", "node", n.Name, "node_id", api.ShortID(n.ID))
 	s.agent.awaitVoterGrowth(ctx)
 	p2p.WriteFrame(c, joinAccept{ClusterID: cluster.ID, GossipKey: cluster.GossipKey, Members: peerRecordsOf(s.agent.store().Nodes())})
 }

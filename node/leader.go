@@ -21,11 +21,11 @@ func (a *Agent) leadershipLoop(ctx context.Context) {
 	for {
 		if isLeader && running == nil {
 			running = a.startLeaderTerm(ctx)
-			a.log.Printf("leading the cluster (term %d)", a.cons.Term())
+			a.log.Info("leading the cluster", "term", a.cons.Term())
 		} else if !isLeader && running != nil {
 			running.stop()
 			running = nil
-			a.log.Printf("no longer the leader")
+			a.log.Info("no longer the leader", "term", a.cons.Term())
 		}
 		select {
 		case <-ctx.Done():
@@ -103,11 +103,11 @@ func (a *Agent) livenessLoop(ctx context.Context) {
 			cancel()
 			switch {
 			case err != nil:
-				a.log.Printf("marking %s %s: %v", n.Name, want, err)
+				a.log.Warn("node status not recorded", "node", n.Name, "status", want, "err", err)
 			case n.Status == api.NodeRestarting:
-				a.log.Printf("node %s is %s (its restart grace ran out)", n.Name, want)
+				a.log.Info("node status changed: its restart grace ran out", "node", n.Name, "node_id", api.ShortID(n.ID), "from", n.Status, "status", want)
 			default:
-				a.log.Printf("node %s is %s", n.Name, want)
+				a.log.Info("node status changed", "node", n.Name, "node_id", api.ShortID(n.ID), "from", n.Status, "status", want)
 			}
 		}
 		select {
@@ -203,7 +203,7 @@ func (a *Agent) recordRoles(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if _, err := a.submitPayload(cctx, api.CmdSetRaftRoles, "", api.SetRaftRolesPayload{Roles: want}); err != nil {
-		a.log.Printf("recording roles: %v", err)
+		a.log.Warn("raft roles not recorded", "err", err)
 	}
 }
 
@@ -254,6 +254,7 @@ func (a *Agent) gossipEventLoop(ctx context.Context) {
 					a.overlayGossipAddrs()
 				}
 			}
+			a.logMemberEvent(ev)
 			a.countMemberFailure(ev)
 			a.membershipChanged.Fire()
 		}

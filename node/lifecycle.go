@@ -26,9 +26,9 @@ func (a *Agent) shutdown() {
 	}
 	if a.cons != nil && a.cons.IsLeader() && a.otherVoters() > 0 {
 		if err := a.cons.TransferLeadership(); err != nil {
-			a.log.Printf("leadership transfer: %v", err)
+			a.log.Warn("leadership not handed over", "err", err)
 		} else {
-			a.log.Printf("handed leadership over")
+			a.log.Info("handed leadership over", "term", a.cons.Term())
 		}
 	}
 	if a.gossip != nil {
@@ -43,17 +43,17 @@ func (a *Agent) shutdown() {
 // command) the node is treated as failed when it goes, as before.
 func (a *Agent) announceRestart() {
 	if a.leaderID() == "" {
-		a.log.Printf("restart not announced: no leader (tasks may move elsewhere)")
+		a.log.Warn("restart not announced: no leader (tasks may move elsewhere)")
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	grace := time.Duration(a.cfg.RestartGrace)
 	if _, err := a.submitPayload(ctx, api.CmdNodeRestarting, "", api.NodeRestartingPayload{NodeID: a.ID(), Grace: grace}); err != nil {
-		a.log.Printf("restart not announced (tasks may move elsewhere): %v", err)
+		a.log.Warn("restart not announced (tasks may move elsewhere)", "err", err)
 		return
 	}
-	a.log.Printf("restarting: this node's tasks keep their places for %s", grace)
+	a.log.Info("restarting: this node's tasks keep their places for "+grace.String(), "node", a.cfg.Name, "grace", grace)
 }
 
 // otherVoters counts the voters besides this node.

@@ -56,7 +56,7 @@ func (a *Agent) syncMembership() {
 	if !reflect.DeepEqual(peers, a.state.Peers) {
 		a.state.Peers = peers
 		if err := a.state.save(a.cfg.DataDir); err != nil {
-			a.log.Printf("saving peers: %v", err)
+			a.log.Warn("peers not saved", "err", err)
 		}
 	}
 }
@@ -102,6 +102,6 @@ func (a *Agent) refreshSelf(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if _, err := a.submitPayload(cctx, api.CmdRegisterNode, "", api.RegisterNodePayload{Node: want}); err != nil {
-		a.log.Printf("re-registering this node: %v", err)
+		a.log.Warn("this node not re-registered", "err", err)
 	}
 }

@@ -161,7 +161,7 @@ func (a *Agent) transferAsLeader(to string) (transferReply, error) {
 	if err != nil {
 		return reply, err
 	}
-	a.log.Printf("handed leadership over (operator request)")
+	a.log.Info("handed leadership over (operator request)", "term", a.cons.Term())
 	return reply, nil
 }
 

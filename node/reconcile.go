@@ -66,7 +66,7 @@ func (a *Agent) reconcileLoop(ctx context.Context, name string, f func(*raft.Vie
 				_, err := a.submitPayload(cctx, api.CmdWriteTasks, "", part)
 				cancel()
 				if err != nil {
-					a.log.Printf("%s: %v", name, err)
+					a.log.Warn("reconciler write failed", "reconciler", name, "err", err)
 					verified = false
 					sleepCtx(ctx, 100*time.Millisecond)
 					break

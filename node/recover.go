@@ -26,7 +26,7 @@ func (a *Agent) announceForcedCluster() {
 	if len(former) > 0 {
 		was = "former voters " + strings.Join(former, ", ") + " are out of Raft"
 	}
-	a.log.Printf("forced a new cluster from data dir %s", a.cfg.DataDir)
+	a.log.Info("forced a new cluster", "data_dir", a.cfg.DataDir, "cluster", a.state.ClusterID, "index", a.store().AppliedIndex())
 	fmt.Fprintf(a.out, "Forced a new cluster: this node (%s) is now the only voter of cluster %s, with its state as of index %d; %s (their records stay, are marked down, and their tasks are replaced). Add nodes with the join token (shoal token show).\n",
 		a.cfg.Name, a.state.ClusterID, a.store().AppliedIndex(), was)
 }

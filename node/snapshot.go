@@ -74,8 +74,8 @@ func (a *Agent) restoreBackup(ctx context.Context, file []byte, allowForeign boo
 	if err != nil {
 		return res, err
 	}
-	a.log.Printf("restored a snapshot of cluster %s (index %d) at index %d: %d services, %d tasks (%d orphaned)",
-		res.BackupClusterID, res.BackupIndex, res.Index, res.Services, res.Tasks, res.Orphaned)
+	a.log.Info("restored a snapshot", "cluster", res.BackupClusterID, "snapshot_index", res.BackupIndex, "index", res.Index,
+		"services", res.Services, "tasks", res.Tasks, "orphaned", res.Orphaned)
 	a.waitApplied(ctx, res.Index)
 	return res, nil
 }

@@ -58,6 +58,7 @@ func (a *Agent) submit(ctx context.Context, cmd api.Command) (json.RawMessage, e
 			return reply.Value, nil
 		}
 		if !retryable(err) {
+			a.logRejected(cmd, err)
 			return nil, err
 		}
 		lastErr = err

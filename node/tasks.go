@@ -34,7 +34,7 @@ func (a *Agent) startExecutor() error {
 	a.executor = ex
 	a.goLoop(func() {
 		if err := ex.Run(a.ctx); err != nil && a.ctx.Err() == nil {
-			a.log.Printf("executor: %v", err)
+			a.log.Error("executor stopped", "err", err)
 		}
 	})
 	a.goLoop(a.assignmentLoop)

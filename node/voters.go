@@ -101,10 +101,10 @@ func (a *Agent) planVoters(ctx context.Context, nodes []*api.Node, seen *sightin
 	a.probeCandidates(ctx, servers, cands)
 	for _, ch := range raft.PlanVoters(now, a.ID(), servers, cands, a.cons.CommitIndex(), a.voterPolicy()) {
 		if err := a.applyVoterChange(ch); err != nil {
-			a.log.Printf("voters: %s %s: %v", ch.Kind, api.ShortID(ch.ID), err)
+			a.log.Warn("voter change failed", "change", ch.Kind.String(), "node_id", api.ShortID(ch.ID), "err", err)
 			break
 		}
-		a.log.Printf("voters: %s %s (%s)", ch.Kind, api.ShortID(ch.ID), ch.Reason)
+		a.log.Info("voters: "+ch.Kind.String()+" "+a.nodeName(ch.ID), "change", ch.Kind.String(), "node_id", api.ShortID(ch.ID), "reason", ch.Reason, "term", a.cons.Term(), "index", a.cons.CommitIndex())
 	}
 	a.recordRoles(ctx)
 	voters := 0

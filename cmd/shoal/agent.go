@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"log"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -48,14 +48,19 @@ good, --force-new-cluster on a survivor's data dir makes it the only voter. Sett
 			if err := overlayFlags(cmd, &cfg, &flags, labels); err != nil {
 				return err
 			}
-			logger := log.New(os.Stderr, "", log.LstdFlags|log.Lmicroseconds)
+			handler, err := node.NewLogHandler(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+			if err != nil {
+				return err
+			}
+			logger := slog.New(handler)
+			node.RouteLibraryLogs(handler, cfg.LogLevel)
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			agent, err := node.New(cfg, logger, os.Stdout)
 			if err != nil {
 				return err
 			}
-			logger.Printf("shoal agent %s (%s) serving the API on http://%s", cfg.Name, agent.ID(), agent.APIAddr())
+			logger.Info("shoal agent serving the API on http://"+agent.APIAddr(), "node", cfg.Name, "node_id", agent.ID())
 			return agent.Run(ctx)
 		},
 	}
@@ -82,6 +87,8 @@ good, --force-new-cluster on a survivor's data dir makes it the only voter. Sett
 	f.DurationVar((*time.Duration)(&flags.RestartGrace), "restart-grace", time.Duration(flags.RestartGrace), "how long this node's tasks keep their places while its agent restarts after SIGTERM")
 	f.MarkHidden("fault-injection")
 	f.StringVar(&flags.Memory, "memory", "", "memory capacity to offer, e.g. 4GiB (default: all memory)")
+	f.StringVar(&flags.LogLevel, "log-level", flags.LogLevel, "least level logged: debug, info, warn or error")
+	f.StringVar(&flags.LogFormat, "log-format", flags.LogFormat, "log format: text (key=value lines) or json (one object per line)")
 	return cmd
 }
 
@@ -145,6 +152,12 @@ func overlayFlags(cmd *cobra.Command, cfg, flags *node.Config, labels []string) 
 	}
 	if set("memory") {
 		cfg.Memory = flags.Memory
+	}
+	if set("log-level") {
+		cfg.LogLevel = flags.LogLevel
+	}
+	if set("log-format") {
+		cfg.LogFormat = flags.LogFormat
 	}
 	for _, l := range labels {
 		k, v, ok := strings.Cut(l, "=")
