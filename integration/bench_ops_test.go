@@ -93,13 +93,16 @@ func youngRound(b *testing.B, delay time.Duration) (ok bool, recovered, three ti
 }
 
 // logTime finds the first line of out that contains what and returns the
-// time the agent's logger stamped on it ("2006/01/02 15:04:05.000000").
+// time the agent's text logger stamped on it: the leading
+// time=2006-01-02T15:04:05.000000Z07:00 attribute.
 func logTime(out, what string) (time.Time, bool) {
 	for _, line := range strings.Split(out, "\n") {
-		if !strings.Contains(line, what) || len(line) < 26 {
+		stamp, ok := strings.CutPrefix(line, "time=")
+		if !strings.Contains(line, what) || !ok {
 			continue
 		}
-		t, err := time.ParseInLocation("2006/01/02 15:04:05.000000", line[:26], time.Local)
+		stamp, _, _ = strings.Cut(stamp, " ")
+		t, err := time.Parse("2006-01-02T15:04:05.000000Z07:00", stamp)
 		return t, err == nil
 	}
 	return time.Time{}, false

@@ -2,7 +2,9 @@ package integration
 
 import (
 	"fmt"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -175,6 +177,14 @@ func TestBadInputExitsWithOneLine(t *testing.T) {
 	readOnly := dir + "/ro"
 	os.MkdirAll(readOnly, 0o500)
 	os.WriteFile(readOnly+"/file", nil, 0o600)
+	// A port another process listens on (on every address, as the agent
+	// binds by default).
+	busy, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	busyPort := strconv.Itoa(busy.Addr().(*net.TCPAddr).Port)
 	cases := []struct {
 		args []string
 		want string
@@ -185,6 +195,9 @@ func TestBadInputExitsWithOneLine(t *testing.T) {
 		{[]string{"agent", "--data-dir", dir + "/b", "--join", "127.0.0.1:1", "--token", "SHOAL-1-nope"}, "not a Shoal join token"},
 		{[]string{"agent", "--data-dir", dir + "/c"}, "holds no cluster"},
 		{[]string{"agent", "--data-dir", dir + "/d", "--bootstrap", "--bogus"}, "unknown flag: --bogus"},
+		{[]string{"agent", "--data-dir", dir + "/e", "--bootstrap", "--p2p-port", busyPort, "--gossip-port", "0", "--api-addr", "127.0.0.1:0"}, "p2p port " + busyPort + ": "},
+		{[]string{"agent", "--data-dir", dir + "/f", "--bootstrap", "--log-level", "loud"}, `log level: "loud"`},
+		{[]string{"agent", "--data-dir", dir + "/g", "--bootstrap", "--log-format", "xml"}, `log format: "xml"`},
 	}
 	for _, tc := range cases {
 		p := newAgent(t, "bad")
