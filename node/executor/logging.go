@@ -30,8 +30,11 @@ func (e *Executor) logStatus(t api.Task, st api.TaskStatus) {
 	if st.Err != "" {
 		args = append(args, "reason", st.Err)
 	}
-	if st.Message != "" {
-		args = append(args, "detail", st.Message)
+	switch st.Message {
+	case "", "preparing", "starting", "started", "stopped", "finished":
+		// the state says it
+	default:
+		args = append(args, "detail", st.Message) // "re-attached", say
 	}
 	e.taskLog(t).Info("task "+st.State.String(), args...)
 }
