@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/shoal-project/shoal/internal/textutil"
 )
 
 // Config is everything `shoal agent` is told, by flags or by a TOML file
@@ -145,9 +147,9 @@ func LoadConfigFile(path string, c *Config) error {
 	if err != nil {
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
-			return fmt.Errorf("config %s: line %d: %s", path, perr.Position.Line, oneLine(perr.Message))
+			return fmt.Errorf("config %s: line %d: %s", path, perr.Position.Line, textutil.OneLine(perr.Message))
 		}
-		return fmt.Errorf("config %s: %s", path, oneLine(err.Error()))
+		return fmt.Errorf("config %s: %s", path, textutil.OneLine(err.Error()))
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		return fmt.Errorf("config %s: unknown key %q", path, und[0].String())
@@ -159,19 +161,12 @@ func LoadConfigFile(path string, c *Config) error {
 func ParseConfig(data string, c *Config) error {
 	md, err := toml.Decode(data, c)
 	if err != nil {
-		return fmt.Errorf("config: %s", oneLine(err.Error()))
+		return fmt.Errorf("config: %s", textutil.OneLine(err.Error()))
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		return fmt.Errorf("config: unknown key %q", und[0].String())
 	}
 	return nil
-}
-
-func oneLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return strings.TrimSpace(s)
 }
 
 // Validate checks c and names the first problem it finds.
