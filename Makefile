@@ -94,6 +94,7 @@ fuzz:
 	$(GO) test -run XXX -fuzz '^FuzzParseCPU$$' -fuzztime $(FUZZTIME) ./api/
 	$(GO) test -run XXX -fuzz '^FuzzParseManifest$$' -fuzztime $(FUZZTIME) ./api/
 	$(GO) test -run XXX -fuzz '^FuzzNormalizeImageRef$$' -fuzztime $(FUZZTIME) ./api/
+	$(GO) test -run XXX -fuzz '^FuzzParseDuration$$' -fuzztime $(FUZZTIME) ./api/
 	$(GO) test -run XXX -fuzz '^FuzzDecodeMeta$$' -fuzztime $(FUZZTIME) ./gossip/
 	$(GO) test -run XXX -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./node/
 	$(GO) test -run XXX -fuzz '^FuzzParseJoinToken$$' -fuzztime $(FUZZTIME) ./node/
