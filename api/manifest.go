@@ -195,7 +195,10 @@ func decodeService(m map[string]any) (ServiceSpec, error) {
 		case "env":
 			s.Env, err = envList(k, v)
 		case "constraints":
-			s.Constraints, err = strList(k, v)
+			var l []string
+			if l, err = strList(k, v); err == nil {
+				s.Constraints, err = ParseConstraints(l)
+			}
 		case "replicas":
 			s.Replicas, err = uintVal(k, v)
 			replicasSet = true

@@ -11,9 +11,9 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
 
+	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/internal/textutil"
 	rtapi "github.com/shoal-project/shoal/runtime"
-	"github.com/shoal-project/shoal/runtime/process"
 )
 
 // Prepare validates the spec, makes sure its image is present and unpacked
@@ -43,7 +43,7 @@ func (r *Runtime) prepare(ctx context.Context, spec rtapi.TaskSpec) error {
 	if s.Image == "" {
 		return errors.New("service spec has no image")
 	}
-	if _, err := process.ParseSignal(s.StopSignal); err != nil {
+	if _, err := api.ParseSignal(s.StopSignal); err != nil {
 		return err
 	}
 	if s.StopGracePeriod < 0 {

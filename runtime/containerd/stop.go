@@ -12,9 +12,9 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
 
+	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/internal/textutil"
 	rtapi "github.com/shoal-project/shoal/runtime"
-	"github.com/shoal-project/shoal/runtime/process"
 )
 
 // Stop sends the task's stop signal (spec.StopSignal, default SIGTERM),
@@ -36,7 +36,7 @@ func (r *Runtime) Stop(ctx context.Context, taskID string, grace time.Duration) 
 	if err != nil {
 		return fmt.Errorf("task %s: %s", taskID, textutil.OneLine(err.Error()))
 	}
-	sig, err := process.ParseSignal(labels[labelStopSignal])
+	sig, err := api.ParseSignal(labels[labelStopSignal])
 	if err != nil {
 		return fmt.Errorf("task %s: %w", taskID, err)
 	}
@@ -47,7 +47,7 @@ func (r *Runtime) Stop(ctx context.Context, taskID string, grace time.Duration) 
 		grace = DefaultStopGrace
 	}
 	signal := func(sig syscall.Signal) error { return kill(ctx, t, sig) }
-	return rtapi.StopWithGrace(ctx, taskID, signal, r.Wait, sig, grace)
+	return rtapi.StopWithGrace(ctx, taskID, signal, r.Wait, syscall.Signal(sig), grace)
 }
 
 // kill signals the task's init process; a task that already ended is not
