@@ -94,6 +94,9 @@ fuzz:
 	$(GO) test -run XXX -fuzz '^FuzzParseCPU$$' -fuzztime $(FUZZTIME) ./api/
 	$(GO) test -run XXX -fuzz '^FuzzParseManifest$$' -fuzztime $(FUZZTIME) ./api/
 	$(GO) test -run XXX -fuzz '^FuzzNormalizeImageRef$$' -fuzztime $(FUZZTIME) ./api/
+	$(GO) test -run XXX -fuzz '^FuzzParseDuration$$' -fuzztime $(FUZZTIME) ./api/
+	$(GO) test -run XXX -fuzz '^FuzzParseSignal$$' -fuzztime $(FUZZTIME) ./api/
+	$(GO) test -run XXX -fuzz '^FuzzParseConstraint$$' -fuzztime $(FUZZTIME) ./api/
 	$(GO) test -run XXX -fuzz '^FuzzDecodeMeta$$' -fuzztime $(FUZZTIME) ./gossip/
 	$(GO) test -run XXX -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./node/
 	$(GO) test -run XXX -fuzz '^FuzzParseJoinToken$$' -fuzztime $(FUZZTIME) ./node/
@@ -108,9 +111,7 @@ fuzz:
 	$(GO) test -run XXX -fuzz '^FuzzDecodeBackup$$' -fuzztime $(FUZZTIME) ./raft/
 	$(GO) test -run XXX -fuzz '^FuzzTailOffset$$' -fuzztime $(FUZZTIME) ./runtime/logfile/
 	$(GO) test -run XXX -fuzz '^FuzzParseProcStat$$' -fuzztime $(FUZZTIME) ./runtime/process/
-	$(GO) test -run XXX -fuzz '^FuzzParseSignal$$' -fuzztime $(FUZZTIME) ./runtime/process/
 	$(GO) test -run XXX -fuzz '^FuzzResolveWorkDir$$' -fuzztime $(FUZZTIME) ./runtime/process/
-	$(GO) test -run XXX -fuzz '^FuzzParseConstraint$$' -fuzztime $(FUZZTIME) ./scheduler/
 
 clean:
 	rm -rf bin

@@ -26,6 +26,12 @@ import "time"
 //	GET    /v1/snapshot                   application/octet-stream: a snapshot file (leader-verified)
 //	POST   /v1/snapshot/restore           snapshot file -> RestoreResult; ?allow_foreign=true
 //	GET    /v1/events                     NDJSON Event stream; ?type=&service=&node=&since= (api/event.go)
+//	GET    /v1/nodes/{name}/tasks         []TaskInfo
+//	GET    /v1/images                     []ImageInfo
+//	POST   /v1/images                     image tarball -> []ImageRef (loaded on this node)
+//	DELETE /v1/images/{ref...}            (from every node that holds it)
+//	POST   /v1/debug/faults               node.FaultRequest (agent started with --fault-injection)
+//	GET    /metrics                       Prometheus text format
 const (
 	// HeaderRequestID carries a client-chosen request ID for idempotent writes.
 	HeaderRequestID = "X-Request-ID"

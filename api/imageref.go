@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/distribution/reference"
+
+	"github.com/shoal-project/shoal/internal/textutil"
 )
 
 // NormalizeImageRef is the one way Shoal names an image: the fully
@@ -29,7 +31,7 @@ func NormalizeImageRef(ref string) (string, error) {
 	}
 	n, err := reference.ParseDockerRef(ref)
 	if err != nil {
-		return "", fmt.Errorf("image reference %q: %s", ref, oneLine(err.Error()))
+		return "", fmt.Errorf("image reference %q: %s", ref, textutil.OneLine(err.Error()))
 	}
 	return n.String(), nil
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/shoal-project/shoal/internal/textutil"
 )
 
 // MaxManifestSize is the largest manifest ParseManifest reads.
@@ -53,7 +55,7 @@ const MaxManifestSize = 1 << 20
 // the manifest, the service and the key, as an *Error with CodeInvalid.
 func ParseManifest(name string, data []byte) ([]ServiceSpec, error) {
 	fail := func(format string, args ...any) error {
-		return &Error{Code: CodeInvalid, Message: oneLine("manifest " + name + ": " + fmt.Sprintf(format, args...))}
+		return &Error{Code: CodeInvalid, Message: textutil.OneLine("manifest " + name + ": " + fmt.Sprintf(format, args...))}
 	}
 	if len(data) > MaxManifestSize {
 		return nil, fail("is %d bytes, more than the limit of %d", len(data), MaxManifestSize)
@@ -193,7 +195,10 @@ func decodeService(m map[string]any) (ServiceSpec, error) {
 		case "env":
 			s.Env, err = envList(k, v)
 		case "constraints":
-			s.Constraints, err = strList(k, v)
+			var l []string
+			if l, err = strList(k, v); err == nil {
+				s.Constraints, err = ParseConstraints(l)
+			}
 		case "replicas":
 			s.Replicas, err = uintVal(k, v)
 			replicasSet = true
@@ -646,8 +651,4 @@ func describe(v any) string {
 		return strconv.Quote(v)
 	}
 	return typeName(v)
-}
-
-func oneLine(s string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(s, "\r", " "), "\n", " ")
 }

@@ -50,7 +50,7 @@ func TestParseManifestTOML(t *testing.T) {
 		Env:  []string{"LOG=debug", "N=3"},
 		Mode: ModeReplicated, Replicas: 3,
 		Reservations: Resources{NanoCPUs: 5e8, MemoryBytes: 64 << 20},
-		Constraints:  []string{"node.labels.zone!=c"},
+		Constraints:  []Constraint{{"node.labels.zone", OpNe, "c"}},
 		Preferences:  []PlacementPreference{{Spread: "node.labels.zone"}},
 		Ports:        []PortSpec{{8080, "tcp"}, {53, "udp"}, {9090, "tcp"}},
 		MaxPerNode:   2,

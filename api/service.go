@@ -97,7 +97,7 @@ type ServiceSpec struct {
 
 	// Reservations are what the scheduler subtracts from a node's capacity.
 	Reservations Resources             `json:"reservations,omitempty"`
-	Constraints  []string              `json:"constraints,omitempty"` // "node.labels.zone==a"
+	Constraints  []Constraint          `json:"constraints,omitempty"` // "node.labels.zone==a"
 	Preferences  []PlacementPreference `json:"preferences,omitempty"`
 	Ports        []PortSpec            `json:"ports,omitempty"`
 	// MaxPerNode caps the tasks of this service on one node; 0 is no cap.

@@ -116,8 +116,9 @@ func (s *ServiceSpec) validate() string {
 		return fmt.Sprintf("spec.reservations.memory_bytes: %d is negative", s.Reservations.MemoryBytes)
 	}
 	for i, c := range s.Constraints {
-		if msg := checkConstraint(c); msg != "" {
-			return fmt.Sprintf("spec.constraints[%d]: %q %s", i, c, msg)
+		// Decoding parsed them; this catches constraints built in Go.
+		if p, err := ParseConstraint(c.String()); err != nil || p != c {
+			return fmt.Sprintf("spec.constraints[%d]: %v", i, constraintProblem(c, err))
 		}
 	}
 	for i, p := range s.Preferences {
@@ -134,8 +135,8 @@ func (s *ServiceSpec) validate() string {
 	if s.StopGracePeriod < 0 {
 		return fmt.Sprintf("spec.stop_grace_period: %s is negative", s.StopGracePeriod.Std())
 	}
-	if s.StopSignal != "" && !validSignal(s.StopSignal) {
-		return fmt.Sprintf("spec.stop_signal: %q is not a known signal (e.g. SIGTERM, SIGINT, SIGQUIT)", s.StopSignal)
+	if _, err := ParseSignal(s.StopSignal); err != nil {
+		return "spec.stop_signal: " + strings.TrimPrefix(err.Error(), "stop signal ")
 	}
 	for k := range s.Labels {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
@@ -350,34 +351,11 @@ func (s *ServiceSpec) validateRestart() string {
 	return ""
 }
 
-// checkConstraint checks the shape "node.<attr> == value" or "!=".
-func checkConstraint(c string) string {
-	op := "=="
-	i := strings.Index(c, op)
-	if j := strings.Index(c, "!="); j >= 0 && (i < 0 || j < i) {
-		op, i = "!=", j
+// constraintProblem explains why c, built in Go, is not what parsing its
+// text gives (err, or a key or value with surrounding space).
+func constraintProblem(c Constraint, err error) string {
+	if err != nil {
+		return err.Error()
 	}
-	if i < 0 {
-		return "has no == or != operator (e.g. node.labels.zone==a)"
-	}
-	key, val := strings.TrimSpace(c[:i]), strings.TrimSpace(c[i+len(op):])
-	if !strings.HasPrefix(key, "node.") || key == "node." || strings.ContainsAny(key, " \t") {
-		return "must compare a node attribute such as node.labels.zone, node.name, node.id or node.role"
-	}
-	if key == "node.labels." {
-		return "names no label"
-	}
-	if val == "" || strings.ContainsAny(val, "=!") {
-		return "has no valid value after the operator"
-	}
-	return ""
-}
-
-var signals = map[string]bool{
-	"HUP": true, "INT": true, "QUIT": true, "KILL": true, "USR1": true, "USR2": true,
-	"TERM": true, "ALRM": true, "STOP": true, "CONT": true, "WINCH": true, "PWR": true,
-}
-
-func validSignal(s string) bool {
-	return signals[strings.TrimPrefix(strings.ToUpper(s), "SIG")]
+	return fmt.Sprintf("invalid constraint %q: key and value must not have surrounding space", c.String())
 }

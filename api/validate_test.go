@@ -21,7 +21,7 @@ func TestValidateAcceptsMinimalSpecs(t *testing.T) {
 	}
 	full := validSpec()
 	full.Env = []string{"A=1", "B="}
-	full.Constraints = []string{"node.labels.zone==a", "node.name != n1"}
+	full.Constraints = []Constraint{{"node.labels.zone", OpEq, "a"}, {"node.name", OpNe, "n1"}}
 	full.Preferences = []PlacementPreference{{Spread: "node.labels.zone"}}
 	full.Ports = []PortSpec{{Port: 80}, {Port: 80, Protocol: "udp"}}
 	full.Restart = RestartPolicy{Condition: RestartOnFailure, Delay: Duration(time.Second), MaxAttempts: 3}
@@ -60,13 +60,14 @@ func TestValidateNamesTheField(t *testing.T) {
 		{func(s *ServiceSpec) { s.Ports = []PortSpec{{Port: 0}} }, "spec.ports[0].port: must be 1-65535"},
 		{func(s *ServiceSpec) { s.Ports = []PortSpec{{Port: 80}, {Port: 80, Protocol: "tcp"}} }, "spec.ports[1]: 80/tcp is listed twice"},
 		{func(s *ServiceSpec) { s.Ports = []PortSpec{{Port: 80, Protocol: "sctp"}} }, `spec.ports[0].protocol: "sctp"`},
-		{func(s *ServiceSpec) { s.Constraints = []string{"zone=a"} }, `spec.constraints[0]: "zone=a" has no == or != operator`},
-		{func(s *ServiceSpec) { s.Constraints = []string{"zone==a"} }, `spec.constraints[0]: "zone==a" must compare a node attribute`},
-		{func(s *ServiceSpec) { s.Constraints = []string{"node.name=="} }, `has no valid value`},
+		{func(s *ServiceSpec) { s.Constraints = []Constraint{{"zone", OpEq, "a"}} }, `spec.constraints[0]: invalid constraint "zone==a": unknown key "zone" (want ` + ConstraintKeys + `)`},
+		{func(s *ServiceSpec) { s.Constraints = []Constraint{{"node.role", OpEq, "manager"}} }, `spec.constraints[0]: invalid constraint "node.role==manager": node.role is not supported`},
+		{func(s *ServiceSpec) { s.Constraints = []Constraint{{"node.name", OpEq, ""}} }, `spec.constraints[0]: invalid constraint "node.name==": empty value`},
+		{func(s *ServiceSpec) { s.Constraints = []Constraint{{"node.name ", OpEq, "a"}} }, `key and value must not have surrounding space`},
 		{func(s *ServiceSpec) { s.Preferences = []PlacementPreference{{Spread: "zone"}} }, `spec.preferences[0].spread: "zone" must be node.labels.<key>`},
 		{func(s *ServiceSpec) { s.Reservations.MemoryBytes = -1 }, "spec.reservations.memory_bytes: -1 is negative"},
 		{func(s *ServiceSpec) { s.Reservations.NanoCPUs = -1 }, "spec.reservations.nano_cpus: -1 is out of range"},
-		{func(s *ServiceSpec) { s.StopSignal = "SIGFOO" }, `spec.stop_signal: "SIGFOO" is not a known signal`},
+		{func(s *ServiceSpec) { s.StopSignal = "SIGFOO" }, `spec.stop_signal: "SIGFOO": unknown signal`},
 		{func(s *ServiceSpec) { s.Labels = map[string]string{"": "x"} }, `spec.labels: "" is not a valid label key`},
 	}
 	for _, c := range cases {

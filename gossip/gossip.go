@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/shoal-project/shoal/internal/textutil"
 )
 
 // EventBuffer is the capacity of the Events channel.
@@ -180,7 +182,7 @@ func oneLine(err error) string {
 		}
 		return strings.Join(parts, "; ")
 	}
-	return strings.Join(strings.Fields(err.Error()), " ")
+	return textutil.OneLine(err.Error())
 }
 
 // Events returns the membership changes of remote members. It is never

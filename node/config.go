@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/internal/textutil"
 )
 
 // Config is everything `shoal agent` is told, by flags or by a TOML file
@@ -49,7 +52,7 @@ type Config struct {
 
 	// RestartGrace is how long the tasks of a node whose agent stopped on
 	// SIGTERM keep their places while it restarts (default 60s).
-	RestartGrace Duration `toml:"restart_grace"`
+	RestartGrace api.Duration `toml:"restart_grace"`
 	// LeaveOnTerminate makes SIGTERM leave the cluster for good: the node
 	// is marked down at once and its tasks are replaced elsewhere.
 	LeaveOnTerminate bool `toml:"leave_on_terminate"`
@@ -77,16 +80,16 @@ type RegistryConfig struct {
 
 // RaftConfig tunes consensus timing.
 type RaftConfig struct {
-	HeartbeatTimeout   Duration `toml:"heartbeat_timeout"`
-	ElectionTimeout    Duration `toml:"election_timeout"`
-	LeaderLeaseTimeout Duration `toml:"leader_lease_timeout"`
+	HeartbeatTimeout   api.Duration `toml:"heartbeat_timeout"`
+	ElectionTimeout    api.Duration `toml:"election_timeout"`
+	LeaderLeaseTimeout api.Duration `toml:"leader_lease_timeout"`
 }
 
 // GossipConfig tunes failure detection.
 type GossipConfig struct {
-	ProbeInterval Duration `toml:"probe_interval"`
-	ProbeTimeout  Duration `toml:"probe_timeout"`
-	SuspicionMult int      `toml:"suspicion_mult"`
+	ProbeInterval api.Duration `toml:"probe_interval"`
+	ProbeTimeout  api.Duration `toml:"probe_timeout"`
+	SuspicionMult int          `toml:"suspicion_mult"`
 }
 
 // VotersConfig sets how many Raft voters the leader keeps, and where.
@@ -99,32 +102,13 @@ type VotersConfig struct {
 	// ZoneLabel is the node label voters are spread over (default "zone").
 	ZoneLabel string `toml:"zone_label"`
 	// StableFor is how long a non-voter must be alive and caught up before promotion.
-	StableFor Duration `toml:"stable_for"`
+	StableFor api.Duration `toml:"stable_for"`
 	// DeadGrace is how long a voter may be dead before it is replaced.
-	DeadGrace Duration `toml:"dead_grace"`
+	DeadGrace api.Duration `toml:"dead_grace"`
 	// ReapAfter is how long a down node still counts towards the voter
 	// target (default 24h); `node rm` stops counting it at once.
-	ReapAfter Duration `toml:"reap_after"`
+	ReapAfter api.Duration `toml:"reap_after"`
 }
-
-// Duration is a time.Duration written in TOML as "500ms".
-type Duration time.Duration
-
-// UnmarshalText reads "500ms", "2s".
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("bad duration %q (want e.g. \"500ms\")", string(b))
-	}
-	if v < 0 {
-		return fmt.Errorf("duration %q must not be negative", string(b))
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalText writes the duration as "500ms".
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
 
 // DefaultConfig is the configuration before any file or flag.
 func DefaultConfig() Config {
@@ -138,11 +122,11 @@ func DefaultConfig() Config {
 		APIAddr:             "127.0.0.1:7948",
 		ContainerdSocket:    "/run/containerd/containerd.sock",
 		ContainerdNamespace: "shoal",
-		RestartGrace:        Duration(60 * time.Second),
+		RestartGrace:        api.Duration(60 * time.Second),
 		LogLevel:            "info",
 		LogFormat:           LogFormatText,
 		Voters: VotersConfig{Target: 3, Large: 5, LargeAt: 7, ZoneLabel: "zone",
-			DeadGrace: Duration(3 * time.Second), ReapAfter: Duration(24 * time.Hour)},
+			DeadGrace: api.Duration(3 * time.Second), ReapAfter: api.Duration(24 * time.Hour)},
 	}
 }
 
@@ -152,9 +136,9 @@ func LoadConfigFile(path string, c *Config) error {
 	if err != nil {
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
-			return fmt.Errorf("config %s: line %d: %s", path, perr.Position.Line, oneLine(perr.Message))
+			return fmt.Errorf("config %s: line %d: %s", path, perr.Position.Line, textutil.OneLine(perr.Message))
 		}
-		return fmt.Errorf("config %s: %s", path, oneLine(err.Error()))
+		return fmt.Errorf("config %s: %s", path, textutil.OneLine(err.Error()))
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		return fmt.Errorf("config %s: unknown key %q", path, und[0].String())
@@ -166,19 +150,12 @@ func LoadConfigFile(path string, c *Config) error {
 func ParseConfig(data string, c *Config) error {
 	md, err := toml.Decode(data, c)
 	if err != nil {
-		return fmt.Errorf("config: %s", oneLine(err.Error()))
+		return fmt.Errorf("config: %s", textutil.OneLine(err.Error()))
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		return fmt.Errorf("config: unknown key %q", und[0].String())
 	}
 	return nil
-}
-
-func oneLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return strings.TrimSpace(s)
 }
 
 // Validate checks c and names the first problem it finds.
@@ -240,6 +217,19 @@ func (c *Config) Validate() error {
 	}
 	if c.Voters.Large < c.Voters.Target || c.Voters.Large%2 == 0 {
 		return fmt.Errorf("voters.large: %d must be odd and at least voters.target", c.Voters.Large)
+	}
+	for _, f := range []struct {
+		key string
+		d   api.Duration
+	}{
+		{"raft.heartbeat_timeout", c.Raft.HeartbeatTimeout}, {"raft.election_timeout", c.Raft.ElectionTimeout},
+		{"raft.leader_lease_timeout", c.Raft.LeaderLeaseTimeout}, {"gossip.probe_interval", c.Gossip.ProbeInterval},
+		{"gossip.probe_timeout", c.Gossip.ProbeTimeout}, {"voters.stable_for", c.Voters.StableFor},
+		{"voters.dead_grace", c.Voters.DeadGrace},
+	} {
+		if f.d < 0 {
+			return fmt.Errorf("%s: %s must not be negative", f.key, f.d.Std())
+		}
 	}
 	if c.RestartGrace <= 0 || time.Duration(c.RestartGrace) > 24*time.Hour {
 		return fmt.Errorf("restart_grace: %s must be within (0, 24h]", time.Duration(c.RestartGrace))

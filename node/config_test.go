@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shoal-project/shoal/api"
 )
 
 func validConfig(t *testing.T) Config {
@@ -71,6 +73,8 @@ func TestConfigErrorsNameTheProblem(t *testing.T) {
 	}{
 		{func(c *Config) { c.P2PPort = 70000 }, "p2p port: 70000"},
 		{func(c *Config) { c.GossipPort = -1 }, "gossip port: -1"},
+		{func(c *Config) { c.Raft.ElectionTimeout = -api.Duration(time.Second) }, "raft.election_timeout: -1s must not be negative"},
+		{func(c *Config) { c.Voters.DeadGrace = -1 }, "voters.dead_grace: -1ns must not be negative"},
 		{func(c *Config) { c.Bind = "nope" }, `bind: "nope"`},
 		{func(c *Config) { c.APIAddr = "7948" }, "api addr"},
 		{func(c *Config) { c.Name = "a b" }, "name:"},

@@ -10,6 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/internal/ctxutil"
 	"github.com/shoal-project/shoal/p2p"
 	"github.com/shoal-project/shoal/raft"
 )
@@ -114,18 +115,18 @@ func (f *feedClient) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		if f.a.raftActive() {
 			f.setLeader("", 0)
-			sleepCtx(ctx, 250*time.Millisecond)
+			ctxutil.Sleep(ctx, 250*time.Millisecond)
 			continue
 		}
 		leader := f.discoverLeader(ctx)
 		if leader == "" {
-			sleepCtx(ctx, 250*time.Millisecond)
+			ctxutil.Sleep(ctx, 250*time.Millisecond)
 			continue
 		}
 		if err := f.follow(ctx, leader); err != nil && ctx.Err() == nil {
 			f.a.log.Warn("state feed interrupted", "leader", api.ShortID(leader), "err", err)
 			f.setLeader("", 0)
-			sleepCtx(ctx, 100*time.Millisecond)
+			ctxutil.Sleep(ctx, 100*time.Millisecond)
 		}
 	}
 }
@@ -221,12 +222,5 @@ func (f *feedClient) follow(ctx context.Context, leader string) error {
 		if f.a.raftActive() {
 			return nil
 		}
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
 	}
 }

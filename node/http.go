@@ -127,7 +127,7 @@ func decodeBody(r *http.Request, v any) error {
 	return nil
 }
 
-// submitFromRequest submits a command with the request ID the client sent.
+// submit submits a command with the request ID the client sent.
 func (s *apiServer) submit(r *http.Request, typ api.CommandType, payload any) (json.RawMessage, error) {
 	return s.agent.submitPayload(r.Context(), typ, r.Header.Get(api.HeaderRequestID), payload)
 }

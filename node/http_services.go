@@ -22,15 +22,12 @@ func (s *apiServer) routeServices() {
 	s.mux.HandleFunc("GET /v1/tasks/{id}/logs", s.taskLogs)
 }
 
-// checkSpec normalises and validates a spec, including what only the
-// scheduler can parse (constraints, placement preferences).
+// checkSpec normalises and validates a spec, including the placement
+// preferences the scheduler parses (constraints were parsed with the spec).
 func checkSpec(spec *api.ServiceSpec) error {
 	spec.Normalize()
 	if err := spec.Validate(); err != nil {
 		return err
-	}
-	if _, err := scheduler.ParseConstraints(spec.Constraints); err != nil {
-		return api.Errorf(api.CodeInvalid, "spec.constraints: %v", err)
 	}
 	for _, p := range spec.Preferences {
 		if _, err := scheduler.ParsePreference(p.Spread); err != nil {

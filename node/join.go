@@ -236,9 +236,9 @@ func (s *joinServer) handle(c net.Conn) {
 		p2p.WriteFrame(c, joinAccept{Error: api.Errorf(api.CodeInvalid, "%v", err)})
 		return
 	}
-	// Gossip and p2p addresses are taken as the joiner states them, but the
-	// host part must be where it really connects from when it says loopback
-	// or nothing.
+	// The node record is taken as the joiner states it (addresses
+	// included, unchanged) except for its ID, which is the peer ID its
+	// connection authenticated, and its status and availability.
 	n.Status, n.Availability = api.NodeReady, api.AvailabilityActive
 	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout-2*time.Second)
 	defer cancel()

@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/internal/fsutil"
 )
 
 // localState is what a node keeps in its data dir about the cluster it
@@ -57,28 +58,15 @@ func loadLocalState(dataDir string) (*localState, error) {
 	return &s, nil
 }
 
-// save writes the state atomically (temp file, fsync, rename).
+// save writes the state atomically and durably (fsutil.WriteFile).
 func (s *localState) save(dataDir string) error {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
 	}
 	path := filepath.Join(dataDir, localStateFile)
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
+	if err := fsutil.WriteFile(path, b, 0o600, true); err != nil {
 		return fmt.Errorf("data dir: %v", unwrapPathErr(err))
 	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/internal/ctxutil"
 	"github.com/shoal-project/shoal/node/orchestrator"
 	"github.com/shoal-project/shoal/raft"
 	"github.com/shoal-project/shoal/scheduler"
@@ -53,7 +54,7 @@ func (a *Agent) reconcileLoop(ctx context.Context, name string, f func(*raft.Vie
 			err := a.cons.VerifyLeader(vctx)
 			cancel()
 			if err != nil {
-				sleepCtx(ctx, 200*time.Millisecond)
+				ctxutil.Sleep(ctx, 200*time.Millisecond)
 				continue
 			}
 			verified = true
@@ -68,7 +69,7 @@ func (a *Agent) reconcileLoop(ctx context.Context, name string, f func(*raft.Vie
 				if err != nil {
 					a.log.Warn("reconciler write failed", "reconciler", name, "err", err)
 					verified = false
-					sleepCtx(ctx, 100*time.Millisecond)
+					ctxutil.Sleep(ctx, 100*time.Millisecond)
 					break
 				}
 				a.metrics.placements.Add(float64(placements(part)))

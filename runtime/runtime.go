@@ -1,5 +1,6 @@
 // Package runtime is the boundary between a node's task agent and whatever
-// actually runs workloads (host processes today, containerd later).
+// actually runs workloads: host processes (runtime/process) or containers
+// through containerd (runtime/containerd).
 //
 // A Runtime owns every task it was asked to prepare until it is asked to
 // remove it, and it keeps enough on disk that a new Runtime on the same

@@ -67,9 +67,9 @@ func (s *state) explain(g *group) string {
 }
 
 // firstFailing returns the index of the first constraint n fails, or -1.
-func firstFailing(cons []Constraint, n *api.Node) int {
+func firstFailing(cons []api.Constraint, n *api.Node) int {
 	for j, c := range cons {
-		if !c.Match(n) {
+		if !MatchConstraint(c, n) {
 			return j
 		}
 	}

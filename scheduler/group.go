@@ -13,7 +13,7 @@ type group struct {
 	serviceID  string
 	runtime    string
 	res        api.Resources
-	cons       []Constraint
+	cons       []api.Constraint
 	prefs      []string // label names, outermost first
 	ports      []portKey
 	maxPerNode int64
@@ -64,7 +64,9 @@ func fingerprint(b []byte, t *api.Task) []byte {
 	b = strconv.AppendUint(b, sp.MaxPerNode, 10)
 	for _, c := range sp.Constraints {
 		b = append(b, 1)
-		b = append(b, c...)
+		b = append(b, c.Key...)
+		b = append(b, c.Op...)
+		b = append(b, c.Value...)
 	}
 	for _, p := range sp.Preferences {
 		b = append(b, 2)
@@ -83,12 +85,7 @@ func newGroup(t *api.Task) *group {
 	sp := &t.Spec
 	g := &group{serviceID: t.ServiceID, runtime: sp.Runtime, res: sp.Reservations, ports: normPorts(sp.Ports)}
 	g.maxPerNode = int64(min(sp.MaxPerNode, math.MaxInt64))
-	cons, err := ParseConstraints(sp.Constraints)
-	if err != nil {
-		g.err = err.Error()
-		return g
-	}
-	g.cons = cons
+	g.cons = sp.Constraints
 	for _, p := range sp.Preferences {
 		key, err := ParsePreference(p.Spread)
 		if err != nil {
@@ -100,7 +97,9 @@ func newGroup(t *api.Task) *group {
 	sig := []byte(g.runtime)
 	for _, c := range g.cons {
 		sig = append(sig, 0)
-		sig = append(sig, c.String()...)
+		sig = append(sig, c.Key...)
+		sig = append(sig, c.Op...)
+		sig = append(sig, c.Value...)
 	}
 	g.staticSig = string(sig)
 	sig = sig[:0]

@@ -98,12 +98,8 @@ func checkPlan(t testing.TB, nodes []*api.Node, active, pending []*api.Task, p P
 		if n.Status != api.NodeReady || n.Availability != api.AvailabilityActive || !n.HasRuntime(tk.Spec.Runtime) {
 			t.Fatalf("task %s on unusable node %s", tk.ID, n.ID)
 		}
-		cons, err := ParseConstraints(tk.Spec.Constraints)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range cons {
-			if !c.Match(n) {
+		for _, c := range tk.Spec.Constraints {
+			if !MatchConstraint(c, n) {
 				t.Fatalf("task %s on %s breaks %s", tk.ID, n.ID, c)
 			}
 		}

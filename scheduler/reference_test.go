@@ -68,7 +68,7 @@ func referenceSchedule(nodes []*api.Node, active, pending []*api.Task, strat Str
 	for _, sid := range order {
 		for _, t := range byService[sid] {
 			sp := &t.Spec
-			cons, _ := ParseConstraints(sp.Constraints)
+			cons := sp.Constraints
 			var prefs []string
 			for _, p := range sp.Preferences {
 				k, _ := ParsePreference(p.Spread)
@@ -83,7 +83,7 @@ func referenceSchedule(nodes []*api.Node, active, pending []*api.Task, strat Str
 					(sp.Reservations.NanoCPUs == 0 || freeOf(n.Resources.NanoCPUs, cpu[id]) >= sp.Reservations.NanoCPUs) &&
 					(sp.MaxPerNode == 0 || svc[sid][id] < int64(sp.MaxPerNode))
 				for _, c := range cons {
-					ok = ok && c.Match(n)
+					ok = ok && MatchConstraint(c, n)
 				}
 				for _, p := range normPorts(sp.Ports) {
 					ok = ok && !ports[id][p.String()]
@@ -148,7 +148,7 @@ func randomCluster(rng *rand.Rand) ([]*api.Node, []*api.Task, []*api.Task) {
 		sp := api.ServiceSpec{Runtime: "process",
 			Reservations: api.Resources{NanoCPUs: int64(rng.IntN(3)) * 25e7, MemoryBytes: int64(rng.IntN(3)) * gib / 4}}
 		if rng.IntN(4) == 0 {
-			sp.Constraints = []string{"node.labels.zone!=" + []string{"a", "b", "c"}[rng.IntN(3)]}
+			sp.Constraints = mustCons("node.labels.zone!=" + []string{"a", "b", "c"}[rng.IntN(3)])
 		}
 		switch rng.IntN(4) {
 		case 0:

@@ -165,7 +165,7 @@ func staticOK(g *group, n *api.Node) bool {
 		return false
 	}
 	for _, c := range g.cons {
-		if !c.Match(n) {
+		if !MatchConstraint(c, n) {
 			return false
 		}
 	}

@@ -32,9 +32,9 @@ func workload(nNodes, nSvc, replicas int) ([]*api.Node, []*api.Task) {
 		spec := api.ServiceSpec{Reservations: api.Resources{NanoCPUs: int64(s%4) * 1e8, MemoryBytes: int64(s%3) * 64 << 20}}
 		switch s % 10 {
 		case 1:
-			spec.Constraints = []string{"node.labels.zone==" + zones[s%4]}
+			spec.Constraints = mustCons("node.labels.zone==" + zones[s%4])
 		case 2:
-			spec.Constraints = []string{"node.labels.zone!=a", "node.labels.rack!=r3"}
+			spec.Constraints = mustCons("node.labels.zone!=a", "node.labels.rack!=r3")
 		case 3:
 			spec.Preferences = []api.PlacementPreference{{Spread: "node.labels.zone"}}
 		case 4:
@@ -43,7 +43,7 @@ func workload(nNodes, nSvc, replicas int) ([]*api.Node, []*api.Task) {
 			spec.Ports = []api.PortSpec{{Port: uint16(10000 + s)}}
 		case 6:
 			spec.Runtime = "containerd"
-			spec.Constraints = []string{"node.labels.gpu==true"}
+			spec.Constraints = mustCons("node.labels.gpu==true")
 		}
 		pending = append(pending, tasks(fmt.Sprintf("svc-%04d", s), replicas, spec)...)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/internal/textutil"
 )
 
 func newEventsCommand(e *cliEnv) *cobra.Command {
@@ -149,5 +150,5 @@ func eventLine(e *api.Event) string {
 	if len(parts) > 0 {
 		s += " (" + strings.Join(parts, ", ") + ")"
 	}
-	return oneLine(s)
+	return textutil.OneLine(s)
 }

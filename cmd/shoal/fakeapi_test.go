@@ -207,7 +207,7 @@ func (f *fakeAPI) node(name string) *api.NodeInfo {
 // step advances the fake scheduler for one service (f.mu held).
 func (f *fakeAPI) step(name string) {
 	s := f.services[name]
-	stuck := strings.Contains(strings.Join(s.Spec.Constraints, " "), "nowhere")
+	stuck := strings.Contains(fmt.Sprint(s.Spec.Constraints), "nowhere")
 	want := int(s.Spec.Replicas)
 	if s.Spec.Mode == api.ModeGlobal {
 		want = len(f.nodes)

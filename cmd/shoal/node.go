@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/internal/textutil"
 )
 
 func newNodeCommand(e *cliEnv) *cobra.Command {
@@ -134,7 +135,7 @@ func eachName(cmd *cobra.Command, names []string, fn func(string) error) error {
 			failed = append(failed, n)
 			last = err
 			if len(names) > 1 {
-				fmt.Fprintf(cmd.ErrOrStderr(), "shoal: %s: %s\n", n, oneLine(err.Error()))
+				fmt.Fprintf(cmd.ErrOrStderr(), "shoal: %s: %s\n", n, textutil.OneLine(err.Error()))
 			}
 		}
 	}

@@ -3,12 +3,12 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/internal/fsutil"
 	"github.com/shoal-project/shoal/raft"
 )
 
@@ -37,7 +37,7 @@ signing key: it is written with mode 0600.`,
 			if err != nil {
 				return fmt.Errorf("the agent sent a bad snapshot: %v", err)
 			}
-			if err := writeFileAtomic(args[0], data); err != nil {
+			if err := fsutil.WriteFile(args[0], data, 0o600, true); err != nil {
 				return err
 			}
 			h := b.Header
@@ -162,40 +162,4 @@ func readSnapshotFile(path string) (*raft.Backup, error) {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	return b, nil
-}
-
-// writeFileAtomic writes data to path through a temporary file in the same
-// directory, synced and renamed over path, with mode 0600: a crash leaves
-// the old file or the new one, never half of one.
-func writeFileAtomic(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = tmp.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(filepath.Dir(path)); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }

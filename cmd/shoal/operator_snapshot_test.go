@@ -12,6 +12,7 @@ import (
 	hraft "github.com/hashicorp/raft"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/internal/fsutil"
 	"github.com/shoal-project/shoal/raft"
 )
 
@@ -30,7 +31,7 @@ func snapshotFile(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "c1.snap")
-	if err := writeFileAtomic(path, data); err != nil {
+	if err := fsutil.WriteFile(path, data, 0o600, true); err != nil {
 		t.Fatal(err)
 	}
 	return path

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/shoal-project/shoal/internal/textutil"
 )
 
 // extraCommands are added to the root command by run; agent.go registers
@@ -33,7 +35,7 @@ func runWith(args []string, env *cliEnv, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	msg := strings.Replace(oneLine(err.Error()), " Did you mean this? ", "; did you mean: ", 1)
+	msg := strings.Replace(textutil.OneLine(err.Error()), " Did you mean this? ", "; did you mean: ", 1)
 	fmt.Fprintf(stderr, "shoal: %s\n", msg)
 	return exitCode(err)
 }
@@ -74,12 +76,3 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
-
-// oneLine folds a message onto a single line.
-func oneLine(s string) string {
-	s = strings.TrimSpace(s)
-	if !strings.ContainsAny(s, "\r\n") {
-		return s
-	}
-	return strings.Join(strings.Fields(s), " ")
-}

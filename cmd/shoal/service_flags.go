@@ -100,7 +100,11 @@ func (f *serviceFlags) apply(cmd *cobra.Command, spec *api.ServiceSpec) error {
 		spec.Reservations.MemoryBytes = n
 	}
 	if set("constraint") {
-		spec.Constraints = f.constraints
+		cons, err := api.ParseConstraints(f.constraints)
+		if err != nil {
+			return usageErrorf(cmd, "--constraint: %v", err)
+		}
+		spec.Constraints = cons
 	}
 	if set("placement-pref") {
 		spec.Preferences = nil

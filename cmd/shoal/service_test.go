@@ -35,7 +35,7 @@ func TestServiceCreateWaitsForConvergence(t *testing.T) {
 	wantSpec := api.ServiceSpec{
 		Name: "web", Runtime: "process", Command: []string{"/bin/sleep", "100"}, Env: []string{"A=1,2", "B="}, WorkDir: "/srv",
 		Mode: api.ModeReplicated, Replicas: 2, Reservations: api.Resources{NanoCPUs: 5e8, MemoryBytes: 64 << 20},
-		Constraints: []string{"node.labels.zone==a"}, Preferences: []api.PlacementPreference{{Spread: "node.labels.zone"}},
+		Constraints: []api.Constraint{{Key: "node.labels.zone", Op: api.OpEq, Value: "a"}}, Preferences: []api.PlacementPreference{{Spread: "node.labels.zone"}},
 		Ports: []api.PortSpec{{Port: 8080, Protocol: "tcp"}, {Port: 53, Protocol: "udp"}}, MaxPerNode: 1,
 		Restart: api.RestartPolicy{Condition: api.RestartOnFailure, Delay: api.Duration(2 * time.Second), MaxAttempts: 3,
 			Window: api.Duration(time.Minute)},

@@ -10,7 +10,7 @@ import (
 
 // entry is the executor's record of one task.
 type entry struct {
-	task api.Task // as the leader last sent it
+	task api.Task // as the local replica last held it
 	// assigned is false once the task left the assignment set; the entry
 	// then lives until its supervisor has removed the workload.
 	assigned bool
@@ -73,7 +73,8 @@ func (e *Executor) SetAssignmentsAt(index uint64, tasks []api.Task) {
 }
 
 // UpdateAssignments applies an increment: new or changed tasks, and the
-// IDs of tasks removed from this node (deleted by the leader).
+// IDs of tasks removed from this node. The agent does not use it (it hands
+// over the whole set with SetAssignmentsAt); tests do.
 func (e *Executor) UpdateAssignments(changed []api.Task, removed []string) {
 	e.mu.Lock()
 	for _, t := range changed {

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/internal/fsutil"
 )
 
 // Files in Config.StateDir.
@@ -64,34 +65,11 @@ func (s *store) save(name string, seq uint64, v any, durable bool) error {
 	if seq <= s.written[name] {
 		return nil
 	}
-	if err := writeAtomic(filepath.Join(s.dir, name), b, durable); err != nil {
-		return err
-	}
-	s.written[name] = seq
-	return nil
-}
-
-// writeAtomic replaces path with b: temp file, fsync if durable, rename.
-func writeAtomic(path string, b []byte, durable bool) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("executor: %w", err)
-	}
-	_, err = f.Write(b)
-	if err == nil && durable {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	path := filepath.Join(s.dir, name)
+	if err := fsutil.WriteFile(path, b, 0o600, durable); err != nil {
 		return fmt.Errorf("executor: write %s: %w", path, err)
 	}
+	s.written[name] = seq
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/internal/ctxutil"
 )
 
 // Retry delays for a failing Reporter, and the bound on one call.
@@ -117,7 +118,7 @@ func (e *Executor) reportLoop(ctx context.Context) {
 			return
 		case <-e.reports.wake:
 		}
-		if !sleepCtx(ctx, e.cfg.ReportInterval) {
+		if ctxutil.Sleep(ctx, e.cfg.ReportInterval) != nil {
 			return
 		}
 		for {
@@ -140,7 +141,7 @@ func (e *Executor) reportLoop(ctx context.Context) {
 			}
 			backoff = min(max(2*backoff, minReportBackoff), maxReportBackoff)
 			e.log.Warn("executor: task statuses not reported; retrying", "count", len(batch), "err", err, "retry_in", backoff)
-			if !sleepCtx(ctx, backoff) {
+			if ctxutil.Sleep(ctx, backoff) != nil {
 				return
 			}
 		}
@@ -153,16 +154,4 @@ func (e *Executor) stillKnown(id string) bool {
 	defer e.mu.Unlock()
 	_, ok := e.tasks[id]
 	return ok
-}
-
-// sleepCtx sleeps for d; it returns false if ctx ended first.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -9,9 +9,7 @@ import (
 
 // global converges a global service: see Orchestrate.
 func (o *svcRun) global(tasks []*api.Task) {
-	// Constraints that do not parse are ignored here: the tasks are still
-	// created, and Allocate leaves them pending with the parse error.
-	cons, _ := scheduler.ParseConstraints(o.svc.Spec.Constraints)
+	cons := o.svc.Spec.Constraints
 	byNode := map[string][]*api.Task{}
 	for _, t := range tasks {
 		if t.Slot != 0 || t.NodeID == "" { // left over from replicated mode
@@ -58,12 +56,12 @@ func (o *svcRun) global(tasks []*api.Task) {
 // it exists, is ready or restarting (its tasks keep their places through
 // an agent restart), is not draining, and fits the runtime and
 // constraints.
-func (o *svcRun) keeps(n *api.Node, cons []scheduler.Constraint) bool {
+func (o *svcRun) keeps(n *api.Node, cons []api.Constraint) bool {
 	if n == nil || (n.Status != api.NodeReady && n.Status != api.NodeRestarting) || n.Availability == api.AvailabilityDrain || !n.HasRuntime(o.svc.Spec.Runtime) {
 		return false
 	}
 	for _, c := range cons {
-		if !c.Match(n) {
+		if !scheduler.MatchConstraint(c, n) {
 			return false
 		}
 	}
@@ -72,6 +70,6 @@ func (o *svcRun) keeps(n *api.Node, cons []scheduler.Constraint) bool {
 
 // takes reports whether node n may get a new task of the service: it
 // keeps one, is ready and is active (not paused).
-func (o *svcRun) takes(n *api.Node, cons []scheduler.Constraint) bool {
+func (o *svcRun) takes(n *api.Node, cons []api.Constraint) bool {
 	return o.keeps(n, cons) && n.Status == api.NodeReady && (n.Availability == api.AvailabilityActive || n.Availability == "")
 }

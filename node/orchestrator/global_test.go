@@ -11,7 +11,11 @@ import (
 func globalSpec(cons ...string) api.ServiceSpec {
 	s := spec("agent", 0)
 	s.Mode = api.ModeGlobal
-	s.Constraints = cons
+	cs, err := api.ParseConstraints(cons)
+	if err != nil {
+		panic(err)
+	}
+	s.Constraints = cs
 	return s
 }
 

@@ -15,6 +15,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/internal/textutil"
 )
 
 // stagingLease keeps blobs written by WriteBlob until CreateImage makes an
@@ -62,7 +63,7 @@ func (r *Runtime) HasBlob(ctx context.Context, dgst string) (bool, error) {
 	case errdefs.IsNotFound(err):
 		return false, nil
 	}
-	return false, fmt.Errorf("blob %s: %s", d, oneLine(err))
+	return false, fmt.Errorf("blob %s: %s", d, textutil.OneLine(err.Error()))
 }
 
 // WriteBlob stores the size bytes of rd as the blob dgst. The content
@@ -90,7 +91,7 @@ func (r *Runtime) WriteBlob(ctx context.Context, dgst string, size int64, rd io.
 		}
 		err := r.client.LeasesService().AddResource(ctx, leases.Lease{ID: stagingLease}, leases.Resource{ID: d.String(), Type: "content"})
 		if err != nil {
-			return fmt.Errorf("blob %s: %s", d, oneLine(err))
+			return fmt.Errorf("blob %s: %s", d, textutil.OneLine(err.Error()))
 		}
 		return nil
 	}
@@ -98,9 +99,9 @@ func (r *Runtime) WriteBlob(ctx context.Context, dgst string, size int64, rd io.
 	if err := content.WriteBlob(ctx, cs, ref, rd, ocispec.Descriptor{Digest: d, Size: size}); err != nil {
 		abortCtx := context.WithoutCancel(ctx)
 		if aerr := cs.Abort(abortCtx, ref); aerr != nil && !errdefs.IsNotFound(aerr) {
-			return fmt.Errorf("blob %s refused: %s (and discarding it failed: %s)", d, oneLine(err), oneLine(aerr))
+			return fmt.Errorf("blob %s refused: %s (and discarding it failed: %s)", d, textutil.OneLine(err.Error()), textutil.OneLine(aerr.Error()))
 		}
-		return fmt.Errorf("blob %s refused: %s", d, oneLine(err))
+		return fmt.Errorf("blob %s refused: %s", d, textutil.OneLine(err.Error()))
 	}
 	// A blob another namespace already had is shared without reading rd.
 	if info, err := cs.Info(ctx, d); err == nil && info.Size != size {
@@ -115,7 +116,7 @@ func (r *Runtime) stagingContext(ctx context.Context) (context.Context, error) {
 	ctx = r.withNS(ctx)
 	_, err := r.client.LeasesService().Create(ctx, leases.WithID(stagingLease))
 	if err != nil && !errdefs.IsAlreadyExists(err) {
-		return nil, fmt.Errorf("create staging lease: %s", oneLine(err))
+		return nil, fmt.Errorf("create staging lease: %s", textutil.OneLine(err.Error()))
 	}
 	return leases.WithLease(ctx, stagingLease), nil
 }
@@ -161,7 +162,7 @@ func (r *Runtime) CreateImage(ctx context.Context, ref, manifestDigest, mediaTyp
 	})
 	handler := images.SetChildrenLabels(cs, images.FilterPlatforms(check, platforms.Default()))
 	if err := images.Walk(ctx, handler, target); err != nil {
-		return fmt.Errorf("image %s: %s", name, oneLine(err))
+		return fmt.Errorf("image %s: %s", name, textutil.OneLine(err.Error()))
 	}
 	if !sawManifest {
 		return fmt.Errorf("image %s: %s has no manifest for this platform (%s)", name, d, platforms.DefaultString())
@@ -177,11 +178,11 @@ func (r *Runtime) CreateImage(ctx context.Context, ref, manifestDigest, mediaTyp
 			created, err = r.client.ImageService().Update(ctx, im, "target")
 		}
 		if err != nil {
-			return fmt.Errorf("image %s: %s", name, oneLine(err))
+			return fmt.Errorf("image %s: %s", name, textutil.OneLine(err.Error()))
 		}
 		if err := client.NewImage(r.client, created).Unpack(ctx, snapshotter); err != nil {
 			r.restoreImages(ctx, []images.Image{created}, before)
-			return fmt.Errorf("image %s: unpack: %s", name, oneLine(err))
+			return fmt.Errorf("image %s: unpack: %s", name, textutil.OneLine(err.Error()))
 		}
 		return nil
 	})
@@ -193,7 +194,7 @@ func (r *Runtime) CreateImage(ctx context.Context, ref, manifestDigest, mediaTyp
 	for _, b := range blobs {
 		err := lm.DeleteResource(ctx, leases.Lease{ID: stagingLease}, leases.Resource{ID: b.Digest.String(), Type: "content"})
 		if err != nil && !errdefs.IsNotFound(err) {
-			return fmt.Errorf("image %s: release staged blob %s: %s", name, b.Digest, oneLine(err))
+			return fmt.Errorf("image %s: release staged blob %s: %s", name, b.Digest, textutil.OneLine(err.Error()))
 		}
 	}
 	return nil

@@ -27,6 +27,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/identifiers"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 
+	"github.com/shoal-project/shoal/internal/textutil"
 	rtapi "github.com/shoal-project/shoal/runtime"
 )
 
@@ -148,7 +149,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	defer cancel()
 	if _, err := c.Version(vctx); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("containerd runtime: daemon at %s does not answer: %s", cfg.Address, oneLine(err))
+		return nil, fmt.Errorf("containerd runtime: daemon at %s does not answer: %s", cfg.Address, textutil.OneLine(err.Error()))
 	}
 	for _, d := range []string{"tasks", "volumes"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/containerd/errdefs"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/internal/textutil"
 )
 
 // ImageInfo describes an image in the runtime's namespace.
@@ -43,16 +44,16 @@ func (r *Runtime) ensureImage(ctx context.Context, ref string) (client.Image, er
 	case err == nil:
 		ok, err := img.IsUnpacked(ctx, snapshotter)
 		if err != nil {
-			return nil, fmt.Errorf("image %s: %s", name, oneLine(err))
+			return nil, fmt.Errorf("image %s: %s", name, textutil.OneLine(err.Error()))
 		}
 		if !ok {
 			if err := r.withTempLease(ctx, func(ctx context.Context) error { return img.Unpack(ctx, snapshotter) }); err != nil {
-				return nil, fmt.Errorf("image %s: unpack: %s", name, oneLine(err))
+				return nil, fmt.Errorf("image %s: unpack: %s", name, textutil.OneLine(err.Error()))
 			}
 		}
 		return img, nil
 	case !errdefs.IsNotFound(err):
-		return nil, fmt.Errorf("image %s: %s", name, oneLine(err))
+		return nil, fmt.Errorf("image %s: %s", name, textutil.OneLine(err.Error()))
 	}
 	err = r.withTempLease(ctx, func(ctx context.Context) error {
 		var perr error
@@ -63,7 +64,7 @@ func (r *Runtime) ensureImage(ctx context.Context, ref string) (client.Image, er
 		return perr
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pull %s: %s", name, oneLine(err))
+		return nil, fmt.Errorf("pull %s: %s", name, textutil.OneLine(err.Error()))
 	}
 	return img, nil
 }
@@ -86,7 +87,7 @@ func (r *Runtime) ImportImage(ctx context.Context, tar io.Reader) ([]ImageInfo, 
 		var names importNames
 		imported, err := r.client.Import(ctx, tar, client.WithImageRefTranslator(names.refName))
 		if err != nil {
-			return fmt.Errorf("import image archive: %s", oneLine(err))
+			return fmt.Errorf("import image archive: %s", textutil.OneLine(err.Error()))
 		}
 		imgs, touched, err := r.rename(ctx, imported)
 		if err == nil {
@@ -103,7 +104,7 @@ func (r *Runtime) ImportImage(ctx context.Context, tar io.Reader) ([]ImageInfo, 
 			img := client.NewImage(r.client, im)
 			if err := img.Unpack(ctx, snapshotter); err != nil {
 				r.restoreImages(ctx, append(imported, touched...), before)
-				return fmt.Errorf("import image archive: unpack %s: %s", im.Name, oneLine(err))
+				return fmt.Errorf("import image archive: unpack %s: %s", im.Name, textutil.OneLine(err.Error()))
 			}
 			out = append(out, r.info(ctx, img))
 		}
@@ -119,7 +120,7 @@ func (r *Runtime) ImportImage(ctx context.Context, tar io.Reader) ([]ImageInfo, 
 func (r *Runtime) imageMap(ctx context.Context) (map[string]images.Image, error) {
 	list, err := r.client.ImageService().List(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list images: %s", oneLine(err))
+		return nil, fmt.Errorf("list images: %s", textutil.OneLine(err.Error()))
 	}
 	m := make(map[string]images.Image, len(list))
 	for _, im := range list {
@@ -154,7 +155,7 @@ func (r *Runtime) Images(ctx context.Context) ([]ImageInfo, error) {
 	ctx = r.withNS(ctx)
 	list, err := r.client.ListImages(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list images: %s", oneLine(err))
+		return nil, fmt.Errorf("list images: %s", textutil.OneLine(err.Error()))
 	}
 	out := make([]ImageInfo, 0, len(list))
 	for _, img := range list {
@@ -177,7 +178,7 @@ func (r *Runtime) HasImage(ctx context.Context, ref string) (bool, error) {
 	case errdefs.IsNotFound(err):
 		return false, nil
 	}
-	return false, fmt.Errorf("image %s: %s", name, oneLine(err))
+	return false, fmt.Errorf("image %s: %s", name, textutil.OneLine(err.Error()))
 }
 
 // RemoveImage removes the image named ref, and any image whose name
@@ -201,7 +202,7 @@ func (r *Runtime) RemoveImage(ctx context.Context, ref string) error {
 		}
 		err := r.client.ImageService().Delete(ctx, have, images.SynchronousDelete())
 		if err != nil && !errdefs.IsNotFound(err) {
-			return fmt.Errorf("remove image %s: %s", have, oneLine(err))
+			return fmt.Errorf("remove image %s: %s", have, textutil.OneLine(err.Error()))
 		}
 	}
 	return nil

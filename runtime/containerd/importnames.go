@@ -10,6 +10,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/internal/textutil"
 )
 
 // importNames turns the names an image archive gives its images into the
@@ -61,11 +62,11 @@ func (r *Runtime) rename(ctx context.Context, imported []images.Image) (final, t
 				created, err = is.Update(ctx, want, "target")
 			}
 			if err != nil {
-				return nil, touched, fmt.Errorf("name image %s: %s", name, oneLine(err))
+				return nil, touched, fmt.Errorf("name image %s: %s", name, textutil.OneLine(err.Error()))
 			}
 			touched = append(touched, created)
 			if err := is.Delete(ctx, im.Name); err != nil && !errdefs.IsNotFound(err) {
-				return nil, touched, fmt.Errorf("remove short name %s: %s", im.Name, oneLine(err))
+				return nil, touched, fmt.Errorf("remove short name %s: %s", im.Name, textutil.OneLine(err.Error()))
 			}
 			im = created
 		}

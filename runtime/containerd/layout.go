@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	"github.com/containerd/containerd/v2/pkg/identifiers"
 )
@@ -47,9 +46,4 @@ func validTaskID(id string) error {
 		return fmt.Errorf("task ID %q: not a valid container ID (letters and digits joined by single '.', '_' or '-', at most 76 bytes)", id)
 	}
 	return nil
-}
-
-// oneLine flattens an error message to one line.
-func oneLine(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
 }

@@ -11,8 +11,8 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
 
-	"github.com/shoal-project/shoal/runtime/process"
-
+	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/internal/textutil"
 	rtapi "github.com/shoal-project/shoal/runtime"
 )
 
@@ -30,7 +30,7 @@ func (r *Runtime) Prepare(ctx context.Context, spec rtapi.TaskSpec) error {
 	if _, err := r.client.LoadContainer(ctx, spec.TaskID); err == nil {
 		return nil
 	} else if !errdefs.IsNotFound(err) {
-		return fmt.Errorf("task %s: %s", spec.TaskID, oneLine(err))
+		return fmt.Errorf("task %s: %s", spec.TaskID, textutil.OneLine(err.Error()))
 	}
 	if err := r.prepare(ctx, spec); err != nil {
 		return fmt.Errorf("task %s: %w", spec.TaskID, err)
@@ -43,7 +43,7 @@ func (r *Runtime) prepare(ctx context.Context, spec rtapi.TaskSpec) error {
 	if s.Image == "" {
 		return errors.New("service spec has no image")
 	}
-	if _, err := process.ParseSignal(s.StopSignal); err != nil {
+	if _, err := api.ParseSignal(s.StopSignal); err != nil {
 		return err
 	}
 	if s.StopGracePeriod < 0 {
@@ -96,10 +96,10 @@ func (r *Runtime) prepare(ctx context.Context, spec rtapi.TaskSpec) error {
 		// option failed.
 		dctx := context.WithoutCancel(ctx)
 		if rerr := r.client.SnapshotService(snapshotter).Remove(dctx, spec.TaskID); rerr != nil && !errdefs.IsNotFound(rerr) {
-			err = fmt.Errorf("%s (and removing its snapshot failed: %s)", oneLine(err), oneLine(rerr))
+			err = fmt.Errorf("%s (and removing its snapshot failed: %s)", textutil.OneLine(err.Error()), textutil.OneLine(rerr.Error()))
 		}
 		os.RemoveAll(dir)
-		return fmt.Errorf("create container: %s", oneLine(err))
+		return fmt.Errorf("create container: %s", textutil.OneLine(err.Error()))
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/oci"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/shoal-project/shoal/internal/textutil"
 	rtapi "github.com/shoal-project/shoal/runtime"
 )
 
@@ -26,7 +27,7 @@ func (r *Runtime) specOpts(ctx context.Context, img client.Image, ts rtapi.TaskS
 	s := ts.Spec
 	ic, err := img.Spec(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("image %s: read config: %s", img.Name(), oneLine(err))
+		return nil, fmt.Errorf("image %s: read config: %s", img.Name(), textutil.OneLine(err.Error()))
 	}
 	args, err := containerArgs(ic.Config.Entrypoint, ic.Config.Cmd, s.Entrypoint, s.Command, s.Args)
 	if err != nil {

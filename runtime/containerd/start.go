@@ -11,6 +11,7 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/cio"
 
+	"github.com/shoal-project/shoal/internal/textutil"
 	rtapi "github.com/shoal-project/shoal/runtime"
 )
 
@@ -38,7 +39,7 @@ func (r *Runtime) Start(ctx context.Context, taskID string) error {
 	}
 	started := time.Now().UTC()
 	if _, err := c.SetLabels(ctx, map[string]string{labelStartedAt: started.Format(time.RFC3339Nano)}); err != nil {
-		return fmt.Errorf("task %s: %s", taskID, oneLine(err))
+		return fmt.Errorf("task %s: %s", taskID, textutil.OneLine(err.Error()))
 	}
 	t, err = c.NewTask(ctx, cio.LogFile(filepath.Join(r.taskDir(taskID), logFile)))
 	if err != nil {
@@ -53,7 +54,7 @@ func (r *Runtime) Start(ctx context.Context, taskID string) error {
 // startFailed deletes a task that did not start and records an exit
 // status for it on the container.
 func (r *Runtime) startFailed(ctx context.Context, c client.Container, t client.Task, cause error) error {
-	msg := oneLine(cause)
+	msg := textutil.OneLine(cause.Error())
 	code := 126
 	if strings.Contains(msg, "no such file or directory") || strings.Contains(msg, "executable file not found") {
 		code = 127
@@ -68,7 +69,7 @@ func (r *Runtime) startFailed(ctx context.Context, c client.Container, t client.
 		labelError:      truncate(msg, 2000),
 	})
 	if err != nil {
-		return fmt.Errorf("task %s: %s (and recording the failure failed: %s)", c.ID(), msg, oneLine(err))
+		return fmt.Errorf("task %s: %s (and recording the failure failed: %s)", c.ID(), msg, textutil.OneLine(err.Error()))
 	}
 	return fmt.Errorf("task %s: %s (exit code %d)", c.ID(), msg, code)
 }

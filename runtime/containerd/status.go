@@ -14,6 +14,7 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
 
+	"github.com/shoal-project/shoal/internal/textutil"
 	rtapi "github.com/shoal-project/shoal/runtime"
 )
 
@@ -31,7 +32,7 @@ func (r *Runtime) load(ctx context.Context, taskID string) (client.Container, er
 		return nil, fmt.Errorf("task %q: %w", taskID, rtapi.ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("task %s: %s", taskID, oneLine(err))
+		return nil, fmt.Errorf("task %s: %s", taskID, textutil.OneLine(err.Error()))
 	}
 	return c, nil
 }
@@ -43,7 +44,7 @@ func task(ctx context.Context, c client.Container) (client.Task, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("task %s: %s", c.ID(), oneLine(err))
+		return nil, fmt.Errorf("task %s: %s", c.ID(), textutil.OneLine(err.Error()))
 	}
 	return t, nil
 }
@@ -65,7 +66,7 @@ func (r *Runtime) List(ctx context.Context) ([]rtapi.Status, error) {
 	ctx = r.withNS(ctx)
 	cs, err := r.client.Containers(ctx, fmt.Sprintf("labels.%q", labelTask))
 	if err != nil {
-		return nil, fmt.Errorf("list containers: %s", oneLine(err))
+		return nil, fmt.Errorf("list containers: %s", textutil.OneLine(err.Error()))
 	}
 	out := make([]rtapi.Status, 0, len(cs))
 	for _, c := range cs {
@@ -120,7 +121,7 @@ func (r *Runtime) statusOf(ctx context.Context, c client.Container) (rtapi.Statu
 		return st, nil, nil
 	}
 	if err != nil {
-		return st, t, fmt.Errorf("task %s: %s", c.ID(), oneLine(err))
+		return st, t, fmt.Errorf("task %s: %s", c.ID(), textutil.OneLine(err.Error()))
 	}
 	switch ts.Status {
 	case client.Running, client.Paused, client.Pausing:

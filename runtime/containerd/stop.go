@@ -12,8 +12,8 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
 
-	"github.com/shoal-project/shoal/runtime/process"
-
+	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/internal/textutil"
 	rtapi "github.com/shoal-project/shoal/runtime"
 )
 
@@ -34,9 +34,9 @@ func (r *Runtime) Stop(ctx context.Context, taskID string, grace time.Duration) 
 	}
 	labels, err := c.Labels(ctx)
 	if err != nil {
-		return fmt.Errorf("task %s: %s", taskID, oneLine(err))
+		return fmt.Errorf("task %s: %s", taskID, textutil.OneLine(err.Error()))
 	}
-	sig, err := process.ParseSignal(labels[labelStopSignal])
+	sig, err := api.ParseSignal(labels[labelStopSignal])
 	if err != nil {
 		return fmt.Errorf("task %s: %w", taskID, err)
 	}
@@ -47,7 +47,7 @@ func (r *Runtime) Stop(ctx context.Context, taskID string, grace time.Duration) 
 		grace = DefaultStopGrace
 	}
 	signal := func(sig syscall.Signal) error { return kill(ctx, t, sig) }
-	return rtapi.StopWithGrace(ctx, taskID, signal, r.Wait, sig, grace)
+	return rtapi.StopWithGrace(ctx, taskID, signal, r.Wait, syscall.Signal(sig), grace)
 }
 
 // kill signals the task's init process; a task that already ended is not
@@ -55,7 +55,7 @@ func (r *Runtime) Stop(ctx context.Context, taskID string, grace time.Duration) 
 func kill(ctx context.Context, t client.Task, sig syscall.Signal) error {
 	err := t.Kill(ctx, sig)
 	if err != nil && !errdefs.IsNotFound(err) {
-		return fmt.Errorf("signal %d: %s", sig, oneLine(err))
+		return fmt.Errorf("signal %d: %s", sig, textutil.OneLine(err.Error()))
 	}
 	return nil
 }
@@ -82,11 +82,11 @@ func (r *Runtime) Remove(ctx context.Context, taskID string) error {
 		}
 		if t != nil {
 			if _, err := t.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
-				return fmt.Errorf("task %s: delete task: %s", taskID, oneLine(err))
+				return fmt.Errorf("task %s: delete task: %s", taskID, textutil.OneLine(err.Error()))
 			}
 		}
 		if err := c.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
-			return fmt.Errorf("task %s: delete container: %s", taskID, oneLine(err))
+			return fmt.Errorf("task %s: delete container: %s", taskID, textutil.OneLine(err.Error()))
 		}
 	}
 	return r.removeLeftovers(taskID)

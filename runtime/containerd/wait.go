@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/shoal-project/shoal/internal/ctxutil"
+	"github.com/shoal-project/shoal/internal/textutil"
 	rtapi "github.com/shoal-project/shoal/runtime"
 )
 
@@ -29,7 +31,7 @@ func (r *Runtime) Wait(ctx context.Context, taskID string) (rtapi.Status, error)
 			return st, nil
 		}
 		if t == nil {
-			if err := sleepCtx(ctx, pollInterval); err != nil {
+			if err := ctxutil.Sleep(ctx, pollInterval); err != nil {
 				return st, err
 			}
 			continue
@@ -39,24 +41,12 @@ func (r *Runtime) Wait(ctx context.Context, taskID string) (rtapi.Status, error)
 			if ctx.Err() != nil {
 				return st, ctx.Err()
 			}
-			return st, fmt.Errorf("task %s: wait: %s", taskID, oneLine(err))
+			return st, fmt.Errorf("task %s: wait: %s", taskID, textutil.OneLine(err.Error()))
 		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
 			return st, ctx.Err()
 		}
-	}
-}
-
-// sleepCtx sleeps for d or until ctx is done.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

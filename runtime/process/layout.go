@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/shoal-project/shoal/internal/fsutil"
 )
 
 // Files in a task's directory, <Root>/tasks/<taskID>/.
@@ -50,28 +52,16 @@ type exitRecord struct {
 	Err        string    `json:"error,omitempty"`
 }
 
-// writeJSONAtomic writes v to path through a temporary file and a rename,
-// so readers see the old file, the new file, or nothing. It does not fsync:
-// these files describe processes, which a host crash ends anyway; the
-// rename is what protects them from a crash of the agent or the shim.
+// writeJSONAtomic replaces path with v as JSON (fsutil.WriteFile, mode
+// 0600), so readers see the old file, the new file, or nothing. It does not
+// fsync: these files describe processes, which a host crash ends anyway;
+// the rename is what protects them from a crash of the agent or the shim.
 func writeJSONAtomic(path string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return fsutil.WriteFile(path, b, 0o600, false)
 }
 
 // readJSON reads path into v. A missing file gives an error that matches

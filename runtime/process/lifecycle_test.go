@@ -84,7 +84,7 @@ func TestPrepareRejectsBadSpecs(t *testing.T) {
 		"empty command":  {func(s *rtapi.TaskSpec) { s.Spec.Command = nil }, "command is empty"},
 		"escaping dir":   {func(s *rtapi.TaskSpec) { s.Spec.WorkDir = "a/../../x" }, `must not contain ".."`},
 		"bad env":        {func(s *rtapi.TaskSpec) { s.Spec.Env = []string{"NOVALUE"} }, `"NOVALUE" is not KEY=VALUE`},
-		"bad signal":     {func(s *rtapi.TaskSpec) { s.Spec.StopSignal = "SIGNOPE" }, "unknown signal name"},
+		"bad signal":     {func(s *rtapi.TaskSpec) { s.Spec.StopSignal = "SIGNOPE" }, "unknown signal"},
 		"bad task id":    {func(s *rtapi.TaskSpec) { s.TaskID = "a/b" }, "only letters"},
 		"dot-dot id":     {func(s *rtapi.TaskSpec) { s.TaskID = ".." }, "not allowed"},
 		"other runtime":  {func(s *rtapi.TaskSpec) { s.Spec.Runtime = "containerd" }, `wants runtime "containerd"`},

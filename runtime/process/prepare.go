@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shoal-project/shoal/api"
 	rtapi "github.com/shoal-project/shoal/runtime"
 )
 
@@ -66,7 +67,7 @@ func (r *Runtime) launchSpec(dir string, spec rtapi.TaskSpec) (launchSpec, error
 	if err != nil {
 		return launchSpec{}, err
 	}
-	sig, err := ParseSignal(s.StopSignal)
+	sig, err := api.ParseSignal(s.StopSignal)
 	if err != nil {
 		return launchSpec{}, err
 	}
@@ -78,7 +79,7 @@ func (r *Runtime) launchSpec(dir string, spec rtapi.TaskSpec) (launchSpec, error
 		Argv:        argv,
 		Env:         env,
 		Dir:         workDir,
-		StopSignal:  signalName(sig),
+		StopSignal:  sig.String(),
 		StopGrace:   time.Duration(s.StopGracePeriod),
 		MaxLogBytes: r.maxLogBytes,
 		MaxLogFiles: r.maxLogFiles,

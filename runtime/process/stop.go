@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/shoal-project/shoal/api"
 	rtapi "github.com/shoal-project/shoal/runtime"
 )
 
@@ -29,7 +30,7 @@ func (r *Runtime) Stop(ctx context.Context, taskID string, grace time.Duration) 
 	if err := readJSON(filepath.Join(dir, specFile), &ls); err != nil {
 		return fmt.Errorf("task %s: %w", taskID, err)
 	}
-	sig, err := ParseSignal(ls.StopSignal)
+	sig, err := api.ParseSignal(ls.StopSignal)
 	if err != nil {
 		return fmt.Errorf("task %s: %w", taskID, err)
 	}
@@ -40,7 +41,7 @@ func (r *Runtime) Stop(ctx context.Context, taskID string, grace time.Duration) 
 		grace = DefaultStopGrace
 	}
 	signal := func(sig syscall.Signal) error { return signalTask(dir, sig) }
-	return rtapi.StopWithGrace(ctx, taskID, signal, r.Wait, sig, grace)
+	return rtapi.StopWithGrace(ctx, taskID, signal, r.Wait, syscall.Signal(sig), grace)
 }
 
 // signalTask sends sig to the workload's process group, unless its main

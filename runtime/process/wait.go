@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/shoal-project/shoal/internal/ctxutil"
 	rtapi "github.com/shoal-project/shoal/runtime"
 )
 
@@ -48,7 +49,7 @@ func waitChange(ctx context.Context, dir string) error {
 		if !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
-		return sleepCtx(ctx, pollInterval)
+		return ctxutil.Sleep(ctx, pollInterval)
 	}
 	if processAlive(ss.ShimPID, ss.ShimStart) {
 		return waitProcessExit(ctx, ss.ShimPID, ss.ShimStart)
@@ -99,21 +100,9 @@ func waitProcessExit(ctx context.Context, pid int, start uint64) error {
 // pollProcessExit polls /proc until the process is gone.
 func pollProcessExit(ctx context.Context, pid int, start uint64) error {
 	for processAlive(pid, start) {
-		if err := sleepCtx(ctx, pollInterval); err != nil {
+		if err := ctxutil.Sleep(ctx, pollInterval); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// sleepCtx sleeps for d or until ctx is done.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
