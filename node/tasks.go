@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/internal/ctxutil"
 	"github.com/shoal-project/shoal/node/executor"
 )
 
@@ -51,10 +53,18 @@ func (a *Agent) reportTaskStatus(ctx context.Context, updates []api.TaskStatusUp
 }
 
 // assignmentLoop hands the executor the tasks assigned to this node each
-// time the local replica changes, from one view with its index: until the
-// replica is back at the index of the set the executor saved on disk (it
-// replays its log after a start), the executor keeps that set.
+// time the local replica changes, from one view with its index. After a
+// start the replica replays its log from the last snapshot, and its early
+// states lack tasks assigned later: the executor keeps the set it saved on
+// disk until the replica has caught up with the leader once (a read
+// index), and ignores sets older than the one it saved.
 func (a *Agent) assignmentLoop() {
+	for a.ctx.Err() == nil {
+		if a.consistentRead(a.ctx) == nil {
+			break
+		}
+		ctxutil.Sleep(a.ctx, 100*time.Millisecond)
+	}
 	for {
 		watch := a.store().Watch()
 		view := a.store().View()
