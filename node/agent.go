@@ -173,7 +173,7 @@ func New(cfg Config, logger *slog.Logger, out io.Writer) (_ *Agent, err error) {
 	if cfg.ForceNewCluster {
 		a.announceForcedCluster()
 	}
-	a.trustPeers(a.state.Peers)
+	a.trustPeers(a.state.peers())
 	if err := a.startGossip(); err != nil {
 		return nil, err
 	}

@@ -154,7 +154,7 @@ func (f *feedClient) discoverLeader(ctx context.Context) string {
 			cands = append(cands, cand{n.ID, n.RaftRole == api.RoleVoter})
 		}
 	}
-	for _, p := range f.a.state.Peers {
+	for _, p := range f.a.state.peers() {
 		if !seen[p.ID] {
 			seen[p.ID] = true
 			cands = append(cands, cand{p.ID, false})

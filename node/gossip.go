@@ -41,7 +41,7 @@ func (a *Agent) startGossip() error {
 		a.cfg.GossipPort = mustAtoi(portOf(g.Addr()))
 	}
 	var seeds []string
-	for _, p := range a.state.Peers {
+	for _, p := range a.state.peers() {
 		if p.ID != a.host.ID().String() && p.GossipAddr != "" {
 			seeds = append(seeds, p.GossipAddr)
 		}

@@ -134,17 +134,18 @@ func (s *apiServer) submit(r *http.Request, typ api.CommandType, payload any) (j
 
 func (s *apiServer) getCluster(r *http.Request) (any, error) {
 	a := s.agent
-	c, ok := a.store().Cluster()
+	v := a.store().View() // one index for the whole answer
+	c, ok := v.Cluster()
 	if !ok {
 		return nil, api.Errorf(api.CodeUnavailable, "this node has not synced the cluster state yet")
 	}
 	leader, term := a.leaderTerm()
 	st := api.ClusterStatus{ClusterID: c.ID, CreatedAt: c.CreatedAt, LeaderID: leader, Term: term,
-		CommitIndex: a.cons.CommitIndex(), AppliedIndex: a.store().AppliedIndex(), Self: a.cfg.Name}
+		CommitIndex: a.cons.CommitIndex(), AppliedIndex: v.Index(), Self: a.cfg.Name}
 	if st.CommitIndex < st.AppliedIndex {
 		st.CommitIndex = st.AppliedIndex
 	}
-	for _, n := range a.store().Nodes() {
+	for _, n := range v.Nodes() {
 		st.Members = append(st.Members, n.Name)
 		switch a.roleOf(n) {
 		case api.RoleLeader:

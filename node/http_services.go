@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/raft"
 	"github.com/shoal-project/shoal/scheduler"
 )
 
@@ -67,10 +68,15 @@ func (s *apiServer) serviceInfo(svc *api.Service) api.ServiceInfo {
 }
 
 func (s *apiServer) findService(name string) (*api.Service, error) {
-	if svc, ok := s.agent.store().ServiceByName(name); ok {
+	return findServiceIn(s.agent.store().View(), name)
+}
+
+// findServiceIn finds a service by name, or else by ID, in one view.
+func findServiceIn(v *raft.View, name string) (*api.Service, error) {
+	if svc, ok := v.ServiceByName(name); ok {
 		return svc, nil
 	}
-	if svc, ok := s.agent.store().Service(name); ok {
+	if svc, ok := v.Service(name); ok {
 		return svc, nil
 	}
 	return nil, api.Errorf(api.CodeNotFound, "no such service: %s", name)
@@ -212,15 +218,16 @@ func (s *apiServer) removeService(r *http.Request) (any, error) {
 }
 
 func (s *apiServer) serviceTasks(r *http.Request) (any, error) {
-	svc, err := s.findService(r.PathValue("name"))
+	v := s.agent.store().View() // one index for the whole answer
+	svc, err := findServiceIn(v, r.PathValue("name"))
 	if err != nil {
 		return nil, err
 	}
-	tasks := s.agent.store().TasksByService(svc.ID)
+	tasks := v.TasksByService(svc.ID)
 	out := make([]api.TaskInfo, 0, len(tasks))
 	for _, t := range tasks {
 		info := api.TaskInfo{Task: *t, State: t.Status.State, Error: t.Status.Err}
-		if n, ok := s.agent.store().Node(t.NodeID); ok {
+		if n, ok := v.Node(t.NodeID); ok {
 			info.NodeName = n.Name
 		}
 		out = append(out, info)

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"sync"
 
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/internal/fsutil"
@@ -20,6 +22,31 @@ type localState struct {
 	ClusterDigest []byte       `json:"cluster_digest"`
 	GossipKey     []byte       `json:"gossip_key"`
 	Peers         []peerRecord `json:"peers"`
+
+	// mu guards Peers once the agent runs: the membership loop replaces
+	// them while the state feed reads them.
+	mu sync.Mutex
+}
+
+// peers returns a copy of the last known peers.
+func (s *localState) peers() []peerRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.Peers)
+}
+
+// replacePeers records peers and saves the state when they changed.
+func (s *localState) replacePeers(peers []peerRecord, dataDir string) error {
+	s.mu.Lock()
+	same := slices.Equal(s.Peers, peers)
+	if !same {
+		s.Peers = peers
+	}
+	s.mu.Unlock()
+	if same {
+		return nil
+	}
+	return s.save(dataDir)
 }
 
 // peerRecord is how to reach a member.
@@ -60,7 +87,9 @@ func loadLocalState(dataDir string) (*localState, error) {
 
 // save writes the state atomically and durably (fsutil.WriteFile).
 func (s *localState) save(dataDir string) error {
+	s.mu.Lock()
 	b, err := json.MarshalIndent(s, "", "  ")
+	s.mu.Unlock()
 	if err != nil {
 		return err
 	}

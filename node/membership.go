@@ -52,12 +52,8 @@ func (a *Agent) syncMembership() {
 	}
 	a.host.Gater().SetMembers(ids)
 	a.overlayGossipAddrs()
-	peers := peerRecordsOf(nodes)
-	if !reflect.DeepEqual(peers, a.state.Peers) {
-		a.state.Peers = peers
-		if err := a.state.save(a.cfg.DataDir); err != nil {
-			a.log.Warn("peers not saved", "err", err)
-		}
+	if err := a.state.replacePeers(peerRecordsOf(nodes), a.cfg.DataDir); err != nil {
+		a.log.Warn("peers not saved", "err", err)
 	}
 }
 
