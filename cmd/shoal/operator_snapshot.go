@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"time"
@@ -74,7 +75,7 @@ func newSnapshotInspectCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		b, err := readSnapshotFile(args[0])
+		b, _, err := loadSnapshotFile(args[0])
 		if err != nil {
 			return err
 		}
@@ -122,11 +123,7 @@ orphaned and replaced. A file of another cluster is refused unless
 		if err != nil {
 			return err
 		}
-		b, err := readSnapshotFile(args[0])
-		if err != nil {
-			return err
-		}
-		data, err := os.ReadFile(args[0])
+		b, data, err := loadSnapshotFile(args[0])
 		if err != nil {
 			return err
 		}
@@ -149,17 +146,17 @@ orphaned and replaced. A file of another cluster is refused unless
 	return cmd
 }
 
-// readSnapshotFile reads and fully verifies a snapshot file; errors are
-// one line that names the file.
-func readSnapshotFile(path string) (*raft.Backup, error) {
-	f, err := os.Open(path)
+// loadSnapshotFile reads a snapshot file once and fully verifies it; the
+// bytes it returns are the ones that were checked. Errors are one line
+// that names the file.
+func loadSnapshotFile(path string) (*raft.Backup, []byte, error) {
+	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer f.Close()
-	b, err := raft.ReadBackup(f)
+	b, err := raft.ReadBackup(bytes.NewReader(data))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, nil, fmt.Errorf("%s: %v", path, err)
 	}
-	return b, nil
+	return b, data, nil
 }
