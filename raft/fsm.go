@@ -109,10 +109,10 @@ func (f *FSM) ApplyBatch(logs []*hraft.Log) []any {
 // applyData decodes and applies one command; every outcome, including
 // garbage input and a bug that panics, becomes an *ApplyResult.
 func (f *FSM) applyData(index uint64, data []byte) (res *ApplyResult) {
-	cmd, aerr := DecodeCommand(data)
+	cmd, aerr, unknown := decodeCommand(data)
 	if aerr != nil {
-		if err := unknownCommand(data); err != nil && f.halt != nil {
-			f.halt(index, err)
+		if unknown != nil && f.halt != nil {
+			f.halt(index, unknown)
 		}
 		return &ApplyResult{Err: aerr}
 	}
@@ -152,35 +152,36 @@ func (f *FSM) applyData(index uint64, data []byte) (res *ApplyResult) {
 // DecodeCommand parses a log entry into a command and checks its envelope:
 // a known type, a version this build understands, and a command time.
 func DecodeCommand(data []byte) (*api.Command, *api.Error) {
+	cmd, aerr, _ := decodeCommand(data)
+	return cmd, aerr
+}
+
+// decodeCommand is DecodeCommand that also reports whether a refused
+// entry is a well-formed command this build does not know (a newer type
+// or encoding), as opposed to garbage.
+func decodeCommand(data []byte) (*api.Command, *api.Error, error) {
 	var cmd api.Command
 	if err := json.Unmarshal(data, &cmd); err != nil {
-		return nil, api.Errorf(api.CodeInvalid, "command is not valid JSON: %v", err)
+		return nil, api.Errorf(api.CodeInvalid, "command is not valid JSON: %v", err), nil
+	}
+	unknown := func() error {
+		if cmd.Time.IsZero() {
+			return nil
+		}
+		return api.ErrUnknownCommand(cmd.Type, cmd.Version)
 	}
 	switch {
 	case cmd.Version > api.CommandVersion:
-		return nil, api.Errorf(api.CodeInvalid, "command version %d is newer than this build understands (%d)", cmd.Version, api.CommandVersion)
+		return nil, api.Errorf(api.CodeInvalid, "command version %d is newer than this build understands (%d)", cmd.Version, api.CommandVersion), unknown()
 	case cmd.Version < 1:
-		return nil, api.Errorf(api.CodeInvalid, "command version %d is invalid", cmd.Version)
+		return nil, api.Errorf(api.CodeInvalid, "command version %d is invalid", cmd.Version), nil
 	case cmd.Time.IsZero():
-		return nil, api.Errorf(api.CodeInvalid, "command %q has no time", cmd.Type)
+		return nil, api.Errorf(api.CodeInvalid, "command %q has no time", cmd.Type), nil
 	}
 	if _, ok := handlers[cmd.Type]; !ok {
-		return nil, api.Errorf(api.CodeInvalid, "unknown command type %q", cmd.Type)
+		return nil, api.Errorf(api.CodeInvalid, "unknown command type %q", cmd.Type), unknown()
 	}
-	return &cmd, nil
-}
-
-// unknownCommand returns an error when data is a well-formed command that
-// this build does not know (a newer type or encoding), and nil otherwise.
-func unknownCommand(data []byte) error {
-	var cmd api.Command
-	if json.Unmarshal(data, &cmd) != nil || cmd.Time.IsZero() || cmd.Version < 1 {
-		return nil
-	}
-	if _, ok := handlers[cmd.Type]; ok && cmd.Version <= api.CommandVersion {
-		return nil
-	}
-	return api.ErrUnknownCommand(cmd.Type, cmd.Version)
+	return &cmd, nil, nil
 }
 
 // handler applies one command type inside a write transaction. It returns
