@@ -89,7 +89,6 @@ func (a *Agent) livenessLoop(ctx context.Context) {
 	defer tick.Stop()
 	for {
 		changed := a.membershipChanged.Wait()
-		watch := a.store().Watch()
 		now := time.Now()
 		nodes := a.store().Nodes()
 		up := a.liveNodes(nodes, now)
@@ -114,7 +113,6 @@ func (a *Agent) livenessLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-changed:
-		case <-watch:
 		case <-tick.C:
 		}
 	}

@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"github.com/shoal-project/shoal/api"
@@ -13,52 +12,29 @@ import (
 // grows a young cluster to three voters as soon as a third node joins,
 // keeps a caught-up standby, replaces failed voters, spreads voters over
 // zones, and records roles on node records. It plans again on every gossip
-// event, every change to the node records, and every half second.
+// event, every change to the node records, and every half second (every
+// 50 ms while a node that just registered may not answer yet).
 func (a *Agent) voterLoop(ctx context.Context) {
 	seen := &sightings{alive: map[string]time.Time{}, dead: map[string]time.Time{}}
-	var lastNodes []nodeFingerprint
 	for {
 		changed := a.membershipChanged.Wait()
-		watch := a.store().Watch()
-		nodes := a.store().Nodes()
-		lastNodes = a.fingerprint(nodes)
-		next := time.NewTimer(500 * time.Millisecond)
-		if a.planVoters(ctx, nodes, seen) {
-			next.Reset(50 * time.Millisecond)
+		view := a.store().View()
+		nodesChanged := view.NodesChanged()
+		wait := 500 * time.Millisecond
+		if a.planVoters(ctx, view.Nodes(), seen) {
+			wait = 50 * time.Millisecond
 		}
-		for {
-			select {
-			case <-ctx.Done():
-				next.Stop()
-				return
-			case <-changed:
-			case <-next.C:
-			case <-watch:
-				// Most commits do not touch nodes; plan only when they did.
-				watch = a.store().Watch()
-				if slices.Equal(a.fingerprint(a.store().Nodes()), lastNodes) {
-					continue
-				}
-			}
-			break
+		next := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			next.Stop()
+			return
+		case <-changed:
+		case <-nodesChanged:
+		case <-next.C:
 		}
 		next.Stop()
 	}
-}
-
-// nodeFingerprint is what of a node record the voter plan depends on.
-type nodeFingerprint struct {
-	ID     string
-	Status api.NodeStatus
-	Zone   string
-}
-
-func (a *Agent) fingerprint(nodes []*api.Node) []nodeFingerprint {
-	out := make([]nodeFingerprint, len(nodes))
-	for i, n := range nodes {
-		out[i] = nodeFingerprint{ID: n.ID, Status: n.Status, Zone: n.Labels[a.cfg.Voters.ZoneLabel]}
-	}
-	return out
 }
 
 // sightings remembers, for this leader term, when each node was last seen

@@ -23,6 +23,18 @@ func (v *View) Cluster() (*api.Cluster, bool) {
 // Nodes returns every node, sorted by ID.
 func (v *View) Nodes() []*api.Node { return list[api.Node](v.txn, tableNodes, indexID) }
 
+// NodesChanged returns a channel that is closed once the node records
+// change after this view was taken (memdb's watch on the nodes table).
+func (v *View) NodesChanged() <-chan struct{} {
+	it, err := v.txn.Get(tableNodes, indexID)
+	if err != nil { // schema misuse: never wait on it
+		ch := make(chan struct{})
+		close(ch)
+		return ch
+	}
+	return it.WatchCh()
+}
+
 // Node returns the node with id.
 func (v *View) Node(id string) (*api.Node, bool) {
 	return first[api.Node](v.txn, tableNodes, indexID, id)
