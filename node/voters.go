@@ -119,12 +119,20 @@ func (a *Agent) awaitVoterGrowth(ctx context.Context) {
 	if !a.cons.IsLeader() || len(a.store().Nodes()) < 3 {
 		return
 	}
-	deadline := time.Now().Add(time.Second)
-	for a.cons.IsLeader() && a.otherVoters() == 0 && time.Now().Before(deadline) {
+	deadline := time.NewTimer(time.Second)
+	defer deadline.Stop()
+	for {
+		// The voter loop records roles on node records after each change.
+		rolesChanged := a.store().View().NodesChanged()
+		if !a.cons.IsLeader() || a.otherVoters() > 0 {
+			return
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(5 * time.Millisecond):
+		case <-deadline.C:
+			return
+		case <-rolesChanged:
 		}
 	}
 }
