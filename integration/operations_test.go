@@ -135,6 +135,20 @@ func TestVoterSetKeepsItsSize(t *testing.T) {
 	})
 }
 
+// webCluster starts 3 agents with the process runtime (and extra
+// arguments) and a service web of replicas tasks, and returns the cluster
+// and the running tasks' PIDs by task ID.
+func webCluster(t *testing.T, replicas int, extra ...string) (*cluster, map[string]int) {
+	t.Helper()
+	c := startCluster(t, 3, append([]string{"--runtime", "process"}, extra...)...)
+	waitVoters(t, c.agents[0], 3)
+	createService(t, c.agents[0], "web", "--replicas", fmt.Sprint(replicas))
+	return c, taskPIDs(waitRunning(t, c.agents[0], "web", replicas, 30*time.Second))
+}
+
+// nonLeader returns a running agent that does not lead.
+func (c *cluster) nonLeader() *agentProc { return c.anyRunning(c.leader()) }
+
 // taskPIDs maps a service's running task IDs to their PIDs.
 func taskPIDs(ts []api.TaskInfo) map[string]int {
 	out := map[string]int{}
@@ -170,10 +184,7 @@ func sameTasks(a *agentProc, service string, want map[string]int) (bool, string)
 // detection takes), and after the restart the same task IDs run with the
 // same PIDs.
 func TestSigtermRestartKeepsTasks(t *testing.T) {
-	c := startCluster(t, 3, "--runtime", "process")
-	waitVoters(t, c.agents[0], 3)
-	createService(t, c.agents[0], "web", "--replicas", "6")
-	before := taskPIDs(waitRunning(t, c.agents[0], "web", 6, 30*time.Second))
+	c, before := webCluster(t, 6)
 	leader := c.leader()
 	member := c.anyRunning(leader)
 	for _, node := range []*agentProc{member, leader} {
@@ -212,14 +223,8 @@ func TestSigtermRestartKeepsTasks(t *testing.T) {
 // TestRestartGraceRunsOut: a node that announced a restart but does not
 // come back within its grace is marked down and its tasks move.
 func TestRestartGraceRunsOut(t *testing.T) {
-	c := startCluster(t, 3, "--runtime", "process", "--restart-grace", "2s")
-	waitVoters(t, c.agents[0], 3)
-	createService(t, c.agents[0], "web", "--replicas", "3")
-	waitRunning(t, c.agents[0], "web", 3, 30*time.Second)
-	gone := c.agents[2]
-	if gone == c.leader() {
-		gone = c.agents[1]
-	}
+	c, _ := webCluster(t, 3, "--restart-grace", "2s")
+	gone := c.nonLeader()
 	gone.stop()
 	watcher := c.anyRunning(gone)
 	harness.WaitFor(t, 15*time.Second, gone.Name+" down after its grace", func() (bool, string) {
@@ -238,14 +243,8 @@ func TestRestartGraceRunsOut(t *testing.T) {
 // TestLeaveOnTerminate: with --leave-on-terminate, SIGTERM leaves for
 // good: the node is down at once and its tasks run elsewhere.
 func TestLeaveOnTerminate(t *testing.T) {
-	c := startCluster(t, 3, "--runtime", "process")
-	waitVoters(t, c.agents[0], 3)
-	createService(t, c.agents[0], "web", "--replicas", "3")
-	waitRunning(t, c.agents[0], "web", 3, 30*time.Second)
-	leaving := c.agents[2]
-	if leaving == c.leader() {
-		leaving = c.agents[1]
-	}
+	c, _ := webCluster(t, 3)
+	leaving := c.nonLeader()
 	leaving.stop()
 	leaving.Start("--leave-on-terminate")
 	c.waitMembers(3)
@@ -261,10 +260,7 @@ func TestLeaveOnTerminate(t *testing.T) {
 // before the replica finished replaying its log — never stop a task (the
 // executor ignores assignment sets older than the one it saved).
 func TestRapidRestartsKeepTasks(t *testing.T) {
-	c := startCluster(t, 3, "--runtime", "process")
-	waitVoters(t, c.agents[0], 3)
-	createService(t, c.agents[0], "web", "--replicas", "6")
-	before := taskPIDs(waitRunning(t, c.agents[0], "web", 6, 30*time.Second))
+	c, before := webCluster(t, 6)
 	for i := 0; i < 6; i++ {
 		node := c.agents[1+i%2]
 		node.stop()
