@@ -105,10 +105,10 @@ fuzz:
 	$(GO) test -run XXX -fuzz '^FuzzReadFrame$$' -fuzztime $(FUZZTIME) ./p2p/
 	$(GO) test -run XXX -fuzz '^FuzzParseDigest$$' -fuzztime $(FUZZTIME) ./p2p/blobs/
 	$(GO) test -run XXX -fuzz '^FuzzParseManifest$$' -fuzztime $(FUZZTIME) ./p2p/blobs/
-	$(GO) test -run XXX -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) ./raft/
-	$(GO) test -run XXX -fuzz '^FuzzDecodeCommand$$' -fuzztime $(FUZZTIME) ./raft/
+	$(GO) test -run XXX -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) ./state/
+	$(GO) test -run XXX -fuzz '^FuzzDecodeCommand$$' -fuzztime $(FUZZTIME) ./state/
 	$(GO) test -run XXX -fuzz '^FuzzDecodeLog$$' -fuzztime $(FUZZTIME) ./raft/
-	$(GO) test -run XXX -fuzz '^FuzzDecodeBackup$$' -fuzztime $(FUZZTIME) ./raft/
+	$(GO) test -run XXX -fuzz '^FuzzDecodeBackup$$' -fuzztime $(FUZZTIME) ./state/
 	$(GO) test -run XXX -fuzz '^FuzzTailOffset$$' -fuzztime $(FUZZTIME) ./runtime/logfile/
 	$(GO) test -run XXX -fuzz '^FuzzParseProcStat$$' -fuzztime $(FUZZTIME) ./runtime/process/
 	$(GO) test -run XXX -fuzz '^FuzzResolveWorkDir$$' -fuzztime $(FUZZTIME) ./runtime/process/

@@ -16,7 +16,7 @@ import (
 //     protocol that command needs (ProtocolOf); otherwise the write is
 //     refused with a one-line error naming the node to upgrade;
 //   - a replica that still meets a command it does not know stops with a
-//     clear message instead of skipping it (raft.FSM's halt), so it can
+//     clear message instead of skipping it (state.FSM's halt), so it can
 //     never apply the log differently from the others.
 //
 // Add a command kind, or a new field or meaning of an existing one, by

@@ -7,6 +7,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"github.com/shoal-project/shoal/state"
 	"io"
 	"log/slog"
 	"net"
@@ -232,7 +233,7 @@ func (a *Agent) openRaft() error {
 }
 
 // store is the local replica of the cluster state.
-func (a *Agent) store() *raft.Store { return a.cons.Store() }
+func (a *Agent) store() *state.Store { return a.cons.Store() }
 
 // Token is the join token printed at bootstrap ("" otherwise).
 func (a *Agent) Token() string { return a.bootstrapToken }

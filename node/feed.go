@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"github.com/shoal-project/shoal/state"
 	"net"
 	"sort"
 	"sync"
@@ -12,7 +13,6 @@ import (
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/internal/ctxutil"
 	"github.com/shoal-project/shoal/p2p"
-	"github.com/shoal-project/shoal/raft"
 )
 
 // The state feed keeps a replica of the cluster state on nodes that are
@@ -32,11 +32,11 @@ type feedRequest struct {
 }
 
 type feedFrame struct {
-	LeaderID string       `json:"leader_id"`
-	Term     uint64       `json:"term"`
-	Snapshot []byte       `json:"snapshot,omitempty"`
-	Entries  []raft.Entry `json:"entries,omitempty"`
-	Error    *api.Error   `json:"error,omitempty"`
+	LeaderID string        `json:"leader_id"`
+	Term     uint64        `json:"term"`
+	Snapshot []byte        `json:"snapshot,omitempty"`
+	Entries  []state.Entry `json:"entries,omitempty"`
+	Error    *api.Error    `json:"error,omitempty"`
 }
 
 // serveFeed streams applied entries to one member while this node leads.

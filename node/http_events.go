@@ -5,11 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/shoal-project/shoal/state"
 	"net/http"
 	"time"
 
 	"github.com/shoal-project/shoal/api"
-	"github.com/shoal-project/shoal/raft"
 )
 
 // eventWriteTimeout bounds one write to an event stream: a client that
@@ -17,7 +17,7 @@ import (
 const eventWriteTimeout = 30 * time.Second
 
 // routeEvents adds GET /v1/events, the stream of committed changes this
-// node's replica applied (raft.FSM's event ring), one JSON event a line.
+// node's replica applied (state.FSM's event ring), one JSON event a line.
 func (s *apiServer) routeEvents() {
 	s.mux.HandleFunc("GET /v1/events", s.streamEvents)
 }
@@ -29,7 +29,7 @@ func (s *apiServer) streamEvents(w http.ResponseWriter, r *http.Request) {
 // serveEvents streams fsm's events to one client until it hangs up, done
 // ends (the agent stops) or the subscription fails; a failure is the last
 // line, {"error": ...}.
-func serveEvents(w http.ResponseWriter, r *http.Request, done context.Context, fsm *raft.FSM) {
+func serveEvents(w http.ResponseWriter, r *http.Request, done context.Context, fsm *state.FSM) {
 	filter, err := api.ParseEventFilter(r.URL.Query())
 	if err != nil {
 		writeError(w, api.Errorf(api.CodeInvalid, "%v", err))
@@ -58,7 +58,7 @@ func serveEvents(w http.ResponseWriter, r *http.Request, done context.Context, f
 			return
 		case err != nil:
 			end := api.EventStreamEnd{Error: err.Error()}
-			var slow *raft.ErrTooSlow
+			var slow *state.ErrTooSlow
 			if errors.As(err, &slow) {
 				end.Resume = slow.Resume
 			}
@@ -88,7 +88,7 @@ func serveEvents(w http.ResponseWriter, r *http.Request, done context.Context, f
 // eventError maps a subscription error to an API error: a resume point
 // older than the window is 410 Gone and names the oldest one kept.
 func eventError(err error) error {
-	var gone *raft.ErrEventsGone
+	var gone *state.ErrEventsGone
 	if errors.As(err, &gone) {
 		return api.Errorf(api.CodeGone, "%v", gone)
 	}

@@ -4,22 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/shoal-project/shoal/state"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	hraft "github.com/hashicorp/raft"
-
 	"github.com/shoal-project/shoal/api"
-	"github.com/shoal-project/shoal/raft"
 )
 
 // eventsFSM applies commands to an FSM as committed entries.
 type eventsFSM struct {
 	t     *testing.T
-	fsm   *raft.FSM
+	fsm   *state.FSM
 	index uint64
 }
 
@@ -28,7 +26,7 @@ func (e *eventsFSM) apply(typ api.CommandType, payload any) {
 	p, _ := json.Marshal(payload)
 	b, _ := json.Marshal(api.Command{Version: api.CommandVersion, Type: typ, Time: time.Unix(1e9, 0).UTC(), Payload: p})
 	e.index++
-	res := e.fsm.Apply(&hraft.Log{Index: e.index, Type: hraft.LogCommand, Data: b}).(*raft.ApplyResult)
+	res := e.fsm.Apply(state.Entry{Index: e.index, Data: b})
 	if res.Err != nil {
 		e.t.Fatalf("%s: %v", typ, res.Err)
 	}
@@ -39,7 +37,7 @@ func (e *eventsFSM) register(id, name string) {
 }
 
 func newEventsServer(t *testing.T) (*eventsFSM, *httptest.Server) {
-	e := &eventsFSM{t: t, fsm: raft.NewFSM(raft.NewStore())}
+	e := &eventsFSM{t: t, fsm: state.NewFSM(state.NewStore())}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		serveEvents(w, r, context.Background(), e.fsm)
 	}))
@@ -119,7 +117,7 @@ func TestEventsEndpointAnswersGoneForAnOldResumePoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	member := raft.NewFSM(raft.NewStore())
+	member := state.NewFSM(state.NewStore())
 	member.RestoreJSON(img)
 	e.fsm = member // the server now serves a replica restored at index
 	resp, err := http.Get(srv.URL + "/v1/events?since=0")

@@ -3,12 +3,12 @@ package node
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/shoal-project/shoal/state"
 	"net/http"
 	"reflect"
 	"sort"
 
 	"github.com/shoal-project/shoal/api"
-	"github.com/shoal-project/shoal/raft"
 	"github.com/shoal-project/shoal/scheduler"
 )
 
@@ -72,7 +72,7 @@ func (s *apiServer) findService(name string) (*api.Service, error) {
 }
 
 // findServiceIn finds a service by name, or else by ID, in one view.
-func findServiceIn(v *raft.View, name string) (*api.Service, error) {
+func findServiceIn(v *state.View, name string) (*api.Service, error) {
 	if svc, ok := v.ServiceByName(name); ok {
 		return svc, nil
 	}

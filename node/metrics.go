@@ -1,6 +1,7 @@
 package node
 
 import (
+	"github.com/shoal-project/shoal/state"
 	"net/http"
 	"time"
 
@@ -9,7 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/shoal-project/shoal/api"
-	"github.com/shoal-project/shoal/raft"
 )
 
 // metrics is one agent's Prometheus registry (never the global one:
@@ -80,7 +80,7 @@ func newMetrics() *metrics {
 		m.reconcileDuration, m.taskStartLatency, m.taskRestarts,
 		m.requests, m.requestDuration,
 	)
-	for _, t := range raft.CommandTypes() {
+	for _, t := range state.CommandTypes() {
 		m.applyDuration.WithLabelValues(string(t))
 	}
 	return m

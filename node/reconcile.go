@@ -2,12 +2,12 @@ package node
 
 import (
 	"context"
+	"github.com/shoal-project/shoal/state"
 	"time"
 
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/internal/ctxutil"
 	"github.com/shoal-project/shoal/node/orchestrator"
-	"github.com/shoal-project/shoal/raft"
 	"github.com/shoal-project/shoal/scheduler"
 )
 
@@ -20,20 +20,20 @@ const maxTaskBatch = 500
 // node/orchestrator), commits that through Raft, and waits for the next
 // change. They never call each other.
 func (a *Agent) reconcilers() []func(context.Context) {
-	loop := func(name string, f func(v *raft.View, now time.Time) api.WriteTasksPayload) func(context.Context) {
+	loop := func(name string, f func(v *state.View, now time.Time) api.WriteTasksPayload) func(context.Context) {
 		return func(ctx context.Context) { a.reconcileLoop(ctx, name, f) }
 	}
 	return []func(context.Context){
-		loop("orchestrator", func(v *raft.View, now time.Time) api.WriteTasksPayload {
+		loop("orchestrator", func(v *state.View, now time.Time) api.WriteTasksPayload {
 			return orchestrator.Orchestrate(v, now, api.NewRequestID)
 		}),
-		loop("allocator", func(v *raft.View, _ time.Time) api.WriteTasksPayload {
+		loop("allocator", func(v *state.View, _ time.Time) api.WriteTasksPayload {
 			return orchestrator.Allocate(v, scheduler.Options{})
 		}),
-		loop("node-failures", func(v *raft.View, _ time.Time) api.WriteTasksPayload {
+		loop("node-failures", func(v *state.View, _ time.Time) api.WriteTasksPayload {
 			return orchestrator.HandleNodeFailures(v)
 		}),
-		loop("reaper", func(v *raft.View, _ time.Time) api.WriteTasksPayload {
+		loop("reaper", func(v *state.View, _ time.Time) api.WriteTasksPayload {
 			return orchestrator.Reap(v, orchestrator.DefaultHistoryLimit)
 		}),
 	}
@@ -43,7 +43,7 @@ func (a *Agent) reconcilers() []func(context.Context) {
 // makes sure this node still leads and has applied everything committed
 // (VerifyLeader includes a barrier), so its decisions rest on the latest
 // state; after a commit it acts only on a view that includes that commit.
-func (a *Agent) reconcileLoop(ctx context.Context, name string, f func(*raft.View, time.Time) api.WriteTasksPayload) {
+func (a *Agent) reconcileLoop(ctx context.Context, name string, f func(*state.View, time.Time) api.WriteTasksPayload) {
 	verified := false
 	retry := time.NewTimer(0)
 	defer retry.Stop()

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"github.com/shoal-project/shoal/state"
 	"net"
 	"time"
 
@@ -10,7 +11,6 @@ import (
 
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/p2p"
-	"github.com/shoal-project/shoal/raft"
 )
 
 // restoreProtocol carries a snapshot restore from the node an operator
@@ -20,7 +20,7 @@ const restoreProtocol = "/shoal/restore/1"
 
 // maxRestoreFrame bounds a forwarded restore (the file travels base64 in
 // JSON).
-const maxRestoreFrame = 2*raft.MaxBackupSize + 4<<10
+const maxRestoreFrame = 2*state.MaxBackupSize + 4<<10
 
 // restoreTimeout bounds a restore, including its replication to every
 // voter.
@@ -81,8 +81,8 @@ func (a *Agent) restoreBackup(ctx context.Context, file []byte, allowForeign boo
 }
 
 // checkBackup decodes and verifies a snapshot file for this cluster.
-func (a *Agent) checkBackup(file []byte, allowForeign bool) (*raft.Backup, error) {
-	b, err := raft.DecodeBackup(file)
+func (a *Agent) checkBackup(file []byte, allowForeign bool) (*state.Backup, error) {
+	b, err := state.DecodeBackup(file)
 	if err != nil {
 		return nil, api.Errorf(api.CodeInvalid, "snapshot refused: %v", err)
 	}

@@ -4,11 +4,11 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
+	"github.com/shoal-project/shoal/state"
 	"math/big"
 	"strings"
 
 	"github.com/shoal-project/shoal/api"
-	"github.com/shoal-project/shoal/raft"
 )
 
 // Join tokens look like SHOAL-1-<digest>-<secret>:
@@ -97,6 +97,6 @@ func tokenFor(c *api.Cluster) JoinToken {
 		return t
 	}
 	t.Digest = ClusterDigest(ed25519.PrivateKey(c.SigningKey).Public().(ed25519.PublicKey))
-	copy(t.Secret[:], raft.JoinSecret(c.SigningKey, c.TokenNonce))
+	copy(t.Secret[:], state.JoinSecret(c.SigningKey, c.TokenNonce))
 	return t
 }

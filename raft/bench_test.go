@@ -3,6 +3,7 @@ package raft
 import (
 	"context"
 	"fmt"
+	"github.com/shoal-project/shoal/state"
 	"io"
 	"path/filepath"
 	"sync"
@@ -104,7 +105,7 @@ func BenchmarkCommitTaskRecords(b *testing.B) {
 					errs <- err
 					return
 				}
-				if r := v.(*WriteTasksResult); r.Created != len(tasks) {
+				if r := v.(*state.WriteTasksResult); r.Created != len(tasks) {
 					errs <- fmt.Errorf("created %d of %d", r.Created, len(tasks))
 					return
 				}

@@ -3,6 +3,7 @@ package raft
 import (
 	"errors"
 	"fmt"
+	"github.com/shoal-project/shoal/state"
 	"os"
 	"path/filepath"
 	"sync"
@@ -44,7 +45,7 @@ const snapshotsRetained = 2
 type Consensus struct {
 	raft     *hraft.Raft
 	logs     *LogStore
-	fsm      *FSM
+	fsm      *state.FSM
 	localID  string
 	existing bool
 
@@ -117,10 +118,12 @@ func Open(cfg Config) (*Consensus, error) {
 	}
 	notify := make(chan bool, 1)
 	rc.NotifyCh = notify
-	fsm := NewFSM(NewStore())
+	fsm := state.NewFSM(state.NewStore())
 	fsm.SetHalt(cfg.Halt)
-	fsm.observer = cfg.Observer
-	r, err := hraft.NewRaft(rc, fsm, logs, logs, snaps, cfg.Transport)
+	if cfg.Observer != nil {
+		fsm.SetObserver(cfg.Observer)
+	}
+	r, err := hraft.NewRaft(rc, fsmAdapter{fsm}, logs, logs, snaps, cfg.Transport)
 	if err != nil {
 		closeLog()
 		return nil, fmt.Errorf("raft: starting: %w", err)
@@ -176,10 +179,10 @@ func (c *Consensus) BootstrapSelf() error {
 }
 
 // Store returns the replicated store this server applies to.
-func (c *Consensus) Store() *Store { return c.fsm.store }
+func (c *Consensus) Store() *state.Store { return c.fsm.Store() }
 
 // FSMStats returns the FSM's counts of ignored task reports.
-func (c *Consensus) FSMStats() FSMStats { return c.fsm.Stats() }
+func (c *Consensus) FSMStats() state.FSMStats { return c.fsm.Stats() }
 
 // IsLeader reports whether this server is the leader.
 func (c *Consensus) IsLeader() bool { return c.raft.State() == hraft.Leader }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/shoal-project/shoal/state"
 	"time"
 
 	hraft "github.com/hashicorp/raft"
@@ -46,7 +47,7 @@ func (c *Consensus) Propose(ctx context.Context, cmd api.Command) (any, error) {
 	if err := wait(ctx, fut); err != nil {
 		return nil, c.mapError(err, string(cmd.Type))
 	}
-	res, ok := fut.Response().(*ApplyResult)
+	res, ok := fut.Response().(*state.ApplyResult)
 	if !ok {
 		return nil, api.Errorf(api.CodeInternal, "command %s returned %T, want *ApplyResult", cmd.Type, fut.Response())
 	}

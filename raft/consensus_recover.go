@@ -3,6 +3,7 @@ package raft
 import (
 	"errors"
 	"fmt"
+	"github.com/shoal-project/shoal/state"
 
 	hraft "github.com/hashicorp/raft"
 )
@@ -25,7 +26,7 @@ func forceNewCluster(rc *hraft.Config, logs *LogStore, snaps hraft.SnapshotStore
 			return fmt.Errorf("raft: --force-new-cluster already recovered this data dir (at index %d) and the cluster has moved on since (index %d); start without it", forced, last)
 		}
 	}
-	if err := hraft.RecoverCluster(rc, NewFSM(NewStore()), logs, logs, snaps, cfg.Transport, only); err != nil {
+	if err := hraft.RecoverCluster(rc, fsmAdapter{state.NewFSM(state.NewStore())}, logs, logs, snaps, cfg.Transport, only); err != nil {
 		return fmt.Errorf("raft: forcing a new cluster: %v", err)
 	}
 	return logs.SetUint64(forcedAtKey, lastIndex(logs, snaps))

@@ -2,7 +2,7 @@ package raft
 
 import (
 	"bytes"
-	"fmt"
+	"github.com/shoal-project/shoal/state"
 	"io"
 	"strconv"
 	"strings"
@@ -22,7 +22,7 @@ const restoreEnqueueTimeout = 30 * time.Second
 const restoreHeaderSize = 64
 
 // RestoreBackup puts the cluster back to the state in b, merged with the
-// running cluster's identity and membership (see mergeRestore), through
+// running cluster's identity and membership (see state.MergeRestore), through
 // hashicorp/raft's user restore: this leader installs the state as a new
 // snapshot at an index above every log, and every other server, finding
 // that index missing from the log, receives the snapshot. The state feed
@@ -30,29 +30,21 @@ const restoreHeaderSize = 64
 // restore's index, below which no member can be. Leader only. b has been
 // fully verified by ReadBackup; nothing changes if this fails before Raft
 // takes the restore up.
-func (c *Consensus) RestoreBackup(b *Backup, now time.Time) (RestoreSummary, error) {
+func (c *Consensus) RestoreBackup(b *state.Backup, now time.Time) (state.RestoreSummary, error) {
 	if !c.IsLeader() {
-		return RestoreSummary{}, c.noLeader()
+		return state.RestoreSummary{}, c.noLeader()
 	}
-	db, sum, err := mergeRestore(c.fsm.store.View(), b.db, now)
+	records, sum, err := state.MergeRestore(c.fsm.Store().View(), b, now)
 	if err != nil {
-		return RestoreSummary{}, api.Errorf(api.CodeConflict, "restore: %v", err)
+		return state.RestoreSummary{}, api.Errorf(api.CodeConflict, "restore: %v", err)
 	}
-	sum.BackupIndex = b.Header.Index
-	var buf bytes.Buffer
-	if err := (&fsmSnapshot{view: &View{txn: db.Txn(false)}}).write(&buf); err != nil {
-		return RestoreSummary{}, api.Errorf(api.CodeInternal, "restore: %v", err)
-	}
-	// Drop the stream's own header line: restoreStream writes one with the
-	// index Raft gives the restore.
-	_, records, _ := bytes.Cut(buf.Bytes(), []byte("\n"))
 	stream := &restoreStream{raft: c.raft, records: bytes.NewReader(records)}
 	meta := &hraft.SnapshotMeta{Version: hraft.SnapshotVersionMax, Size: int64(restoreHeaderSize + len(records))}
 	if err := c.raft.Restore(meta, stream, restoreEnqueueTimeout); err != nil {
 		if strings.Contains(err.Error(), "cannot restore snapshot now") {
-			return RestoreSummary{}, api.Errorf(api.CodeUnavailable, "restore: a Raft membership change is in progress; retry in a moment")
+			return state.RestoreSummary{}, api.Errorf(api.CodeUnavailable, "restore: a Raft membership change is in progress; retry in a moment")
 		}
-		return RestoreSummary{}, c.mapError(err, "restore")
+		return state.RestoreSummary{}, c.mapError(err, "restore")
 	}
 	sum.Index = stream.index
 	if got := c.raft.Stats()["last_snapshot_index"]; got != strconv.FormatUint(stream.index, 10) {
@@ -78,7 +70,7 @@ type restoreStream struct {
 func (s *restoreStream) Read(p []byte) (int, error) {
 	if s.header == nil {
 		s.index = s.raft.LastIndex() + 1
-		h := fmt.Sprintf(`{"shoal_snapshot":%d,"index":%d}`, snapshotFormat, s.index)
+		h := state.SnapshotHeader(s.index)
 		h += strings.Repeat(" ", restoreHeaderSize-1-len(h)) + "\n"
 		s.header = io.MultiReader(strings.NewReader(h), s.records)
 	}

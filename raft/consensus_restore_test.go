@@ -2,6 +2,7 @@ package raft
 
 import (
 	"encoding/json"
+	"github.com/shoal-project/shoal/state"
 	"testing"
 	"time"
 
@@ -44,7 +45,7 @@ func TestRestoreBackupReachesEveryServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	backup, err := DecodeBackup(data)
+	backup, err := state.DecodeBackup(data)
 	if err != nil {
 		t.Fatal(err)
 	}

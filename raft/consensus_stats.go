@@ -1,10 +1,9 @@
 package raft
 
 import (
-	"slices"
 	"time"
 
-	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/state"
 )
 
 // Observer receives timings from Consensus and its FSM, e.g. for metrics.
@@ -15,7 +14,7 @@ type Observer interface {
 	// Propose to applied.
 	Committed(d time.Duration)
 	// Applied reports how long the FSM took to apply one known command.
-	Applied(typ api.CommandType, d time.Duration)
+	state.ApplyObserver
 }
 
 // Stats is a point-in-time view of this Raft server, cheap to read.
@@ -38,20 +37,13 @@ func (c *Consensus) Stats() Stats {
 	return Stats{
 		Term:          c.raft.CurrentTerm(),
 		CommitIndex:   c.raft.CommitIndex(),
-		AppliedIndex:  c.fsm.store.AppliedIndex(),
+		AppliedIndex:  c.fsm.Store().AppliedIndex(),
 		LastLogIndex:  c.raft.LastIndex(),
 		Leader:        c.IsLeader(),
 		LeaderChanges: c.leaderChanges.Load(),
-		Snapshots:     c.fsm.snapshots.Load(),
+		Snapshots:     c.fsm.SnapshotCount(),
 	}
 }
 
-// CommandTypes lists every command type the FSM applies, sorted.
-func CommandTypes() []api.CommandType {
-	out := make([]api.CommandType, 0, len(handlers))
-	for t := range handlers {
-		out = append(out, t)
-	}
-	slices.Sort(out)
-	return out
-}
+// FSM returns the state machine, for the state feed.
+func (c *Consensus) FSM() *state.FSM { return c.fsm }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"github.com/shoal-project/shoal/state"
 	"os"
 	"time"
 
@@ -10,7 +11,6 @@ import (
 
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/internal/fsutil"
-	"github.com/shoal-project/shoal/raft"
 )
 
 // newSnapshotCommand is `shoal operator snapshot`: backup and restore.
@@ -34,7 +34,7 @@ signing key: it is written with mode 0600.`,
 			if err != nil {
 				return err
 			}
-			b, err := raft.DecodeBackup(data)
+			b, err := state.DecodeBackup(data)
 			if err != nil {
 				return fmt.Errorf("the agent sent a bad snapshot: %v", err)
 			}
@@ -52,15 +52,15 @@ signing key: it is written with mode 0600.`,
 
 // snapshotInfo is what `snapshot inspect -o json` prints.
 type snapshotInfo struct {
-	File      string            `json:"file"`
-	Format    int               `json:"format"`
-	Index     uint64            `json:"index"`
-	Term      uint64            `json:"term"`
-	ClusterID string            `json:"cluster_id"`
-	CreatedAt time.Time         `json:"created_at"`
-	Counts    raft.BackupCounts `json:"counts"`
-	Size      int               `json:"size"`
-	SHA256    string            `json:"sha256"`
+	File      string             `json:"file"`
+	Format    int                `json:"format"`
+	Index     uint64             `json:"index"`
+	Term      uint64             `json:"term"`
+	ClusterID string             `json:"cluster_id"`
+	CreatedAt time.Time          `json:"created_at"`
+	Counts    state.BackupCounts `json:"counts"`
+	Size      int                `json:"size"`
+	SHA256    string             `json:"sha256"`
 }
 
 func newSnapshotInspectCommand() *cobra.Command {
@@ -80,7 +80,7 @@ func newSnapshotInspectCommand() *cobra.Command {
 			return err
 		}
 		h := b.Header
-		info := snapshotInfo{File: args[0], Format: raft.BackupFormat, Index: h.Index, Term: h.Term, ClusterID: h.ClusterID,
+		info := snapshotInfo{File: args[0], Format: state.BackupFormat, Index: h.Index, Term: h.Term, ClusterID: h.ClusterID,
 			CreatedAt: h.CreatedAt, Counts: h.Counts, Size: b.Size, SHA256: b.SHA256}
 		w := cmd.OutOrStdout()
 		if asJSON {
@@ -91,7 +91,7 @@ func newSnapshotInspectCommand() *cobra.Command {
 		t.row("Index", fmt.Sprint(h.Index))
 		t.row("Term", fmt.Sprint(h.Term))
 		t.row("Created", h.CreatedAt.Format(time.RFC3339))
-		t.row("Format", fmt.Sprint(raft.BackupFormat))
+		t.row("Format", fmt.Sprint(state.BackupFormat))
 		t.row("Nodes", fmt.Sprint(h.Counts.Nodes))
 		t.row("Services", fmt.Sprint(h.Counts.Services))
 		t.row("Tasks", fmt.Sprint(h.Counts.Tasks))
@@ -149,12 +149,12 @@ orphaned and replaced. A file of another cluster is refused unless
 // loadSnapshotFile reads a snapshot file once and fully verifies it; the
 // bytes it returns are the ones that were checked. Errors are one line
 // that names the file.
-func loadSnapshotFile(path string) (*raft.Backup, []byte, error) {
+func loadSnapshotFile(path string) (*state.Backup, []byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := raft.ReadBackup(bytes.NewReader(data))
+	b, err := state.ReadBackup(bytes.NewReader(data))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %v", path, err)
 	}

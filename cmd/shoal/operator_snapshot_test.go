@@ -3,17 +3,15 @@ package main
 import (
 	"crypto/ed25519"
 	"encoding/json"
+	"github.com/shoal-project/shoal/state"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	hraft "github.com/hashicorp/raft"
-
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/internal/fsutil"
-	"github.com/shoal-project/shoal/raft"
 )
 
 // snapshotFile writes a backup of a one-node cluster to dir and returns
@@ -22,8 +20,8 @@ func snapshotFile(t *testing.T, dir string) string {
 	t.Helper()
 	p, _ := json.Marshal(api.BootstrapPayload{Cluster: api.Cluster{ID: "c1", SigningKey: ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)), GossipKey: make([]byte, 32), TokenNonce: []byte("n")}, Node: api.Node{ID: "n1", Name: "n1"}})
 	cmd, _ := json.Marshal(api.Command{Version: api.CommandVersion, Type: api.CmdBootstrap, Time: fixedNow, Payload: p})
-	fsm := raft.NewFSM(raft.NewStore())
-	if res := fsm.Apply(&hraft.Log{Index: 1, Type: hraft.LogCommand, Data: cmd}).(*raft.ApplyResult); res.Err != nil {
+	fsm := state.NewFSM(state.NewStore())
+	if res := fsm.Apply(state.Entry{Index: 1, Data: cmd}); res.Err != nil {
 		t.Fatal(res.Err)
 	}
 	data, _, err := fsm.Store().EncodeBackup(3, fixedNow)

@@ -2,12 +2,12 @@ package orchestrator
 
 import (
 	"cmp"
+	"github.com/shoal-project/shoal/state"
 	"maps"
 	"slices"
 	"strings"
 
 	"github.com/shoal-project/shoal/api"
-	"github.com/shoal-project/shoal/raft"
 	"github.com/shoal-project/shoal/scheduler"
 )
 
@@ -24,7 +24,7 @@ const MaxAllocateBatch = 1000
 // but only when that differs from the task's current Status.Err. Pending
 // tasks are tried oldest first, and at most MaxAllocateBatch entries are
 // returned.
-func Allocate(v *raft.View, opts scheduler.Options) api.WriteTasksPayload {
+func Allocate(v *state.View, opts scheduler.Options) api.WriteTasksPayload {
 	var active, pending []*api.Task
 	preset := map[string][]*api.Task{}
 	for _, t := range v.Tasks() {
@@ -85,7 +85,7 @@ func Allocate(v *raft.View, opts scheduler.Options) api.WriteTasksPayload {
 
 // collect adds a plan's assignments, and its failures whose explanation
 // changed, to out.
-func collect(out *api.WriteTasksPayload, v *raft.View, plan scheduler.Plan) {
+func collect(out *api.WriteTasksPayload, v *state.View, plan scheduler.Plan) {
 	out.Assign = append(out.Assign, plan.Assignments...)
 	for _, a := range plan.Unplaced {
 		if t, ok := v.Task(a.TaskID); ok && t.Status.State == api.TaskPending && t.Status.Err == a.Err {
@@ -111,7 +111,7 @@ func sortPending(ts []*api.Task) {
 	})
 }
 
-func serviceExists(v *raft.View, id string) bool {
+func serviceExists(v *state.View, id string) bool {
 	_, ok := v.Service(id)
 	return ok
 }

@@ -2,9 +2,9 @@ package orchestrator
 
 import (
 	"fmt"
+	"github.com/shoal-project/shoal/state"
 
 	"github.com/shoal-project/shoal/api"
-	"github.com/shoal-project/shoal/raft"
 )
 
 // HandleNodeFailures reacts to node state. Every task that is not yet
@@ -17,7 +17,7 @@ import (
 // freed and Orchestrate replaces the task, on another node, without
 // counting it against the restart policy: a node failure is not a task
 // failure.
-func HandleNodeFailures(v *raft.View) api.WriteTasksPayload {
+func HandleNodeFailures(v *state.View) api.WriteTasksPayload {
 	var out api.WriteTasksPayload
 	for _, n := range v.Nodes() {
 		switch {

@@ -3,12 +3,11 @@ package orchestrator
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/shoal-project/shoal/state"
 	"testing"
 	"time"
 
-	hraft "github.com/hashicorp/raft"
 	"github.com/shoal-project/shoal/api"
-	"github.com/shoal-project/shoal/raft"
 	"github.com/shoal-project/shoal/scheduler"
 )
 
@@ -19,14 +18,14 @@ var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 // of the node agents.
 type env struct {
 	t     testing.TB
-	fsm   *raft.FSM
+	fsm   *state.FSM
 	index uint64
 	now   time.Time
 	ids   int
 }
 
 func newEnv(t testing.TB) *env {
-	e := &env{t: t, fsm: raft.NewFSM(raft.NewStore()), now: t0}
+	e := &env{t: t, fsm: state.NewFSM(state.NewStore()), now: t0}
 	e.addNode("n1", nil)
 	return e
 }
@@ -44,14 +43,14 @@ func (e *env) apply(typ api.CommandType, payload any) any {
 		e.t.Fatal(err)
 	}
 	e.index++
-	res := e.fsm.Apply(&hraft.Log{Index: e.index, Type: hraft.LogCommand, Data: data}).(*raft.ApplyResult)
+	res := e.fsm.Apply(state.Entry{Index: e.index, Data: data})
 	if res.Err != nil {
 		e.t.Fatalf("%s: %v", typ, res.Err)
 	}
 	return res.Value
 }
 
-func (e *env) view() *raft.View { return e.fsm.Store().View() }
+func (e *env) view() *state.View { return e.fsm.Store().View() }
 
 // newID is a counter ID generator.
 func (e *env) newID() string {
@@ -172,12 +171,12 @@ func (e *env) round() bool {
 }
 
 // loops returns the leader functions as the leader runs them.
-func (e *env) loops() []func(*raft.View) api.WriteTasksPayload {
-	return []func(*raft.View) api.WriteTasksPayload{
+func (e *env) loops() []func(*state.View) api.WriteTasksPayload {
+	return []func(*state.View) api.WriteTasksPayload{
 		HandleNodeFailures,
-		func(v *raft.View) api.WriteTasksPayload { return Orchestrate(v, e.now, e.newID) },
-		func(v *raft.View) api.WriteTasksPayload { return Allocate(v, scheduler.Options{}) },
-		func(v *raft.View) api.WriteTasksPayload { return Reap(v, DefaultHistoryLimit) },
+		func(v *state.View) api.WriteTasksPayload { return Orchestrate(v, e.now, e.newID) },
+		func(v *state.View) api.WriteTasksPayload { return Allocate(v, scheduler.Options{}) },
+		func(v *state.View) api.WriteTasksPayload { return Reap(v, DefaultHistoryLimit) },
 	}
 }
 

@@ -2,9 +2,9 @@ package orchestrator
 
 import (
 	"fmt"
+	"github.com/shoal-project/shoal/state"
 
 	"github.com/shoal-project/shoal/api"
-	"github.com/shoal-project/shoal/raft"
 )
 
 // imageProblem says why a task's image cannot be had anywhere, or "" if a
@@ -13,7 +13,7 @@ import (
 // the normalized reference, so "local/busybox:1" finds the record
 // "docker.io/local/busybox:1"; whether a registry is named is read from
 // the reference as the spec writes it.
-func imageProblem(v *raft.View, spec *api.ServiceSpec) string {
+func imageProblem(v *state.View, spec *api.ServiceSpec) string {
 	if spec.Runtime != api.RuntimeContainerd || spec.Image == "" {
 		return ""
 	}
@@ -33,7 +33,7 @@ func imageProblem(v *raft.View, spec *api.ServiceSpec) string {
 // withoutImage splits out the tasks whose image no node can get, and
 // returns pending-assignments that explain it (only where the explanation
 // changed).
-func withoutImage(v *raft.View, tasks []*api.Task) (ok []*api.Task, unplaced []api.TaskAssignment) {
+func withoutImage(v *state.View, tasks []*api.Task) (ok []*api.Task, unplaced []api.TaskAssignment) {
 	for _, t := range tasks {
 		why := imageProblem(v, &t.Spec)
 		if why == "" {

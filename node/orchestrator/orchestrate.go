@@ -1,10 +1,10 @@
 package orchestrator
 
 import (
+	"github.com/shoal-project/shoal/state"
 	"time"
 
 	"github.com/shoal-project/shoal/api"
-	"github.com/shoal-project/shoal/raft"
 )
 
 // Orchestrate converges each service's tasks to its spec and returns the
@@ -33,7 +33,7 @@ import (
 // still on its way to running. Tasks of removed services are stopped.
 //
 // New tasks take their IDs from newID, in a deterministic order.
-func Orchestrate(v *raft.View, now time.Time, newID IDGen) api.WriteTasksPayload {
+func Orchestrate(v *state.View, now time.Time, newID IDGen) api.WriteTasksPayload {
 	r := &run{v: v, now: now, newID: newID, nodes: map[string]*api.Node{}}
 	for _, n := range v.Nodes() {
 		r.nodes[n.ID] = n
@@ -59,7 +59,7 @@ func Orchestrate(v *raft.View, now time.Time, newID IDGen) api.WriteTasksPayload
 
 // run is the state of one Orchestrate call.
 type run struct {
-	v     *raft.View
+	v     *state.View
 	now   time.Time
 	newID IDGen
 	nodes map[string]*api.Node

@@ -1,11 +1,11 @@
 package orchestrator
 
 import (
+	"github.com/shoal-project/shoal/state"
 	"slices"
 	"time"
 
 	"github.com/shoal-project/shoal/api"
-	"github.com/shoal-project/shoal/raft"
 )
 
 // DefaultHistoryLimit is how many finished tasks Reap keeps per slot.
@@ -24,7 +24,7 @@ const DefaultHistoryLimit = 5
 // longer exist, and of global services on nodes that no longer exist, are
 // all deleted. A removed service's task on a node that is down is deleted
 // once HandleNodeFailures has orphaned it.
-func Reap(v *raft.View, historyLimit int) api.WriteTasksPayload {
+func Reap(v *state.View, historyLimit int) api.WriteTasksPayload {
 	if historyLimit < 1 {
 		historyLimit = DefaultHistoryLimit
 	}
@@ -97,7 +97,7 @@ func reapSlot(hist []*api.Task, limit int, p api.RestartPolicy, chk *specCheck) 
 	return del
 }
 
-func nodeExists(v *raft.View, id string) bool {
+func nodeExists(v *state.View, id string) bool {
 	_, ok := v.Node(id)
 	return ok
 }
