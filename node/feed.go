@@ -169,7 +169,7 @@ func (f *feedClient) discoverLeader(ctx context.Context) string {
 		}
 		cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		var r leaderReply
-		err = f.a.host.Call(cctx, id, rpcProtocol, "leader", struct{}{}, &r)
+		err = f.a.call(cctx, id, rpcLeader, struct{}{}, &r)
 		cancel()
 		if err == nil && r.LeaderID != "" && r.LeaderID != f.a.ID() && r.Term >= bestTerm {
 			best, bestTerm = r.LeaderID, r.Term

@@ -185,7 +185,7 @@ func (a *Agent) removeImageOn(ctx context.Context, nodeID, ref string) error {
 	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return a.host.Call(cctx, pid, rpcProtocol, "removeImage", removeImageRequest{Ref: ref}, nil)
+	return a.call(cctx, pid, rpcRemoveImage, removeImageRequest{Ref: ref}, nil)
 }
 
 type removeImageRequest struct {

@@ -146,7 +146,7 @@ func (a *Agent) probeCandidates(ctx context.Context, servers []raft.Server, cand
 		}
 		cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		var st statusReply
-		if err := a.host.Call(cctx, id, rpcProtocol, "status", struct{}{}, &st); err == nil {
+		if err := a.call(cctx, id, rpcStatus, struct{}{}, &st); err == nil {
 			c.AppliedIndex, c.Reachable = st.AppliedIndex, true
 		}
 		cancel()

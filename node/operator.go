@@ -15,12 +15,6 @@ import (
 // over) are answered by the leader: a node that does not lead forwards
 // them over the node RPC, as submit does for writes.
 
-// RPC methods served by the leader for the operator endpoints.
-const (
-	rpcRaftPeers          = "raftPeers"
-	rpcTransferLeadership = "transferLeadership"
-)
-
 // transferRequest asks the leader to hand leadership to node To (an ID;
 // "" for any voter). From is the leader the caller meant to ask: a leader
 // that is not From treats the request as done, so a retry after a lost
@@ -40,7 +34,7 @@ type transferReply struct {
 }
 
 // handleOperatorRPC serves the leader side of the operator requests.
-func (a *Agent) handleOperatorRPC(method string, body json.RawMessage) (any, error) {
+func (a *Agent) handleOperatorRPC(method rpcMethod, body json.RawMessage) (any, error) {
 	if !a.cons.IsLeader() {
 		return nil, api.Errorf(api.CodeNoLeader, "not the leader (leader is %s)", a.leaderID())
 	}
@@ -63,7 +57,7 @@ func (a *Agent) handleOperatorRPC(method string, body json.RawMessage) (any, err
 // callLeader runs method on the leader (locally if this node leads),
 // retrying through leader changes until ctx ends (5s if it has no
 // deadline).
-func (a *Agent) callLeader(ctx context.Context, method string, req, reply any) error {
+func (a *Agent) callLeader(ctx context.Context, method rpcMethod, req, reply any) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, 5*time.Second)
@@ -92,7 +86,7 @@ func (a *Agent) callLeader(ctx context.Context, method string, req, reply any) e
 	}
 }
 
-func (a *Agent) callLeaderOnce(ctx context.Context, method string, body json.RawMessage, reply any) error {
+func (a *Agent) callLeaderOnce(ctx context.Context, method rpcMethod, body json.RawMessage, reply any) error {
 	if a.cons.IsLeader() {
 		v, err := a.handleOperatorRPC(method, body)
 		if err != nil {
@@ -109,7 +103,7 @@ func (a *Agent) callLeaderOnce(ctx context.Context, method string, body json.Raw
 	if leader == "" || err != nil {
 		return api.Errorf(api.CodeNoLeader, "no leader is known yet")
 	}
-	return a.host.Call(ctx, id, rpcProtocol, method, body, reply)
+	return a.call(ctx, id, method, body, reply)
 }
 
 // localRaftPeers is the Raft configuration with node names, addresses and

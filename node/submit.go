@@ -11,10 +11,6 @@ import (
 	"github.com/shoal-project/shoal/api"
 )
 
-// rpcProtocol carries node-to-node requests: forwarded writes, leader
-// discovery, read-index checks and status probes.
-const rpcProtocol = "/shoal/rpc/1"
-
 // proposeReply is the leader's answer to a forwarded write.
 type proposeReply struct {
 	Value json.RawMessage `json:"value,omitempty"`
@@ -88,7 +84,7 @@ func (a *Agent) submitOnce(ctx context.Context, cmd api.Command) (proposeReply, 
 	var reply proposeReply
 	callCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := a.host.Call(callCtx, id, rpcProtocol, "propose", cmd, &reply); err != nil {
+	if err := a.call(callCtx, id, rpcPropose, cmd, &reply); err != nil {
 		return proposeReply{}, err
 	}
 	return reply, nil
@@ -206,12 +202,13 @@ func (a *Agent) leaderTerm() (string, uint64) {
 }
 
 // handleRPC serves node-to-node requests.
-func (a *Agent) handleRPC(ctx context.Context, from peer.ID, method string, body json.RawMessage) (any, error) {
-	if method != "status" && !a.serving.Load() {
+func (a *Agent) handleRPC(ctx context.Context, from peer.ID, name string, body json.RawMessage) (any, error) {
+	method := rpcMethod(name)
+	if method != rpcStatus && !a.serving.Load() {
 		return nil, api.Errorf(api.CodeUnavailable, "node is still starting")
 	}
 	switch method {
-	case "propose":
+	case rpcPropose:
 		var cmd api.Command
 		if err := json.Unmarshal(body, &cmd); err != nil {
 			return nil, api.Errorf(api.CodeInvalid, "bad command: %v", err)
@@ -220,10 +217,10 @@ func (a *Agent) handleRPC(ctx context.Context, from peer.ID, method string, body
 			return nil, api.Errorf(api.CodeNoLeader, "not the leader (leader is %s)", a.leaderID())
 		}
 		return a.proposeAsLeader(ctx, cmd)
-	case "leader":
+	case rpcLeader:
 		id, term := a.leaderTerm()
 		return leaderReply{LeaderID: id, Term: term}, nil
-	case "readIndex":
+	case rpcReadIndex:
 		if !a.cons.IsLeader() {
 			return nil, api.Errorf(api.CodeNoLeader, "not the leader")
 		}
@@ -231,11 +228,11 @@ func (a *Agent) handleRPC(ctx context.Context, from peer.ID, method string, body
 			return nil, api.Errorf(api.CodeNoLeader, "leadership not verified: %v", err)
 		}
 		return readIndexReply{Index: a.store().AppliedIndex()}, nil
-	case "status":
+	case rpcStatus:
 		return statusReply{AppliedIndex: a.store().AppliedIndex()}, nil
 	case rpcRaftPeers, rpcTransferLeadership:
 		return a.handleOperatorRPC(method, body)
-	case "removeImage":
+	case rpcRemoveImage:
 		var req removeImageRequest
 		if err := json.Unmarshal(body, &req); err != nil {
 			return nil, api.Errorf(api.CodeInvalid, "bad request: %v", err)
@@ -246,7 +243,7 @@ func (a *Agent) handleRPC(ctx context.Context, from peer.ID, method string, body
 		a.imagesChanged.Fire()
 		return struct{}{}, nil
 	}
-	return nil, api.Errorf(api.CodeNotFound, "unknown method %q", method)
+	return nil, api.Errorf(api.CodeNotFound, "unknown method %q", name)
 }
 
 type leaderReply struct {
@@ -280,7 +277,7 @@ func (a *Agent) consistentRead(ctx context.Context) error {
 		return api.Errorf(api.CodeNoLeader, "no leader is known; a consistent read is not possible")
 	}
 	var reply readIndexReply
-	if err := a.host.Call(ctx, id, rpcProtocol, "readIndex", struct{}{}, &reply); err != nil {
+	if err := a.call(ctx, id, rpcReadIndex, struct{}{}, &reply); err != nil {
 		var ae *api.Error
 		if errors.As(err, &ae) {
 			return err
