@@ -13,7 +13,7 @@ func (a *Agent) startServices() error {
 	if err := a.serveProtocol(joinProtocol, false, a.joins.handle); err != nil {
 		return err
 	}
-	a.feed = newFeedClient(a)
+	a.feed = newFeedClient(a, a.cons.FSM(), a.log)
 	if err := a.serveProtocol(feedProtocol, true, a.serveFeed); err != nil {
 		return err
 	}

@@ -1,0 +1,236 @@
+package node
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/p2p"
+	"github.com/shoal-project/shoal/state"
+)
+
+// fakeFeedNode is a feedNode whose peers answer "leader" from a table and
+// whose leader serves the feed from a function.
+type fakeFeedNode struct {
+	self    string
+	peers   []knownPeer
+	answers map[string]leaderReply
+	raft    atomic.Bool
+	serve   func(c net.Conn)
+	mu      sync.Mutex
+	asked   []string
+}
+
+func (n *fakeFeedNode) ID() string              { return n.self }
+func (n *fakeFeedNode) raftActive() bool        { return n.raft.Load() }
+func (n *fakeFeedNode) knownPeers() []knownPeer { return n.peers }
+
+func (n *fakeFeedNode) call(_ context.Context, to peer.ID, m rpcMethod, _, resp any) error {
+	if m != rpcLeader {
+		return errors.New("unexpected method " + string(m))
+	}
+	n.mu.Lock()
+	n.asked = append(n.asked, to.String())
+	n.mu.Unlock()
+	r, ok := n.answers[to.String()]
+	if !ok {
+		return errors.New("unreachable")
+	}
+	*resp.(*leaderReply) = r
+	return nil
+}
+
+func (n *fakeFeedNode) dial(_ context.Context, _ peer.ID, proto protocol.ID) (net.Conn, error) {
+	if proto != feedProtocol {
+		return nil, errors.New("unexpected protocol")
+	}
+	client, server := net.Pipe()
+	go n.serve(server)
+	return client, nil
+}
+
+func testPeerID(t *testing.T, seed byte) string {
+	t.Helper()
+	seedBytes := make([]byte, ed25519.SeedSize)
+	seedBytes[0] = seed
+	priv, err := crypto.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(seedBytes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := peer.IDFromPrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id.String()
+}
+
+// leaderLog builds n committed entries on a leader FSM: a bootstrap, then
+// services.
+func leaderLog(t *testing.T, n int) (*state.FSM, []state.Entry) {
+	t.Helper()
+	fsm := state.NewFSM(state.NewStore())
+	var entries []state.Entry
+	at := time.Unix(1e9, 0).UTC()
+	for i := 1; i <= n; i++ {
+		var typ api.CommandType
+		var payload any
+		if i == 1 {
+			typ = api.CmdBootstrap
+			payload = api.BootstrapPayload{
+				Cluster: api.Cluster{ID: "c1", SigningKey: ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)), GossipKey: make([]byte, 32), TokenNonce: []byte("n")},
+				Node:    api.Node{ID: "n1", Name: "n1"},
+			}
+		} else {
+			typ = api.CmdCreateService
+			payload = api.CreateServicePayload{ServiceID: "svc-" + itoa(i), Spec: api.ServiceSpec{Name: "s" + itoa(i), Runtime: "process", Command: []string{"sleep", "1"}, Mode: api.ModeReplicated, Replicas: 1}}
+		}
+		p, _ := json.Marshal(payload)
+		data, _ := json.Marshal(api.Command{Version: api.CommandVersion, Type: typ, Time: at.Add(time.Duration(i) * time.Second), Payload: p})
+		e := state.Entry{Index: uint64(i), Data: data}
+		if res := fsm.Apply(e); res.Err != nil {
+			t.Fatalf("entry %d: %v", i, res.Err)
+		}
+		entries = append(entries, e)
+	}
+	return fsm, entries
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestFeedClientFollowsTheLeaderItDiscovers checks the client asks voters
+// first, stops at the first voter that names a leader, asks that leader
+// for the entries after its applied index, and applies a snapshot and then
+// entries so its replica equals the leader's.
+func TestFeedClientFollowsTheLeaderItDiscovers(t *testing.T) {
+	self, voter, member, leader := testPeerID(t, 1), testPeerID(t, 2), testPeerID(t, 3), testPeerID(t, 4)
+	leaderFSM, entries := leaderLog(t, 6)
+	snap, snapIndex, err := leaderFSM.Store().SnapshotJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var requested atomic.Uint64
+	requested.Store(^uint64(0))
+	node := &fakeFeedNode{
+		self:    self,
+		peers:   []knownPeer{{voter, true}, {member, false}},
+		answers: map[string]leaderReply{voter: {LeaderID: leader, Term: 7}, member: {LeaderID: "someone-else", Term: 9}},
+		serve: func(c net.Conn) {
+			defer c.Close()
+			var req feedRequest
+			if err := p2p.ReadFrame(c, &req, 4<<10); err != nil {
+				return
+			}
+			requested.Store(req.From)
+			// A snapshot of entries 1..6, then nothing new: heartbeats.
+			p2p.WriteFrame(c, feedFrame{LeaderID: leader, Term: 7, Snapshot: snap})
+			for {
+				if err := p2p.WriteFrame(c, feedFrame{LeaderID: leader, Term: 7}); err != nil {
+					return
+				}
+				time.Sleep(10 * time.Millisecond) // heartbeat pace of the fake leader, not a wait for a condition
+			}
+		},
+	}
+	member0 := state.NewFSM(state.NewStore())
+	f := newFeedClient(node, member0, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f.retry = 10 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); f.run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	waitFor(t, 5*time.Second, "replica reaches the leader's snapshot", func() bool {
+		return member0.Store().AppliedIndex() == snapIndex
+	})
+	if got := requested.Load(); got != 0 {
+		t.Fatalf("client asked for entries after %d, want 0 (its applied index)", got)
+	}
+	if id, term := f.leaderTerm(); id != leader || term != 7 {
+		t.Fatalf("following %s in term %d, want %s in 7", id, term, leader)
+	}
+	node.mu.Lock()
+	asked := append([]string(nil), node.asked...)
+	node.mu.Unlock()
+	if len(asked) == 0 || asked[0] != voter {
+		t.Fatalf("asked %v first, want the voter %s first", asked, voter)
+	}
+	for _, a := range asked {
+		if a == member {
+			t.Fatalf("asked the plain member %s after a voter named the leader", member)
+		}
+	}
+	if got, want := len(member0.Store().Services()), len(entries)-1; got != want {
+		t.Fatalf("replica has %d services, want %d", got, want)
+	}
+
+	// Raft takes over: the client stops following and forgets the leader.
+	node.raft.Store(true)
+	waitFor(t, 5*time.Second, "client lets Raft take over", func() bool {
+		id, _ := f.leaderTerm()
+		return id == ""
+	})
+}
+
+// TestFeedClientAppliesEntriesInOrderAndSkipsOld checks entries at or below
+// the applied index are skipped and newer ones applied.
+func TestFeedClientAppliesEntriesInOrderAndSkipsOld(t *testing.T) {
+	self, leader := testPeerID(t, 1), testPeerID(t, 4)
+	_, entries := leaderLog(t, 8)
+	member0 := state.NewFSM(state.NewStore())
+	for _, e := range entries[:3] {
+		member0.ApplyFeed(e)
+	}
+	node := &fakeFeedNode{
+		self:    self,
+		peers:   []knownPeer{{leader, true}},
+		answers: map[string]leaderReply{leader: {LeaderID: leader, Term: 2}},
+		serve: func(c net.Conn) {
+			defer c.Close()
+			var req feedRequest
+			if err := p2p.ReadFrame(c, &req, 4<<10); err != nil {
+				return
+			}
+			// Resend everything from 1: the client must skip 1..3.
+			p2p.WriteFrame(c, feedFrame{LeaderID: leader, Term: 2, Entries: entries})
+			var b [1]byte
+			c.Read(b[:]) // hold the stream open until the client closes it
+		},
+	}
+	f := newFeedClient(node, member0, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f.retry = 10 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); f.run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, 5*time.Second, "replica applies every entry", func() bool {
+		return member0.Store().AppliedIndex() == uint64(len(entries))
+	})
+	if got, want := len(member0.Store().Services()), len(entries)-1; got != want {
+		t.Fatalf("replica has %d services, want %d", got, want)
+	}
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting until %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
