@@ -74,11 +74,18 @@ type Plan struct {
 // Tasks are placed grouped by service, in order of first appearance in
 // pending. Nil tasks, nil nodes and repeated IDs are ignored.
 func Schedule(nodes []*api.Node, active []*api.Task, pending []*api.Task, opts Options) Plan {
+	return schedule(nodes, active, pending, opts, searchAuto)
+}
+
+// schedule is Schedule with the candidate search picked by mode; every
+// mode gives the same plan.
+func schedule(nodes []*api.Node, active []*api.Task, pending []*api.Task, opts Options, mode searchMode) Plan {
 	s := newState(nodes, active)
+	s.binpack, s.mode = opts.Strategy == BinPack, mode
 	var plan Plan
 	plan.Assignments = make([]api.TaskAssignment, 0, len(pending))
 	for _, g := range groupTasks(pending) {
-		s.place(g, opts.Strategy == BinPack, &plan)
+		s.place(g, s.binpack, &plan)
 	}
 	return plan
 }
