@@ -179,7 +179,7 @@ func (p *placer) walk(el *eligibility, k int, budget int) bool {
 			seen[x] = int32(len(hp))
 		}
 		grown := false
-		for i := range s.svc[g.serviceID] {
+		for i := range g.svcNodes {
 			leaf := t.leafOf[i]
 			if el.ok[i] && int(seen[leaf]) < k && s.fitsNow(g, i) {
 				p.heaps[leaf] = append(p.heaps[leaf], p.key(i))

@@ -98,7 +98,8 @@ func (s *state) place(g *group, binpack bool, plan *Plan) {
 		}
 		return
 	}
-	for i, c := range s.svc[g.serviceID] {
+	g.svcNodes = s.svcNodes(g.serviceID)
+	for i, c := range g.svcNodes {
 		s.svcCount[i] = c
 	}
 	p := s.newPlacer(g, binpack)
@@ -114,7 +115,7 @@ func (s *state) place(g *group, binpack bool, plan *Plan) {
 		}
 		plan.Assignments = append(plan.Assignments, api.TaskAssignment{TaskID: t.ID, NodeID: s.nodes[i].ID})
 	}
-	for i := range s.svc[g.serviceID] {
+	for i := range g.svcNodes {
 		s.svcCount[i] = 0
 	}
 }

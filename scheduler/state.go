@@ -107,14 +107,24 @@ func newState(nodes []*api.Node, active []*api.Task) *state {
 			continue
 		}
 		if i, ok := s.index[t.NodeID]; ok {
-			s.take(i, t.ServiceID, &t.Spec.Reservations, normPorts(t.Spec.Ports))
+			s.take(i, s.svcNodes(t.ServiceID), &t.Spec.Reservations, normPorts(t.Spec.Ports))
 		}
 	}
 	return s
 }
 
-// take books a task of service svc on node i.
-func (s *state) take(i int32, svc string, r *api.Resources, ports []portKey) {
+// svcNodes returns service svc's task count per node, creating it empty.
+func (s *state) svcNodes(svc string) map[int32]int64 {
+	m := s.svc[svc]
+	if m == nil {
+		m = map[int32]int64{}
+		s.svc[svc] = m
+	}
+	return m
+}
+
+// take books a task on node i; m is its service's count per node.
+func (s *state) take(i int32, m map[int32]int64, r *api.Resources, ports []portKey) {
 	s.resCPU[i] += max(r.NanoCPUs, 0)
 	s.resMem[i] += max(r.MemoryBytes, 0)
 	s.load[i]++
@@ -123,11 +133,6 @@ func (s *state) take(i int32, svc string, r *api.Resources, ports []portKey) {
 			s.ports[i] = map[portKey]struct{}{}
 		}
 		s.ports[i][p] = struct{}{}
-	}
-	m := s.svc[svc]
-	if m == nil {
-		m = map[int32]int64{}
-		s.svc[svc] = m
 	}
 	m[i]++
 	if s.ord != nil {

@@ -151,7 +151,7 @@ func (s *state) newPlacer(g *group, binpack bool) *placer {
 	}
 	*p = placer{s: s, g: g, t: t, binpack: binpack, count: grow(p.count, nt), live: grow(p.live, nt), heaps: heaps}
 	if len(g.prefs) > 0 {
-		for i, c := range s.svc[g.serviceID] {
+		for i, c := range g.svcNodes {
 			for x := t.leafOf[i]; x >= 0; x = t.parent[x] {
 				p.count[x] += c
 			}
@@ -304,7 +304,7 @@ func (p *placer) next() int32 {
 	leaf := p.pick(0)
 	h := p.heaps[leaf]
 	i := h[0].node
-	s.take(i, g.serviceID, &g.res, g.ports)
+	s.take(i, g.svcNodes, &g.res, g.ports)
 	s.svcCount[i]++
 	for x := leaf; x >= 0; x = t.parent[x] {
 		p.count[x]++
