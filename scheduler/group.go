@@ -20,7 +20,8 @@ type group struct {
 	staticSig  string // runtime and constraints: keys the eligibility cache
 	prefSig    string // label names: keys the preference-tree cache
 	tasks      []*api.Task
-	err        string // the spec cannot be scheduled: why
+	svcNodes   map[int32]int64 // the service's task count per node, set by place
+	err        string          // the spec cannot be scheduled: why
 }
 
 // groupTasks groups pending tasks by service and scheduling spec, in order

@@ -74,11 +74,18 @@ type Plan struct {
 // Tasks are placed grouped by service, in order of first appearance in
 // pending. Nil tasks, nil nodes and repeated IDs are ignored.
 func Schedule(nodes []*api.Node, active []*api.Task, pending []*api.Task, opts Options) Plan {
+	return schedule(nodes, active, pending, opts, searchAuto)
+}
+
+// schedule is Schedule with the candidate search picked by mode; every
+// mode gives the same plan.
+func schedule(nodes []*api.Node, active []*api.Task, pending []*api.Task, opts Options, mode searchMode) Plan {
 	s := newState(nodes, active)
+	s.binpack, s.mode = opts.Strategy == BinPack, mode
 	var plan Plan
 	plan.Assignments = make([]api.TaskAssignment, 0, len(pending))
 	for _, g := range groupTasks(pending) {
-		s.place(g, opts.Strategy == BinPack, &plan)
+		s.place(g, s.binpack, &plan)
 	}
 	return plan
 }
@@ -91,7 +98,8 @@ func (s *state) place(g *group, binpack bool, plan *Plan) {
 		}
 		return
 	}
-	for i, c := range s.svc[g.serviceID] {
+	g.svcNodes = s.svcNodes(g.serviceID)
+	for i, c := range g.svcNodes {
 		s.svcCount[i] = c
 	}
 	p := s.newPlacer(g, binpack)
@@ -107,7 +115,7 @@ func (s *state) place(g *group, binpack bool, plan *Plan) {
 		}
 		plan.Assignments = append(plan.Assignments, api.TaskAssignment{TaskID: t.ID, NodeID: s.nodes[i].ID})
 	}
-	for i := range s.svc[g.serviceID] {
+	for i := range g.svcNodes {
 		s.svcCount[i] = 0
 	}
 }

@@ -54,16 +54,37 @@ type state struct {
 	svcCount []int64
 	// eligible caches, per static signature (runtime + constraints), the
 	// nodes that pass the static filters.
-	eligible map[string][]int32
+	eligible map[string]*eligibility
+	// counts caches, per static and preference signature, the number of
+	// eligible nodes in every preference leaf.
+	counts map[leafKey][]int32
 	// trees caches preference trees per list of label names.
 	trees map[string]*prefTree
-	// buf backs the candidate heap of a group without preferences.
-	buf []entry
+	// pl is the placer of the current group, reused across groups.
+	pl placer
+
+	// binpack is the strategy: BinPack rather than Spread.
+	binpack bool
+	// mode picks the candidate search; tests force one.
+	mode searchMode
+	// ord is the ready, active nodes by service-independent score, built
+	// on first use and kept up to date by take.
+	ord *order
+	// seen and front are scratch for walk.
+	seen  []int32
+	front []int32
+}
+
+// eligibility is the set of nodes passing a static signature's filters,
+// as a list in node order and as a per-node flag.
+type eligibility struct {
+	list []int32
+	ok   []bool
 }
 
 func newState(nodes []*api.Node, active []*api.Task) *state {
 	s := &state{index: make(map[string]int32, len(nodes)), svc: map[string]map[int32]int64{},
-		eligible: map[string][]int32{}, trees: map[string]*prefTree{}}
+		eligible: map[string]*eligibility{}, counts: map[leafKey][]int32{}, trees: map[string]*prefTree{}}
 	for _, n := range nodes {
 		if n != nil {
 			s.nodes = append(s.nodes, n)
@@ -86,14 +107,24 @@ func newState(nodes []*api.Node, active []*api.Task) *state {
 			continue
 		}
 		if i, ok := s.index[t.NodeID]; ok {
-			s.take(i, t.ServiceID, &t.Spec.Reservations, normPorts(t.Spec.Ports))
+			s.take(i, s.svcNodes(t.ServiceID), &t.Spec.Reservations, normPorts(t.Spec.Ports))
 		}
 	}
 	return s
 }
 
-// take books a task of service svc on node i.
-func (s *state) take(i int32, svc string, r *api.Resources, ports []portKey) {
+// svcNodes returns service svc's task count per node, creating it empty.
+func (s *state) svcNodes(svc string) map[int32]int64 {
+	m := s.svc[svc]
+	if m == nil {
+		m = map[int32]int64{}
+		s.svc[svc] = m
+	}
+	return m
+}
+
+// take books a task on node i; m is its service's count per node.
+func (s *state) take(i int32, m map[int32]int64, r *api.Resources, ports []portKey) {
 	s.resCPU[i] += max(r.NanoCPUs, 0)
 	s.resMem[i] += max(r.MemoryBytes, 0)
 	s.load[i]++
@@ -103,12 +134,10 @@ func (s *state) take(i int32, svc string, r *api.Resources, ports []portKey) {
 		}
 		s.ports[i][p] = struct{}{}
 	}
-	m := s.svc[svc]
-	if m == nil {
-		m = map[int32]int64{}
-		s.svc[svc] = m
-	}
 	m[i]++
+	if s.ord != nil {
+		s.rescore(i)
+	}
 }
 
 // free returns the unreserved amount of a dimension; unknown capacity is
@@ -158,7 +187,7 @@ func (s *state) fitsNow(g *group, i int32) bool {
 // staticOK reports whether node n passes the static filters for g:
 // ready, active, runtime, constraints.
 func staticOK(g *group, n *api.Node) bool {
-	if n.Status != api.NodeReady || availability(n) != api.AvailabilityActive {
+	if !schedulable(n) {
 		return false
 	}
 	if g.runtime != "" && !n.HasRuntime(g.runtime) {
@@ -172,16 +201,22 @@ func staticOK(g *group, n *api.Node) bool {
 	return true
 }
 
+// schedulable reports whether node n is ready and active.
+func schedulable(n *api.Node) bool {
+	return n.Status == api.NodeReady && availability(n) == api.AvailabilityActive
+}
+
 // eligibleNodes returns the nodes passing the static filters for g, cached
 // per static signature.
-func (s *state) eligibleNodes(g *group) []int32 {
+func (s *state) eligibleNodes(g *group) *eligibility {
 	if e, ok := s.eligible[g.staticSig]; ok {
 		return e
 	}
-	e := make([]int32, 0, len(s.nodes))
+	e := &eligibility{ok: make([]bool, len(s.nodes))}
 	for i, n := range s.nodes {
 		if staticOK(g, n) {
-			e = append(e, int32(i))
+			e.list = append(e.list, int32(i))
+			e.ok[i] = true
 		}
 	}
 	s.eligible[g.staticSig] = e

@@ -138,10 +138,20 @@ type placer struct {
 func (s *state) newPlacer(g *group, binpack bool) *placer {
 	t := s.prefTree(g)
 	nt := len(t.parent)
-	p := &placer{s: s, g: g, t: t, binpack: binpack,
-		count: make([]int64, nt), live: make([]int32, nt), heaps: make([][]entry, nt)}
+	// The placer and its slices are reused from group to group: only one
+	// group is placed at a time.
+	p := &s.pl
+	heaps := p.heaps[:cap(p.heaps)]
+	if len(heaps) < nt {
+		heaps = append(heaps, make([][]entry, nt-len(heaps))...)
+	}
+	heaps = heaps[:nt]
+	for x := range heaps {
+		heaps[x] = heaps[x][:0]
+	}
+	*p = placer{s: s, g: g, t: t, binpack: binpack, count: grow(p.count, nt), live: grow(p.live, nt), heaps: heaps}
 	if len(g.prefs) > 0 {
-		for i, c := range s.svc[g.serviceID] {
+		for i, c := range g.svcNodes {
 			for x := t.leafOf[i]; x >= 0; x = t.parent[x] {
 				p.count[x] += c
 			}
@@ -151,16 +161,63 @@ func (s *state) newPlacer(g *group, binpack bool) *placer {
 	// number of tasks to place: a node's score changes only when a task
 	// lands on it, so after j < k placements some untouched node of the
 	// k best still beats every node outside them. This makes a group cost
-	// one cheap pass over the eligible nodes plus O(k log k).
+	// one cheap pass over the eligible nodes plus O(k log k), or, when
+	// the walk of the order applies (see index.go), about O(k log k).
 	k := len(g.tasks)
-	if nt == 1 {
-		// No preferences: one heap, backed by a buffer reused across groups.
-		if cap(s.buf) < k {
-			s.buf = make([]entry, 0, k)
-		}
-		p.heaps[0] = s.buf[:0]
+	el := s.eligibleNodes(g)
+	if !p.tryWalk(el, k) {
+		p.scan(el, k)
 	}
-	for _, i := range s.eligibleNodes(g) {
+	for x, h := range p.heaps {
+		heapify(h)
+		for y := int32(x); len(h) > 0 && y >= 0; y = t.parent[y] {
+			p.live[y] += int32(len(h))
+		}
+	}
+	return p
+}
+
+// tryWalk fills the leaf heaps by walking the order when that looks
+// cheaper than scan, and reports whether it did.
+func (p *placer) tryWalk(el *eligibility, k int) bool {
+	s := p.s
+	budget := -1
+	switch s.mode {
+	case searchLinear:
+		return false
+	case searchAuto:
+		if len(el.list) == 0 {
+			return false
+		}
+		if s.ord == nil {
+			s.buildOrder()
+		}
+		// A walk visit costs a few linear steps; the walk visits about
+		// k nodes per leaf over the share of eligible nodes.
+		est := int64(k) * int64(len(p.t.parent)) * int64(len(s.ord.h)) / int64(len(el.list))
+		if 4*est > int64(len(el.list)) {
+			return false
+		}
+		budget = len(el.list) / 2
+	case searchGiveUp:
+		budget = 3
+	}
+	if s.ord == nil {
+		s.buildOrder()
+	}
+	if p.walk(el, k, budget) {
+		return true
+	}
+	for x := range p.heaps {
+		p.heaps[x] = p.heaps[x][:0]
+	}
+	return false
+}
+
+// scan fills the leaf heaps by scoring every eligible node.
+func (p *placer) scan(el *eligibility, k int) {
+	s, g, t := p.s, p.g, p.t
+	for _, i := range el.list {
 		e := p.key(i)
 		leaf := t.leafOf[i]
 		h := p.heaps[leaf]
@@ -175,13 +232,16 @@ func (s *state) newPlacer(g *group, binpack bool) *placer {
 			p.heaps[leaf] = pushMax(h, e)
 		}
 	}
-	for x, h := range p.heaps {
-		heapify(h)
-		for y := int32(x); len(h) > 0 && y >= 0; y = t.parent[y] {
-			p.live[y] += int32(len(h))
-		}
+}
+
+// grow returns b resized to n zeros, reusing its array when it can.
+func grow[T any](b []T, n int) []T {
+	if cap(b) < n {
+		return make([]T, n)
 	}
-	return p
+	b = b[:n]
+	clear(b)
+	return b
 }
 
 // key scores node i for the group.
@@ -244,7 +304,7 @@ func (p *placer) next() int32 {
 	leaf := p.pick(0)
 	h := p.heaps[leaf]
 	i := h[0].node
-	s.take(i, g.serviceID, &g.res, g.ports)
+	s.take(i, g.svcNodes, &g.res, g.ports)
 	s.svcCount[i]++
 	for x := leaf; x >= 0; x = t.parent[x] {
 		p.count[x]++
