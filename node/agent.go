@@ -7,7 +7,6 @@ package node
 import (
 	"context"
 	"fmt"
-	"github.com/shoal-project/shoal/state"
 	"io"
 	"log/slog"
 	"net"
@@ -24,6 +23,7 @@ import (
 	"github.com/shoal-project/shoal/node/executor"
 	"github.com/shoal-project/shoal/p2p"
 	"github.com/shoal-project/shoal/raft"
+	"github.com/shoal-project/shoal/state"
 )
 
 // Agent is one running Shoal node.

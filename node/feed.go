@@ -1,13 +1,12 @@
 package node
 
 import (
-	"github.com/shoal-project/shoal/state"
 	"net"
 	"time"
 
-
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/p2p"
+	"github.com/shoal-project/shoal/state"
 )
 
 // The state feed keeps a replica of the cluster state on nodes that are

@@ -3,13 +3,13 @@ package node
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/shoal-project/shoal/state"
 	"net/http"
 	"reflect"
 	"sort"
 
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/scheduler"
+	"github.com/shoal-project/shoal/state"
 )
 
 func (s *apiServer) routeServices() {

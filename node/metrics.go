@@ -1,7 +1,6 @@
 package node
 
 import (
-	"github.com/shoal-project/shoal/state"
 	"net/http"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/state"
 )
 
 // metrics is one agent's Prometheus registry (never the global one:

@@ -2,51 +2,71 @@ package node
 
 import (
 	"context"
-	"github.com/shoal-project/shoal/state"
 	"time"
 
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/internal/ctxutil"
 	"github.com/shoal-project/shoal/node/orchestrator"
 	"github.com/shoal-project/shoal/scheduler"
+	"github.com/shoal-project/shoal/state"
 )
 
 // maxTaskBatch bounds the tasks one WriteTasks command creates, so Raft
 // entries stay small.
 const maxTaskBatch = 500
 
+// fullPassEvery is how often a reconciler looks at everything rather than
+// at what changed: decisions that change with time alone (a restart
+// policy's window) and a safety net.
+const fullPassEvery = 5 * time.Second
+
+// reconciler is one of the leader's task loops: a pure function of
+// node/orchestrator over a store view and the scope that changed.
+type reconciler struct {
+	name string
+	pass func(v *state.View, now time.Time, sc orchestrator.Scope) api.WriteTasksPayload
+}
+
 // reconcilers are the leader's task loops. Each watches the store, computes
 // what it must change from a read snapshot (pure functions in
-// node/orchestrator), commits that through Raft, and waits for the next
-// change. They never call each other.
+// node/orchestrator) over what changed since its last pass, commits that
+// through Raft, and waits for the next change. They never call each other.
 func (a *Agent) reconcilers() []func(context.Context) {
-	loop := func(name string, f func(v *state.View, now time.Time) api.WriteTasksPayload) func(context.Context) {
-		return func(ctx context.Context) { a.reconcileLoop(ctx, name, f) }
-	}
-	return []func(context.Context){
-		loop("orchestrator", func(v *state.View, now time.Time) api.WriteTasksPayload {
-			return orchestrator.Orchestrate(v, now, api.NewRequestID)
-		}),
-		loop("allocator", func(v *state.View, _ time.Time) api.WriteTasksPayload {
+	rs := []reconciler{
+		{"orchestrator", func(v *state.View, now time.Time, sc orchestrator.Scope) api.WriteTasksPayload {
+			return orchestrator.OrchestrateScope(v, now, api.NewRequestID, sc)
+		}},
+		{"allocator", func(v *state.View, _ time.Time, _ orchestrator.Scope) api.WriteTasksPayload {
 			return orchestrator.Allocate(v, scheduler.Options{})
-		}),
-		loop("node-failures", func(v *state.View, _ time.Time) api.WriteTasksPayload {
-			return orchestrator.HandleNodeFailures(v)
-		}),
-		loop("reaper", func(v *state.View, _ time.Time) api.WriteTasksPayload {
-			return orchestrator.Reap(v, orchestrator.DefaultHistoryLimit)
-		}),
+		}},
+		{"node-failures", func(v *state.View, _ time.Time, sc orchestrator.Scope) api.WriteTasksPayload {
+			return orchestrator.HandleNodeFailuresScope(v, sc)
+		}},
+		{"reaper", func(v *state.View, _ time.Time, sc orchestrator.Scope) api.WriteTasksPayload {
+			return orchestrator.ReapScope(v, orchestrator.DefaultHistoryLimit, sc)
+		}},
 	}
+	out := make([]func(context.Context), len(rs))
+	for i, r := range rs {
+		out[i] = func(ctx context.Context) { a.reconcileLoop(ctx, r) }
+	}
+	return out
 }
 
 // reconcileLoop runs one reconciler while this node leads. Before acting it
 // makes sure this node still leads and has applied everything committed
 // (VerifyLeader includes a barrier), so its decisions rest on the latest
 // state; after a commit it acts only on a view that includes that commit.
-func (a *Agent) reconcileLoop(ctx context.Context, name string, f func(*state.View, time.Time) api.WriteTasksPayload) {
+// Each pass looks at what changed since the last one (the FSM's dirty
+// tracker; everything on the first pass, after a failed write, and every
+// fullPassEvery).
+func (a *Agent) reconcileLoop(ctx context.Context, r reconciler) {
+	dirty := a.cons.FSM().TrackDirty()
+	defer dirty.Close()
 	verified := false
-	retry := time.NewTimer(0)
-	defer retry.Stop()
+	lastFull := time.Time{}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
 	for ctx.Err() == nil {
 		watch := a.store().Watch()
 		if !verified {
@@ -60,33 +80,47 @@ func (a *Agent) reconcileLoop(ctx context.Context, name string, f func(*state.Vi
 			verified = true
 		}
 		start := time.Now()
-		p := f(a.store().View(), start)
-		if !orchestrator.Empty(p) {
-			for _, part := range splitPayload(p) {
-				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				_, err := a.submitPayload(cctx, api.CmdWriteTasks, "", part)
-				cancel()
-				if err != nil {
-					a.log.Warn("reconciler write failed", "reconciler", name, "err", err)
+		sc := dirty.Take() // then the view: it holds everything taken
+		if start.Sub(lastFull) >= fullPassEvery {
+			sc = orchestrator.Everything
+		}
+		if sc.All {
+			lastFull = start
+		}
+		if !sc.Empty() {
+			p := r.pass(a.store().View(), start, sc)
+			a.metrics.reconcileDuration.WithLabelValues(r.name).Observe(time.Since(start).Seconds())
+			if !orchestrator.Empty(p) {
+				if !a.commitTasks(ctx, r.name, p) {
+					dirty.MarkAll()
 					verified = false
 					ctxutil.Sleep(ctx, 100*time.Millisecond)
-					break
 				}
-				a.metrics.placements.Add(float64(placements(part)))
+				continue // look again, at a state that includes the commit
 			}
-			a.metrics.reconcileDuration.WithLabelValues(name).Observe(time.Since(start).Seconds())
-			continue // look again, at a state that includes the commit
 		}
-		a.metrics.reconcileDuration.WithLabelValues(name).Observe(time.Since(start).Seconds())
-		// Restart delays end with time, not with a change: look again
-		// every second as well.
-		retry.Reset(time.Second)
 		select {
 		case <-ctx.Done():
 		case <-watch:
-		case <-retry.C:
+		case <-tick.C:
 		}
 	}
+}
+
+// commitTasks commits a reconciler's result, split into bounded commands,
+// and reports whether all of it committed.
+func (a *Agent) commitTasks(ctx context.Context, name string, p api.WriteTasksPayload) bool {
+	for _, part := range splitPayload(p) {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := a.submitPayload(cctx, api.CmdWriteTasks, "", part)
+		cancel()
+		if err != nil {
+			a.log.Warn("reconciler write failed", "reconciler", name, "err", err)
+			return false
+		}
+		a.metrics.placements.Add(float64(placements(part)))
+	}
+	return true
 }
 
 // splitPayload cuts a large creation into several commands. A rolling

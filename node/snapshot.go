@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"errors"
-	"github.com/shoal-project/shoal/state"
 	"net"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/p2p"
+	"github.com/shoal-project/shoal/state"
 )
 
 // restoreProtocol carries a snapshot restore from the node an operator

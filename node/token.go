@@ -4,11 +4,11 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
-	"github.com/shoal-project/shoal/state"
 	"math/big"
 	"strings"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/state"
 )
 
 // Join tokens look like SHOAL-1-<digest>-<secret>:

@@ -3,7 +3,6 @@ package raft
 import (
 	"context"
 	"fmt"
-	"github.com/shoal-project/shoal/state"
 	"io"
 	"path/filepath"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	hraft "github.com/hashicorp/raft"
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/state"
 )
 
 // tcpCluster starts n Raft servers over loopback TCP, forms a cluster of n

@@ -3,7 +3,6 @@ package raft
 import (
 	"errors"
 	"fmt"
-	"github.com/shoal-project/shoal/state"
 	"os"
 	"path/filepath"
 	"sync"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	hraft "github.com/hashicorp/raft"
+
+	"github.com/shoal-project/shoal/state"
 )
 
 // Config configures a Consensus.

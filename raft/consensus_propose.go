@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/shoal-project/shoal/state"
 	"time"
 
 	hraft "github.com/hashicorp/raft"
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/state"
 )
 
 // membershipTimeout bounds the enqueueing of a configuration change.

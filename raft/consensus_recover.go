@@ -3,9 +3,10 @@ package raft
 import (
 	"errors"
 	"fmt"
-	"github.com/shoal-project/shoal/state"
 
 	hraft "github.com/hashicorp/raft"
+
+	"github.com/shoal-project/shoal/state"
 )
 
 // forceNewCluster rewrites the Raft state in logs and snaps so that this

@@ -2,7 +2,6 @@ package raft
 
 import (
 	"bytes"
-	"github.com/shoal-project/shoal/state"
 	"io"
 	"strconv"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	hraft "github.com/hashicorp/raft"
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/state"
 )
 
 // restoreEnqueueTimeout bounds how long a restore waits for Raft to take

@@ -2,13 +2,13 @@ package raft
 
 import (
 	"encoding/json"
-	"github.com/shoal-project/shoal/state"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	hraft "github.com/hashicorp/raft"
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/state"
 )
 
 func serviceCmd(id, name string, replicas uint64) api.Command {

@@ -59,6 +59,8 @@ type FSM struct {
 	// calls. Both are local metrics and change nothing applied.
 	observer  ApplyObserver
 	snapshots atomic.Uint64
+	// dirty holds the reconcilers' change trackers.
+	dirty dirtyTrackers
 }
 
 // ApplyObserver receives the time each known command took to apply, e.g.
@@ -144,17 +146,21 @@ func (f *FSM) applyData(index uint64, data []byte) (res *ApplyResult) {
 		f.observer.Applied(cmd.Type, time.Since(start))
 	}
 	var evs []api.Event
+	var services, nodes []string
+	var all bool
 	if aerr != nil {
 		txn.Abort()
 		txn = f.store.writeTxn()
 		val = nil
 	} else {
 		evs = safeDeriveEvents(txn, index, cmd.Time)
+		services, nodes, all = touched(txn.Changes())
 	}
 	pruneRequests(txn, cmd.Time)
 	recordRequest(txn, cmd, val, aerr)
 	f.store.commit(txn, index)
 	f.events.append(evs)
+	f.markDirty(services, nodes, all)
 	return &ApplyResult{Value: val, Err: aerr}
 }
 

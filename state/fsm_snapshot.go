@@ -103,6 +103,7 @@ func (f *FSM) Restore(r io.Reader) error {
 	f.store.replace(db, index)
 	f.feed.reset(index)
 	f.events.reset(index)
+	f.markDirty(nil, nil, true)
 	return nil
 }
 

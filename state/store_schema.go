@@ -27,6 +27,9 @@ const (
 	indexNode    = "node_id"
 	indexSlot    = "slot"
 	indexTime    = "time"
+	// indexUnplaced holds the tasks Allocate must place: active and not
+	// yet assigned.
+	indexUnplaced = "unplaced"
 )
 
 // schema describes every table of the replicated store.
@@ -48,6 +51,12 @@ func schema() *memdb.DBSchema {
 			indexService: {Name: indexService, AllowMissing: true, Indexer: stringKey(func(o any) string { return o.(*api.Task).ServiceID })},
 			indexNode:    {Name: indexNode, AllowMissing: true, Indexer: stringKey(func(o any) string { return o.(*api.Task).NodeID })},
 			indexSlot:    {Name: indexSlot, AllowMissing: true, Indexer: slotIndexer{}},
+			indexUnplaced: {Name: indexUnplaced, AllowMissing: true, Indexer: stringKey(func(o any) string {
+				if t := o.(*api.Task); t.Active() && t.Status.State < api.TaskAssigned {
+					return "unplaced"
+				}
+				return ""
+			})},
 		}},
 		tableImages: {Name: tableImages, Indexes: map[string]*memdb.IndexSchema{
 			indexID: {Name: indexID, Unique: true, Indexer: stringKey(func(o any) string { return o.(*api.Image).Ref })},

@@ -61,6 +61,13 @@ func (v *View) ServiceByName(name string) (*api.Service, bool) {
 // Tasks returns every task, sorted by ID.
 func (v *View) Tasks() []*api.Task { return list[api.Task](v.txn, tableTasks, indexID) }
 
+// HasUnplacedTasks reports whether some task is active and not yet
+// assigned: whether Allocate has anything to do.
+func (v *View) HasUnplacedTasks() bool {
+	_, ok := first[api.Task](v.txn, tableTasks, indexUnplaced, "unplaced")
+	return ok
+}
+
 // Task returns the task with id.
 func (v *View) Task(id string) (*api.Task, bool) {
 	return first[api.Task](v.txn, tableTasks, indexID, id)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"github.com/shoal-project/shoal/state"
 	"os"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/internal/fsutil"
+	"github.com/shoal-project/shoal/state"
 )
 
 // newSnapshotCommand is `shoal operator snapshot`: backup and restore.

@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/ed25519"
 	"encoding/json"
-	"github.com/shoal-project/shoal/state"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/internal/fsutil"
+	"github.com/shoal-project/shoal/state"
 )
 
 // snapshotFile writes a backup of a one-node cluster to dir and returns

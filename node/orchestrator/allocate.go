@@ -2,13 +2,13 @@ package orchestrator
 
 import (
 	"cmp"
-	"github.com/shoal-project/shoal/state"
 	"maps"
 	"slices"
 	"strings"
 
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/scheduler"
+	"github.com/shoal-project/shoal/state"
 )
 
 // MaxAllocateBatch caps the assignments one Allocate call returns; the
@@ -25,6 +25,9 @@ const MaxAllocateBatch = 1000
 // tasks are tried oldest first, and at most MaxAllocateBatch entries are
 // returned.
 func Allocate(v *state.View, opts scheduler.Options) api.WriteTasksPayload {
+	if !v.HasUnplacedTasks() {
+		return api.WriteTasksPayload{}
+	}
 	var active, pending []*api.Task
 	preset := map[string][]*api.Task{}
 	for _, t := range v.Tasks() {

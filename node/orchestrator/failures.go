@@ -2,9 +2,10 @@ package orchestrator
 
 import (
 	"fmt"
-	"github.com/shoal-project/shoal/state"
+	"sort"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/state"
 )
 
 // HandleNodeFailures reacts to node state. Every task that is not yet
@@ -18,8 +19,24 @@ import (
 // counting it against the restart policy: a node failure is not a task
 // failure.
 func HandleNodeFailures(v *state.View) api.WriteTasksPayload {
+	return HandleNodeFailuresScope(v, Everything)
+}
+
+// HandleNodeFailuresScope is HandleNodeFailures over the nodes sc covers.
+// A task's change marks its node, so a task placed on a node that is down
+// or draining is covered too.
+func HandleNodeFailuresScope(v *state.View, sc Scope) api.WriteTasksPayload {
 	var out api.WriteTasksPayload
-	for _, n := range v.Nodes() {
+	nodes := v.Nodes()
+	if !sc.All {
+		nodes = nodes[:0:0]
+		for _, id := range sortedKeys(sc.Nodes) {
+			if n, ok := v.Node(id); ok {
+				nodes = append(nodes, n)
+			}
+		}
+	}
+	for _, n := range nodes {
 		switch {
 		case n.Status == api.NodeDown:
 			for _, t := range v.TasksByNode(n.ID) {
@@ -35,7 +52,18 @@ func HandleNodeFailures(v *state.View) api.WriteTasksPayload {
 			}
 		}
 	}
-	for _, t := range v.Tasks() {
+	var placed []*api.Task
+	if sc.All {
+		placed = v.Tasks()
+	} else {
+		for _, id := range sortedKeys(sc.Nodes) {
+			if _, ok := v.Node(id); !ok {
+				placed = append(placed, v.TasksByNode(id)...)
+			}
+		}
+		sort.Slice(placed, func(i, j int) bool { return placed[i].ID < placed[j].ID })
+	}
+	for _, t := range placed {
 		if t.NodeID == "" || t.Status.State.Terminal() {
 			continue
 		}

@@ -3,12 +3,13 @@ package orchestrator
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/shoal-project/shoal/state"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/scheduler"
+	"github.com/shoal-project/shoal/state"
 )
 
 // t0 is the command time an env starts from.
@@ -22,10 +23,16 @@ type env struct {
 	index uint64
 	now   time.Time
 	ids   int
+	// trackers follow the changes each loop would see, to check that a
+	// scoped pass returns what the full pass returns.
+	trackers []*state.DirtyTracker
 }
 
 func newEnv(t testing.TB) *env {
 	e := &env{t: t, fsm: state.NewFSM(state.NewStore()), now: t0}
+	for range e.scoped() {
+		e.trackers = append(e.trackers, e.fsm.TrackDirty())
+	}
 	e.addNode("n1", nil)
 	return e
 }
@@ -160,8 +167,16 @@ func (e *env) runNodes() bool {
 // changed.
 func (e *env) round() bool {
 	changed := false
-	for _, f := range e.loops() {
-		if p := f(e.view()); !Empty(p) {
+	scoped := e.scoped()
+	for i, f := range e.loops() {
+		d := e.trackers[i].Take()
+		v := e.view()
+		sp := scoped[i](v, d) // first: the full pass takes new IDs
+		p := f(v)
+		if !reflect.DeepEqual(normal(p), normal(sp)) {
+			e.t.Fatalf("loop %d: the pass scoped to %+v differs from the full pass:\nscoped: %s\nfull:   %s", i, d, summary(sp), summary(p))
+		}
+		if !Empty(p) {
 			e.write(p)
 			changed = true
 		}
@@ -178,6 +193,54 @@ func (e *env) loops() []func(*state.View) api.WriteTasksPayload {
 		func(v *state.View) api.WriteTasksPayload { return Allocate(v, scheduler.Options{}) },
 		func(v *state.View) api.WriteTasksPayload { return Reap(v, DefaultHistoryLimit) },
 	}
+}
+
+// scoped returns the loops' scoped forms, in the order of loops.
+func (e *env) scoped() []func(*state.View, Scope) api.WriteTasksPayload {
+	return []func(*state.View, Scope) api.WriteTasksPayload{
+		HandleNodeFailuresScope,
+		func(v *state.View, sc Scope) api.WriteTasksPayload {
+			return OrchestrateScope(v, e.now, e.scopedID(), sc)
+		},
+		func(v *state.View, _ Scope) api.WriteTasksPayload { return Allocate(v, scheduler.Options{}) },
+		func(v *state.View, sc Scope) api.WriteTasksPayload { return ReapScope(v, DefaultHistoryLimit, sc) },
+	}
+}
+
+// scopedID numbers the scoped pass's new tasks as the full pass that runs
+// right after it will (the full pass's result is the one committed).
+func (e *env) scopedID() IDGen {
+	n := e.ids
+	return func() string { n++; return fmt.Sprintf("t%04d", n) }
+}
+
+// summary names what a payload does, briefly.
+func summary(p api.WriteTasksPayload) string {
+	var b []string
+	for _, t := range p.Create {
+		b = append(b, "create "+t.ID+"@"+t.ServiceID)
+	}
+	for _, a := range p.Assign {
+		b = append(b, "assign "+a.TaskID+"->"+a.NodeID+a.Err)
+	}
+	for _, d := range p.Desire {
+		b = append(b, fmt.Sprintf("desire %s %v", d.TaskID, d.DesiredState))
+	}
+	for _, id := range p.Delete {
+		b = append(b, "delete "+id)
+	}
+	for _, o := range p.Orphan {
+		b = append(b, "orphan "+o.TaskID)
+	}
+	return fmt.Sprint(b)
+}
+
+// normal makes an empty payload compare equal to a zero one.
+func normal(p api.WriteTasksPayload) api.WriteTasksPayload {
+	if Empty(p) {
+		return api.WriteTasksPayload{}
+	}
+	return p
 }
 
 // converge runs rounds until nothing changes, failing after max rounds,

@@ -2,9 +2,9 @@ package orchestrator
 
 import (
 	"fmt"
-	"github.com/shoal-project/shoal/state"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/state"
 )
 
 // imageProblem says why a task's image cannot be had anywhere, or "" if a

@@ -1,10 +1,11 @@
 package orchestrator
 
 import (
-	"github.com/shoal-project/shoal/state"
+	"sort"
 	"time"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/state"
 )
 
 // Orchestrate converges each service's tasks to its spec and returns the
@@ -34,13 +35,17 @@ import (
 //
 // New tasks take their IDs from newID, in a deterministic order.
 func Orchestrate(v *state.View, now time.Time, newID IDGen) api.WriteTasksPayload {
+	return OrchestrateScope(v, now, newID, Everything)
+}
+
+// OrchestrateScope is Orchestrate over the services sc covers (see
+// scopeServiceIDs).
+func OrchestrateScope(v *state.View, now time.Time, newID IDGen, sc Scope) api.WriteTasksPayload {
 	r := &run{v: v, now: now, newID: newID, nodes: map[string]*api.Node{}}
 	for _, n := range v.Nodes() {
 		r.nodes[n.ID] = n
 	}
-	known := map[string]bool{}
-	for _, svc := range v.Services() {
-		known[svc.ID] = true
+	converge := func(svc *api.Service) {
 		o := &svcRun{run: r, svc: svc, chk: newSpecCheck(svc)}
 		switch tasks := v.TasksByService(svc.ID); svc.Spec.Mode {
 		case api.ModeReplicated:
@@ -49,10 +54,34 @@ func Orchestrate(v *state.View, now time.Time, newID IDGen) api.WriteTasksPayloa
 			o.global(tasks)
 		}
 	}
-	for _, t := range v.Tasks() {
-		if !known[t.ServiceID] && t.Active() {
-			r.stop(t)
+	if sc.All {
+		known := map[string]bool{}
+		for _, svc := range v.Services() {
+			known[svc.ID] = true
+			converge(svc)
 		}
+		for _, t := range v.Tasks() {
+			if !known[t.ServiceID] && t.Active() {
+				r.stop(t)
+			}
+		}
+		return r.out
+	}
+	var orphans []*api.Task
+	for _, id := range scopeServiceIDs(v, sc) {
+		if svc, ok := v.Service(id); ok {
+			converge(svc)
+			continue
+		}
+		for _, t := range v.TasksByService(id) {
+			if t.Active() {
+				orphans = append(orphans, t)
+			}
+		}
+	}
+	sort.Slice(orphans, func(i, j int) bool { return orphans[i].ID < orphans[j].ID })
+	for _, t := range orphans {
+		r.stop(t)
 	}
 	return r.out
 }

@@ -1,11 +1,11 @@
 package orchestrator
 
 import (
-	"github.com/shoal-project/shoal/state"
 	"slices"
 	"time"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/state"
 )
 
 // DefaultHistoryLimit is how many finished tasks Reap keeps per slot.
@@ -25,6 +25,12 @@ const DefaultHistoryLimit = 5
 // all deleted. A removed service's task on a node that is down is deleted
 // once HandleNodeFailures has orphaned it.
 func Reap(v *state.View, historyLimit int) api.WriteTasksPayload {
+	return ReapScope(v, historyLimit, Everything)
+}
+
+// ReapScope is Reap over the tasks of the services sc covers (see
+// scopeServiceIDs): whole slots, since a slot's tasks share its service.
+func ReapScope(v *state.View, historyLimit int, sc Scope) api.WriteTasksPayload {
 	if historyLimit < 1 {
 		historyLimit = DefaultHistoryLimit
 	}
@@ -36,7 +42,7 @@ func Reap(v *state.View, historyLimit int) api.WriteTasksPayload {
 	var out api.WriteTasksPayload
 	var keys []key
 	groups := map[key][]*api.Task{}
-	for _, t := range v.Tasks() {
+	for _, t := range scopeTasks(v, sc) {
 		svc, ok := v.Service(t.ServiceID)
 		if !ok || (svc.Spec.Mode == api.ModeGlobal && t.Slot == 0 && !nodeExists(v, t.NodeID)) {
 			if finished(t) {
