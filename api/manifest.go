@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -162,218 +161,6 @@ func serviceList(root any) ([]any, error) {
 	}
 }
 
-// decodeService turns one service table into a spec, refusing unknown keys.
-func decodeService(m map[string]any) (ServiceSpec, error) {
-	var s ServiceSpec
-	var err error
-	var cpuSet, memSet, limitCPUSet, limitMemSet, replicasSet bool
-	for _, k := range sortedKeys(m) {
-		v := m[k]
-		switch k {
-		case "name":
-			s.Name, err = str(k, v)
-		case "runtime":
-			s.Runtime, err = str(k, v)
-		case "image":
-			s.Image, err = str(k, v)
-		case "workdir":
-			s.WorkDir, err = str(k, v)
-		case "stop_signal":
-			s.StopSignal, err = str(k, v)
-		case "mode":
-			var mode string
-			mode, err = str(k, v)
-			s.Mode = ServiceMode(mode)
-		case "command":
-			if c, ok := v.(string); ok {
-				s.Command = []string{c}
-			} else {
-				s.Command, err = strList(k, v)
-			}
-		case "args":
-			s.Args, err = strList(k, v)
-		case "env":
-			s.Env, err = envList(k, v)
-		case "constraints":
-			var l []string
-			if l, err = strList(k, v); err == nil {
-				s.Constraints, err = ParseConstraints(l)
-			}
-		case "replicas":
-			s.Replicas, err = uintVal(k, v)
-			replicasSet = true
-		case "max_per_node":
-			s.MaxPerNode, err = uintVal(k, v)
-		case "cpu":
-			s.Reservations.NanoCPUs, err = cpuVal(k, v)
-			cpuSet = true
-		case "memory":
-			s.Reservations.MemoryBytes, err = bytesVal(k, v)
-			memSet = true
-		case "reservations":
-			err = decodeResources(k, v, &s.Reservations, cpuSet, memSet, "cpu", "memory")
-		case "entrypoint":
-			if e, ok := v.(string); ok {
-				s.Entrypoint = []string{e}
-			} else {
-				s.Entrypoint, err = strList(k, v)
-			}
-		case "user":
-			s.User, err = str(k, v)
-		case "limit_cpu":
-			s.Limits.NanoCPUs, err = cpuVal(k, v)
-			limitCPUSet = true
-		case "limit_memory":
-			s.Limits.MemoryBytes, err = bytesVal(k, v)
-			limitMemSet = true
-		case "limits":
-			err = decodeResources(k, v, &s.Limits, limitCPUSet, limitMemSet, "limit_cpu", "limit_memory")
-		case "pids_limit":
-			s.PidsLimit, err = int64Val(k, v)
-		case "mounts":
-			s.Mounts, err = mountList(k, v)
-		case "preferences":
-			err = decodePreferences(k, v, &s.Preferences)
-		case "placement_prefs":
-			err = decodePlacementPrefs(k, v, &s.Preferences)
-		case "ports":
-			s.Ports, err = portList(k, v)
-		case "restart":
-			err = decodeRestart(k, v, &s.Restart)
-		case "stop_grace_period":
-			s.StopGracePeriod, err = durationVal(k, v)
-		case "labels":
-			s.Labels, err = strMap(k, v)
-		default:
-			err = fmt.Errorf("unknown key %q", k)
-		}
-		if err != nil {
-			return s, err
-		}
-	}
-	if !replicasSet && (s.Mode == "" || s.Mode == ModeReplicated) {
-		s.Replicas = 1
-	}
-	return s, nil
-}
-
-// decodeResources reads a table of cpu/nano_cpus and memory/memory_bytes
-// into r; cpuSet and memSet say the flat keys cpuKey and memKey (sorted
-// before key) already set them.
-func decodeResources(key string, v any, r *Resources, cpuSet, memSet bool, cpuKey, memKey string) error {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return fmt.Errorf("key %q: must be a table like { cpu = 0.5, memory = \"64MiB\" }, not %s", key, typeName(v))
-	}
-	cpuBy, memBy := "", ""
-	if cpuSet {
-		cpuBy = cpuKey
-	}
-	if memSet {
-		memBy = memKey
-	}
-	var err error
-	for _, k := range sortedKeys(m) {
-		path := key + "." + k
-		switch k {
-		case "nano_cpus", "cpu":
-			if cpuBy != "" {
-				return fmt.Errorf("key %q: CPU is already set by %q", path, cpuBy)
-			}
-			cpuBy = path
-			if k == "cpu" {
-				r.NanoCPUs, err = cpuVal(path, m[k])
-			} else {
-				var n uint64
-				n, err = uintVal(path, m[k])
-				r.NanoCPUs = int64(min(n, uint64(MaxNanoCPUs)+1))
-			}
-		case "memory_bytes", "memory":
-			if memBy != "" {
-				return fmt.Errorf("key %q: memory is already set by %q", path, memBy)
-			}
-			memBy = path
-			r.MemoryBytes, err = bytesVal(path, m[k])
-		default:
-			err = fmt.Errorf("unknown key %q", path)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func decodeRestart(key string, v any, r *RestartPolicy) error {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return fmt.Errorf("key %q: must be a table like { condition = \"on-failure\" }, not %s", key, typeName(v))
-	}
-	var err error
-	for _, k := range sortedKeys(m) {
-		path := key + "." + k
-		switch k {
-		case "condition":
-			var c string
-			c, err = str(path, m[k])
-			r.Condition = RestartCondition(c)
-		case "delay":
-			r.Delay, err = durationVal(path, m[k])
-		case "window":
-			r.Window, err = durationVal(path, m[k])
-		case "max_attempts":
-			r.MaxAttempts, err = uintVal(path, m[k])
-		default:
-			err = fmt.Errorf("unknown key %q", path)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func decodePreferences(key string, v any, out *[]PlacementPreference) error {
-	l, ok := toList(v)
-	if !ok {
-		return fmt.Errorf("key %q: must be a list, not %s", key, typeName(v))
-	}
-	for i, e := range l {
-		m, ok := e.(map[string]any)
-		if !ok {
-			return fmt.Errorf("key %s[%d]: must be a table like { spread = \"node.labels.zone\" }", key, i)
-		}
-		var p PlacementPreference
-		for _, k := range sortedKeys(m) {
-			if k != "spread" {
-				return fmt.Errorf("unknown key %q", fmt.Sprintf("%s[%d].%s", key, i, k))
-			}
-			s, err := str(fmt.Sprintf("%s[%d].spread", key, i), m[k])
-			if err != nil {
-				return err
-			}
-			p.Spread = s
-		}
-		*out = append(*out, p)
-	}
-	return nil
-}
-
-func decodePlacementPrefs(key string, v any, out *[]PlacementPreference) error {
-	l, err := strList(key, v)
-	if err != nil {
-		return err
-	}
-	for i, e := range l {
-		p, err := ParsePlacementPref(e)
-		if err != nil {
-			return fmt.Errorf("key %s[%d]: %v", key, i, err)
-		}
-		*out = append(*out, p)
-	}
-	return nil
-}
-
 // ParsePlacementPref reads "spread=node.labels.zone".
 func ParsePlacementPref(s string) (PlacementPreference, error) {
 	kind, target, ok := strings.Cut(s, "=")
@@ -399,98 +186,9 @@ func ParsePort(s string) (PortSpec, error) {
 	return PortSpec{Port: uint16(n), Protocol: proto}, nil
 }
 
-func portList(key string, v any) ([]PortSpec, error) {
-	l, ok := toList(v)
-	if !ok {
-		return nil, fmt.Errorf("key %q: must be a list, not %s", key, typeName(v))
-	}
-	var out []PortSpec
-	for i, e := range l {
-		path := fmt.Sprintf("%s[%d]", key, i)
-		switch e := e.(type) {
-		case string:
-			p, err := ParsePort(e)
-			if err != nil {
-				return nil, fmt.Errorf("key %s: %v", path, err)
-			}
-			out = append(out, p)
-		case map[string]any:
-			var p PortSpec
-			for _, k := range sortedKeys(e) {
-				switch k {
-				case "port":
-					n, err := uintVal(path+".port", e[k])
-					if err != nil {
-						return nil, err
-					}
-					if n == 0 || n > 65535 {
-						return nil, fmt.Errorf("key %s.port: must be 1-65535", path)
-					}
-					p.Port = uint16(n)
-				case "protocol":
-					s, err := str(path+".protocol", e[k])
-					if err != nil {
-						return nil, err
-					}
-					p.Protocol = s
-				default:
-					return nil, fmt.Errorf("unknown key %q", path+"."+k)
-				}
-			}
-			out = append(out, p)
-		default:
-			n, err := uintVal(path, e)
-			if err != nil || n == 0 || n > 65535 {
-				return nil, fmt.Errorf("key %s: must be a port 1-65535, \"PORT/udp\" or { port = N, protocol = \"udp\" }", path)
-			}
-			out = append(out, PortSpec{Port: uint16(n)})
-		}
-	}
-	return out, nil
-}
-
-func envList(key string, v any) ([]string, error) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return strList(key, v)
-	}
-	out := make([]string, 0, len(m))
-	for _, k := range sortedKeys(m) {
-		s, err := scalarString(key+"."+k, m[k])
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k+"="+s)
-	}
-	return out, nil
-}
-
-func strMap(key string, v any) (map[string]string, error) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("key %q: must be a table of strings, not %s", key, typeName(v))
-	}
-	out := make(map[string]string, len(m))
-	for k, e := range m {
-		s, err := scalarString(key+"."+k, e)
-		if err != nil {
-			return nil, err
-		}
-		out[k] = s
-	}
-	return out, nil
-}
-
-func int64Val(key string, v any) (int64, error) {
-	n, err := uintVal(key, v)
-	if err != nil {
-		return 0, err
-	}
-	if n > math.MaxInt64 {
-		return 0, fmt.Errorf("key %q: %d is too large", key, n)
-	}
-	return int64(n), nil
-}
+// The helpers below read one decoded value (see manifestField), naming key
+// in every error; the field types in manifest_decode.go and mountList use
+// them.
 
 func str(key string, v any) (string, error) {
 	s, ok := v.(string)
@@ -551,14 +249,6 @@ func uintVal(key string, v any) (uint64, error) {
 	return 0, bad
 }
 
-func cpuVal(key string, v any) (int64, error) {
-	return unitVal(key, v, true, "a number of cores like 0.5", ParseCPU)
-}
-
-func bytesVal(key string, v any) (int64, error) {
-	return unitVal(key, v, false, `a size like "64MiB"`, ParseBytes)
-}
-
 // unitVal reads a quantity written as a string or a number (a float only
 // where allowFloat) with parse, naming the key in every error.
 func unitVal(key string, v any, allowFloat bool, want string, parse func(string) (int64, error)) (int64, error) {
@@ -583,21 +273,6 @@ func unitVal(key string, v any, allowFloat bool, want string, parse func(string)
 		return 0, fmt.Errorf("key %q: %v", key, err)
 	}
 	return n, nil
-}
-
-func durationVal(key string, v any) (Duration, error) {
-	s, ok := v.(string)
-	if !ok {
-		if n, err := uintVal(key, v); err == nil && n == 0 {
-			return 0, nil
-		}
-		return 0, fmt.Errorf("key %q: must be a duration string like \"5s\", not %s", key, describe(v))
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("key %q: %q is not a duration like \"5s\" or \"1m30s\"", key, s)
-	}
-	return Duration(d), nil
 }
 
 func toList(v any) ([]any, bool) {

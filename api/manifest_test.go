@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -121,6 +122,14 @@ func TestParseManifestErrors(t *testing.T) {
 		{"j.json", `{"service": 1}`, `"service" must be a list of tables`},
 		{"j.json", `"x"`, `document must be a table of services`},
 		{"j.json", `{"service": [{"name": "a", "command": ["x"], "env": ["A"]}]}`, `spec.env[0]: "A" is not KEY=VALUE`},
+		// Keys are matched exactly, in TOML and JSON alike.
+		{"k.toml", "[[service]]\nname = \"web\"\ncommand = [\"x\"]\nReplicas = 3\n", `service "web": unknown key "Replicas"`},
+		{"k.toml", "[[service]]\nname = \"web\"\ncommand = [\"x\"]\nrestart = { Delay = \"1s\" }\n", `service "web": unknown key "restart.Delay"`},
+		{"k.json", `{"name": "web", "command": ["x"], "Replicas": 3}`, `service "web": unknown key "Replicas"`},
+		{"c.toml", "[[service]]\nname = \"web\"\ncommand = [\"x\"]\nconstraints = [\"node.labels.zone==a\", \"zone\"]\n", `service "web": key constraints[1]: invalid constraint "zone"`},
+		{"d.json", `{"name": "web", "command": ["x"], "restart": {"delay": "soon"}}`, `service "web": key "restart.delay": bad duration "soon"`},
+		{"p.json", `{"name": "web", "command": ["x"], "ports": [{"port": 70000}]}`, `service "web": key "ports[0].port": must be 1-65535, not 70000`},
+		{"u.json", `{"name": "web", "command": ["x"], "user": null}`, `service "web": key "user": must be a string, not null`},
 	}
 	for _, c := range cases {
 		_, err := ParseManifest(c.name, []byte(c.doc))
@@ -264,6 +273,10 @@ func TestParseMount(t *testing.T) {
 	}
 }
 
+// FuzzParseManifest checks that no document makes ParseManifest panic,
+// that every error is one line of CodeInvalid naming the manifest, that
+// decoding is deterministic (keys are read in sorted order, not map order),
+// and that every spec it returns is normalized and valid.
 func FuzzParseManifest(f *testing.F) {
 	f.Add("m.toml", tomlManifest)
 	f.Add("m.json", `{"service": [{"name": "web", "command": ["x"], "cpu": 0.5, "ports": [80, "53/udp"]}]}`)
@@ -273,10 +286,17 @@ func FuzzParseManifest(f *testing.F) {
 	f.Add("m.json", `{"name": "a", "reservations": {"memory": "1G", "cpu": "2"}, "command": ["a"]}`)
 	f.Add("c.toml", containerManifest)
 	f.Add("c.json", `{"name": "a", "image": "x", "limits": {"cpu": "1", "memory_bytes": 9999999}, "mounts": ["src=a,dst=/a", {"type": "bind"}]}`)
+	f.Add("doc.toml", docServiceExample+containerHeader+docContainerExample)
+	f.Add("m.toml", containerHeader+"limit_cpu = 1\nlimits = { nano_cpus = 5, memory = \"1G\", memory_bytes = 2 }\nmemory = 3\n")
+	f.Add("m.json", `{"name": "a", "command": "x", "env": {"B": 1.50, "A": true}, "labels": {"x": 2}, "preferences": [{"spread": "node.labels.z"}], "placement_prefs": ["spread=node.labels.y"]}`)
 	f.Fuzz(func(t *testing.T, name, doc string) {
 		specs, err := ParseManifest(name, []byte(doc))
+		specs2, err2 := ParseManifest(name, []byte(doc))
+		if fmt.Sprint(err) != fmt.Sprint(err2) || !reflect.DeepEqual(specs, specs2) {
+			t.Fatalf("two decodings differ: %v / %v", err, err2)
+		}
 		if err != nil {
-			if CodeOf(err) != CodeInvalid || strings.ContainsAny(err.Error(), "\n") {
+			if CodeOf(err) != CodeInvalid || strings.ContainsAny(err.Error(), "\r\n") || !strings.HasPrefix(err.Error(), "manifest ") {
 				t.Fatalf("bad error %q", err)
 			}
 			return
@@ -288,6 +308,39 @@ func FuzzParseManifest(f *testing.F) {
 			if err := s.Validate(); err != nil {
 				t.Fatalf("returned an invalid spec: %v", err)
 			}
+			n := s
+			n.Normalize()
+			if !reflect.DeepEqual(n, s) {
+				t.Fatalf("returned a spec that is not normalized: %+v", s)
+			}
 		}
 	})
+}
+
+// TestManifestSchema checks the schema structs: every field is a
+// manifestField with a key, and every JSON name of ServiceSpec,
+// RestartPolicy and Resources is a key of the manifest, as ParseManifest
+// promises.
+func TestManifestSchema(t *testing.T) {
+	fieldType := reflect.TypeFor[manifestField]()
+	for _, c := range []struct{ schema, spec reflect.Type }{
+		{reflect.TypeFor[manifestService](), reflect.TypeFor[ServiceSpec]()},
+		{reflect.TypeFor[manifestRestart](), reflect.TypeFor[RestartPolicy]()},
+		{reflect.TypeFor[manifestResources](), reflect.TypeFor[Resources]()},
+	} {
+		keys := map[string]bool{}
+		for f := range c.schema.Fields() {
+			key := f.Tag.Get("manifest")
+			if key == "" || keys[key] || !reflect.PointerTo(f.Type).Implements(fieldType) {
+				t.Errorf("%s.%s: want a manifestField with a key of its own, have %s with key %q", c.schema.Name(), f.Name, f.Type, key)
+			}
+			keys[key] = true
+		}
+		for f := range c.spec.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if !keys[name] {
+				t.Errorf("%s has no key %q for %s.%s", c.schema.Name(), name, c.spec.Name(), f.Name)
+			}
+		}
+	}
 }
