@@ -151,6 +151,10 @@ func BenchmarkTaskMemory(b *testing.B) {
 				rss += q
 			}
 			maxPSS, maxRSS, procs = max(maxPSS, pss), max(maxRSS, rss), max(procs, len(pids))
+			if s == 4 && testing.Verbose() && len(pids) > 0 {
+				raw, _ := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pids[0]))
+				b.Logf("supervisor %d of %d:\n%s", pids[0], len(pids), raw)
+			}
 		}
 		b.ReportMetric(float64(maxPSS)/1024/float64(n), "MiB/task-pss")
 		b.ReportMetric(float64(maxRSS)/1024/float64(n), "MiB/task-rss")
