@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/shoal
 export GOFLAGS := -buildvcs=false
 
-.PHONY: image chaos chaos-netns deps bench-containers all build demo demo-stop test unit integration vet fmt-check bench bench-failover bench-heal bench-scheduler bench-raft bench-young bench-restart fuzz clean
+.PHONY: image chaos chaos-netns deps bench-containers all build demo demo-stop test unit integration vet fmt-check bench bench-failover bench-heal bench-scheduler bench-raft bench-young bench-restart bench-task-memory fuzz clean
 
 all: build
 
@@ -68,6 +68,13 @@ bench-young: build
 
 bench-restart: build
 	$(GO) test -count=1 -run XXX -bench BenchmarkRestartInPlace -benchtime 1x -timeout 20m ./integration/ -restart-rounds=$${ROUNDS:-5}
+
+# Host memory each running process-runtime task costs beyond its workload
+# (summed PSS and RSS of the shims/keeper supervising TASKS sleep tasks,
+# with the real shoal binary), COUNT runs.
+bench-task-memory:
+	$(GO) build -o $(BIN) ./cmd/shoal
+	$(GO) test -count=$${COUNT:-5} -run XXX -bench BenchmarkTaskMemory -benchtime 1x -timeout 10m ./runtime/process/ -shoal-bin=$(abspath $(BIN)) -mem-tasks=$${TASKS:-50}
 
 bench-scheduler:
 	$(GO) test -run XXX -bench . -count 5 ./scheduler/

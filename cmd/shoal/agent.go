@@ -172,8 +172,9 @@ func overlayFlags(cmd *cobra.Command, cfg, flags *node.Config, labels []string) 
 	return nil
 }
 
-// newShimCommand is the hidden `shoal runtime-shim`, which the process
-// runtime starts to own one workload, so workloads outlive the agent.
+// newShimCommand is the hidden `shoal runtime-shim <root>`: the keeper the
+// process runtime starts to own every workload of a node, so that
+// workloads outlive the agent.
 func newShimCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:                "runtime-shim",

@@ -17,9 +17,16 @@ const (
 	startedFile = "started"    // created exclusively by Start
 	stateFile   = "state.json" // shimState, written by the shim once the workload runs
 	exitFile    = "exit.json"  // exitRecord, written by the shim when the workload ends
-	shimLogFile = "shim.log"   // the shim's own stderr
 	logFile     = "output.log" // the workload's stdout and stderr; rotated as output.log.1, .2, ...
 	workDirName = "work"
+)
+
+// Files in Root that belong to the keeper (see shim.go).
+const (
+	keeperSockFile = "keeper.sock" // where agents ask it to start tasks
+	keeperLockFile = "keeper.lock" // held by the live keeper; has its PID
+	keeperUseFile  = "keeper.use"  // flock: shared by agents talking to it
+	keeperLogFile  = "keeper.log"  // its stderr
 )
 
 // launchSpec is everything the shim needs, resolved by Prepare.
@@ -34,13 +41,17 @@ type launchSpec struct {
 	MaxLogFiles int           `json:"max_log_files"`
 }
 
-// shimState is written by the shim once the workload has started.
+// shimState is written by the keeper once the workload has started.
+// ShimPID is the keeper's PID when Keeper is set; without it the state was
+// written by a per-task shim of an earlier release, which exits when its
+// workload has ended and its exit is recorded.
 type shimState struct {
 	ShimPID   int       `json:"shim_pid"`
 	ShimStart uint64    `json:"shim_start"` // /proc start time, in clock ticks since boot
 	PID       int       `json:"pid"`
 	PIDStart  uint64    `json:"pid_start"`
 	StartedAt time.Time `json:"started_at"`
+	Keeper    bool      `json:"keeper,omitempty"`
 }
 
 // exitRecord is written when the workload has ended or could not start.

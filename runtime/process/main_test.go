@@ -67,9 +67,13 @@ func cleanupRuntime(t testing.TB, r *Runtime, goroutines int) {
 	if err != nil {
 		t.Errorf("cleanup: list: %v", err)
 	}
+	keepers := map[int]uint64{}
 	for _, st := range tasks {
 		var ss shimState
 		readJSON(filepath.Join(r.root, "tasks", st.TaskID, stateFile), &ss)
+		if ss.Keeper {
+			keepers[ss.ShimPID] = ss.ShimStart
+		}
 		if err := r.Remove(ctx, st.TaskID); err != nil {
 			t.Errorf("cleanup: remove %s: %v", st.TaskID, err)
 		}
@@ -78,8 +82,14 @@ func cleanupRuntime(t testing.TB, r *Runtime, goroutines int) {
 				t.Errorf("cleanup: processes %v of task %s's group %d still run", pids, st.TaskID, ss.PID)
 			}
 		}
-		if processAlive(ss.ShimPID, ss.ShimStart) {
+		if !ss.Keeper && processAlive(ss.ShimPID, ss.ShimStart) {
 			t.Errorf("cleanup: shim %d of task %s still runs", ss.ShimPID, st.TaskID)
+		}
+	}
+	// With no task left the keeper exits on its own.
+	for pid, start := range keepers {
+		if err := waitProcessExit(ctx, pid, start); err != nil {
+			t.Errorf("cleanup: keeper %d did not exit without tasks: %v", pid, err)
 		}
 	}
 	reaped := make(chan struct{})

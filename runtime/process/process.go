@@ -1,12 +1,15 @@
 // Package process is the "process" runtime: it runs a service's Command and
 // Args as a host process.
 //
-// Each task is supervised by a small shim (the shoal binary re-executed as
-// `shoal runtime-shim <taskdir>`, see RunShim) in its own session, so that
-// workloads survive a restart or kill -9 of the agent. The shim starts the
-// workload in its own process group, copies its output into rotated log
-// files, and records its state and exit status as files in the task's
-// directory, where any later Runtime on the same Root finds them.
+// Every task of a Root is supervised by one keeper process (the shoal
+// binary re-executed as `shoal runtime-shim <root>`, see RunShim), started
+// on demand in its own session so that workloads survive a restart or
+// kill -9 of the agent, and exiting once it has no task left. The keeper
+// starts each workload in its own process group, copies its output into
+// rotated log files, and records its state and exit status as files in the
+// task's directory, where any later Runtime on the same Root finds them.
+// One keeper per node instead of one shim per task keeps what a task costs
+// the host to tens of KiB (see BenchmarkTaskMemory).
 package process
 
 import (
@@ -30,8 +33,8 @@ const (
 	// DefaultStopGrace is used by Stop when neither the caller nor the
 	// spec gives a grace period.
 	DefaultStopGrace = 10 * time.Second
-	// shimStartTimeout bounds how long Start waits for the shim to report
-	// when the context has no deadline.
+	// shimStartTimeout bounds how long Start waits for the keeper to
+	// report when the context has no deadline.
 	shimStartTimeout = 30 * time.Second
 )
 
@@ -39,7 +42,7 @@ const (
 type Config struct {
 	// Root holds all task state, e.g. <data-dir>/runtime/process.
 	Root string
-	// ShimCommand is the command that runs RunShim; the task directory is
+	// ShimCommand is the command that runs RunShim (the keeper); Root is
 	// appended as its last argument. Default: this executable followed by
 	// "runtime-shim".
 	ShimCommand []string
@@ -56,7 +59,7 @@ type Runtime struct {
 	maxLogBytes int64
 	maxLogFiles int
 
-	// reapers counts goroutines that reap shims this process started.
+	// reapers counts goroutines that reap keepers this process started.
 	reapers sync.WaitGroup
 }
 

@@ -13,11 +13,13 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	rtapi "github.com/shoal-project/shoal/runtime"
 )
 
-// Start starts the task's shim, which starts the workload, and returns
-// once the workload runs. If the workload cannot start, the task is left
+// Start has the keeper (started if none runs) start the workload, and
+// returns once it runs. If the workload cannot start, the task is left
 // exited (exit code 127 for a missing command, 126 otherwise) and Start
 // returns the reason. Starting a task twice is an error.
 func (r *Runtime) Start(ctx context.Context, taskID string) error {
@@ -37,10 +39,11 @@ func (r *Runtime) Start(ctx context.Context, taskID string) error {
 	}
 	marker.Close()
 
-	rep, err := r.spawnShim(ctx, dir)
+	rep, err := r.startInKeeper(ctx, taskID)
 	if err != nil {
 		if !fileExists(filepath.Join(dir, exitFile)) {
-			// The shim is gone; do not leave a workload no one watches.
+			// The keeper failed us (it kills a workload it could not
+			// report); do not leave a workload no one knows of.
 			var st shimState
 			if readJSON(filepath.Join(dir, stateFile), &st) == nil && processAlive(st.PID, st.PIDStart) {
 				syscall.Kill(-st.PID, syscall.SIGKILL)
@@ -55,34 +58,83 @@ func (r *Runtime) Start(ctx context.Context, taskID string) error {
 	return nil
 }
 
-// spawnShim starts the shim for dir in its own session and reads its
-// report. An error means the shim failed before reporting.
-func (r *Runtime) spawnShim(ctx context.Context, dir string) (shimReport, error) {
+// startInKeeper has root's keeper start the task, starting a keeper if
+// none answers, and returns its report. An error means there is no report.
+func (r *Runtime) startInKeeper(ctx context.Context, taskID string) (shimReport, error) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(shimStartTimeout)
+	}
+	// Shared with other agents; the keeper does not exit while it is held.
+	use, err := os.OpenFile(filepath.Join(r.root, keeperUseFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return shimReport{}, err
+	}
+	defer use.Close()
+	if err := unix.Flock(int(use.Fd()), unix.LOCK_SH); err != nil {
+		return shimReport{}, fmt.Errorf("lock %s: %w", use.Name(), err)
+	}
+	c, err := dialKeeperNow(r.root)
+	if err != nil {
+		if err := r.spawnKeeper(ctx, deadline); err != nil {
+			return shimReport{}, err
+		}
+		if c, err = dialKeeperNow(r.root); err != nil {
+			return shimReport{}, fmt.Errorf("connect to the keeper: %w%s", err, keeperLogTail(r.root))
+		}
+	}
+	defer c.Close()
+	c.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if err := json.NewEncoder(c).Encode(keeperRequest{Task: taskID}); err != nil {
+		return shimReport{}, fmt.Errorf("ask the keeper to start the workload: %w", err)
+	}
+	b, err := io.ReadAll(io.LimitReader(c, 64<<10))
+	if err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return shimReport{}, fmt.Errorf("waiting for the keeper to start the workload: %w", err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return shimReport{}, fmt.Errorf("keeper closed the connection without reporting%s", keeperLogTail(r.root))
+	}
+	var rep shimReport
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return shimReport{}, fmt.Errorf("bad report from the keeper %q: %v", b, err)
+	}
+	return rep, nil
+}
+
+// spawnKeeper starts a keeper for the root in its own session and waits
+// until it serves (or another keeper does).
+func (r *Runtime) spawnKeeper(ctx context.Context, deadline time.Time) error {
 	pr, pw, err := os.Pipe()
 	if err != nil {
-		return shimReport{}, err
+		return err
 	}
 	defer pr.Close()
-	shimLog, err := os.OpenFile(filepath.Join(dir, shimLogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	logf, err := os.OpenFile(filepath.Join(r.root, keeperLogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
 	if err != nil {
 		pw.Close()
-		return shimReport{}, err
+		return err
 	}
-	cmd := exec.Command(r.shim[0], append(append([]string{}, r.shim[1:]...), dir)...)
-	// One P and an eager GC keep the shim small; it only copies output.
+	cmd := exec.Command(r.shim[0], append(append([]string{}, r.shim[1:]...), r.root)...)
+	// One P and an eager GC keep the keeper small; it mostly copies output.
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1", "GOGC=50")
 	cmd.Dir = "/"
-	cmd.Stdout, cmd.Stderr = shimLog, shimLog
+	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.ExtraFiles = []*os.File{pw} // descriptor 3 = reportFD
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	err = cmd.Start()
 	pw.Close()
-	shimLog.Close()
+	logf.Close()
 	if err != nil {
-		return shimReport{}, fmt.Errorf("start shim %q: %w", r.shim[0], err)
+		return fmt.Errorf("start keeper %q: %w", r.shim[0], err)
 	}
-	// The shim is our child until we exit: reap it when it ends. After an
-	// agent restart it is reparented and reaped by init instead.
+	// The keeper is our child until we exit: reap it when it ends. After
+	// an agent restart it is reparented and reaped by init instead.
 	reaped := make(chan struct{})
 	r.reapers.Add(1)
 	go func() {
@@ -90,37 +142,40 @@ func (r *Runtime) spawnShim(ctx context.Context, dir string) (shimReport, error)
 		cmd.Wait()
 		close(reaped)
 	}()
-
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		deadline = time.Now().Add(shimStartTimeout)
-	}
 	pr.SetReadDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { pr.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 	b, err := io.ReadAll(io.LimitReader(pr, 64<<10))
 	if err != nil {
-		// Gave up waiting: make sure nothing runs that no one knows of.
+		// It has no task yet: nothing is lost by killing it.
 		cmd.Process.Kill()
 		<-reaped
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return shimReport{}, fmt.Errorf("waiting for the shim to start the workload: %w", err)
+		return fmt.Errorf("waiting for the keeper to start: %w", err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		// It found another keeper serving, or died.
+		<-reaped
+		if cmd.ProcessState.Success() {
+			return nil
+		}
+		return fmt.Errorf("keeper exited without reporting (%s)%s", cmd.ProcessState, keeperLogTail(r.root))
 	}
 	var rep shimReport
-	if len(bytes.TrimSpace(b)) == 0 {
-		return shimReport{}, fmt.Errorf("shim exited without reporting%s", shimLogTail(dir))
-	}
 	if err := json.Unmarshal(b, &rep); err != nil {
-		return shimReport{}, fmt.Errorf("bad report from shim %q: %v", b, err)
+		return fmt.Errorf("bad report from the keeper %q: %v", b, err)
 	}
-	return rep, nil
+	if rep.Error != "" {
+		return fmt.Errorf("keeper: %s", rep.Error)
+	}
+	return nil
 }
 
-// shimLogTail returns ": <last line of shim.log>" or "".
-func shimLogTail(dir string) string {
-	b, _ := os.ReadFile(filepath.Join(dir, shimLogFile))
+// keeperLogTail returns ": <last line of keeper.log>" or "".
+func keeperLogTail(root string) string {
+	b, _ := os.ReadFile(filepath.Join(root, keeperLogFile))
 	b = bytes.TrimSpace(b)
 	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
 		b = b[i+1:]

@@ -11,7 +11,7 @@ import (
 	rtapi "github.com/shoal-project/shoal/runtime"
 )
 
-// Status reports the task's status from the files its shim keeps, or
+// Status reports the task's status from the files the keeper keeps, or
 // runtime.ErrNotFound.
 func (r *Runtime) Status(ctx context.Context, taskID string) (rtapi.Status, error) {
 	if err := ctx.Err(); err != nil {
@@ -63,6 +63,9 @@ func (r *Runtime) statusOf(dir, taskID string) (rtapi.Status, error) {
 	if done, err := readExit(dir, &st); done || err != nil {
 		return st, err
 	}
+	if haveState && ss.Keeper {
+		return keptStatus(dir, st, ss)
+	}
 	switch {
 	case haveState && processAlive(ss.ShimPID, ss.ShimStart):
 		st.State = rtapi.StateRunning
@@ -81,6 +84,30 @@ func (r *Runtime) statusOf(dir, taskID string) (rtapi.Status, error) {
 		st.Err = "task directory has no launch spec (prepare did not finish)"
 	default:
 		st.State = rtapi.StateCreated // not started, or starting
+	}
+	return st, nil
+}
+
+// keptStatus is statusOf for a task the keeper started and has not
+// recorded the exit of.
+func keptStatus(dir string, st rtapi.Status, ss shimState) (rtapi.Status, error) {
+	switch {
+	case processAlive(ss.PID, ss.PIDStart):
+		st.State = rtapi.StateRunning
+		if !processAlive(ss.ShimPID, ss.ShimStart) {
+			st.Err = fmt.Sprintf("keeper (the shim, pid %d) is gone; the exit code will be lost", ss.ShimPID)
+		}
+	case processAlive(ss.ShimPID, ss.ShimStart):
+		// The workload has ended; the keeper is draining its output and
+		// about to record its exit.
+		st.State = rtapi.StateRunning
+	default:
+		// The keeper may have just recorded the exit and gone.
+		if done, err := readExit(dir, &st); done || err != nil {
+			return st, err
+		}
+		st.State = rtapi.StateUnknown
+		st.Err = fmt.Sprintf("keeper (the shim, pid %d) exited without recording the workload's exit status", ss.ShimPID)
 	}
 	return st, nil
 }

@@ -62,8 +62,8 @@ func signalTask(dir string, sig syscall.Signal) error {
 	return nil
 }
 
-// Remove kills the task if it still runs, waits for its shim to exit and
-// deletes its directory. Removing an unknown task does nothing.
+// Remove kills the task if it still runs, waits until the keeper is done
+// with it and deletes its directory. Removing an unknown task does nothing.
 func (r *Runtime) Remove(ctx context.Context, taskID string) error {
 	dir, err := r.taskDir(taskID)
 	if err != nil {
@@ -81,8 +81,9 @@ func (r *Runtime) Remove(ctx context.Context, taskID string) error {
 		}
 	}
 	var ss shimState
-	if ok, _ := readOptional(filepath.Join(dir, stateFile), &ss); ok {
-		// The shim may still be closing its log after writing the exit file.
+	// The keeper closes the log before it records the exit; a per-task
+	// shim of an earlier release may still be closing it.
+	if ok, _ := readOptional(filepath.Join(dir, stateFile), &ss); ok && !ss.Keeper {
 		if err := waitProcessExit(ctx, ss.ShimPID, ss.ShimStart); err != nil {
 			return fmt.Errorf("task %s: waiting for its shim: %w", taskID, err)
 		}

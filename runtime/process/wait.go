@@ -19,8 +19,9 @@ const pollInterval = 20 * time.Millisecond
 
 // Wait blocks until the task has exited, or its supervisor was lost, and
 // returns its status. It works the same for tasks started by an earlier
-// agent: it watches the shim (with a pidfd, no thread blocked) and then
-// reads the exit file the shim wrote.
+// agent: it watches the workload (with a pidfd, no thread blocked) and
+// then reads the exit file the keeper wrote. (For a task of a per-task
+// shim of an earlier release it watches that shim.)
 func (r *Runtime) Wait(ctx context.Context, taskID string) (rtapi.Status, error) {
 	dir, err := r.existingTaskDir(taskID)
 	if err != nil {
@@ -41,8 +42,8 @@ func (r *Runtime) Wait(ctx context.Context, taskID string) (rtapi.Status, error)
 }
 
 // waitChange blocks until the process the task's state depends on ends:
-// the shim if it runs, else the workload; while the task is starting it
-// just sleeps a poll interval.
+// the workload (or an old per-task shim if it runs); while the task is
+// starting, or the keeper finishing it, it just sleeps a poll interval.
 func waitChange(ctx context.Context, dir string) error {
 	var ss shimState
 	if err := readJSON(filepath.Join(dir, stateFile), &ss); err != nil {
@@ -50,6 +51,17 @@ func waitChange(ctx context.Context, dir string) error {
 			return err
 		}
 		return ctxutil.Sleep(ctx, pollInterval)
+	}
+	if ss.Keeper {
+		// The keeper outlives the task: watch the workload, then poll for
+		// the exit record while the keeper finishes (drains the output).
+		if processAlive(ss.PID, ss.PIDStart) {
+			return waitProcessExit(ctx, ss.PID, ss.PIDStart)
+		}
+		if processAlive(ss.ShimPID, ss.ShimStart) {
+			return ctxutil.Sleep(ctx, pollInterval)
+		}
+		return ctx.Err()
 	}
 	if processAlive(ss.ShimPID, ss.ShimStart) {
 		return waitProcessExit(ctx, ss.ShimPID, ss.ShimStart)
