@@ -6,16 +6,12 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
-	"net"
-	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"golang.org/x/time/rate"
 
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/p2p"
@@ -160,94 +156,4 @@ func joinCluster(ctx context.Context, host *p2p.Host, key crypto.PrivKey, addr s
 		return nil, fmt.Errorf("join %s: %s", addr, acc.Error.Message)
 	}
 	return &joinResult{ClusterID: acc.ClusterID, Digest: tok.Digest, GossipKey: acc.GossipKey, Members: acc.Members}, nil
-}
-
-// joinServer answers joiners on every node.
-type joinServer struct {
-	agent *Agent
-	mu    sync.Mutex
-	// failures limits failed proofs per remote IP, and overall.
-	perIP  map[string]*rate.Limiter
-	global *rate.Limiter
-}
-
-func newJoinServer(a *Agent) *joinServer {
-	return &joinServer{agent: a, perIP: map[string]*rate.Limiter{}, global: rate.NewLimiter(rate.Every(time.Second), 20)}
-}
-
-// limiter is the failure limiter for one remote IP.
-func (s *joinServer) limiter(ip string) *rate.Limiter {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l, ok := s.perIP[ip]
-	if !ok {
-		if len(s.perIP) > 4096 {
-			s.perIP = map[string]*rate.Limiter{}
-		}
-		l = rate.NewLimiter(rate.Every(2*time.Second), 5)
-		s.perIP[ip] = l
-	}
-	return l
-}
-
-func (s *joinServer) handle(c net.Conn) {
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(joinTimeout))
-	joinerID, err := peer.Decode(c.RemoteAddr().String())
-	if err != nil {
-		return
-	}
-	ipLimiter := s.limiter(remoteIP(s.agent.host, joinerID))
-	var hello joinHello
-	if err := p2p.ReadFrame(c, &hello, 4<<10); err != nil || len(hello.Nonce) != 32 {
-		return
-	}
-	refuse := func(e *api.Error) { p2p.WriteFrame(c, joinChallenge{Error: e}) }
-	if ipLimiter.Tokens() < 1 || s.global.Tokens() < 1 {
-		refuse(api.Errorf(api.CodeRateLimited, "too many failed join attempts; try again later"))
-		return
-	}
-	cluster, ok := s.agent.store().Cluster()
-	if !ok || len(cluster.SigningKey) != ed25519.PrivateKeySize {
-		refuse(api.Errorf(api.CodeUnavailable, "this node has not synced the cluster state yet; try again"))
-		return
-	}
-	key := ed25519.PrivateKey(cluster.SigningKey)
-	nonceM := nonce()
-	sig := ed25519.Sign(key, challengeMessage(s.agent.host.ID(), joinerID, hello.Nonce, nonceM))
-	if err := p2p.WriteFrame(c, joinChallenge{ClusterID: cluster.ID, ClusterKey: key.Public().(ed25519.PublicKey), Nonce: nonceM, Sig: sig}); err != nil {
-		return
-	}
-	var proof joinProof
-	if err := p2p.ReadFrame(c, &proof, 64<<10); err != nil {
-		return
-	}
-	want := joinProofMAC(cluster.JoinSecretHash, joinerID, s.agent.host.ID(), nonceM, hello.Nonce)
-	if subtle.ConstantTimeCompare(want, proof.Proof) != 1 {
-		ipLimiter.Allow()
-		s.global.Allow()
-		s.agent.log.Warn("join refused: wrong or rotated token", "node", proof.Node.Name, "from", remoteIP(s.agent.host, joinerID))
-		p2p.WriteFrame(c, joinAccept{Error: api.Errorf(api.CodeUnauthorized, "join token rejected: it is wrong, or it was rotated")})
-		return
-	}
-	n := proof.Node
-	n.ID = joinerID.String()
-	if err := validName(n.Name); err != nil {
-		p2p.WriteFrame(c, joinAccept{Error: api.Errorf(api.CodeInvalid, "%v", err)})
-		return
-	}
-	// The node record is taken as the joiner states it (addresses
-	// included, unchanged) except for its ID, which is the peer ID its
-	// connection authenticated, and its status and availability.
-	n.Status, n.Availability = api.NodeReady, api.AvailabilityActive
-	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout-2*time.Second)
-	defer cancel()
-	if _, err := s.agent.submitPayload(ctx, api.CmdRegisterNode, "", api.RegisterNodePayload{Node: n}); err != nil {
-		e := &api.Error{Code: api.CodeOf(err), Message: err.Error()}
-		p2p.WriteFrame(c, joinAccept{Error: e})
-		return
-	}
-	s.agent.log.Info("join admitted", "node", n.Name, "node_id", api.ShortID(n.ID))
-	s.agent.awaitVoterGrowth(ctx)
-	p2p.WriteFrame(c, joinAccept{ClusterID: cluster.ID, GossipKey: cluster.GossipKey, Members: peerRecordsOf(s.agent.store().Nodes())})
 }

@@ -9,7 +9,7 @@ import (
 
 // startServices starts the network handlers and the loops every node runs.
 func (a *Agent) startServices() error {
-	a.joins = newJoinServer(a)
+	a.joins = newJoinServer(a, a.log)
 	if err := a.serveProtocol(joinProtocol, false, a.joins.handle); err != nil {
 		return err
 	}
