@@ -64,7 +64,7 @@ func (t *leaderTerm) stop() {
 // writes commands.
 func (a *Agent) runLeader(ctx context.Context) {
 	loops := []func(context.Context){a.livenessLoop, a.voterLoop}
-	loops = append(loops, a.reconcilers()...)
+	loops = append(loops, a.reconcileLoops()...)
 	done := make(chan struct{}, len(loops))
 	for _, loop := range loops {
 		go func(loop func(context.Context)) {

@@ -27,12 +27,12 @@ type reconciler struct {
 	pass func(v *state.View, now time.Time, sc orchestrator.Scope) api.WriteTasksPayload
 }
 
-// reconcilers are the leader's task loops. Each watches the store, computes
-// what it must change from a read snapshot (pure functions in
+// reconcilers lists the leader's task loops. Each watches the store,
+// computes what it must change from a read snapshot (pure functions in
 // node/orchestrator) over what changed since its last pass, commits that
 // through Raft, and waits for the next change. They never call each other.
-func (a *Agent) reconcilers() []func(context.Context) {
-	rs := []reconciler{
+func reconcilers() []reconciler {
+	return []reconciler{
 		{"orchestrator", func(v *state.View, now time.Time, sc orchestrator.Scope) api.WriteTasksPayload {
 			return orchestrator.OrchestrateScope(v, now, api.NewRequestID, sc)
 		}},
@@ -46,32 +46,40 @@ func (a *Agent) reconcilers() []func(context.Context) {
 			return orchestrator.ReapScope(v, orchestrator.DefaultHistoryLimit, sc)
 		}},
 	}
-	out := make([]func(context.Context), len(rs))
-	for i, r := range rs {
-		out[i] = func(ctx context.Context) { a.reconcileLoop(ctx, r) }
-	}
-	return out
 }
 
-// reconcileLoop runs one reconciler while this node leads. Before acting it
-// makes sure this node still leads and has applied everything committed
-// (VerifyLeader includes a barrier), so its decisions rest on the latest
-// state; after a commit it acts only on a view that includes that commit.
-// Each pass looks at what changed since the last one (the FSM's dirty
-// tracker; everything on the first pass, after a failed write, and every
-// fullPassEvery).
-func (a *Agent) reconcileLoop(ctx context.Context, r reconciler) {
-	dirty := a.cons.FSM().TrackDirty()
+// reconcileHost is what a reconcile loop needs from the leader: a
+// leadership check with a barrier, the store (views, watches, the FSM's
+// dirty tracking), and a way to commit a result.
+type reconcileHost interface {
+	verifyLeader(ctx context.Context) error
+	store() *state.Store
+	trackDirty() *state.DirtyTracker
+	// commitTasks commits p and reports whether all of it committed.
+	commitTasks(ctx context.Context, name string, p api.WriteTasksPayload) bool
+	// observePass records how long a pass took.
+	observePass(name string, d time.Duration)
+}
+
+// reconcileLoop runs r while ctx lasts (while this node leads). Before
+// acting it makes sure this node still leads and has applied everything
+// committed (the leadership check includes a barrier), so its decisions
+// rest on the latest state; after a commit it acts only on a view that
+// includes that commit. Each pass looks at what changed since the last one
+// (the FSM's dirty tracker): everything on the first pass, after a failed
+// write, and every fullPassEvery.
+func reconcileLoop(ctx context.Context, h reconcileHost, r reconciler, clock func() time.Time) {
+	dirty := h.trackDirty()
 	defer dirty.Close()
 	verified := false
 	lastFull := time.Time{}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for ctx.Err() == nil {
-		watch := a.store().Watch()
+		watch := h.store().Watch()
 		if !verified {
 			vctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			err := a.cons.VerifyLeader(vctx)
+			err := h.verifyLeader(vctx)
 			cancel()
 			if err != nil {
 				ctxutil.Sleep(ctx, 200*time.Millisecond)
@@ -79,7 +87,7 @@ func (a *Agent) reconcileLoop(ctx context.Context, r reconciler) {
 			}
 			verified = true
 		}
-		start := time.Now()
+		start := clock()
 		sc := dirty.Take() // then the view: it holds everything taken
 		if start.Sub(lastFull) >= fullPassEvery {
 			sc = orchestrator.Everything
@@ -88,10 +96,10 @@ func (a *Agent) reconcileLoop(ctx context.Context, r reconciler) {
 			lastFull = start
 		}
 		if !sc.Empty() {
-			p := r.pass(a.store().View(), start, sc)
-			a.metrics.reconcileDuration.WithLabelValues(r.name).Observe(time.Since(start).Seconds())
+			p := r.pass(h.store().View(), start, sc)
+			h.observePass(r.name, clock().Sub(start))
 			if !orchestrator.Empty(p) {
-				if !a.commitTasks(ctx, r.name, p) {
+				if !h.commitTasks(ctx, r.name, p) {
 					dirty.MarkAll()
 					verified = false
 					ctxutil.Sleep(ctx, 100*time.Millisecond)
@@ -105,6 +113,24 @@ func (a *Agent) reconcileLoop(ctx context.Context, r reconciler) {
 		case <-tick.C:
 		}
 	}
+}
+
+// reconcileLoops returns the reconcilers as leader loops of this agent.
+func (a *Agent) reconcileLoops() []func(context.Context) {
+	rs := reconcilers()
+	out := make([]func(context.Context), len(rs))
+	for i, r := range rs {
+		out[i] = func(ctx context.Context) { reconcileLoop(ctx, a, r, time.Now) }
+	}
+	return out
+}
+
+func (a *Agent) verifyLeader(ctx context.Context) error { return a.cons.VerifyLeader(ctx) }
+
+func (a *Agent) trackDirty() *state.DirtyTracker { return a.cons.FSM().TrackDirty() }
+
+func (a *Agent) observePass(name string, d time.Duration) {
+	a.metrics.reconcileDuration.WithLabelValues(name).Observe(d.Seconds())
 }
 
 // commitTasks commits a reconciler's result, split into bounded commands,

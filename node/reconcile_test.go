@@ -1,0 +1,127 @@
+package node
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/node/orchestrator"
+	"github.com/shoal-project/shoal/state"
+)
+
+// fakeReconcileHost is a leader over a real FSM: commits apply at once.
+type fakeReconcileHost struct {
+	t       *testing.T
+	fsm     *state.FSM
+	mu      sync.Mutex
+	index   uint64
+	failing atomic.Bool
+	commits atomic.Int32
+}
+
+func (h *fakeReconcileHost) verifyLeader(context.Context) error { return nil }
+func (h *fakeReconcileHost) store() *state.Store                { return h.fsm.Store() }
+func (h *fakeReconcileHost) trackDirty() *state.DirtyTracker    { return h.fsm.TrackDirty() }
+func (h *fakeReconcileHost) observePass(string, time.Duration)  {}
+
+func (h *fakeReconcileHost) commitTasks(_ context.Context, _ string, p api.WriteTasksPayload) bool {
+	h.commits.Add(1)
+	if h.failing.Load() {
+		return false
+	}
+	h.apply(api.CmdWriteTasks, p)
+	return true
+}
+
+func (h *fakeReconcileHost) apply(typ api.CommandType, payload any) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.index++
+	p, _ := json.Marshal(payload)
+	data, _ := json.Marshal(api.Command{Version: api.CommandVersion, Type: typ, Time: time.Unix(1e9, 0).Add(time.Duration(h.index) * time.Second).UTC(), Payload: p})
+	if res := h.fsm.Apply(state.Entry{Index: h.index, Data: data}); res.Err != nil {
+		h.t.Fatalf("%s: %v", typ, res.Err)
+	}
+}
+
+// fakeClock is a clock the test moves.
+type fakeClock struct{ ns atomic.Int64 }
+
+func (c *fakeClock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// TestReconcileLoopPassesOnlyWhatChanged checks the loop's scopes: a full
+// first pass, then only the service a command touched, nothing for a
+// change that touches no service or node, a full pass again once
+// fullPassEvery has passed, and a full pass after a write that failed.
+func TestReconcileLoopPassesOnlyWhatChanged(t *testing.T) {
+	h := &fakeReconcileHost{t: t, fsm: state.NewFSM(state.NewStore())}
+	h.apply(api.CmdBootstrap, api.BootstrapPayload{
+		Cluster: api.Cluster{ID: "c1", SigningKey: ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)), GossipKey: make([]byte, 32), TokenNonce: []byte("n")},
+		Node:    api.Node{ID: "n1", Name: "n1"},
+	})
+	clock := &fakeClock{}
+	clock.ns.Store(time.Unix(1e9, 0).UnixNano())
+	scopes := make(chan orchestrator.Scope, 16)
+	var writeOnce atomic.Bool
+	r := reconciler{name: "test", pass: func(v *state.View, _ time.Time, sc orchestrator.Scope) api.WriteTasksPayload {
+		scopes <- sc
+		if writeOnce.CompareAndSwap(true, false) {
+			return api.WriteTasksPayload{Create: []api.Task{{ID: "t1", ServiceID: "svc-a", Slot: 1, SpecVersion: 1,
+				Spec: api.ServiceSpec{Name: "a", Runtime: "process", Command: []string{"x"}, Mode: api.ModeReplicated, Replicas: 1}, DesiredState: api.TaskRunning}}}
+		}
+		return api.WriteTasksPayload{}
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); reconcileLoop(ctx, h, r, clock.now) }()
+	defer func() { cancel(); <-done }()
+	next := func(what string) orchestrator.Scope {
+		t.Helper()
+		select {
+		case sc := <-scopes:
+			return sc
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no pass after %s", what)
+			return orchestrator.Scope{}
+		}
+	}
+	if sc := next("start"); !sc.All {
+		t.Fatalf("first pass %+v, want everything", sc)
+	}
+	h.apply(api.CmdCreateService, api.CreateServicePayload{ServiceID: "svc-a", Spec: api.ServiceSpec{Name: "a", Runtime: "process", Command: []string{"x"}, Mode: api.ModeReplicated, Replicas: 1}})
+	if sc := next("a service was created"); sc.All || !sc.Services["svc-a"] || len(sc.Services) != 1 {
+		t.Fatalf("pass after a create %+v, want svc-a only", sc)
+	}
+	// A token rotation touches no service or node: no pass at all.
+	h.apply(api.CmdRotateToken, api.RotateTokenPayload{TokenNonce: []byte("n2")})
+	select {
+	case sc := <-scopes:
+		t.Fatalf("a pass over %+v after a change to no service or node", sc)
+	case <-time.After(300 * time.Millisecond): // bounded look for a pass that must not happen
+	}
+	// Time alone: after fullPassEvery the next tick brings a full pass.
+	clock.advance(fullPassEvery)
+	if sc := next("fullPassEvery passed"); !sc.All {
+		t.Fatalf("pass after %v: %+v, want everything", fullPassEvery, sc)
+	}
+	// A write that fails: the next pass looks at everything again.
+	h.failing.Store(true)
+	writeOnce.Store(true)
+	h.apply(api.CmdUpdateNode, api.UpdateNodePayload{NodeID: "n1", LabelAdd: map[string]string{"zone": "a"}})
+	if sc := next("a node changed"); sc.All || !sc.Nodes["n1"] {
+		t.Fatalf("pass after a node update %+v, want node n1", sc)
+	}
+	h.failing.Store(false)
+	if sc := next("a failed write"); !sc.All {
+		t.Fatalf("pass after a failed write %+v, want everything", sc)
+	}
+	if h.commits.Load() != 1 {
+		t.Fatalf("%d commits, want 1", h.commits.Load())
+	}
+}
