@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/gossip"
 	"github.com/shoal-project/shoal/integration/harness"
 	"github.com/shoal-project/shoal/node"
 	"github.com/shoal-project/shoal/node/simnode"
@@ -29,6 +30,8 @@ var (
 	scaleKill     = flag.Float64("scale-kill", 0.1, "fraction of the simulated nodes killed at once in the heal phase")
 	scaleTimeout  = flag.Duration("scale-timeout", 10*time.Minute, "deadline of each phase (join, create to running, heal)")
 	scaleProfile  = flag.Duration("scale-profile", 20*time.Second, "length of the leader's CPU profile under load (0: none)")
+	scaleRelaxed  = flag.Bool("scale-relaxed", false, "relaxed timings: Raft heartbeat/election 1s, lease 500ms; gossip probe 1s/500ms (agents and simulated nodes) instead of the defaults (300/300/150ms, 500/250ms)")
+	scaleLogLevel = flag.String("scale-log-level", "warn", "the agents' --log-level (their logs are saved under -scale-out)")
 	scaleOut      = flag.String("scale-out", "/tmp/shoal-scale", "where profiles and the result table are written")
 )
 
@@ -61,6 +64,8 @@ type result struct {
 	reportErrors          uint64
 	lastFeedErr           string
 	failed                string
+	relaxed               bool
+	terms                 string // Raft terms during the load and the heal: leader elections
 }
 
 // BenchmarkScale runs, for each -scale-nodes N: 3 real agents, N
@@ -126,8 +131,8 @@ func printTable(w io.Writer, rows []result) {
 			p99(r.writes), heal, fmt.Sprintf("%.1f", r.healDown.Seconds()))
 	}
 	for _, r := range rows {
-		fmt.Fprintf(w, "N=%d: writes=%d (errors %d) p50=%s p99=%s max=%s; feed: %d frames %.0f MB, %d snapshots, %d errors (last: %s); report errors %d; profile %s\n",
-			r.nodes, len(r.writes), r.writeErrs, pct(r.writes, 50), p99(r.writes), pct(r.writes, 100),
+		fmt.Fprintf(w, "N=%d: relaxed timings %v, Raft term %s; writes=%d (errors %d) p50=%s p99=%s max=%s; feed: %d frames %.0f MB, %d snapshots, %d errors (last: %s); report errors %d; profile %s\n",
+			r.nodes, r.relaxed, r.terms, len(r.writes), r.writeErrs, pct(r.writes, 50), p99(r.writes), pct(r.writes, 100),
 			r.feedFrames, float64(r.feedBytes)/(1<<20), r.snapshots, r.feedErrors, r.lastFeedErr, r.reportErrors, r.profile)
 		if r.progress != "" {
 			fmt.Fprintf(w, "N=%d: RUNNING over time: %s\n", r.nodes, r.progress)
@@ -172,13 +177,18 @@ func call(a *harness.Agent, timeout time.Duration, method, path string, body, v 
 // no Raft).
 func startAgents(b *testing.B, dir string) *cluster {
 	cfgPath := filepath.Join(dir, "agent.toml")
-	if err := os.WriteFile(cfgPath, []byte("[voters]\ntarget = 3\nlarge = 3\n"), 0o644); err != nil {
+	conf := "[voters]\ntarget = 3\nlarge = 3\n"
+	if *scaleRelaxed {
+		conf += "[raft]\nheartbeat_timeout = \"1s\"\nelection_timeout = \"1s\"\nleader_lease_timeout = \"500ms\"\n" +
+			"[gossip]\nprobe_interval = \"1s\"\nprobe_timeout = \"500ms\"\n"
+	}
+	if err := os.WriteFile(cfgPath, []byte(conf), 0o644); err != nil {
 		b.Fatal(err)
 	}
 	c := &cluster{pprof: map[string]string{}}
 	for i := 1; i <= 3; i++ {
 		name := fmt.Sprintf("n%d", i)
-		a := harness.NewAgent(b, shoalBin, name, filepath.Join(dir, name), "--config", cfgPath, "--log-level", "warn")
+		a := harness.NewAgent(b, shoalBin, name, filepath.Join(dir, name), "--config", cfgPath, "--log-level", *scaleLogLevel)
 		c.pprof[name] = fmt.Sprintf("127.0.0.1:%d", harness.FreePort(b))
 		os.Setenv("SHOAL_PPROF_ADDR", c.pprof[name]) // inherited by the agent started next
 		if i == 1 {
@@ -236,9 +246,11 @@ func (c *cluster) leader(b *testing.B) *harness.Agent {
 	return found
 }
 
-func (c *cluster) stop() {
+// stop kills the agents and saves their logs under -scale-out.
+func (c *cluster) stop(n int) {
 	for _, a := range c.agents {
 		a.Die()
+		os.WriteFile(filepath.Join(*scaleOut, fmt.Sprintf("N%d-%s.log", n, a.Name)), []byte(a.Log()), 0o644)
 	}
 }
 
@@ -251,6 +263,15 @@ func agentPID(b *testing.B, a *harness.Agent) int {
 	}
 	b.Fatalf("no agent process for %s", a.Name)
 	return 0
+}
+
+// simGossipTimings are the simulated nodes' gossip timings: the agents'.
+func simGossipTimings() gossip.Timings {
+	t := gossip.LANTimings()
+	if *scaleRelaxed {
+		t.ProbeInterval, t.ProbeTimeout = time.Second, 500*time.Millisecond
+	}
+	return t
 }
 
 // simIP is the loopback IP of simulated node i.
@@ -291,6 +312,7 @@ func startSims(b *testing.B, c *cluster, n int) ([]*simnode.Node, error) {
 					Labels:      map[string]string{"sim": "1"},
 					Resources:   api.Resources{NanoCPUs: 64e9, MemoryBytes: 256 << 30},
 					JoinTimeout: *scaleTimeout,
+					Gossip:      simGossipTimings(),
 				})
 				if err != nil {
 					mu.Lock()
@@ -350,15 +372,22 @@ func loadSpec(name string, replicas uint64) api.ServiceSpec {
 }
 
 func runScale(b *testing.B, n int) (r result) {
-	r = result{nodes: n, tasks: *scaleTasks}
-	fmt.Printf("==== N=%d simulated nodes, %d tasks over %d services\n", n, *scaleTasks, *scaleServices)
+	r = result{nodes: n, tasks: *scaleTasks, relaxed: *scaleRelaxed}
+	term := func(a *harness.Agent) uint64 {
+		st, err := a.Status(10 * time.Second)
+		if err != nil {
+			return 0
+		}
+		return st.Term
+	}
+	fmt.Printf("==== N=%d simulated nodes, %d tasks over %d services (relaxed timings: %v)\n", n, *scaleTasks, *scaleServices, *scaleRelaxed)
 	dir, err := os.MkdirTemp("", fmt.Sprintf("shoal-scale-%d-", n))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
 	c := startAgents(b, dir)
-	defer c.stop()
+	defer c.stop(n)
 	var sims []*simnode.Node
 	defer func() { killAll(sims) }()
 
@@ -415,6 +444,8 @@ func runScale(b *testing.B, n int) (r result) {
 
 	// Load: create the services, probe write latency, profile the leader,
 	// poll until all tasks are RUNNING.
+	term0 := term(leader)
+	defer func() { r.terms = fmt.Sprintf("%d->%d", term0, term(c.agents[1])) }()
 	load0, _ := sampleProc(pid)
 	sim0 := selfCPU()
 	t0 := time.Now()

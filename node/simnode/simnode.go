@@ -52,6 +52,9 @@ type Config struct {
 	// ReportInterval is the batch window of status reports (default 100ms,
 	// the executor's).
 	ReportInterval time.Duration
+	// Gossip are the memberlist timings (zero: gossip.LANTimings, the
+	// agent's default).
+	Gossip gossip.Timings
 	// JoinTimeout bounds the join, retries included (default 2 min).
 	JoinTimeout time.Duration
 	Logger      *slog.Logger
@@ -137,8 +140,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	g, err := gossip.Start(gossip.Config{
 		Name: cfg.Name, BindIP: cfg.IP, Port: cfg.GossipPort, SecretKey: res.GossipKey,
-		Label: "shoal-" + res.ClusterID,
-		Meta:  gossip.Meta{NodeID: h.ID().String(), P2PPort: uint16(cfg.P2PPort), ClusterID: res.ClusterID},
+		Label: "shoal-" + res.ClusterID, Timings: cfg.Gossip,
+		Meta: gossip.Meta{NodeID: h.ID().String(), P2PPort: uint16(cfg.P2PPort), ClusterID: res.ClusterID},
 	})
 	if err != nil {
 		n.Kill()
