@@ -32,6 +32,7 @@ var (
 	scaleProfile  = flag.Duration("scale-profile", 20*time.Second, "length of the leader's CPU profile under load (0: none)")
 	scaleRelaxed  = flag.Bool("scale-relaxed", false, "relaxed timings: Raft heartbeat/election 1s, lease 500ms; gossip probe 1s/500ms (agents and simulated nodes) instead of the defaults (300/300/150ms, 500/250ms)")
 	scaleLogLevel = flag.String("scale-log-level", "warn", "the agents' --log-level (their logs are saved under -scale-out)")
+	scaleMaxRSS   = flag.Int64("scale-max-rss", 6<<30, "abort a phase when an agent's RSS passes this many bytes (heap profiles are saved first)")
 	scaleOut      = flag.String("scale-out", "/tmp/shoal-scale", "where profiles and the result table are written")
 )
 
@@ -163,6 +164,7 @@ type cluster struct {
 	agents []*harness.Agent
 	token  string
 	pprof  map[string]string // agent name -> pprof address
+	pids   map[string]int
 }
 
 func call(a *harness.Agent, timeout time.Duration, method, path string, body, v any) error {
@@ -251,6 +253,62 @@ func (c *cluster) stop(n int) {
 	for _, a := range c.agents {
 		a.Die()
 		os.WriteFile(filepath.Join(*scaleOut, fmt.Sprintf("N%d-%s.log", n, a.Name)), []byte(a.Log()), 0o644)
+	}
+}
+
+// poll is harness.Poll at a gentler pace: GET /v1/services scans every
+// task on the leader, which must not become part of the load.
+func poll(timeout time.Duration, what string, cond func() (bool, string)) (time.Duration, error) {
+	start := time.Now()
+	last := ""
+	for {
+		ok, detail := cond()
+		if ok {
+			return time.Since(start), nil
+		}
+		if detail != "" {
+			last = detail
+		}
+		if time.Since(start) > timeout {
+			return time.Since(start), fmt.Errorf("timed out after %s waiting for %s; last: %s", timeout, what, last)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// guardRSS fails when an agent's RSS passes -scale-max-rss, after saving
+// heap profiles of all three: the machine must not run out of memory.
+func (c *cluster) guardRSS(b *testing.B, n int) error {
+	if c.pids == nil {
+		c.pids = map[string]int{}
+		for _, a := range c.agents {
+			c.pids[a.Name] = agentPID(b, a)
+		}
+	}
+	for _, a := range c.agents {
+		s, err := sampleProc(c.pids[a.Name])
+		if err == nil && s.rss > *scaleMaxRSS {
+			c.heapProfiles(n, "rss-guard")
+			return fmt.Errorf("aborted: %s's RSS is %.0f MB, over -scale-max-rss", a.Name, mb(s.rss))
+		}
+	}
+	return nil
+}
+
+// heapProfiles saves a heap profile of every agent under -scale-out.
+func (c *cluster) heapProfiles(n int, when string) {
+	client := &http.Client{Timeout: 60 * time.Second}
+	for _, a := range c.agents {
+		resp, err := client.Get("http://" + c.pprof[a.Name] + "/debug/pprof/heap")
+		if err != nil {
+			continue
+		}
+		f, err := os.Create(filepath.Join(*scaleOut, fmt.Sprintf("heap-N%d-%s-%s.pb.gz", n, a.Name, when)))
+		if err == nil {
+			io.Copy(f, resp.Body)
+			f.Close()
+		}
+		resp.Body.Close()
 	}
 }
 
@@ -399,7 +457,7 @@ func runScale(b *testing.B, n int) (r result) {
 		return r
 	}
 	leader := c.leader(b)
-	if _, err := harness.Poll(*scaleTimeout, fmt.Sprintf("%d ready nodes and every simulated node on the feed", n+3), func() (bool, string) {
+	if _, err := poll(*scaleTimeout, fmt.Sprintf("%d ready nodes and every simulated node on the feed", n+3), func() (bool, string) {
 		var nodes []api.NodeInfo
 		if err := call(leader, 30*time.Second, http.MethodGet, "/v1/nodes", nil, &nodes); err != nil {
 			return false, err.Error()
@@ -495,7 +553,8 @@ func runScale(b *testing.B, n int) (r result) {
 	var progress []string
 	lastMark := time.Now()
 	var peakHWM int64
-	_, err = harness.Poll(*scaleTimeout, fmt.Sprintf("%d tasks RUNNING", *scaleTasks), func() (bool, string) {
+	var aborted error
+	_, err = poll(*scaleTimeout, fmt.Sprintf("%d tasks RUNNING", *scaleTasks), func() (bool, string) {
 		got, err := runningCount(leader)
 		if err != nil {
 			return false, err.Error()
@@ -509,8 +568,17 @@ func runScale(b *testing.B, n int) (r result) {
 		if s, err := sampleProc(pid); err == nil {
 			peakHWM = max(peakHWM, s.hwm)
 		}
+		if err := c.guardRSS(b, n); err != nil {
+			aborted = err
+			return true, ""
+		}
 		return got == *scaleTasks, fmt.Sprintf("%d of %d RUNNING", got, *scaleTasks)
 	})
+	if aborted != nil {
+		err = aborted
+	} else {
+		c.heapProfiles(n, "end-of-load")
+	}
 	load1, _ := sampleProc(pid)
 	sim1 := selfCPU()
 	r.progress = strings.Join(progress, " ")
@@ -540,7 +608,7 @@ func runScale(b *testing.B, n int) (r result) {
 	t1 := time.Now()
 	killAll(victims)
 	fmt.Printf("  killed %d simulated nodes in %.1fs\n", len(victims), time.Since(t1).Seconds())
-	_, err = harness.Poll(*scaleTimeout, "every task RUNNING on a live node", func() (bool, string) {
+	_, err = poll(*scaleTimeout, "every task RUNNING on a live node", func() (bool, string) {
 		var nodes []api.NodeInfo
 		if err := call(leader, 30*time.Second, http.MethodGet, "/v1/nodes", nil, &nodes); err != nil {
 			return false, err.Error()
@@ -562,6 +630,9 @@ func runScale(b *testing.B, n int) (r result) {
 			return false, err.Error()
 		}
 		r.healGot = got
+		if err := c.guardRSS(b, n); err != nil {
+			return false, err.Error()
+		}
 		return down == len(victims) && stranded == 0 && got == *scaleTasks,
 			fmt.Sprintf("%d of %d victims down, %d tasks still on them, %d of %d RUNNING", down, len(victims), stranded, got, *scaleTasks)
 	})
