@@ -6,7 +6,10 @@
 package scale
 
 import (
+	"net/http"
+	_ "net/http/pprof" // SCALE_PPROF_ADDR: profile the simulated nodes
 	"os"
+	"runtime/debug"
 	"testing"
 
 	"github.com/shoal-project/shoal/integration/harness"
@@ -16,4 +19,12 @@ import (
 // from $SHOAL_BIN).
 var shoalBin string
 
-func TestMain(m *testing.M) { os.Exit(harness.Run(m, &shoalBin)) }
+func TestMain(m *testing.M) {
+	// Thousands of memberlists allocate fast; a larger GC target keeps
+	// the collector from eating the cores the agents need.
+	debug.SetGCPercent(400)
+	if addr := os.Getenv("SCALE_PPROF_ADDR"); addr != "" {
+		go http.ListenAndServe(addr, nil)
+	}
+	os.Exit(harness.Run(m, &shoalBin))
+}

@@ -140,7 +140,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	g, err := gossip.Start(gossip.Config{
 		Name: cfg.Name, BindIP: cfg.IP, Port: cfg.GossipPort, SecretKey: res.GossipKey,
-		Label: "shoal-" + res.ClusterID, Timings: cfg.Gossip,
+		Label: "shoal-" + res.ClusterID, Timings: cfg.Gossip, DisableCompression: true,
 		Meta: gossip.Meta{NodeID: h.ID().String(), P2PPort: uint16(cfg.P2PPort), ClusterID: res.ClusterID},
 	})
 	if err != nil {
