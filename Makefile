@@ -72,9 +72,9 @@ bench-restart: build
 # Scale: 3 real agents plus N simulated nodes (node/simnode) in one
 # process; TASKS tasks to RUNNING, leader RSS/CPU, write p99 under load,
 # 10% of the nodes killed at once. Table and leader CPU profiles go to
-# /tmp/shoal-scale.
+# /tmp/shoal-scale. RELAXED=1: Raft 1s/1s/500ms and gossip 1s/500ms timings.
 bench-scale: build
-	$(GO) test -count=1 -run XXX -bench BenchmarkScale -benchtime 1x -timeout 120m ./integration/scale/ -scale-nodes=$${NODES:-100,1000} -scale-tasks=$${TASKS:-100000} -scale-timeout=$${PHASE_TIMEOUT:-10m}
+	$(GO) test -count=1 -run XXX -bench BenchmarkScale -benchtime 1x -timeout 120m ./integration/scale/ -scale-nodes=$${NODES:-100,1000} -scale-tasks=$${TASKS:-100000} -scale-timeout=$${PHASE_TIMEOUT:-10m} $${RELAXED:+-scale-relaxed}
 
 bench-scheduler:
 	$(GO) test -run XXX -bench . -count 5 ./scheduler/
