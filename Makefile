@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/shoal
 export GOFLAGS := -buildvcs=false
 
-.PHONY: image chaos chaos-netns deps bench-containers all build demo demo-stop test unit integration vet fmt-check bench bench-failover bench-heal bench-scheduler bench-raft bench-young bench-restart bench-task-memory fuzz clean
+.PHONY: image chaos chaos-netns deps bench-containers bench-scale all build demo demo-stop test unit integration vet fmt-check bench bench-failover bench-heal bench-scheduler bench-raft bench-young bench-restart bench-task-memory fuzz clean
 
 all: build
 
@@ -75,6 +75,13 @@ bench-restart: build
 bench-task-memory:
 	$(GO) build -o $(BIN) ./cmd/shoal
 	$(GO) test -count=$${COUNT:-5} -run XXX -bench BenchmarkTaskMemory -benchtime 1x -timeout 10m ./runtime/process/ -shoal-bin=$(abspath $(BIN)) -mem-tasks=$${TASKS:-50}
+
+# Scale: 3 real agents plus N simulated nodes (node/simnode) in one
+# process; TASKS tasks to RUNNING, leader RSS/CPU, write p99 under load,
+# 10% of the nodes killed at once. Table and leader CPU profiles go to
+# /tmp/shoal-scale. RELAXED=1: Raft 1s/1s/500ms and gossip 1s/500ms timings.
+bench-scale: build
+	$(GO) test -count=1 -run XXX -bench BenchmarkScale -benchtime 1x -timeout 120m ./integration/scale/ -scale-nodes=$${NODES:-100,1000} -scale-tasks=$${TASKS:-100000} -scale-timeout=$${PHASE_TIMEOUT:-10m} $${RELAXED:+-scale-relaxed}
 
 bench-scheduler:
 	$(GO) test -run XXX -bench . -count 5 ./scheduler/

@@ -29,6 +29,10 @@ type Config struct {
 	// (e.g. a FaultTransport). Start takes ownership: Shutdown, or a
 	// failed Start, closes it.
 	Transport memberlist.NodeAwareTransport
+	// DisableCompression sends messages uncompressed (receivers take
+	// both); for many members in one process (node/simnode), where LZW's
+	// per-message tables dominate the CPU.
+	DisableCompression bool
 	// Logger receives memberlist's and this package's records, at the
 	// level each line has; nil discards them.
 	Logger *slog.Logger

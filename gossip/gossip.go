@@ -112,6 +112,7 @@ func Start(cfg Config) (*Gossip, error) {
 	mc.Transport = transport
 	mc.SecretKey = append([]byte(nil), cfg.SecretKey...)
 	mc.Label = cfg.Label
+	mc.EnableCompression = !cfg.DisableCompression
 	mc.Logger = stdLogger(cfg.Logger)
 	mc.Delegate, mc.Events, mc.Alive, mc.Conflict = delegate{g}, delegate{g}, delegate{g}, delegate{g}
 	cfg.Timings.apply(mc)

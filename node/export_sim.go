@@ -1,0 +1,60 @@
+package node
+
+import (
+	"context"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+
+	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/p2p"
+)
+
+// This file exports the pieces of the node protocol a simulated member
+// needs (node/simnode, used by the scale benchmark): the join handshake,
+// the state feed's protocol and frames, and the node RPC's protocol and
+// replies. They are the very code and types the agent uses, so a
+// simulated member speaks exactly what a real one does.
+
+// Protocols and limits of the node protocol.
+const (
+	// RPCProtocol carries node-to-node requests ("propose", "leader", ...).
+	RPCProtocol = rpcProtocol
+	// FeedProtocol streams the leader's applied entries to plain members.
+	FeedProtocol = feedProtocol
+	// MaxFeedFrame is the largest state-feed frame a member reads.
+	MaxFeedFrame = maxFeedFrame
+)
+
+// FeedRequest opens a state feed: the member's applied index.
+type FeedRequest = feedRequest
+
+// FeedFrame is one frame of the state feed.
+type FeedFrame = feedFrame
+
+// LeaderReply answers the "leader" RPC.
+type LeaderReply = leaderReply
+
+// ProposeReply answers the "propose" RPC.
+type ProposeReply = proposeReply
+
+// PeerRecord is a member as the join answer lists it.
+type PeerRecord = peerRecord
+
+// JoinResult is what a successful join hands the joiner.
+type JoinResult struct {
+	ClusterID string
+	GossipKey []byte
+	Members   []PeerRecord
+}
+
+// JoinCluster runs the joiner's side of the join handshake (protocol
+// /shoal/join/1) against the member at addr, as `shoal agent --join` does:
+// the member commits self (its ID replaced by host's peer ID) before it
+// answers.
+func JoinCluster(ctx context.Context, host *p2p.Host, key crypto.PrivKey, addr string, tok JoinToken, self api.Node) (*JoinResult, error) {
+	res, err := joinCluster(ctx, host, key, addr, tok, self)
+	if err != nil {
+		return nil, err
+	}
+	return &JoinResult{ClusterID: res.ClusterID, GossipKey: res.GossipKey, Members: res.Members}, nil
+}
