@@ -114,6 +114,7 @@ fuzz:
 	$(GO) test -run XXX -fuzz '^FuzzDecodeMeta$$' -fuzztime $(FUZZTIME) ./gossip/
 	$(GO) test -run XXX -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./node/
 	$(GO) test -run XXX -fuzz '^FuzzParseJoinToken$$' -fuzztime $(FUZZTIME) ./node/
+	$(GO) test -run XXX -fuzz '^FuzzDecodeFeedFrame$$' -fuzztime $(FUZZTIME) ./node/
 	$(GO) test -run XXX -fuzz '^FuzzLoadState$$' -fuzztime $(FUZZTIME) ./node/executor/
 	$(GO) test -run XXX -fuzz '^FuzzRestart$$' -fuzztime $(FUZZTIME) ./node/orchestrator/
 	$(GO) test -run XXX -fuzz '^FuzzReadFrame$$' -fuzztime $(FUZZTIME) ./p2p/

@@ -44,6 +44,8 @@ type Agent struct {
 	api      *apiServer
 	joins    *joinServer
 	feed     *feedClient
+	// feedSnap is the last snapshot image the state feed sent.
+	feedSnap snapshotCache
 
 	executor *executor.Executor
 	faults   *faultState

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"io"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 
@@ -19,8 +20,11 @@ import (
 const (
 	// RPCProtocol carries node-to-node requests ("propose", "leader", ...).
 	RPCProtocol = rpcProtocol
-	// FeedProtocol streams the leader's applied entries to plain members.
+	// FeedProtocol streams the leader's applied entries to plain members
+	// in JSON frames (builds before feed/2).
 	FeedProtocol = feedProtocol
+	// FeedProtocol2 streams them in binary frames (ReadFeedFrame).
+	FeedProtocol2 = feedProtocol2
 	// MaxFeedFrame is the largest state-feed frame a member reads.
 	MaxFeedFrame = maxFeedFrame
 )
@@ -30,6 +34,16 @@ type FeedRequest = feedRequest
 
 // FeedFrame is one frame of the state feed.
 type FeedFrame = feedFrame
+
+// FeedFrame2 is one decoded feed/2 frame: its header (leader, term, error,
+// snapshot chunk), the entries (Data) and the snapshot chunk's bytes.
+type FeedFrame2 = feedFrame2
+
+// SnapshotChunk describes one chunk of a snapshot image in a feed/2 frame.
+type SnapshotChunk = snapshotChunk
+
+// ReadFeedFrame reads one feed/2 frame of at most max bytes.
+func ReadFeedFrame(r io.Reader, max int) (*FeedFrame2, error) { return readFeedFrame(r, max) }
 
 // LeaderReply answers the "leader" RPC.
 type LeaderReply = leaderReply

@@ -56,13 +56,20 @@ func (a *Agent) serveFeed(c net.Conn) {
 		frame := feedFrame{LeaderID: leader, Term: term}
 		entries, ok := fsm.EntriesSince(next)
 		if !ok {
-			snap, index, err := a.store().SnapshotJSON()
+			snap, index, err := a.feedSnapshot()
 			if err != nil {
+				a.log.Warn("state feed: snapshot failed", "err", err)
 				return
 			}
 			frame.Snapshot = snap
 			next = index + 1
 			entries, _ = fsm.EntriesSince(next)
+		}
+		// JSON doubles as base64 (4/3 of the data): keep frames well
+		// under WriteFrame's limit, so a member far behind catches up.
+		more := false
+		if cut := cutEntries(entries, feedFrameBytes); len(cut) < len(entries) {
+			entries, more = cut, true
 		}
 		frame.Entries = entries
 		if n := len(entries); n > 0 {
@@ -70,7 +77,11 @@ func (a *Agent) serveFeed(c net.Conn) {
 		}
 		c.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		if err := p2p.WriteFrame(c, frame); err != nil {
+			a.log.Warn("state feed: write failed", "member", c.RemoteAddr().String(), "err", err)
 			return
+		}
+		if more {
+			continue
 		}
 		select {
 		case <-a.ctx.Done():

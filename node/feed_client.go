@@ -1,7 +1,9 @@
 package node
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"sort"
@@ -112,7 +114,8 @@ func (f *feedClient) discoverLeader(ctx context.Context) string {
 	return best
 }
 
-// follow applies the leader's feed until it fails or Raft takes over.
+// follow applies the leader's feed until it fails or Raft takes over. It
+// speaks feed/2 and falls back to feed/1 with a leader of an older build.
 func (f *feedClient) follow(ctx context.Context, leader string) error {
 	id, err := peer.Decode(leader)
 	if err != nil {
@@ -120,12 +123,66 @@ func (f *feedClient) follow(ctx context.Context, leader string) error {
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	c, err := f.node.dial(cctx, id, feedProtocol)
+	c, err := f.node.dial(cctx, id, feedProtocol2)
+	if p2p.IsNotSupported(err) {
+		return f.follow1(cctx, id)
+	}
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	go func() { <-cctx.Done(); c.Close() }()
+	if err := p2p.WriteFrame(c, feedRequest{From: f.fsm.Store().AppliedIndex()}); err != nil {
+		return err
+	}
+	r := bufio.NewReaderSize(c, 64<<10)
+	var snap []byte
+	var snapIndex uint64
+	for {
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		fr, err := readFeedFrame(r, maxFeedFrame)
+		if err != nil {
+			return err
+		}
+		if fr.Error != nil {
+			return fr.Error
+		}
+		f.setLeader(fr.LeaderID, fr.Term)
+		if s := fr.Snapshot; s != nil {
+			if s.Offset == 0 {
+				snap, snapIndex = make([]byte, 0, s.Total), s.Index
+			}
+			if s.Index != snapIndex || s.Offset != int64(len(snap)) {
+				return fmt.Errorf("state feed: snapshot chunk at %d of index %d does not follow %d bytes of index %d", s.Offset, s.Index, len(snap), snapIndex)
+			}
+			snap = append(snap, fr.Chunk...)
+			if int64(len(snap)) == s.Total {
+				if err := f.fsm.RestoreJSON(snap); err != nil {
+					return err
+				}
+				snap = nil
+			}
+		}
+		for _, e := range fr.Data {
+			if err := f.fsm.ApplyFeed(e); err != nil {
+				return err
+			}
+		}
+		if f.node.raftActive() {
+			return nil
+		}
+	}
+}
+
+// follow1 applies a feed/1 stream (JSON frames) from a leader that does
+// not speak feed/2.
+func (f *feedClient) follow1(ctx context.Context, id peer.ID) error {
+	c, err := f.node.dial(ctx, id, feedProtocol)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	go func() { <-ctx.Done(); c.Close() }()
 	if err := p2p.WriteFrame(c, feedRequest{From: f.fsm.Store().AppliedIndex()}); err != nil {
 		return err
 	}

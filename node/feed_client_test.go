@@ -1,10 +1,13 @@
 package node
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +20,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	msmux "github.com/multiformats/go-multistream"
 
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/p2p"
@@ -31,8 +35,12 @@ type fakeFeedNode struct {
 	answers map[string]leaderReply
 	raft    atomic.Bool
 	serve   func(c net.Conn)
-	mu      sync.Mutex
-	asked   []string
+	// serve1 serves feed/1; unset, the leader speaks feed/2 only, and set
+	// with v1Only, it speaks feed/1 only (an older build).
+	serve1 func(c net.Conn)
+	v1Only bool
+	mu     sync.Mutex
+	asked  []string
 }
 
 func (n *fakeFeedNode) ID() string              { return n.self }
@@ -55,12 +63,27 @@ func (n *fakeFeedNode) call(_ context.Context, to peer.ID, m rpcMethod, _, resp 
 }
 
 func (n *fakeFeedNode) dial(_ context.Context, _ peer.ID, proto protocol.ID) (net.Conn, error) {
-	if proto != feedProtocol {
-		return nil, errors.New("unexpected protocol")
+	serve := n.serve
+	switch {
+	case proto == feedProtocol2 && n.v1Only:
+		return nil, fmt.Errorf("dial: %w", msmux.ErrNotSupported[protocol.ID]{Protos: []protocol.ID{proto}})
+	case proto == feedProtocol && n.serve1 != nil:
+		serve = n.serve1
+	case proto != feedProtocol2:
+		return nil, errors.New("unexpected protocol " + string(proto))
 	}
 	client, server := net.Pipe()
-	go n.serve(server)
+	go serve(server)
 	return client, nil
+}
+
+// writeFrame2 writes one feed/2 frame to c.
+func writeFrame2(c net.Conn, h feedHeader, entries []state.Entry, chunk []byte) error {
+	w := bufio.NewWriter(c)
+	if err := writeFeedFrame(w, h, entries, chunk); err != nil {
+		return err
+	}
+	return w.Flush()
 }
 
 func testPeerID(t *testing.T, seed byte) string {
@@ -135,10 +158,22 @@ func TestFeedClientFollowsTheLeaderItDiscovers(t *testing.T) {
 				return
 			}
 			requested.Store(req.From)
-			// A snapshot of entries 1..6, then nothing new: heartbeats.
-			p2p.WriteFrame(c, feedFrame{LeaderID: leader, Term: 7, Snapshot: snap})
+			// A snapshot of entries 1..6 in three chunks, then nothing
+			// new: heartbeats.
+			third := len(snap) / 3
+			for off := 0; off < len(snap); off += third {
+				end := min(off+third, len(snap))
+				if len(snap)-end < third {
+					end = len(snap)
+				}
+				h := feedHeader{LeaderID: leader, Term: 7, Snapshot: &snapshotChunk{Index: snapIndex, Offset: int64(off), Total: int64(len(snap))}}
+				if writeFrame2(c, h, nil, snap[off:end]) != nil {
+					return
+				}
+				off = end - third
+			}
 			for {
-				if err := p2p.WriteFrame(c, feedFrame{LeaderID: leader, Term: 7}); err != nil {
+				if err := writeFrame2(c, feedHeader{LeaderID: leader, Term: 7}, nil, nil); err != nil {
 					return
 				}
 				time.Sleep(10 * time.Millisecond) // heartbeat pace of the fake leader, not a wait for a condition
@@ -205,7 +240,7 @@ func TestFeedClientAppliesEntriesInOrderAndSkipsOld(t *testing.T) {
 				return
 			}
 			// Resend everything from 1: the client must skip 1..3.
-			p2p.WriteFrame(c, feedFrame{LeaderID: leader, Term: 2, Entries: entries})
+			writeFrame2(c, feedHeader{LeaderID: leader, Term: 2}, entries, nil)
 			var b [1]byte
 			c.Read(b[:]) // hold the stream open until the client closes it
 		},
@@ -233,4 +268,90 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// TestFeedClientFallsBackToFeed1 checks a member follows a leader of an
+// older build, which speaks only feed/1 (JSON frames).
+func TestFeedClientFallsBackToFeed1(t *testing.T) {
+	self, leader := testPeerID(t, 1), testPeerID(t, 4)
+	_, entries := leaderLog(t, 5)
+	node := &fakeFeedNode{
+		self:    self,
+		peers:   []knownPeer{{leader, true}},
+		answers: map[string]leaderReply{leader: {LeaderID: leader, Term: 3}},
+		v1Only:  true,
+		serve1: func(c net.Conn) {
+			defer c.Close()
+			var req feedRequest
+			if err := p2p.ReadFrame(c, &req, 4<<10); err != nil {
+				return
+			}
+			p2p.WriteFrame(c, feedFrame{LeaderID: leader, Term: 3, Entries: entries})
+			var b [1]byte
+			c.Read(b[:])
+		},
+	}
+	member0 := state.NewFSM(state.NewStore())
+	f := newFeedClient(node, member0, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f.retry = 10 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); f.run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, 5*time.Second, "replica applies the feed/1 entries", func() bool {
+		return member0.Store().AppliedIndex() == uint64(len(entries))
+	})
+}
+
+// TestFeedFrameRoundTripAndLimits checks a feed/2 frame decodes to what
+// was written, that cutEntries bounds frames by data size, and that
+// damaged frames are refused with an error, not a panic.
+func TestFeedFrameRoundTripAndLimits(t *testing.T) {
+	_, entries := leaderLog(t, 4)
+	var buf bytes.Buffer
+	w := bufio.NewWriter(&buf)
+	h := feedHeader{LeaderID: "L", Term: 9, Snapshot: &snapshotChunk{Index: 3, Offset: 2, Total: 10}}
+	if err := writeFeedFrame(w, h, entries, []byte("abcd")); err != nil {
+		t.Fatal(err)
+	}
+	w.Flush()
+	raw := append([]byte(nil), buf.Bytes()...)
+	fr, err := readFeedFrame(&buf, maxFeedFrame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fr.LeaderID != "L" || fr.Term != 9 || len(fr.Data) != len(entries) || string(fr.Chunk) != "abcd" || fr.Snapshot.Size != 4 {
+		t.Fatalf("decoded %+v", fr.feedHeader)
+	}
+	for i, e := range fr.Data {
+		if e.Index != entries[i].Index || !bytes.Equal(e.Data, entries[i].Data) {
+			t.Fatalf("entry %d differs", i)
+		}
+	}
+	if got := cutEntries(entries, len(entries[0].Data)+1); len(got) != 1 {
+		t.Fatalf("cut to %d entries, want 1", len(got))
+	}
+	if got := cutEntries(entries[:1], 1); len(got) != 1 {
+		t.Fatal("cut an entry larger than the limit away; want it alone in its frame")
+	}
+	for n := 0; n < len(raw); n += 7 {
+		if _, err := readFeedFrame(bytes.NewReader(raw[:n]), maxFeedFrame); err == nil {
+			t.Fatalf("a frame cut at %d bytes decoded", n)
+		}
+	}
+	if _, err := readFeedFrame(bytes.NewReader(raw), 16); err == nil {
+		t.Fatal("a frame over the limit was read")
+	}
+}
+
+// FuzzDecodeFeedFrame checks damaged frame bodies give errors, not panics.
+func FuzzDecodeFeedFrame(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 2, '{', '}'})
+	f.Add([]byte{0, 0, 0, 30, '{', '"', 'e', 'n', 't', 'r', 'i', 'e', 's', '"', ':', '[', '[', '1', ',', '9', '9', ']', ']', '}'})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fr, err := decodeFeedFrame(b)
+		if err == nil && fr == nil {
+			t.Fatal("nil frame without error")
+		}
+	})
 }

@@ -17,6 +17,9 @@ func (a *Agent) startServices() error {
 	if err := a.serveProtocol(feedProtocol, true, a.serveFeed); err != nil {
 		return err
 	}
+	if err := a.serveProtocol(feedProtocol2, true, a.serveFeed2); err != nil {
+		return err
+	}
 	if err := a.serveProtocol(logsProtocol, true, a.serveLogs); err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
+	msmux "github.com/multiformats/go-multistream"
 )
 
 // Config configures a Host.
@@ -268,4 +269,11 @@ func (h *Host) Close() error {
 		err = h.h.Close()
 	})
 	return err
+}
+
+// IsNotSupported reports whether a Dial failed because the peer does not
+// speak the protocol (an older build), as opposed to being unreachable.
+func IsNotSupported(err error) bool {
+	var ns msmux.ErrNotSupported[protocol.ID]
+	return errors.As(err, &ns)
 }

@@ -9,6 +9,7 @@
 package simnode
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -295,7 +296,7 @@ func (n *Node) follow(leader peer.ID) error {
 	ctx, cancel := context.WithCancel(n.ctx)
 	defer cancel()
 	n.host.Gater().AddMember(leader)
-	c, err := n.host.Dial(ctx, leader, node.FeedProtocol)
+	c, err := n.host.Dial(ctx, leader, node.FeedProtocol2)
 	if err != nil {
 		return err
 	}
@@ -304,15 +305,21 @@ func (n *Node) follow(leader peer.ID) error {
 	if err := p2p.WriteFrame(c, node.FeedRequest{From: n.track.appliedIndex()}); err != nil {
 		return err
 	}
+	r := bufio.NewReaderSize(c, 64<<10)
+	var snaps snapshotAssembler
 	for {
 		c.SetReadDeadline(time.Now().Add(3 * time.Second))
-		buf, err := readFrameBody(c, node.MaxFeedFrame)
+		f, err := node.ReadFeedFrame(r, node.MaxFeedFrame)
 		if err != nil {
 			return err
 		}
 		n.frames.Add(1)
-		n.frameBytes.Add(uint64(buf.Len()))
-		fr, err := parseFrame(buf.Bytes())
+		size := 0
+		for _, e := range f.Data {
+			size += len(e.Data)
+		}
+		n.frameBytes.Add(uint64(size + len(f.Chunk)))
+		fr, err := snaps.frameOf(f)
 		if err == nil && fr.Error != nil {
 			err = fr.Error
 		}
@@ -329,7 +336,6 @@ func (n *Node) follow(leader peer.ID) error {
 			d, err = n.track.frame(fr)
 			n.decoded.Add(uint64(d))
 		}
-		bufPool.Put(buf)
 		if err != nil {
 			return err
 		}

@@ -26,58 +26,26 @@ func command(t *testing.T, typ api.CommandType, p any) []byte {
 	return b
 }
 
-// frameOf encodes entries as the leader does: a node.FeedFrame through
-// encoding/json (built from JSON, so the test names no store package).
-func frameOf(t *testing.T, snap []byte, datas ...[]byte) []byte {
+// frameOf builds a frame of entries numbered from 10 (the wire format is
+// tested in package node).
+func frameOf(t *testing.T, snap []byte, datas ...[]byte) rawFrame {
 	t.Helper()
-	type entry struct {
-		I uint64 `json:"i"`
-		D []byte `json:"d"`
-	}
-	var es []entry
+	fr := rawFrame{LeaderID: "12D3KooWLeader", Term: 7, Snapshot: snap}
 	for i, d := range datas {
-		es = append(es, entry{uint64(i + 10), d})
+		fr.Entries = append(fr.Entries, rawEntry{Index: uint64(i + 10), Data: d})
 	}
-	raw, err := json.Marshal(map[string]any{"leader_id": "12D3KooWLeader", "term": 7, "snapshot": snap, "entries": es})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fr node.FeedFrame
-	if err := json.Unmarshal(raw, &fr); err != nil {
-		t.Fatal(err)
-	}
-	b, err := json.Marshal(fr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return fr
 }
 
-func TestScanFrameAndMatch(t *testing.T) {
+func TestMatchFindsTheNodeInRawEntries(t *testing.T) {
 	assign := command(t, api.CmdWriteTasks, api.WriteTasksPayload{Assign: []api.TaskAssignment{
 		{TaskID: "t1", NodeID: "12D3KooWOther"}, {TaskID: "t2", NodeID: self}, {TaskID: "t3", Err: "no node"}, {TaskID: "t4", NodeID: self},
 	}})
 	other := command(t, api.CmdWriteTasks, api.WriteTasksPayload{Assign: []api.TaskAssignment{{TaskID: "t5", NodeID: "12D3KooWOther"}}})
-	for shift := 0; shift < 3; shift++ {
-		// Shift the ID's offset in the data through all three alignments.
-		pad := command(t, api.CmdRegisterNode, api.RegisterNodePayload{Node: api.Node{Name: string(bytes.Repeat([]byte("x"), shift)), ID: self}})
-		b := frameOf(t, nil, assign, other, pad)
-		fr, ok := scanFrame(b)
-		if !ok {
-			t.Fatalf("scanFrame refused %s", b)
-		}
-		if fr.LeaderID != "12D3KooWLeader" || fr.Term != 7 || len(fr.Entries) != 3 || fr.Entries[2].Index != 12 {
-			t.Fatalf("frame = %+v", fr)
-		}
-		m := newB64Matcher(self)
-		if !m.in(fr.Entries[0]) || m.in(fr.Entries[1]) || !m.in(fr.Entries[2]) {
-			t.Fatalf("shift %d: matches %v %v %v", shift, m.in(fr.Entries[0]), m.in(fr.Entries[1]), m.in(fr.Entries[2]))
-		}
-	}
-	// An error frame goes through encoding/json.
-	fr, err := parseFrame([]byte(`{"leader_id":"x","term":1,"error":{"code":"no_leader","message":"not the leader"}}`))
-	if err != nil || fr.Error == nil || fr.Error.Code != api.CodeNoLeader {
-		t.Fatalf("error frame: %+v %v", fr, err)
+	fr := frameOf(t, nil, assign, other)
+	m := newMatcher(self)
+	if !m.in(fr.Entries[0]) || m.in(fr.Entries[1]) {
+		t.Fatalf("matches %v %v, want true false", m.in(fr.Entries[0]), m.in(fr.Entries[1]))
 	}
 }
 
@@ -86,10 +54,7 @@ func TestTrackerAssignDesireOrphan(t *testing.T) {
 	assign := command(t, api.CmdWriteTasks, api.WriteTasksPayload{Assign: []api.TaskAssignment{
 		{TaskID: "t1", NodeID: "12D3KooWOther"}, {TaskID: "t2", NodeID: self}, {TaskID: "t4", NodeID: self},
 	}})
-	fr, err := parseFrame(frameOf(t, nil, assign))
-	if err != nil {
-		t.Fatal(err)
-	}
+	fr := frameOf(t, nil, assign)
 	if d, err := tr.frame(fr); err != nil || d != 1 {
 		t.Fatalf("frame: decoded %d, %v", d, err)
 	}
@@ -105,8 +70,7 @@ func TestTrackerAssignDesireOrphan(t *testing.T) {
 		Desire: []api.TaskDesire{{TaskID: "t2", DesiredState: api.TaskShutdown}},
 		Orphan: []api.TaskOrphan{{TaskID: "t4", Reason: "node down"}},
 	})
-	b := frameOf(t, nil, lower)
-	fr, _ = parseFrame(b)
+	fr = frameOf(t, nil, lower)
 	for i := range fr.Entries {
 		fr.Entries[i].Index += 100
 	}
@@ -134,10 +98,7 @@ func TestTrackerSnapshot(t *testing.T) {
 		snap.Write(append(b, '\n'))
 	}
 	tr := newTracker(self)
-	fr, err := parseFrame(frameOf(t, snap.Bytes()))
-	if err != nil || fr.Snapshot == nil {
-		t.Fatalf("parse: %v", err)
-	}
+	fr := frameOf(t, snap.Bytes())
 	if _, err := tr.frame(fr); err != nil {
 		t.Fatal(err)
 	}
@@ -150,5 +111,27 @@ func TestTrackerSnapshot(t *testing.T) {
 	}
 	if a, r := tr.counts(); a != 2 || r != 1 {
 		t.Fatalf("counts %d %d", a, r)
+	}
+}
+
+// TestSnapshotChunksJoin checks the assembler hands the tracker a whole
+// image only with its last chunk, and refuses a chunk out of place.
+func TestSnapshotChunksJoin(t *testing.T) {
+	var s snapshotAssembler
+	chunk := func(off, total int64, b string) *node.FeedFrame2 {
+		f := &node.FeedFrame2{Chunk: []byte(b)}
+		f.Snapshot = &node.SnapshotChunk{Index: 5, Offset: off, Size: int64(len(b)), Total: total}
+		return f
+	}
+	fr, err := s.frameOf(chunk(0, 6, "abc"))
+	if err != nil || fr.Snapshot != nil {
+		t.Fatalf("first chunk: %q, %v", fr.Snapshot, err)
+	}
+	fr, err = s.frameOf(chunk(3, 6, "def"))
+	if err != nil || string(fr.Snapshot) != "abcdef" {
+		t.Fatalf("last chunk: %q, %v", fr.Snapshot, err)
+	}
+	if _, err := s.frameOf(chunk(3, 6, "def")); err == nil {
+		t.Fatal("a chunk without its start was accepted")
 	}
 }

@@ -3,7 +3,6 @@ package simnode
 import (
 	"bufio"
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -20,8 +19,8 @@ import (
 type tracker struct {
 	self string
 
-	idMatch    b64Matcher // the node's ID
-	lowerMatch []b64Matcher
+	idMatch    matcher // the node's ID
+	lowerMatch []matcher
 	assignPat  []byte // `","node_id":"<self>"`, the tail of an assignment to self
 
 	mu      sync.Mutex
@@ -39,11 +38,11 @@ type simTask struct {
 func newTracker(self string) *tracker {
 	return &tracker{
 		self:    self,
-		idMatch: newB64Matcher(self),
-		lowerMatch: []b64Matcher{
-			newB64Matcher(`"desire":[{"task_id":"`),
-			newB64Matcher(`"orphan":[{"task_id":"`),
-			newB64Matcher(`"delete":["`),
+		idMatch: newMatcher(self),
+		lowerMatch: []matcher{
+			newMatcher(`"desire":[{"task_id":"`),
+			newMatcher(`"orphan":[{"task_id":"`),
+			newMatcher(`"delete":["`),
 		},
 		assignPat: []byte(`","node_id":"` + self + `"`),
 		tasks:     map[string]*simTask{},
@@ -88,11 +87,6 @@ func (t *tracker) frame(fr rawFrame) (decoded int, err error) {
 		}
 		if t.concerns(e) {
 			data := e.Data
-			if data == nil {
-				if data, err = base64.StdEncoding.DecodeString(string(e.B64)); err != nil {
-					return decoded, fmt.Errorf("entry %d: %w", e.Index, err)
-				}
-			}
 			decoded++
 			if err := t.entry(data); err != nil {
 				return decoded, fmt.Errorf("entry %d: %w", e.Index, err)
@@ -241,15 +235,10 @@ type snapshotTask struct {
 	} `json:"task"`
 }
 
-// snapshot replaces the node's tasks with those of a SnapshotJSON image
-// (base64 text): a header line with the index, then one record per line.
-func (t *tracker) snapshot(b64 []byte) error {
-	data := make([]byte, base64.StdEncoding.DecodedLen(len(b64)))
-	n, err := base64.StdEncoding.Decode(data, b64)
-	if err != nil {
-		return fmt.Errorf("snapshot: %w", err)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(data[:n]))
+// snapshot replaces the node's tasks with those of a SnapshotJSON image:
+// a header line with the index, then one record per line.
+func (t *tracker) snapshot(data []byte) error {
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
 	if !sc.Scan() {
 		return fmt.Errorf("snapshot: no header")

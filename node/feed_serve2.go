@@ -1,0 +1,127 @@
+package node
+
+import (
+	"bufio"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/p2p"
+	"github.com/shoal-project/shoal/state"
+)
+
+// serveFeed2 streams applied entries to one member in feed/2 frames while
+// this node leads.
+func (a *Agent) serveFeed2(c net.Conn) {
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var req feedRequest
+	if err := p2p.ReadFrame(c, &req, 4<<10); err != nil {
+		return
+	}
+	c.SetReadDeadline(time.Time{})
+	w := bufio.NewWriterSize(c, 64<<10)
+	fsm := a.cons.FSM()
+	next := req.From + 1
+	fail := func(err error) {
+		a.log.Warn("state feed: write failed", "member", c.RemoteAddr().String(), "err", err)
+	}
+	write := func(h feedHeader, entries []state.Entry, chunk []byte) bool {
+		c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		err := writeFeedFrame(w, h, entries, chunk)
+		if err == nil {
+			err = w.Flush()
+		}
+		if err != nil {
+			fail(err)
+			return false
+		}
+		return true
+	}
+	for a.ctx.Err() == nil {
+		// The leader and its term are read together: a deposed leader must
+		// not stamp its successor's term on its own name.
+		leader, term := a.cons.LeaderTerm()
+		h := feedHeader{LeaderID: leader, Term: term}
+		if leader != a.ID() {
+			h.Error = api.Errorf(api.CodeNoLeader, "not the leader")
+			write(h, nil, nil)
+			return
+		}
+		changed := fsm.EntriesChanged()
+		entries, ok := fsm.EntriesSince(next)
+		if !ok {
+			snap, index, err := a.feedSnapshot()
+			if err != nil {
+				a.log.Warn("state feed: snapshot failed", "err", err)
+				return
+			}
+			for off := 0; off < len(snap) || off == 0; off += feedFrameBytes {
+				end := min(off+feedFrameBytes, len(snap))
+				h.Snapshot = &snapshotChunk{Index: index, Offset: int64(off), Total: int64(len(snap))}
+				if !write(h, nil, snap[off:end]) {
+					return
+				}
+				if end == len(snap) {
+					break
+				}
+			}
+			h.Snapshot = nil
+			next = index + 1
+			continue
+		}
+		more := false
+		if cut := cutEntries(entries, feedFrameBytes); len(cut) < len(entries) {
+			entries, more = cut, true
+		}
+		if n := len(entries); n > 0 {
+			next = entries[n-1].Index + 1
+		}
+		if !write(h, entries, nil) {
+			return
+		}
+		if more {
+			continue
+		}
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-changed:
+		case <-time.After(time.Second): // heartbeat: the member learns the term and that we still lead
+		}
+	}
+}
+
+// feedSnapshotReuse is how long a snapshot image made for one member is
+// handed to others that fall behind too, instead of making another.
+const feedSnapshotReuse = 2 * time.Second
+
+// snapshotCache keeps the last snapshot image the feed made.
+type snapshotCache struct {
+	mu    sync.Mutex
+	image []byte
+	index uint64
+	at    time.Time
+}
+
+// feedSnapshot returns a recent image of the store and its index: members
+// that fall behind together share one. A member that gets an older image
+// catches up from the entry window, or gets a newer image if the window
+// no longer reaches back.
+func (a *Agent) feedSnapshot() ([]byte, uint64, error) {
+	sc := &a.feedSnap
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.image != nil && time.Since(sc.at) < feedSnapshotReuse {
+		if _, ok := a.cons.FSM().EntriesSince(sc.index + 1); ok {
+			return sc.image, sc.index, nil
+		}
+	}
+	img, index, err := a.store().SnapshotJSON()
+	if err != nil {
+		return nil, 0, err
+	}
+	sc.image, sc.index, sc.at = img, index, time.Now()
+	return img, index, nil
+}
