@@ -13,17 +13,23 @@ const maxDirty = 50000
 
 // Dirty is what changed in the store since a reconciler last looked: the
 // services and nodes whose records changed, or whose tasks did (a task
-// marks its service and its node, before and after the change). All asks
-// for a look at everything: after a restore, an image change, or when the
-// tracker overflowed.
+// marks its service and its node, before and after the change). A task
+// that only progressed — its observed state moved forward between two
+// states that are not terminal, nothing else changed — marks only its
+// service, in Progress: only a rolling update waits for such a change.
+// All asks for a look at everything: after a restore, an image change, or
+// when the tracker overflowed.
 type Dirty struct {
 	All      bool
 	Services map[string]bool
+	Progress map[string]bool
 	Nodes    map[string]bool
 }
 
 // Empty reports whether nothing changed.
-func (d Dirty) Empty() bool { return !d.All && len(d.Services) == 0 && len(d.Nodes) == 0 }
+func (d Dirty) Empty() bool {
+	return !d.All && len(d.Services) == 0 && len(d.Progress) == 0 && len(d.Nodes) == 0
+}
 
 // DirtyTracker accumulates what the FSM changes, for one reconciler. The
 // FSM adds to it on every successful apply, never blocking on its reader.
@@ -78,73 +84,103 @@ func (t *DirtyTracker) MarkAll() {
 	t.d = Dirty{All: true}
 }
 
-func (t *DirtyTracker) add(services, nodes []string, all bool) {
+func (t *DirtyTracker) add(c changed) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.d.All {
 		return
 	}
-	if all || len(t.d.Services)+len(t.d.Nodes)+len(services)+len(nodes) > maxDirty {
+	if c.all || len(t.d.Services)+len(t.d.Progress)+len(t.d.Nodes)+len(c.services)+len(c.progress)+len(c.nodes) > maxDirty {
 		t.d = Dirty{All: true}
 		return
 	}
-	if len(services) > 0 && t.d.Services == nil {
-		t.d.Services = map[string]bool{}
+	mark(&t.d.Services, c.services)
+	mark(&t.d.Progress, c.progress)
+	mark(&t.d.Nodes, c.nodes)
+}
+
+func mark(set *map[string]bool, ids []string) {
+	if len(ids) > 0 && *set == nil {
+		*set = map[string]bool{}
 	}
-	for _, id := range services {
-		t.d.Services[id] = true
-	}
-	if len(nodes) > 0 && t.d.Nodes == nil {
-		t.d.Nodes = map[string]bool{}
-	}
-	for _, id := range nodes {
-		t.d.Nodes[id] = true
+	for _, id := range ids {
+		(*set)[id] = true
 	}
 }
 
+// changed is what one applied entry touched.
+type changed struct {
+	services, progress, nodes []string
+	all                       bool
+}
+
+func (c changed) empty() bool {
+	return !c.all && len(c.services) == 0 && len(c.progress) == 0 && len(c.nodes) == 0
+}
+
 // markDirty hands one apply's changes to every tracker.
-func (f *FSM) markDirty(services, nodes []string, all bool) {
-	if len(services) == 0 && len(nodes) == 0 && !all {
+func (f *FSM) markDirty(c changed) {
+	if c.empty() {
 		return
 	}
 	f.dirty.mu.Lock()
 	defer f.dirty.mu.Unlock()
 	for t := range f.dirty.set {
-		t.add(services, nodes, all)
+		t.add(c)
 	}
 }
 
 // touched lists the services and nodes a transaction's changes concern,
 // and whether they need a full look (an image changed).
-func touched(changes memdb.Changes) (services, nodes []string, all bool) {
-	for _, c := range changes {
-		switch c.Table {
+func touched(changes memdb.Changes) (c changed) {
+	for _, ch := range changes {
+		switch ch.Table {
 		case tableServices:
-			for _, o := range []any{c.Before, c.After} {
+			for _, o := range []any{ch.Before, ch.After} {
 				if s, ok := o.(*api.Service); ok {
-					services = append(services, s.ID)
+					c.services = append(c.services, s.ID)
 				}
 			}
 		case tableNodes:
-			for _, o := range []any{c.Before, c.After} {
+			for _, o := range []any{ch.Before, ch.After} {
 				if n, ok := o.(*api.Node); ok {
-					nodes = append(nodes, n.ID)
+					c.nodes = append(c.nodes, n.ID)
 				}
 			}
 		case tableTasks:
-			for _, o := range []any{c.Before, c.After} {
-				if t, ok := o.(*api.Task); ok {
-					if t.ServiceID != "" {
-						services = append(services, t.ServiceID)
-					}
-					if t.NodeID != "" {
-						nodes = append(nodes, t.NodeID)
-					}
+			before, _ := ch.Before.(*api.Task)
+			after, _ := ch.After.(*api.Task)
+			progress := onlyProgressed(before, after)
+			if progress {
+				if after.ServiceID != "" {
+					c.progress = append(c.progress, after.ServiceID)
+				}
+				continue
+			}
+			for _, t := range []*api.Task{before, after} {
+				if t == nil {
+					continue
+				}
+				if t.ServiceID != "" {
+					c.services = append(c.services, t.ServiceID)
+				}
+				if t.NodeID != "" {
+					c.nodes = append(c.nodes, t.NodeID)
 				}
 			}
 		case tableImages:
-			all = true
+			c.all = true
 		}
 	}
-	return services, nodes, all
+	return c
+}
+
+// onlyProgressed reports whether a task change only moved its observed
+// state forward between states that are not terminal, on the same node
+// and with the same desired state.
+func onlyProgressed(before, after *api.Task) bool {
+	return before != nil && after != nil &&
+		before.NodeID == after.NodeID && before.DesiredState == after.DesiredState &&
+		!before.Status.State.Terminal() && !after.Status.State.Terminal() &&
+		before.StopDeadline.Equal(after.StopDeadline) && before.NotBefore.Equal(after.NotBefore)
 }

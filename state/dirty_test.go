@@ -26,6 +26,16 @@ func TestDirtyTrackerMarksServicesAndNodesOfChanges(t *testing.T) {
 	if d.All || !d.Services["svc-web"] || !d.Nodes["n2"] || len(d.Services) != 1 || len(d.Nodes) != 1 {
 		t.Fatalf("after a task write: %+v, want service svc-web and node n2", d)
 	}
+	// Only progress: the task moves forward on its node.
+	h.ok(api.CmdReportTaskStatus, api.ReportTaskStatusPayload{NodeID: "n2", Updates: []api.TaskStatusUpdate{{TaskID: "t1", Status: api.TaskStatus{State: api.TaskRunning}}}})
+	if d := tr.Take(); len(d.Services) != 0 || len(d.Nodes) != 0 || !d.Progress["svc-web"] {
+		t.Fatalf("after a progress report: %+v, want svc-web in Progress only", d)
+	}
+	// An end is no mere progress.
+	h.ok(api.CmdReportTaskStatus, api.ReportTaskStatusPayload{NodeID: "n2", Updates: []api.TaskStatusUpdate{{TaskID: "t1", Status: api.TaskStatus{State: api.TaskFailed}}}})
+	if d := tr.Take(); !d.Services["svc-web"] || !d.Nodes["n2"] || len(d.Progress) != 0 {
+		t.Fatalf("after a failure report: %+v, want svc-web and n2", d)
+	}
 	h.fails(api.CmdRemoveService, api.CodeNotFound, api.RemoveServicePayload{Name: "nope"})
 	if d := tr.Take(); !d.Empty() {
 		t.Fatalf("after a failed command: %+v, want nothing", d)

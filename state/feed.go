@@ -126,6 +126,6 @@ func (f *FSM) RestoreJSON(b []byte) error {
 	f.store.replace(db, index)
 	f.feed.reset(index)
 	f.events.reset(index)
-	f.markDirty(nil, nil, true)
+	f.markDirty(changed{all: true})
 	return nil
 }

@@ -146,21 +146,20 @@ func (f *FSM) applyData(index uint64, data []byte) (res *ApplyResult) {
 		f.observer.Applied(cmd.Type, time.Since(start))
 	}
 	var evs []api.Event
-	var services, nodes []string
-	var all bool
+	var touches changed
 	if aerr != nil {
 		txn.Abort()
 		txn = f.store.writeTxn()
 		val = nil
 	} else {
 		evs = safeDeriveEvents(txn, index, cmd.Time)
-		services, nodes, all = touched(txn.Changes())
+		touches = touched(txn.Changes())
 	}
 	pruneRequests(txn, cmd.Time)
 	recordRequest(txn, cmd, val, aerr)
 	f.store.commit(txn, index)
 	f.events.append(evs)
-	f.markDirty(services, nodes, all)
+	f.markDirty(touches)
 	return &ApplyResult{Value: val, Err: aerr}
 }
 

@@ -103,7 +103,7 @@ func (f *FSM) Restore(r io.Reader) error {
 	f.store.replace(db, index)
 	f.feed.reset(index)
 	f.events.reset(index)
-	f.markDirty(nil, nil, true)
+	f.markDirty(changed{all: true})
 	return nil
 }
 

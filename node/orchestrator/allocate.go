@@ -12,8 +12,9 @@ import (
 )
 
 // MaxAllocateBatch caps the assignments one Allocate call returns; the
-// rest follow in the next calls.
-const MaxAllocateBatch = 1000
+// rest follow in the next calls. Only that many pending tasks are
+// scheduled in a call, oldest first.
+const MaxAllocateBatch = 5000
 
 // Allocate runs the scheduler over the current state. Pending tasks are
 // the live tasks of existing services that are new or pending; a task with
@@ -79,6 +80,9 @@ func Allocate(v *state.View, opts scheduler.Options) api.WriteTasksPayload {
 		collect(&out, v, plan)
 	}
 	sortPending(pending)
+	if room := max(MaxAllocateBatch-len(out.Assign), 0); len(pending) > room {
+		pending = pending[:room]
+	}
 	collect(&out, v, scheduler.Schedule(v.Nodes(), active, pending, opts))
 	if len(out.Assign) > MaxAllocateBatch {
 		out.Assign = out.Assign[:MaxAllocateBatch]

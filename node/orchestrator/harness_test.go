@@ -26,6 +26,9 @@ type env struct {
 	// trackers follow the changes each loop would see, to check that a
 	// scoped pass returns what the full pass returns.
 	trackers []*state.DirtyTracker
+	// oneReport makes the simulated nodes report one change a round, so
+	// that each report is a change of its own.
+	oneReport bool
 }
 
 func newEnv(t testing.TB) *env {
@@ -157,6 +160,9 @@ func (e *env) runNodes() bool {
 		case t.Status.State < api.TaskRunning && !t.NotBefore.After(e.now):
 			e.report(n.ID, t.ID, api.TaskStatus{State: api.TaskRunning})
 			changed = true
+		}
+		if changed && e.oneReport {
+			return true
 		}
 	}
 	return changed

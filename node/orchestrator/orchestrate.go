@@ -68,7 +68,7 @@ func OrchestrateScope(v *state.View, now time.Time, newID IDGen, sc Scope) api.W
 		return r.out
 	}
 	var orphans []*api.Task
-	for _, id := range scopeServiceIDs(v, sc) {
+	for _, id := range scopeServiceIDs(v, sc, true) {
 		if svc, ok := v.Service(id); ok {
 			converge(svc)
 			continue

@@ -22,11 +22,21 @@ var Everything = Scope{All: true}
 // scopeServiceIDs lists, sorted, the services a scoped pass must look at:
 // those that changed, those with tasks on a node that changed, and, when
 // any node changed, every global service (its tasks follow the node set).
-// IDs of services that no longer exist are included.
-func scopeServiceIDs(v *state.View, sc Scope) []string {
+// IDs of services that no longer exist are included. With rolling, a
+// service whose tasks only progressed is included too if it was ever
+// updated: a rolling update waits for tasks to reach running, and a
+// service at its first version has nothing to roll.
+func scopeServiceIDs(v *state.View, sc Scope, rolling bool) []string {
 	ids := map[string]bool{}
 	for id := range sc.Services {
 		ids[id] = true
+	}
+	if rolling {
+		for id := range sc.Progress {
+			if svc, ok := v.Service(id); ok && svc.Version > 1 {
+				ids[id] = true
+			}
+		}
 	}
 	if len(sc.Nodes) > 0 {
 		for _, s := range v.Services() {
@@ -51,13 +61,14 @@ func scopeServiceIDs(v *state.View, sc Scope) []string {
 }
 
 // scopeTasks returns the tasks of the scope's services (see
-// scopeServiceIDs), sorted by ID as View.Tasks lists them.
+// scopeServiceIDs; progress alone does not count), sorted by ID as
+// View.Tasks lists them.
 func scopeTasks(v *state.View, sc Scope) []*api.Task {
 	if sc.All {
 		return v.Tasks()
 	}
 	var out []*api.Task
-	for _, id := range scopeServiceIDs(v, sc) {
+	for _, id := range scopeServiceIDs(v, sc, false) {
 		out = append(out, v.TasksByService(id)...)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })

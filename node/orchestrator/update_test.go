@@ -124,3 +124,23 @@ func TestScaleOnlyUpdateReplacesNothing(t *testing.T) {
 		t.Fatalf("%d live tasks", n)
 	}
 }
+
+// TestRollingUpdateWithReportsOneByOne runs a rolling update whose nodes
+// report one change at a time, so that an updated task reaching running
+// (a change that only progresses it) is the only change the orchestrator
+// sees: the scoped passes must still go on with the update, as the
+// harness checks against the full pass every round.
+func TestRollingUpdateWithReportsOneByOne(t *testing.T) {
+	s := spec("web", 3)
+	e := threeNodes(t, s)
+	e.converge(10)
+	e.oneReport = true
+	s.Env = []string{"V=2"}
+	e.updateService(s)
+	e.converge(30)
+	for _, l := range e.live("s1") {
+		if l.SpecVersion != 2 || l.Status.State != api.TaskRunning {
+			t.Fatalf("after the update: %+v", l)
+		}
+	}
+}
