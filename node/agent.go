@@ -44,8 +44,10 @@ type Agent struct {
 	api      *apiServer
 	joins    *joinServer
 	feed     *feedClient
-	// feedSnap is the last snapshot image the state feed sent.
-	feedSnap snapshotCache
+	// feedSnap is the last snapshot image the state feed sent;
+	// feedPacked the compressed entries it sent lately.
+	feedSnap   snapshotCache
+	feedPacked *packedEntries
 
 	executor *executor.Executor
 	faults   *faultState

@@ -45,6 +45,12 @@ type SnapshotChunk = snapshotChunk
 // ReadFeedFrame reads one feed/2 frame of at most max bytes.
 func ReadFeedFrame(r io.Reader, max int) (*FeedFrame2, error) { return readFeedFrame(r, max) }
 
+// UnpackFeedFrame decompresses a feed/2 frame's entries in place.
+func UnpackFeedFrame(f *FeedFrame2) error { return unpackFrame(f) }
+
+// UnpackFeedImage decompresses an assembled snapshot image.
+func UnpackFeedImage(codec string, img []byte) ([]byte, error) { return unpackImage(codec, img) }
+
 // LeaderReply answers the "leader" RPC.
 type LeaderReply = leaderReply
 

@@ -56,7 +56,7 @@ func (a *Agent) serveFeed(c net.Conn) {
 		frame := feedFrame{LeaderID: leader, Term: term}
 		entries, ok := fsm.EntriesSince(next)
 		if !ok {
-			snap, index, err := a.feedSnapshot()
+			snap, index, err := a.feedSnapshot(false)
 			if err != nil {
 				a.log.Warn("state feed: snapshot failed", "err", err)
 				return

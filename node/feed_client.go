@@ -148,6 +148,9 @@ func (f *feedClient) follow(ctx context.Context, leader string) error {
 			return fr.Error
 		}
 		f.setLeader(fr.LeaderID, fr.Term)
+		if err := unpackFrame(fr); err != nil {
+			return err
+		}
 		if s := fr.Snapshot; s != nil {
 			if s.Offset == 0 {
 				snap, snapIndex = make([]byte, 0, s.Total), s.Index
@@ -157,7 +160,11 @@ func (f *feedClient) follow(ctx context.Context, leader string) error {
 			}
 			snap = append(snap, fr.Chunk...)
 			if int64(len(snap)) == s.Total {
-				if err := f.fsm.RestoreJSON(snap); err != nil {
+				img, err := unpackImage(fr.Codec, snap)
+				if err != nil {
+					return err
+				}
+				if err := f.fsm.RestoreJSON(img); err != nil {
 					return err
 				}
 				snap = nil

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -354,4 +355,40 @@ func FuzzDecodeFeedFrame(f *testing.F) {
 			t.Fatal("nil frame without error")
 		}
 	})
+}
+
+// TestPackedEntriesRoundTrip checks compressed entries decode to the
+// original bytes, are compressed once while cached, and that the cache
+// keeps at most its limit.
+func TestPackedEntriesRoundTrip(t *testing.T) {
+	_, entries := leaderLog(t, 6)
+	p := newPackedEntries(4)
+	packed := p.pack(entries)
+	again := p.pack(entries[4:])
+	if &again[0].Data[0] != &packed[4].Data[0] {
+		t.Fatal("a cached entry was compressed again")
+	}
+	if len(p.byIdx) != 4 || len(p.order) != 4 {
+		t.Fatalf("cache holds %d entries, want its limit 4", len(p.byIdx))
+	}
+	f := &feedFrame2{feedHeader: feedHeader{Codec: feedCodec}, Data: packed}
+	if err := unpackFrame(f); err != nil {
+		t.Fatal(err)
+	}
+	for i := range entries {
+		if !bytes.Equal(f.Data[i].Data, entries[i].Data) {
+			t.Fatalf("entry %d differs after a round trip", i)
+		}
+	}
+	f = &feedFrame2{feedHeader: feedHeader{Codec: "lz9"}, Data: packed}
+	if err := unpackFrame(f); err == nil {
+		t.Fatal("an unknown codec was accepted")
+	}
+	img := []byte(strings.Repeat("snapshot ", 1000))
+	if got, err := unpackImage(feedCodec, packImage(img)); err != nil || !bytes.Equal(got, img) {
+		t.Fatalf("image round trip: %v", err)
+	}
+	if _, err := unpackImage(feedCodec, []byte("not zstd")); err == nil {
+		t.Fatal("garbage unpacked")
+	}
 }

@@ -43,7 +43,7 @@ func (a *Agent) serveFeed2(c net.Conn) {
 		// The leader and its term are read together: a deposed leader must
 		// not stamp its successor's term on its own name.
 		leader, term := a.cons.LeaderTerm()
-		h := feedHeader{LeaderID: leader, Term: term}
+		h := feedHeader{LeaderID: leader, Term: term, Codec: feedCodec}
 		if leader != a.ID() {
 			h.Error = api.Errorf(api.CodeNoLeader, "not the leader")
 			write(h, nil, nil)
@@ -52,7 +52,7 @@ func (a *Agent) serveFeed2(c net.Conn) {
 		changed := fsm.EntriesChanged()
 		entries, ok := fsm.EntriesSince(next)
 		if !ok {
-			snap, index, err := a.feedSnapshot()
+			snap, index, err := a.feedSnapshot(true)
 			if err != nil {
 				a.log.Warn("state feed: snapshot failed", "err", err)
 				return
@@ -72,13 +72,17 @@ func (a *Agent) serveFeed2(c net.Conn) {
 			continue
 		}
 		more := false
-		if cut := cutEntries(entries, feedFrameBytes); len(cut) < len(entries) {
+		if cut := cutEntries(entries, 4*feedFrameBytes); len(cut) < len(entries) {
 			entries, more = cut, true
 		}
-		if n := len(entries); n > 0 {
-			next = entries[n-1].Index + 1
+		packed := a.feedPacked.pack(entries)
+		if cut := cutEntries(packed, feedFrameBytes); len(cut) < len(packed) {
+			packed, more = cut, true
 		}
-		if !write(h, entries, nil) {
+		if n := len(packed); n > 0 {
+			next = packed[n-1].Index + 1
+		}
+		if !write(h, packed, nil) {
 			return
 		}
 		if more {
@@ -97,31 +101,40 @@ func (a *Agent) serveFeed2(c net.Conn) {
 // handed to others that fall behind too, instead of making another.
 const feedSnapshotReuse = 2 * time.Second
 
-// snapshotCache keeps the last snapshot image the feed made.
+// snapshotCache keeps the last snapshot image the feed made, and its
+// compressed form once a member asked for it.
 type snapshotCache struct {
-	mu    sync.Mutex
-	image []byte
-	index uint64
-	at    time.Time
+	mu     sync.Mutex
+	image  []byte
+	packed []byte
+	index  uint64
+	at     time.Time
 }
 
-// feedSnapshot returns a recent image of the store and its index: members
-// that fall behind together share one. A member that gets an older image
-// catches up from the entry window, or gets a newer image if the window
-// no longer reaches back.
-func (a *Agent) feedSnapshot() ([]byte, uint64, error) {
+// feedSnapshot returns a recent image of the store (compressed with
+// packed) and its index: members that fall behind together share one. A
+// member that gets an older image catches up from the entry window, or
+// gets a newer image if the window no longer reaches back.
+func (a *Agent) feedSnapshot(packed bool) ([]byte, uint64, error) {
 	sc := &a.feedSnap
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
+	fresh := false
 	if sc.image != nil && time.Since(sc.at) < feedSnapshotReuse {
-		if _, ok := a.cons.FSM().EntriesSince(sc.index + 1); ok {
-			return sc.image, sc.index, nil
+		_, fresh = a.cons.FSM().EntriesSince(sc.index + 1)
+	}
+	if !fresh {
+		img, index, err := a.store().SnapshotJSON()
+		if err != nil {
+			return nil, 0, err
 		}
+		sc.image, sc.packed, sc.index, sc.at = img, nil, index, time.Now()
 	}
-	img, index, err := a.store().SnapshotJSON()
-	if err != nil {
-		return nil, 0, err
+	if !packed {
+		return sc.image, sc.index, nil
 	}
-	sc.image, sc.index, sc.at = img, index, time.Now()
-	return img, index, nil
+	if sc.packed == nil {
+		sc.packed = packImage(sc.image)
+	}
+	return sc.packed, sc.index, nil
 }

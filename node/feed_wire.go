@@ -34,6 +34,9 @@ type feedHeader struct {
 	LeaderID string     `json:"leader_id"`
 	Term     uint64     `json:"term"`
 	Error    *api.Error `json:"error,omitempty"`
+	// Codec, when set, is the compression of the entries' data and of the
+	// snapshot image ("zstd", see feedCodec); sizes are compressed sizes.
+	Codec string `json:"codec,omitempty"`
 	// Entries lists [index, size] of each entry whose data follows.
 	Entries [][2]uint64 `json:"entries,omitempty"`
 	// Snapshot describes the snapshot chunk that follows the entries.
@@ -41,7 +44,8 @@ type feedHeader struct {
 }
 
 // snapshotChunk is part of a snapshot image (state.Store.SnapshotJSON) of
-// the state at Index: Size bytes from Offset, of Total.
+// the state at Index, compressed as a whole when the frame has a codec:
+// Size bytes from Offset, of Total.
 type snapshotChunk struct {
 	Index  uint64 `json:"index"`
 	Offset int64  `json:"offset"`
@@ -151,4 +155,34 @@ func cutEntries(entries []state.Entry, max int) []state.Entry {
 		}
 	}
 	return entries
+}
+
+// unpackFrame decompresses a frame's entries in place.
+func unpackFrame(f *feedFrame2) error {
+	switch f.Codec {
+	case "":
+		return nil
+	case feedCodec:
+	default:
+		return fmt.Errorf("state feed: unknown codec %q", f.Codec)
+	}
+	for i := range f.Data {
+		data, err := unpack(f.Data[i].Data)
+		if err != nil {
+			return fmt.Errorf("entry %d: %w", f.Data[i].Index, err)
+		}
+		f.Data[i].Data = data
+	}
+	return nil
+}
+
+// unpackImage decompresses an assembled snapshot image.
+func unpackImage(codec string, img []byte) ([]byte, error) {
+	switch codec {
+	case "":
+		return img, nil
+	case feedCodec:
+		return unpack(img)
+	}
+	return nil, fmt.Errorf("state feed: unknown codec %q", codec)
 }

@@ -25,6 +25,9 @@ const fullPassEvery = 5 * time.Second
 type reconciler struct {
 	name string
 	pass func(v *state.View, now time.Time, sc orchestrator.Scope) api.WriteTasksPayload
+	// every, when set, is the least time between two passes: changes that
+	// come sooner are gathered into the next one.
+	every time.Duration
 }
 
 // reconcilers lists the leader's task loops. Each watches the store,
@@ -33,16 +36,18 @@ type reconciler struct {
 // through Raft, and waits for the next change. They never call each other.
 func reconcilers() []reconciler {
 	return []reconciler{
-		{"orchestrator", func(v *state.View, now time.Time, sc orchestrator.Scope) api.WriteTasksPayload {
+		{name: "orchestrator", pass: func(v *state.View, now time.Time, sc orchestrator.Scope) api.WriteTasksPayload {
 			return orchestrator.OrchestrateScope(v, now, api.NewRequestID, sc)
 		}},
-		{"allocator", func(v *state.View, _ time.Time, _ orchestrator.Scope) api.WriteTasksPayload {
+		{name: "allocator", pass: func(v *state.View, _ time.Time, _ orchestrator.Scope) api.WriteTasksPayload {
 			return orchestrator.Allocate(v, scheduler.Options{})
 		}},
-		{"node-failures", func(v *state.View, _ time.Time, sc orchestrator.Scope) api.WriteTasksPayload {
+		{name: "node-failures", pass: func(v *state.View, _ time.Time, sc orchestrator.Scope) api.WriteTasksPayload {
 			return orchestrator.HandleNodeFailuresScope(v, sc)
 		}},
-		{"reaper", func(v *state.View, _ time.Time, sc orchestrator.Scope) api.WriteTasksPayload {
+		// Nothing waits on the reaper: it deletes old history, and looks
+		// at the services of a whole second's changes at once.
+		{name: "reaper", every: time.Second, pass: func(v *state.View, _ time.Time, sc orchestrator.Scope) api.WriteTasksPayload {
 			return orchestrator.ReapScope(v, orchestrator.DefaultHistoryLimit, sc)
 		}},
 	}
@@ -72,7 +77,7 @@ func reconcileLoop(ctx context.Context, h reconcileHost, r reconciler, clock fun
 	dirty := h.trackDirty()
 	defer dirty.Close()
 	verified := false
-	lastFull := time.Time{}
+	lastFull, lastPass := time.Time{}, time.Time{}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for ctx.Err() == nil {
@@ -87,6 +92,11 @@ func reconcileLoop(ctx context.Context, h reconcileHost, r reconciler, clock fun
 			}
 			verified = true
 		}
+		if wait := r.every - clock().Sub(lastPass); r.every > 0 && wait > 0 {
+			if ctxutil.Sleep(ctx, wait) != nil {
+				return
+			}
+		}
 		start := clock()
 		sc := dirty.Take() // then the view: it holds everything taken
 		if start.Sub(lastFull) >= fullPassEvery {
@@ -96,6 +106,7 @@ func reconcileLoop(ctx context.Context, h reconcileHost, r reconciler, clock fun
 			lastFull = start
 		}
 		if !sc.Empty() {
+			lastPass = start
 			p := r.pass(h.store().View(), start, sc)
 			h.observePass(r.name, clock().Sub(start))
 			if !orchestrator.Empty(p) {

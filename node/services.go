@@ -17,6 +17,7 @@ func (a *Agent) startServices() error {
 	if err := a.serveProtocol(feedProtocol, true, a.serveFeed); err != nil {
 		return err
 	}
+	a.feedPacked = newPackedEntries(8192)
 	if err := a.serveProtocol(feedProtocol2, true, a.serveFeed2); err != nil {
 		return err
 	}

@@ -42,8 +42,18 @@ func ReapScope(v *state.View, historyLimit int, sc Scope) api.WriteTasksPayload 
 	var out api.WriteTasksPayload
 	var keys []key
 	groups := map[key][]*api.Task{}
+	ended := map[key]bool{} // slots with a finished task: the only ones to look at
+	services := map[string]*api.Service{}
+	service := func(id string) (*api.Service, bool) {
+		svc, seen := services[id]
+		if !seen {
+			svc, _ = v.Service(id)
+			services[id] = svc
+		}
+		return svc, svc != nil
+	}
 	for _, t := range scopeTasks(v, sc) {
-		svc, ok := v.Service(t.ServiceID)
+		svc, ok := service(t.ServiceID)
 		if !ok || (svc.Spec.Mode == api.ModeGlobal && t.Slot == 0 && !nodeExists(v, t.NodeID)) {
 			if finished(t) {
 				out.Delete = append(out.Delete, t.ID)
@@ -58,10 +68,16 @@ func ReapScope(v *state.View, historyLimit int, sc Scope) api.WriteTasksPayload 
 			keys = append(keys, k)
 		}
 		groups[k] = append(groups[k], t)
+		if finished(t) {
+			ended[k] = true
+		}
 	}
 	checks := map[string]*specCheck{}
 	for _, k := range keys {
-		svc, _ := v.Service(k.service)
+		if !ended[k] || len(groups[k]) < 2 {
+			continue // the last task of a slot stays; only finished ones go
+		}
+		svc, _ := service(k.service)
 		if checks[k.service] == nil {
 			checks[k.service] = newSpecCheck(svc)
 		}

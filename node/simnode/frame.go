@@ -40,6 +40,9 @@ type snapshotAssembler struct {
 // the frame that completes an image carries it whole.
 func (s *snapshotAssembler) frameOf(f *node.FeedFrame2) (rawFrame, error) {
 	fr := rawFrame{LeaderID: f.LeaderID, Term: f.Term, Error: f.Error}
+	if err := node.UnpackFeedFrame(f); err != nil {
+		return fr, err
+	}
 	if c := f.Snapshot; c != nil {
 		if c.Offset == 0 {
 			s.buf, s.index = make([]byte, 0, c.Total), c.Index
@@ -49,7 +52,11 @@ func (s *snapshotAssembler) frameOf(f *node.FeedFrame2) (rawFrame, error) {
 		}
 		s.buf = append(s.buf, f.Chunk...)
 		if int64(len(s.buf)) == c.Total {
-			fr.Snapshot, s.buf = s.buf, nil
+			img, err := node.UnpackFeedImage(f.Codec, s.buf)
+			if err != nil {
+				return fr, err
+			}
+			fr.Snapshot, s.buf = img, nil
 		}
 	}
 	for _, e := range f.Data {
