@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"io"
+	"net"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 
@@ -45,11 +46,13 @@ type SnapshotChunk = snapshotChunk
 // ReadFeedFrame reads one feed/2 frame of at most max bytes.
 func ReadFeedFrame(r io.Reader, max int) (*FeedFrame2, error) { return readFeedFrame(r, max) }
 
-// UnpackFeedFrame decompresses a feed/2 frame's entries in place.
-func UnpackFeedFrame(f *FeedFrame2) error { return unpackFrame(f) }
+// NewFeedReader returns a reader of a feed stream that fails after the
+// feed's idle timeout of silence, as a member reads it.
+func NewFeedReader(c net.Conn) io.Reader { return newIdleReader(c, feedIdleTimeout) }
 
-// UnpackFeedImage decompresses an assembled snapshot image.
-func UnpackFeedImage(codec string, img []byte) ([]byte, error) { return unpackImage(codec, img) }
+// UnpackFeedData decompresses an entry's data or an assembled snapshot
+// image of a frame with codec.
+func UnpackFeedData(codec string, data []byte) ([]byte, error) { return unpackImage(codec, data) }
 
 // LeaderReply answers the "leader" RPC.
 type LeaderReply = leaderReply

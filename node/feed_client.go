@@ -135,11 +135,10 @@ func (f *feedClient) follow(ctx context.Context, leader string) error {
 	if err := p2p.WriteFrame(c, feedRequest{From: f.fsm.Store().AppliedIndex()}); err != nil {
 		return err
 	}
-	r := bufio.NewReaderSize(c, 64<<10)
+	r := bufio.NewReaderSize(newIdleReader(c, feedIdleTimeout), 64<<10)
 	var snap []byte
 	var snapIndex uint64
 	for {
-		c.SetReadDeadline(time.Now().Add(3 * time.Second))
 		fr, err := readFeedFrame(r, maxFeedFrame)
 		if err != nil {
 			return err

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"time"
 
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/state"
@@ -27,7 +29,30 @@ const feedProtocol2 = "/shoal/feed/2"
 
 // feedFrameBytes is the data a feed frame carries at most (one entry may
 // be larger on its own).
-const feedFrameBytes = 4 << 20
+const feedFrameBytes = 1 << 20
+
+// feedIdleTimeout is how long a member waits for the next bytes of the
+// feed (the leader sends a heartbeat every second) before it gives up on
+// the stream. It bounds silence, not the time a large frame takes.
+const feedIdleTimeout = 3 * time.Second
+
+// idleReader extends a connection's read deadline before every read, so
+// the deadline bounds silence rather than a whole frame.
+type idleReader struct {
+	c       net.Conn
+	timeout time.Duration
+}
+
+func (r idleReader) Read(p []byte) (int, error) {
+	r.c.SetReadDeadline(time.Now().Add(r.timeout))
+	return r.c.Read(p)
+}
+
+// newIdleReader returns a reader of c whose reads fail after timeout of
+// silence.
+func newIdleReader(c net.Conn, timeout time.Duration) io.Reader {
+	return idleReader{c: c, timeout: timeout}
+}
 
 // feedHeader opens a feed/2 frame.
 type feedHeader struct {

@@ -3,6 +3,7 @@ package simnode
 import (
 	"bytes"
 	"fmt"
+	"sync"
 
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/node"
@@ -40,9 +41,6 @@ type snapshotAssembler struct {
 // the frame that completes an image carries it whole.
 func (s *snapshotAssembler) frameOf(f *node.FeedFrame2) (rawFrame, error) {
 	fr := rawFrame{LeaderID: f.LeaderID, Term: f.Term, Error: f.Error}
-	if err := node.UnpackFeedFrame(f); err != nil {
-		return fr, err
-	}
 	if c := f.Snapshot; c != nil {
 		if c.Offset == 0 {
 			s.buf, s.index = make([]byte, 0, c.Total), c.Index
@@ -52,7 +50,7 @@ func (s *snapshotAssembler) frameOf(f *node.FeedFrame2) (rawFrame, error) {
 		}
 		s.buf = append(s.buf, f.Chunk...)
 		if int64(len(s.buf)) == c.Total {
-			img, err := node.UnpackFeedImage(f.Codec, s.buf)
+			img, err := node.UnpackFeedData(f.Codec, s.buf)
 			if err != nil {
 				return fr, err
 			}
@@ -60,9 +58,58 @@ func (s *snapshotAssembler) frameOf(f *node.FeedFrame2) (rawFrame, error) {
 		}
 	}
 	for _, e := range f.Data {
-		fr.Entries = append(fr.Entries, rawEntry{Index: e.Index, Data: e.Data})
+		data, err := unpacked.get(f.Codec, e.Index, e.Data)
+		if err != nil {
+			return fr, fmt.Errorf("entry %d: %w", e.Index, err)
+		}
+		fr.Entries = append(fr.Entries, rawEntry{Index: e.Index, Data: data})
 	}
 	return fr, nil
+}
+
+// unpacked shares decompressed entries among the simulated members of a
+// process: every member receives the same committed entries, and a
+// thousand machines would each decompress their own, in parallel; one
+// process decompresses each once.
+var unpacked = &unpackCache{byIdx: map[uint64][]byte{}}
+
+// unpackCache holds recently decompressed entries by index.
+type unpackCache struct {
+	mu    sync.Mutex
+	byIdx map[uint64][]byte
+	order []uint64
+}
+
+const unpackCacheSize = 16384
+
+func (c *unpackCache) get(codec string, index uint64, packed []byte) ([]byte, error) {
+	if codec == "" {
+		return packed, nil
+	}
+	c.mu.Lock()
+	data, ok := c.byIdx[index]
+	c.mu.Unlock()
+	if ok {
+		return data, nil
+	}
+	data, err := node.UnpackFeedData(codec, packed)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.byIdx[index]; !ok {
+		c.byIdx[index] = data
+		c.order = append(c.order, index)
+		if len(c.order) > unpackCacheSize {
+			drop := len(c.order) - unpackCacheSize
+			for _, idx := range c.order[:drop] {
+				delete(c.byIdx, idx)
+			}
+			c.order = append(c.order[:0], c.order[drop:]...)
+		}
+	}
+	return data, nil
 }
 
 // matcher finds a literal in an entry's raw bytes.

@@ -305,10 +305,9 @@ func (n *Node) follow(leader peer.ID) error {
 	if err := p2p.WriteFrame(c, node.FeedRequest{From: n.track.appliedIndex()}); err != nil {
 		return err
 	}
-	r := bufio.NewReaderSize(c, 64<<10)
+	r := bufio.NewReaderSize(node.NewFeedReader(c), 64<<10)
 	var snaps snapshotAssembler
 	for {
-		c.SetReadDeadline(time.Now().Add(3 * time.Second))
 		f, err := node.ReadFeedFrame(r, node.MaxFeedFrame)
 		if err != nil {
 			return err
