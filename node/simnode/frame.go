@@ -3,6 +3,7 @@ package simnode
 import (
 	"bytes"
 	"fmt"
+	"hash/crc32"
 	"sync"
 
 	"github.com/shoal-project/shoal/api"
@@ -71,13 +72,21 @@ func (s *snapshotAssembler) frameOf(f *node.FeedFrame2) (rawFrame, error) {
 // process: every member receives the same committed entries, and a
 // thousand machines would each decompress their own, in parallel; one
 // process decompresses each once.
-var unpacked = &unpackCache{byIdx: map[uint64][]byte{}}
+var unpacked = &unpackCache{byKey: map[packedKey][]byte{}}
 
-// unpackCache holds recently decompressed entries by index.
+// packedKey names one compressed entry: its index, and the checksum and
+// size of its bytes (clusters of successive runs reuse indexes).
+type packedKey struct {
+	index uint64
+	size  int
+	crc   uint32
+}
+
+// unpackCache holds recently decompressed entries.
 type unpackCache struct {
 	mu    sync.Mutex
-	byIdx map[uint64][]byte
-	order []uint64
+	byKey map[packedKey][]byte
+	order []packedKey
 }
 
 const unpackCacheSize = 16384
@@ -86,8 +95,9 @@ func (c *unpackCache) get(codec string, index uint64, packed []byte) ([]byte, er
 	if codec == "" {
 		return packed, nil
 	}
+	key := packedKey{index: index, size: len(packed), crc: crc32.ChecksumIEEE(packed)}
 	c.mu.Lock()
-	data, ok := c.byIdx[index]
+	data, ok := c.byKey[key]
 	c.mu.Unlock()
 	if ok {
 		return data, nil
@@ -98,13 +108,13 @@ func (c *unpackCache) get(codec string, index uint64, packed []byte) ([]byte, er
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.byIdx[index]; !ok {
-		c.byIdx[index] = data
-		c.order = append(c.order, index)
+	if _, ok := c.byKey[key]; !ok {
+		c.byKey[key] = data
+		c.order = append(c.order, key)
 		if len(c.order) > unpackCacheSize {
 			drop := len(c.order) - unpackCacheSize
-			for _, idx := range c.order[:drop] {
-				delete(c.byIdx, idx)
+			for _, k := range c.order[:drop] {
+				delete(c.byKey, k)
 			}
 			c.order = append(c.order[:0], c.order[drop:]...)
 		}
