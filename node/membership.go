@@ -22,13 +22,17 @@ func (a *Agent) membershipLoop(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
-		watch := a.store().Watch()
+		// Only the node table matters here: waking on every commit would
+		// cost every agent work in proportion to the members per commit.
+		// (Before the cluster is synced the node table is empty, and the
+		// first records arrive as a change to it.)
+		nodesChanged := a.store().View().NodesChanged()
 		a.syncMembership()
 		a.refreshSelf(ctx)
 		select {
 		case <-ctx.Done():
 			return
-		case <-watch:
+		case <-nodesChanged:
 		case <-tick.C:
 		}
 	}
