@@ -13,6 +13,12 @@ const pollInterval = 50 * time.Millisecond
 // how long it took, or an error naming what and cond's last non-empty
 // detail.
 func Poll(timeout time.Duration, what string, cond func() (bool, string)) (time.Duration, error) {
+	return PollEvery(pollInterval, timeout, what, cond)
+}
+
+// PollEvery is Poll at another pace, for conditions whose check loads
+// what is measured.
+func PollEvery(interval, timeout time.Duration, what string, cond func() (bool, string)) (time.Duration, error) {
 	start := time.Now()
 	last := ""
 	for {
@@ -26,7 +32,7 @@ func Poll(timeout time.Duration, what string, cond func() (bool, string)) (time.
 		if time.Since(start) > timeout {
 			return time.Since(start), fmt.Errorf("timed out after %s waiting for %s; last: %s", timeout, what, last)
 		}
-		time.Sleep(pollInterval)
+		time.Sleep(interval)
 	}
 }
 

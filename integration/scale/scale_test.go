@@ -259,21 +259,7 @@ func (c *cluster) stop(n int) {
 // poll is harness.Poll at a gentler pace: GET /v1/services scans every
 // task on the leader, which must not become part of the load.
 func poll(timeout time.Duration, what string, cond func() (bool, string)) (time.Duration, error) {
-	start := time.Now()
-	last := ""
-	for {
-		ok, detail := cond()
-		if ok {
-			return time.Since(start), nil
-		}
-		if detail != "" {
-			last = detail
-		}
-		if time.Since(start) > timeout {
-			return time.Since(start), fmt.Errorf("timed out after %s waiting for %s; last: %s", timeout, what, last)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	return harness.PollEvery(250*time.Millisecond, timeout, what, cond)
 }
 
 // guardRSS fails when an agent's RSS passes -scale-max-rss, after saving
