@@ -54,6 +54,7 @@ bench-failover: build
 # their tasks run elsewhere; and 100 replicas from create to running.
 bench-heal: build
 	$(GO) test -count=1 -run XXX -bench 'BenchmarkHeal|BenchmarkCreate100' -benchtime 1x -timeout 20m ./integration/ -heal-kills=$${KILLS:-5}
+	$(GO) test -count=3 -run XXX -bench BenchmarkTaskMemory -benchtime 1x -timeout 10m ./runtime/process/ -shoal-bin=$(abspath $(BIN)) -mem-tasks=50
 
 # Containers: 20 replicas of an image only one of 3 nodes holds.
 bench-containers: build
