@@ -14,14 +14,17 @@ type ErrorCode string
 const (
 	CodeInvalid      ErrorCode = "invalid"      // 400
 	CodeUnauthorized ErrorCode = "unauthorized" // 401
+	CodeForbidden    ErrorCode = "forbidden"    // 403
 	CodeNotFound     ErrorCode = "not_found"    // 404
 	CodeConflict     ErrorCode = "conflict"     // 409
 	CodeGone         ErrorCode = "gone"         // 410: no longer kept (event history)
 	CodeTooLarge     ErrorCode = "too_large"    // 413
-	CodeRateLimited  ErrorCode = "rate_limited" // 429
-	CodeNoLeader     ErrorCode = "no_leader"    // 503
-	CodeUnavailable  ErrorCode = "unavailable"  // 503
-	CodeInternal     ErrorCode = "internal"     // 500
+	// CodeUnsupportedMedia refuses a request body's Content-Type.
+	CodeUnsupportedMedia ErrorCode = "unsupported_media_type" // 415
+	CodeRateLimited      ErrorCode = "rate_limited"           // 429
+	CodeNoLeader         ErrorCode = "no_leader"              // 503
+	CodeUnavailable      ErrorCode = "unavailable"            // 503
+	CodeInternal         ErrorCode = "internal"               // 500
 )
 
 // Error is an error with a code. Its JSON form is the body of every API
@@ -54,6 +57,8 @@ func HTTPStatus(code ErrorCode) int {
 		return http.StatusBadRequest
 	case CodeUnauthorized:
 		return http.StatusUnauthorized
+	case CodeForbidden:
+		return http.StatusForbidden
 	case CodeNotFound:
 		return http.StatusNotFound
 	case CodeConflict:
@@ -62,6 +67,8 @@ func HTTPStatus(code ErrorCode) int {
 		return http.StatusGone
 	case CodeTooLarge:
 		return http.StatusRequestEntityTooLarge
+	case CodeUnsupportedMedia:
+		return http.StatusUnsupportedMediaType
 	case CodeRateLimited:
 		return http.StatusTooManyRequests
 	case CodeNoLeader, CodeUnavailable:

@@ -29,6 +29,9 @@ type Config struct {
 	Bootstrap  bool              `toml:"bootstrap"`
 	Join       string            `toml:"join"`
 	Token      string            `toml:"token"`
+	// TokenFile holds the join token (first line), so that it is not in
+	// the agent's command line, which every local user can read.
+	TokenFile string `toml:"token_file"`
 	// ForceNewCluster restarts a data dir's node as the only voter of its
 	// cluster (after a lost quorum). A one-time action: flag only.
 	ForceNewCluster bool `toml:"-"`
@@ -197,7 +200,7 @@ func (c *Config) Validate() error {
 		return errors.New("--force-new-cluster restarts an existing data dir's cluster; it excludes --bootstrap and --join")
 	}
 	if c.Join != "" && c.Token == "" {
-		return errors.New("--join needs --token")
+		return errors.New("--join needs a join token: --token-file FILE, $SHOAL_JOIN_TOKEN or --token")
 	}
 	if c.Join != "" {
 		if _, _, err := net.SplitHostPort(c.Join); err != nil {

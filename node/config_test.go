@@ -79,7 +79,7 @@ func TestConfigErrorsNameTheProblem(t *testing.T) {
 		{func(c *Config) { c.APIAddr = "7948" }, "api addr"},
 		{func(c *Config) { c.Name = "a b" }, "name:"},
 		{func(c *Config) { c.Join = "h:1" }, "exclude each other"},
-		{func(c *Config) { c.Bootstrap = false; c.Join = "h:1" }, "--join needs --token"},
+		{func(c *Config) { c.Bootstrap = false; c.Join = "h:1" }, "--join needs a join token"},
 		{func(c *Config) { c.Runtimes = []string{"docker"} }, `unknown runtime "docker"`},
 		{func(c *Config) { c.Voters.Target = 2 }, "voters.target"},
 		{func(c *Config) { c.GossipPort, c.P2PPort = 9000, 9000 }, "both 9000"},

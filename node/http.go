@@ -24,7 +24,7 @@ type apiServer struct {
 
 func newAPIServer(a *Agent, ln net.Listener) *apiServer {
 	s := &apiServer{agent: a, ln: ln, mux: http.NewServeMux()}
-	s.srv = &http.Server{Handler: a.metrics.instrument(s.mux), ReadHeaderTimeout: 10 * time.Second}
+	s.srv = &http.Server{Handler: a.metrics.instrument(browserGuard(s.mux)), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	s.route("GET /v1/cluster", s.getCluster)
 	s.route("GET /v1/nodes", s.listNodes)
 	s.route("GET /v1/nodes/{name}", s.getNode)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -77,7 +78,8 @@ good, --force-new-cluster on a survivor's data dir makes it the only voter. Sett
 	f.BoolVar(&flags.Bootstrap, "bootstrap", false, "create a new cluster")
 	f.BoolVar(&flags.ForceNewCluster, "force-new-cluster", false, "after losing a majority of voters for good: restart this data dir's node as the only voter of its cluster, keeping its state")
 	f.StringVar(&flags.Join, "join", "", "join the cluster through any member's p2p address HOST:PORT")
-	f.StringVar(&flags.Token, "token", "", "join token (from `shoal token show` on a member)")
+	f.StringVar(&flags.Token, "token", "", "join token (from `shoal token show` on a member); visible to every local user in the process list: prefer --token-file or $"+joinTokenEnv)
+	f.StringVar(&flags.TokenFile, "token-file", "", "file holding the join token")
 	f.StringArrayVar(&flags.Runtimes, "runtime", nil, "enable a task runtime: process, containerd (repeatable)")
 	f.Float64Var(&flags.CPUs, "cpus", 0, "CPU capacity to offer (default: all cores)")
 	f.StringVar(&flags.ContainerdSocket, "containerd-socket", flags.ContainerdSocket, "containerd's socket")
@@ -90,6 +92,43 @@ good, --force-new-cluster on a survivor's data dir makes it the only voter. Sett
 	f.StringVar(&flags.LogLevel, "log-level", flags.LogLevel, "least level logged: debug, info, warn or error")
 	f.StringVar(&flags.LogFormat, "log-format", flags.LogFormat, "log format: text (key=value lines) or json (one object per line)")
 	return cmd
+}
+
+// joinTokenEnv names the environment variable an agent reads its join
+// token from (and removes, so that its tasks never inherit it).
+const joinTokenEnv = "SHOAL_JOIN_TOKEN"
+
+// resolveJoinToken settles where the join token comes from: --token, then
+// --token-file (or token_file), then $SHOAL_JOIN_TOKEN, then the config
+// file's token. The variable is removed from the environment either way.
+func resolveJoinToken(cfg *node.Config, flagSet bool) error {
+	env, hasEnv := os.LookupEnv(joinTokenEnv)
+	os.Unsetenv(joinTokenEnv)
+	switch {
+	case flagSet:
+	case cfg.TokenFile != "":
+		b, err := os.ReadFile(cfg.TokenFile)
+		if err != nil {
+			return fmt.Errorf("token file: %v", unwrapPath(err))
+		}
+		tok, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+		if tok = strings.TrimSpace(tok); tok == "" {
+			return fmt.Errorf("token file %s is empty", cfg.TokenFile)
+		}
+		cfg.Token = tok
+	case hasEnv && strings.TrimSpace(env) != "":
+		cfg.Token = strings.TrimSpace(env)
+	}
+	return nil
+}
+
+// unwrapPath drops the *PathError wrapping that repeats the path.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %v", pe.Path, pe.Err)
+	}
+	return err
 }
 
 // overlayFlags copies the flags the user set onto cfg: flags win over the
@@ -128,6 +167,12 @@ func overlayFlags(cmd *cobra.Command, cfg, flags *node.Config, labels []string) 
 	}
 	if set("token") {
 		cfg.Token = flags.Token
+	}
+	if set("token-file") {
+		cfg.TokenFile = flags.TokenFile
+	}
+	if err := resolveJoinToken(cfg, set("token")); err != nil {
+		return err
 	}
 	if set("runtime") {
 		cfg.Runtimes = flags.Runtimes

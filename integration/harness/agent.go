@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"sync"
 	"syscall"
@@ -21,6 +22,7 @@ type Agent struct {
 	GossipPort int
 	APIAddr    string   // host:port of the HTTP API
 	Bin        string   // the shoal binary
+	Env        []string // extra environment (KEY=VALUE) of the agent process
 	Args       []string // the base arguments; Start appends its own
 	// Prefix is a command Bin runs under, e.g. ip netns exec NS: Start
 	// runs Prefix[0] with Prefix[1:], Bin and the arguments. It must exec
@@ -65,6 +67,9 @@ func (a *Agent) Start(extra ...string) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout = lockedWriter{a}
 	cmd.Stderr = cmd.Stdout
+	if len(a.Env) > 0 {
+		cmd.Env = append(os.Environ(), a.Env...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		a.t.Fatalf("start %s: %v", a.Name, err)
