@@ -155,11 +155,11 @@ func clusterEvents(c memdb.Change, emit func(api.Event)) {
 // safeDeriveEvents derives the events of a successful command from its
 // tracked changes. A bug that panics costs the entry its events, never
 // its apply (and does so the same way on every replica).
-func safeDeriveEvents(txn *memdb.Txn, index uint64, when time.Time) (evs []api.Event) {
+func safeDeriveEvents(txn *memdb.Txn, changes memdb.Changes, index uint64, when time.Time) (evs []api.Event) {
 	defer func() {
 		if recover() != nil {
 			evs = nil
 		}
 	}()
-	return deriveEvents(txn, txn.Changes(), index, when)
+	return deriveEvents(txn, changes, index, when)
 }

@@ -152,8 +152,9 @@ func (f *FSM) applyData(index uint64, data []byte) (res *ApplyResult) {
 		txn = f.store.writeTxn()
 		val = nil
 	} else {
-		evs = safeDeriveEvents(txn, index, cmd.Time)
-		touches = touched(txn.Changes())
+		changes := txn.Changes()
+		evs = safeDeriveEvents(txn, changes, index, cmd.Time)
+		touches = touched(changes)
 	}
 	pruneRequests(txn, cmd.Time)
 	recordRequest(txn, cmd, val, aerr)
