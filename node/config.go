@@ -71,6 +71,19 @@ type Config struct {
 	Raft   RaftConfig   `toml:"raft"`
 	Gossip GossipConfig `toml:"gossip"`
 	Voters VotersConfig `toml:"voters"`
+	Limits LimitsConfig `toml:"limits"`
+}
+
+// LimitsConfig bounds what the cluster accepts, so that one request
+// cannot take every node's memory. The leader enforces them when it admits
+// a write; 0 means no limit.
+type LimitsConfig struct {
+	// MaxServices is the most services the cluster holds (default 1000).
+	MaxServices int `toml:"max_services"`
+	// MaxTasks is the most tasks all services may want at once: the sum of
+	// replicated services' replicas, plus a task per node for each global
+	// service (default 10000).
+	MaxTasks int `toml:"max_tasks"`
 }
 
 // RegistryConfig is how to reach one registry.
@@ -130,6 +143,7 @@ func DefaultConfig() Config {
 		LogFormat:           LogFormatText,
 		Voters: VotersConfig{Target: 3, Large: 5, LargeAt: 7, ZoneLabel: "zone",
 			DeadGrace: api.Duration(3 * time.Second), ReapAfter: api.Duration(24 * time.Hour)},
+		Limits: LimitsConfig{MaxServices: 1000, MaxTasks: 10000},
 	}
 }
 
@@ -214,6 +228,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CPUs < 0 {
 		return fmt.Errorf("cpus: %v must not be negative", c.CPUs)
+	}
+	if c.Limits.MaxServices < 0 || c.Limits.MaxTasks < 0 {
+		return fmt.Errorf("limits: max_services and max_tasks must not be negative (0: no limit)")
 	}
 	if c.Voters.Target < 1 || c.Voters.Target%2 == 0 {
 		return fmt.Errorf("voters.target: %d must be odd and at least 1", c.Voters.Target)

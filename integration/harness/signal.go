@@ -96,3 +96,12 @@ func (a *Agent) ExitCode(timeout time.Duration) (code int, ok bool) {
 		return 0, false
 	}
 }
+
+// PID is the agent process's ID, or 0 before the first Start.
+func (a *Agent) PID() int {
+	cmd, _ := a.proc()
+	if cmd == nil || cmd.Process == nil {
+		return 0
+	}
+	return cmd.Process.Pid
+}

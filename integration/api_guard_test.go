@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -128,4 +129,42 @@ func TestJoinTokenNotInProcessList(t *testing.T) {
 			t.Errorf("a task's environment (%s) holds the join token", p)
 		}
 	}
+}
+
+// TestHugeRequestRefusedByLimits replays the report's 130-byte request
+// for 100,000 replicas: the leader refuses it with one line naming the
+// limit, nothing is created, and no node's memory grows for it.
+func TestHugeRequestRefusedByLimits(t *testing.T) {
+	c := startCluster(t, 3, "--runtime", "process")
+	c.waitMembers(3)
+	rssBefore := c.totalRSS()
+	out, err := c.agents[1].CLI("service", "create", "x", "--replicas", "100000", "--", "/bin/sleep", "1")
+	if err == nil || !strings.Contains(out, "limits.max_tasks") || strings.Count(strings.TrimSpace(out), "\n") != 0 {
+		t.Fatalf("create of 100000 replicas: %v: %q, want one line naming limits.max_tasks", err, out)
+	}
+	var svcs []api.ServiceInfo
+	if err := c.agents[0].get("/v1/services", &svcs); err != nil || len(svcs) != 0 {
+		t.Fatalf("services after the refusal: %v %+v", err, svcs)
+	}
+	if after := c.totalRSS(); after > rssBefore+100<<20 {
+		t.Fatalf("agents' RSS grew from %d to %d bytes for a refused request", rssBefore, after)
+	}
+}
+
+// totalRSS sums the agents' resident memory (VmRSS), in bytes.
+func (c *cluster) totalRSS() int64 {
+	var total int64
+	for _, a := range c.agents {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", a.PID()))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) == 3 && f[0] == "VmRSS:" {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				total += kb << 10
+			}
+		}
+	}
+	return total
 }

@@ -1,0 +1,68 @@
+package node
+
+import (
+	"encoding/json"
+
+	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/state"
+)
+
+// checkLimits refuses a service create or update that would take the
+// cluster past its limits (LimitsConfig), as an admission check on the
+// leader: the FSM applies what was admitted. A write that lowers usage,
+// or leaves it where it was, always passes, so a cluster over a lowered
+// limit can still be scaled down.
+func checkLimits(lim LimitsConfig, v *state.View, cmd api.Command) error {
+	var name string
+	var spec api.ServiceSpec
+	switch cmd.Type {
+	case api.CmdCreateService:
+		var p api.CreateServicePayload
+		if json.Unmarshal(cmd.Payload, &p) != nil {
+			return nil // the FSM refuses it with the decoding error
+		}
+		name, spec = p.Spec.Name, p.Spec
+	case api.CmdUpdateService:
+		var p api.UpdateServicePayload
+		if json.Unmarshal(cmd.Payload, &p) != nil {
+			return nil
+		}
+		name, spec = p.Name, p.Spec
+	default:
+		return nil
+	}
+	nodes := len(v.Nodes())
+	services, before, after := 0, 0, 0
+	found := false
+	for _, svc := range v.Services() {
+		services++
+		n := desiredTasks(svc.Spec, nodes)
+		before += n
+		if svc.Spec.Name == name {
+			found = true
+			n = desiredTasks(spec, nodes)
+		}
+		after += n
+	}
+	if !found {
+		services++
+		after += desiredTasks(spec, nodes)
+	}
+	if lim.MaxServices > 0 && !found && services > lim.MaxServices {
+		return api.Errorf(api.CodeInvalid, "service %s: the cluster holds its limit of %d services (limits.max_services)", name, lim.MaxServices)
+	}
+	if lim.MaxTasks > 0 && after > lim.MaxTasks && after > before {
+		return api.Errorf(api.CodeInvalid, "service %s: %d tasks in all would pass the cluster's limit of %d (limits.max_tasks); %d are wanted now",
+			name, after, lim.MaxTasks, before)
+	}
+	return nil
+}
+
+// desiredTasks is how many tasks a spec wants: its replicas, or one per
+// node for a global service.
+func desiredTasks(spec api.ServiceSpec, nodes int) int {
+	if spec.Mode == api.ModeGlobal {
+		return nodes
+	}
+	return int(min(spec.Replicas, uint64(1)<<40))
+}
