@@ -165,7 +165,7 @@ func New(cfg Config, logger *slog.Logger, out io.Writer) (_ *Agent, err error) {
 			return nil, err
 		}
 	case a.state == nil:
-		res, err := joinCluster(a.ctx, a.host, a.key, cfg.Join, tok, self)
+		res, err := a.joinWithRetry(cfg.Join, tok, self)
 		if err != nil {
 			return nil, err
 		}

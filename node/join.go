@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/internal/ctxutil"
 	"github.com/shoal-project/shoal/p2p"
 )
 
@@ -98,6 +99,30 @@ type joinResult struct {
 // ErrJoinRefused marks a join the cluster refused (wrong token and the like);
 // the agent exits 1 on it rather than retrying.
 var ErrJoinRefused = errors.New("join refused")
+
+// joinRetryFor is how long a joiner keeps trying a member that does not
+// answer the handshake (busy, rate-limiting unknown peers, electing a
+// leader) before it gives up; a refusal (wrong token, name taken) ends it
+// at once.
+const joinRetryFor = 30 * time.Second
+
+// joinWithRetry runs joinCluster until it succeeds, is refused, or
+// joinRetryFor has passed, backing off from 250 ms to 2 s.
+func (a *Agent) joinWithRetry(addr string, tok JoinToken, self api.Node) (*joinResult, error) {
+	deadline := time.Now().Add(joinRetryFor)
+	wait := 250 * time.Millisecond
+	for {
+		res, err := joinCluster(a.ctx, a.host, a.key, addr, tok, self)
+		if err == nil || errors.Is(err, ErrJoinRefused) || a.ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
+			return res, err
+		}
+		a.log.Warn("join failed; retrying", "through", addr, "in", wait, "err", err)
+		if ctxutil.Sleep(a.ctx, wait) != nil {
+			return nil, err
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
 
 // joinCluster runs the joiner's side against the member at addr.
 func joinCluster(ctx context.Context, host *p2p.Host, key crypto.PrivKey, addr string, tok JoinToken, self api.Node) (*joinResult, error) {

@@ -19,6 +19,13 @@ const (
 	DefaultPendingTTL   = 15 * time.Second
 	DefaultPendingRate  = rate.Limit(5)
 	DefaultPendingBurst = 10
+	// DefaultPerSource is how many pending slots one source address may
+	// hold, and DefaultSourceRate/Burst how fast it may take new ones, so
+	// that one host cycling fresh keys cannot fill the slots a real joiner
+	// needs.
+	DefaultPerSource   = 4
+	DefaultSourceRate  = rate.Limit(2)
+	DefaultSourceBurst = 4
 )
 
 // GaterOptions bounds the unknown peers a Gater admits for the join
@@ -34,6 +41,13 @@ type GaterOptions struct {
 	PendingRate rate.Limit
 	// PendingBurst is the burst allowed above PendingRate (default 10).
 	PendingBurst int
+	// PerSource is how many pending peers one source IP address may have
+	// at once (default 4: a few hosts behind one NAT may join together);
+	// SourceRate and SourceBurst bound how fast it gets new ones (default
+	// 2/s, burst 4).
+	PerSource   int
+	SourceRate  rate.Limit
+	SourceBurst int
 }
 
 // Gater is an allow-list connmgr.ConnectionGater. It admits cluster members,
@@ -45,11 +59,22 @@ type Gater struct {
 	members    map[peer.ID]struct{}
 	outbound   map[peer.ID]struct{}
 	blocked    map[peer.ID]struct{}
-	pending    map[peer.ID]time.Time // peer -> expiry
+	pending    map[peer.ID]pendingPeer
 	maxPending int
 	ttl        time.Duration
 	limiter    *rate.Limiter
-	now        func() time.Time
+	// sources rate-limits pending peers by source address.
+	sources   map[string]*rate.Limiter
+	perSource int
+	srcRate   rate.Limit
+	srcBurst  int
+	now       func() time.Time
+}
+
+// pendingPeer is an unknown peer admitted for the join handshake.
+type pendingPeer struct {
+	expires time.Time
+	source  string // its IP address, "" when unknown
 }
 
 var _ connmgr.ConnectionGater = (*Gater)(nil)
@@ -68,14 +93,27 @@ func NewGater(opts GaterOptions) *Gater {
 	if opts.PendingBurst <= 0 {
 		opts.PendingBurst = DefaultPendingBurst
 	}
+	if opts.PerSource <= 0 {
+		opts.PerSource = DefaultPerSource
+	}
+	if opts.SourceRate <= 0 {
+		opts.SourceRate = DefaultSourceRate
+	}
+	if opts.SourceBurst <= 0 {
+		opts.SourceBurst = DefaultSourceBurst
+	}
 	return &Gater{
 		members:    map[peer.ID]struct{}{},
 		outbound:   map[peer.ID]struct{}{},
 		blocked:    map[peer.ID]struct{}{},
-		pending:    map[peer.ID]time.Time{},
+		pending:    map[peer.ID]pendingPeer{},
 		maxPending: opts.MaxPending,
 		ttl:        opts.PendingTTL,
 		limiter:    rate.NewLimiter(opts.PendingRate, opts.PendingBurst),
+		sources:    map[string]*rate.Limiter{},
+		perSource:  opts.PerSource,
+		srcRate:    opts.SourceRate,
+		srcBurst:   opts.SourceBurst,
 		now:        time.Now,
 	}
 }
@@ -183,8 +221,9 @@ func (g *Gater) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool {
 func (g *Gater) InterceptAccept(network.ConnMultiaddrs) bool { return true }
 
 // InterceptSecured admits members, outbound connections we may dial, and
-// unknown inbound peers as pending peers within the pending bounds.
-func (g *Gater) InterceptSecured(dir network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
+// unknown inbound peers as pending peers within the pending bounds: the
+// total, the overall rate, and each source address's share and rate.
+func (g *Gater) InterceptSecured(dir network.Direction, p peer.ID, addrs network.ConnMultiaddrs) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if dir == network.DirOutbound {
@@ -201,11 +240,56 @@ func (g *Gater) InterceptSecured(dir network.Direction, p peer.ID, _ network.Con
 	if _, ok := g.pending[p]; ok {
 		return true
 	}
-	if len(g.pending) >= g.maxPending || !g.limiter.AllowN(now, 1) {
+	src := sourceOf(addrs)
+	if len(g.pending) >= g.maxPending || !g.sourceAllowsLocked(src, now) || !g.limiter.AllowN(now, 1) {
 		return false
 	}
-	g.pending[p] = now.Add(g.ttl)
+	g.pending[p] = pendingPeer{expires: now.Add(g.ttl), source: src}
 	return true
+}
+
+// sourceAllowsLocked reports whether src may take one more pending slot
+// now, and takes one of its rate tokens if so.
+func (g *Gater) sourceAllowsLocked(src string, now time.Time) bool {
+	if src == "" {
+		return true
+	}
+	held := 0
+	for _, pp := range g.pending {
+		if pp.source == src {
+			held++
+		}
+	}
+	if held >= g.perSource {
+		return false
+	}
+	l, ok := g.sources[src]
+	if !ok {
+		if len(g.sources) >= 4096 {
+			g.sources = map[string]*rate.Limiter{} // bounded memory; forgets old sources
+		}
+		l = rate.NewLimiter(g.srcRate, g.srcBurst)
+		g.sources[src] = l
+	}
+	return l.AllowN(now, 1)
+}
+
+// sourceOf is the IP address a connection comes from, or "".
+func sourceOf(addrs network.ConnMultiaddrs) string {
+	if addrs == nil {
+		return ""
+	}
+	a := addrs.RemoteMultiaddr()
+	if a == nil {
+		return ""
+	}
+	if ip, err := a.ValueForProtocol(ma.P_IP4); err == nil {
+		return ip
+	}
+	if ip, err := a.ValueForProtocol(ma.P_IP6); err == nil {
+		return ip
+	}
+	return ""
 }
 
 // InterceptUpgraded refuses connections to blocked peers.
@@ -223,8 +307,8 @@ func (g *Gater) mayDialLocked(p peer.ID) bool {
 }
 
 func (g *Gater) expireLocked(now time.Time) {
-	for id, exp := range g.pending {
-		if !now.Before(exp) {
+	for id, pp := range g.pending {
+		if !now.Before(pp.expires) {
 			delete(g.pending, id)
 		}
 	}
@@ -263,4 +347,18 @@ func (g *Gater) shouldDrop(p peer.ID) bool {
 	g.expireLocked(g.now())
 	_, ok := g.pending[p]
 	return !ok
+}
+
+// sourcePending counts the unexpired pending peers from src.
+func (g *Gater) sourcePending(src string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.expireLocked(g.now())
+	n := 0
+	for _, pp := range g.pending {
+		if pp.source == src {
+			n++
+		}
+	}
+	return n
 }

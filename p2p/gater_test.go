@@ -1,12 +1,14 @@
 package p2p
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 	"golang.org/x/time/rate"
 )
 
@@ -137,5 +139,49 @@ func TestGaterBlock(t *testing.T) {
 	}
 	if got := g.BlockedPeers(); !slices.Equal(got, []peer.ID{n}) {
 		t.Fatalf("BlockedPeers after Unblock = %v", got)
+	}
+}
+
+// fromAddr is a connection's addresses as the Gater sees them.
+type fromAddr struct{ remote ma.Multiaddr }
+
+func (f fromAddr) LocalMultiaddr() ma.Multiaddr  { return ma.StringCast("/ip4/127.0.0.1/tcp/7947") }
+func (f fromAddr) RemoteMultiaddr() ma.Multiaddr { return f.remote }
+
+func inboundFrom(g *Gater, p peer.ID, ip string) bool {
+	return g.InterceptSecured(network.DirInbound, p, fromAddr{ma.StringCast("/ip4/" + ip + "/tcp/40000")})
+}
+
+// TestGaterSourceFairness replays the report's flood: one host opening
+// handshakes with fresh keys, 5 a second for 10 s. It holds at most
+// PerSource pending slots and gets SourceRate a second at most, so a
+// joiner from another address is admitted during the flood, every second.
+func TestGaterSourceFairness(t *testing.T) {
+	g, clock := newFakeGater(GaterOptions{})
+	admittedFlood := 0
+	for i := 0; i < 50; i++ {
+		if inboundFrom(g, newPeerID(t), "203.0.113.66") {
+			admittedFlood++
+		}
+		if i%5 == 4 {
+			if !inboundFrom(g, newPeerID(t), fmt.Sprintf("10.0.0.%d", 1+i/5)) {
+				t.Fatalf("a joiner from another address was refused during the flood (second %d)", i/5)
+			}
+			clock.advance(time.Second)
+		}
+		if n := g.sourcePending("203.0.113.66"); n > DefaultPerSource {
+			t.Fatalf("the flooding source holds %d pending slots, want at most %d", n, DefaultPerSource)
+		}
+	}
+	if admittedFlood > DefaultSourceBurst+int(DefaultSourceRate)*10 {
+		t.Fatalf("the flood got %d of 50 handshakes admitted", admittedFlood)
+	}
+	// A peer already pending stays admitted; members are never limited.
+	m := newPeerID(t)
+	g.AddMember(m)
+	for range 10 {
+		if !inboundFrom(g, m, "203.0.113.66") {
+			t.Fatal("a member from the flooding address was refused")
+		}
 	}
 }
