@@ -219,6 +219,10 @@ func (a *Agent) handleRPC(ctx context.Context, from peer.ID, name string, body j
 		if !a.cons.IsLeader() {
 			return nil, api.Errorf(api.CodeNoLeader, "not the leader (leader is %s)", a.leaderID())
 		}
+		if err := authorizeProposal(from.String(), cmd, a.store().View()); err != nil {
+			a.log.Warn("proposal refused", "from", api.ShortID(from.String()), "command", cmd.Type, "err", err)
+			return nil, err
+		}
 		return a.proposeAsLeader(ctx, cmd)
 	case rpcLeader:
 		id, term := a.leaderTerm()

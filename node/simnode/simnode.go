@@ -382,7 +382,13 @@ func (n *Node) report(batch []api.TaskStatusUpdate) error {
 	if err != nil {
 		return err
 	}
-	cmd := api.Command{Version: api.CommandVersion, Type: api.CmdReportTaskStatus, RequestID: api.NewRequestID(), Payload: raw}
+	return n.Propose(api.Command{Version: api.CommandVersion, Type: api.CmdReportTaskStatus, RequestID: api.NewRequestID(), Payload: raw})
+}
+
+// Propose sends cmd through the leader's "propose" RPC as this node, the
+// way an agent forwards writes, retrying while no leader is known. Tests
+// use it to play a member that proposes what it should not.
+func (n *Node) Propose(cmd api.Command) error {
 	ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
 	defer cancel()
 	backoff := 10 * time.Millisecond
@@ -407,7 +413,7 @@ func (n *Node) report(batch []api.TaskStatusUpdate) error {
 			}
 		}
 		if ctxutil.Sleep(ctx, backoff) != nil {
-			return fmt.Errorf("report not confirmed: %v", err)
+			return fmt.Errorf("%s not confirmed: %v", cmd.Type, err)
 		}
 		backoff = min(2*backoff, 80*time.Millisecond)
 	}
