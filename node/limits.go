@@ -7,9 +7,9 @@ import (
 	"github.com/shoal-project/shoal/state"
 )
 
-// checkLimits refuses a service create or update that would take the
-// cluster past its limits (LimitsConfig), as an admission check on the
-// leader: the FSM applies what was admitted. A write that lowers usage,
+// checkLimits refuses a service create or update whose spec is invalid or
+// that would take the cluster past its limits (LimitsConfig), as an
+// admission check on the leader: the FSM applies what was admitted. A write that lowers usage,
 // or leaves it where it was, always passes, so a cluster over a lowered
 // limit can still be scaled down.
 func checkLimits(lim LimitsConfig, v *state.View, cmd api.Command) error {
@@ -30,6 +30,13 @@ func checkLimits(lim LimitsConfig, v *state.View, cmd api.Command) error {
 		name, spec = p.Name, p.Spec
 	default:
 		return nil
+	}
+	// The API validated the spec, but a forwarded proposal may come from
+	// any member: the leader checks it again before it enters the log.
+	check := spec
+	check.Normalize()
+	if err := check.Validate(); err != nil {
+		return api.Errorf(api.CodeInvalid, "%v", err)
 	}
 	nodes := len(v.Nodes())
 	services, before, after := 0, 0, 0

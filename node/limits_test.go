@@ -44,7 +44,9 @@ func TestCheckLimits(t *testing.T) {
 		{"over a lowered limit, scaling down", LimitsConfig{MaxTasks: 4}, cmd(api.CmdUpdateService, api.UpdateServicePayload{Name: "web", Spec: spec("web", 5)}), ""},
 		{"over a lowered limit, scaling up", LimitsConfig{MaxTasks: 4}, cmd(api.CmdUpdateService, api.UpdateServicePayload{Name: "web", Spec: spec("web", 7)}), "limits.max_tasks"},
 		{"services full", LimitsConfig{MaxServices: 2}, cmd(api.CmdCreateService, api.CreateServicePayload{Spec: spec("db", 1)}), "limit of 2 services (limits.max_services)"},
-		{"no limits", LimitsConfig{}, cmd(api.CmdCreateService, api.CreateServicePayload{Spec: spec("x", 1<<30)}), ""},
+		{"no limits", LimitsConfig{}, cmd(api.CmdCreateService, api.CreateServicePayload{Spec: spec("x", 100000)}), ""},
+		{"an invalid spec forwarded", LimitsConfig{}, cmd(api.CmdCreateService, api.CreateServicePayload{Spec: spec("bad name!", 1)}), "name"},
+		{"past the spec's own cap", LimitsConfig{}, cmd(api.CmdCreateService, api.CreateServicePayload{Spec: spec("x", 1<<30)}), "replicas"},
 		{"other commands pass", LimitsConfig{MaxTasks: 1}, cmd(api.CmdRemoveService, api.RemoveServicePayload{Name: "web"}), ""},
 	}
 	for _, c := range cases {
