@@ -168,3 +168,51 @@ func (c *cluster) totalRSS() int64 {
 	}
 	return total
 }
+
+// TestStreamsAreBounded opens event streams from one address until the
+// agent refuses one: the 33rd gets 429 with one line, and a stream closed
+// frees its slot.
+func TestStreamsAreBounded(t *testing.T) {
+	c := startCluster(t, 1)
+	a := c.agents[0]
+	var open []*http.Response
+	defer func() {
+		for _, r := range open {
+			r.Body.Close()
+		}
+	}()
+	get := func() *http.Response {
+		t.Helper()
+		resp, err := http.Get("http://" + a.APIAddr + "/v1/events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	for i := 0; i < 32; i++ {
+		resp := get()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("stream %d: %d", i, resp.StatusCode)
+		}
+		open = append(open, resp)
+	}
+	resp := get()
+	body := make([]byte, 512)
+	n, _ := resp.Body.Read(body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(string(body[:n]), "too many open log and event streams") {
+		t.Fatalf("33rd stream: %d %s", resp.StatusCode, body[:n])
+	}
+	open[0].Body.Close()
+	open = open[1:]
+	if _, err := harness.Poll(10*time.Second, "a slot back after a stream closed", func() (bool, string) {
+		r := get()
+		defer r.Body.Close()
+		if r.StatusCode == http.StatusOK {
+			return true, ""
+		}
+		return false, r.Status
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

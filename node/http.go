@@ -20,10 +20,12 @@ type apiServer struct {
 	ln    net.Listener
 	srv   *http.Server
 	mux   *http.ServeMux
+	// streams bounds the open log and event streams.
+	streams *streamLimits
 }
 
 func newAPIServer(a *Agent, ln net.Listener) *apiServer {
-	s := &apiServer{agent: a, ln: ln, mux: http.NewServeMux()}
+	s := &apiServer{agent: a, ln: ln, mux: http.NewServeMux(), streams: newStreamLimits(maxStreamsPerSource, maxStreams)}
 	s.srv = &http.Server{Handler: a.metrics.instrument(browserGuard(s.mux)), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	s.route("GET /v1/cluster", s.getCluster)
 	s.route("GET /v1/nodes", s.listNodes)

@@ -19,8 +19,8 @@ func (s *apiServer) routeServices() {
 	s.route("POST /v1/services/{name}", s.updateService)
 	s.route("DELETE /v1/services/{name}", s.removeService)
 	s.route("GET /v1/services/{name}/tasks", s.serviceTasks)
-	s.mux.HandleFunc("GET /v1/services/{name}/logs", s.serviceLogs)
-	s.mux.HandleFunc("GET /v1/tasks/{id}/logs", s.taskLogs)
+	s.mux.HandleFunc("GET /v1/services/{name}/logs", s.streams.limited(s.serviceLogs))
+	s.mux.HandleFunc("GET /v1/tasks/{id}/logs", s.streams.limited(s.taskLogs))
 }
 
 // checkSpec normalises and validates a spec, including the placement
