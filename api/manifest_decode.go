@@ -30,6 +30,7 @@ type manifestService struct {
 	LimitMemory  manifestBytes     `manifest:"limit_memory"`
 	Limits       manifestResources `manifest:"limits"`
 	PidsLimit    manifestInt64     `manifest:"pids_limit"`
+	Seccomp      manifestString    `manifest:"seccomp"`
 	Mounts       manifestMounts    `manifest:"mounts"`
 
 	Mode     manifestString `manifest:"mode"`
@@ -115,6 +116,7 @@ func (m *manifestService) spec() (ServiceSpec, error) {
 		User:         string(m.User),
 		Limits:       limits,
 		PidsLimit:    int64(m.PidsLimit),
+		Seccomp:      string(m.Seccomp),
 		Mounts:       m.Mounts,
 		Mode:         ServiceMode(m.Mode),
 		Replicas:     m.Replicas.n,

@@ -27,7 +27,7 @@ import (
 // Protocols: 1 up to commit 8f4685b; 2 adds graceful restarts
 // (node.restarting); 3 adds drain deadlines (node.update's drain_deadline,
 // task.write's stop_deadline).
-const ProtocolVersion = 3
+const ProtocolVersion = 4
 
 // commandProtocol lists the command types newer than protocol 1.
 var commandProtocol = map[CommandType]int{
@@ -44,6 +44,9 @@ var fieldProtocol = []struct {
 }{
 	{CmdUpdateNode, `"drain_deadline"`, 3},
 	{CmdWriteTasks, `"stop_deadline"`, 3},
+	{CmdCreateService, `"seccomp"`, 4},
+	{CmdUpdateService, `"seccomp"`, 4},
+	{CmdWriteTasks, `"seccomp"`, 4},
 }
 
 // ProtocolOf is the protocol a node must speak to apply cmd.

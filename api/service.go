@@ -91,6 +91,10 @@ type ServiceSpec struct {
 	Limits    Resources `json:"limits,omitempty"`
 	PidsLimit int64     `json:"pids_limit,omitempty"`
 	Mounts    []Mount   `json:"mounts,omitempty"`
+	// Seccomp is the container's system-call filter: "" is containerd's
+	// default profile (Docker's), "unconfined" none, for the workloads
+	// that need a call it blocks (containers only).
+	Seccomp string `json:"seccomp,omitempty"`
 
 	Mode     ServiceMode `json:"mode"`
 	Replicas uint64      `json:"replicas,omitempty"`
@@ -126,3 +130,6 @@ type VersionedSpec struct {
 	Spec      ServiceSpec `json:"spec"`
 	UpdatedAt time.Time   `json:"updated_at"`
 }
+
+// SeccompUnconfined turns a container's system-call filter off.
+const SeccompUnconfined = "unconfined"

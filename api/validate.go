@@ -199,6 +199,7 @@ func (s *ServiceSpec) validateContainer() string {
 			{s.User != "", "user"},
 			{s.Limits != (Resources{}), "limits"},
 			{s.PidsLimit != 0, "pids_limit"},
+			{s.Seccomp != "", "seccomp"},
 			{len(s.Mounts) > 0, "mounts"},
 		} {
 			if f.set {
@@ -256,6 +257,8 @@ func (s *ServiceSpec) validateLimits() string {
 		return fmt.Sprintf("spec.limits.memory_bytes: a memory limit of %s is below the reservation of %s", FormatBytes(l.MemoryBytes), FormatBytes(r.MemoryBytes))
 	case s.PidsLimit < 0:
 		return fmt.Sprintf("spec.pids_limit: %d is negative", s.PidsLimit)
+	case s.Seccomp != "" && s.Seccomp != SeccompUnconfined:
+		return fmt.Sprintf("spec.seccomp: %q is not a profile Shoal knows (leave it unset for the default, or %q)", s.Seccomp, SeccompUnconfined)
 	}
 	return ""
 }

@@ -138,3 +138,25 @@ func TestContainerFlagErrors(t *testing.T) {
 		t.Errorf("invalid specs reached the API: %v", reqs)
 	}
 }
+
+// TestSecurityOptSeccomp checks --security-opt as Docker writes it: the
+// filter turned off and back on, and anything else refused in one line.
+func TestSecurityOptSeccomp(t *testing.T) {
+	f := newFakeAPI(t)
+	if _, errOut, code := f.cli("service", "create", "tracer", "--image", "strace:1", "-d", "--security-opt", "seccomp=unconfined"); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if spec := sentSpec(t, f); spec.Seccomp != api.SeccompUnconfined {
+		t.Fatalf("seccomp = %q, want unconfined", spec.Seccomp)
+	}
+	if _, errOut, code := f.cli("service", "update", "tracer", "-d", "--security-opt", "seccomp=default"); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if spec := sentSpec(t, f); spec.Seccomp != "" {
+		t.Fatalf("seccomp = %q after seccomp=default, want the default", spec.Seccomp)
+	}
+	_, errOut, code := f.cli("service", "create", "x", "--image", "a:1", "--security-opt", "apparmor=unconfined")
+	if code == 0 || !strings.Contains(errOut, `--security-opt "apparmor=unconfined"`) || strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
+		t.Fatalf("exit %d, %q", code, errOut)
+	}
+}

@@ -21,6 +21,7 @@ type serviceFlags struct {
 	// Container-only settings (containerd runtime).
 	entrypoint, user, limitCPU, limitMemory string
 	pidsLimit                               int64
+	securityOpts                            []string
 	mounts                                  []string
 }
 
@@ -49,6 +50,7 @@ func (f *serviceFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.limitCPU, "limit-cpu", "", "most CPU a task may use, in cores (0.5) or millicores (500m); 0 is no limit")
 	fs.StringVar(&f.limitMemory, "limit-memory", "", "most memory a task may use (128MiB, 1G); 0 is no limit")
 	fs.Int64Var(&f.pidsLimit, "pids-limit", 0, "most processes a task may run (0: no limit)")
+	fs.StringArrayVar(&f.securityOpts, "security-opt", nil, "seccomp=unconfined turns the container's system-call filter off (seccomp=default restores it)")
 	fs.StringArrayVar(&f.mounts, "mount", nil, "mount type=volume|bind,source=NAME|/PATH,target=/PATH[,readonly] (repeatable; \"\" clears)")
 }
 
@@ -188,6 +190,18 @@ func (f *serviceFlags) applyContainer(cmd *cobra.Command, spec *api.ServiceSpec)
 			return usageErrorf(cmd, "--pids-limit %d must be 0 (no limit) or more", f.pidsLimit)
 		}
 		spec.PidsLimit = f.pidsLimit
+	}
+	if set("security-opt") {
+		for _, o := range f.securityOpts {
+			switch o {
+			case "seccomp=unconfined":
+				spec.Seccomp = api.SeccompUnconfined
+			case "seccomp=default":
+				spec.Seccomp = ""
+			default:
+				return usageErrorf(cmd, "--security-opt %q: Shoal knows seccomp=unconfined and seccomp=default", o)
+			}
+		}
 	}
 	if set("mount") {
 		spec.Mounts = nil

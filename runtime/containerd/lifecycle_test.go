@@ -284,3 +284,47 @@ func TestLiveRestoreAndKill9(t *testing.T) {
 	}
 	assertGone(t, r2, "restore1")
 }
+
+// TestSeccompDefaultAndUnconfined checks a container gets containerd's
+// default system-call filter unless its spec says unconfined, and that it
+// runs under it.
+func TestSeccompDefaultAndUnconfined(t *testing.T) {
+	r := newRuntime(t, nil)
+	importHello(t, r)
+	ctx := context.Background()
+	for _, c := range []struct {
+		id       string
+		seccomp  string
+		filtered bool
+	}{{"sec-default", "", true}, {"sec-off", api.SeccompUnconfined, false}} {
+		spec, port := helloSpec(t, c.id)
+		spec.Spec.Seccomp = c.seccomp
+		if err := r.Prepare(ctx, spec); err != nil {
+			t.Fatal(err)
+		}
+		ctr, err := r.load(ctx, c.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := ctr.Spec(r.withNS(ctx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Linux != nil && s.Linux.Seccomp != nil && len(s.Linux.Seccomp.Syscalls) > 0; got != c.filtered {
+			t.Fatalf("%s: seccomp filter in the OCI spec = %v, want %v", c.id, got, c.filtered)
+		}
+		if err := r.Start(ctx, c.id); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, c.id+" to answer", 10*time.Second, func() bool {
+			_, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/", port))
+			return err == nil
+		})
+		if err := r.Stop(ctx, c.id, time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Remove(ctx, c.id); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

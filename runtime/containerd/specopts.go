@@ -10,9 +10,11 @@ import (
 	"strings"
 
 	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/contrib/seccomp"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/internal/textutil"
 	rtapi "github.com/shoal-project/shoal/runtime"
 )
@@ -69,6 +71,12 @@ func (r *Runtime) specOpts(ctx context.Context, img client.Image, ts rtapi.TaskS
 	}
 	if len(mounts) > 0 {
 		opts = append(opts, oci.WithMounts(mounts))
+	}
+	if s.Seccomp != api.SeccompUnconfined {
+		// containerd's default profile: Docker's, which blocks the calls
+		// that reach past the container (mount, kexec, module loading,
+		// namespaces, ...). Applied last: it depends on the capabilities.
+		opts = append(opts, seccomp.WithDefaultProfile())
 	}
 	return opts, nil
 }
