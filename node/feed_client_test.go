@@ -182,12 +182,7 @@ func TestFeedClientFollowsTheLeaderItDiscovers(t *testing.T) {
 		},
 	}
 	member0 := state.NewFSM(state.NewStore())
-	f := newFeedClient(node, member0, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	f.retry = 10 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); f.run(ctx) }()
-	defer func() { cancel(); <-done }()
+	f := runFeedClient(t, node, member0)
 
 	waitFor(t, 5*time.Second, "replica reaches the leader's snapshot", func() bool {
 		return member0.Store().AppliedIndex() == snapIndex
@@ -246,12 +241,7 @@ func TestFeedClientAppliesEntriesInOrderAndSkipsOld(t *testing.T) {
 			c.Read(b[:]) // hold the stream open until the client closes it
 		},
 	}
-	f := newFeedClient(node, member0, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	f.retry = 10 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); f.run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runFeedClient(t, node, member0)
 	waitFor(t, 5*time.Second, "replica applies every entry", func() bool {
 		return member0.Store().AppliedIndex() == uint64(len(entries))
 	})
@@ -293,12 +283,7 @@ func TestFeedClientFallsBackToFeed1(t *testing.T) {
 		},
 	}
 	member0 := state.NewFSM(state.NewStore())
-	f := newFeedClient(node, member0, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	f.retry = 10 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); f.run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runFeedClient(t, node, member0)
 	waitFor(t, 5*time.Second, "replica applies the feed/1 entries", func() bool {
 		return member0.Store().AppliedIndex() == uint64(len(entries))
 	})
@@ -391,4 +376,16 @@ func TestPackedEntriesRoundTrip(t *testing.T) {
 	if _, err := unpackImage(feedCodec, []byte("not zstd")); err == nil {
 		t.Fatal("garbage unpacked")
 	}
+}
+
+// runFeedClient runs a feed client of node into fsm until the test ends.
+func runFeedClient(t *testing.T, node feedNode, fsm *state.FSM) *feedClient {
+	t.Helper()
+	f := newFeedClient(node, fsm, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f.retry = 10 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); f.run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return f
 }
