@@ -101,6 +101,10 @@ type SetRaftRolesPayload struct {
 // RemoveNodePayload forgets a node.
 type RemoveNodePayload struct {
 	NodeID string `json:"node_id"`
+	// TokenNonce, stamped by the leader once every node speaks protocol
+	// 4, rotates the join token with the removal: a removed node may have
+	// kept the token it joined with.
+	TokenNonce []byte `json:"token_nonce,omitempty"`
 }
 
 // CreateServicePayload creates a service; ServiceID is stamped by the leader.

@@ -47,6 +47,7 @@ var fieldProtocol = []struct {
 	{CmdCreateService, `"seccomp"`, 4},
 	{CmdUpdateService, `"seccomp"`, 4},
 	{CmdWriteTasks, `"seccomp"`, 4},
+	{CmdRemoveNode, `"token_nonce"`, 4},
 }
 
 // ProtocolOf is the protocol a node must speak to apply cmd.

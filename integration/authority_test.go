@@ -88,3 +88,30 @@ func TestMemberSpeaksOnlyForItself(t *testing.T) {
 		t.Fatalf("n1 after the forgeries: %+v %v", n1.Node, err)
 	}
 }
+
+// TestNodeRemovalRotatesToken removes a dead node and checks the token it
+// joined with admits nobody any more: a removed node may have kept it.
+func TestNodeRemovalRotatesToken(t *testing.T) {
+	c := startCluster(t, 3)
+	old := c.token
+	gone := c.agents[2]
+	gone.Kill()
+	harness.WaitFor(t, 20*time.Second, "n3 down", func() (bool, string) {
+		var n api.NodeInfo
+		c.agents[0].get("/v1/nodes/n3", &n)
+		return n.Status == api.NodeDown, string(n.Status)
+	})
+	if out, err := c.agents[1].CLI("node", "rm", "n3"); err != nil {
+		t.Fatalf("node rm: %v: %s", err, out)
+	}
+	show, err := c.agents[0].CLI("token", "show", "-q")
+	if err != nil || strings.TrimSpace(show) == old || !strings.HasPrefix(strings.TrimSpace(show), "SHOAL-1-") {
+		t.Fatalf("token after the removal: %q %v, want a new one", show, err)
+	}
+	again := newAgent(t, "n4")
+	again.Start("--join", c.agents[0].P2PAddr(), "--token", old)
+	code, exited := again.ExitCode(30 * time.Second)
+	if !exited || code != 1 || !strings.Contains(again.Output(), "join token rejected") {
+		t.Fatalf("join with the token from before the removal: exited=%v code=%d\n%s", exited, code, again.Output())
+	}
+}

@@ -248,6 +248,10 @@ func (s *apiServer) updateNode(r *http.Request) (any, error) {
 }
 
 func (s *apiServer) removeNode(r *http.Request) (any, error) {
+	// Judge the node's status on the latest state, not a lagging replica.
+	if err := s.agent.consistentRead(r.Context()); err != nil {
+		return nil, err
+	}
 	n, err := s.findNode(r.PathValue("name"))
 	if err != nil {
 		return nil, err

@@ -126,6 +126,24 @@ func (a *Agent) stamp(cmd *api.Command) error {
 			p.TokenNonce = nonce()
 		}
 		return setPayload(cmd, p)
+	case api.CmdRemoveNode:
+		var p api.RemoveNodePayload
+		if err := json.Unmarshal(cmd.Payload, &p); err != nil {
+			return api.Errorf(api.CodeInvalid, "bad payload: %v", err)
+		}
+		// A removal rotates the join token, once every replica applies
+		// that the same way.
+		if len(p.TokenNonce) == 0 {
+			p.TokenNonce = nonce()
+		}
+		if err := setPayload(cmd, p); err != nil {
+			return err
+		}
+		if api.CheckProtocol(*cmd, a.store().Nodes()) != nil {
+			p.TokenNonce = nil
+			return setPayload(cmd, p)
+		}
+		return nil
 	case api.CmdCreateService:
 		var p api.CreateServicePayload
 		if err := json.Unmarshal(cmd.Payload, &p); err != nil {

@@ -1,6 +1,8 @@
 package state
 
 import (
+	"time"
+
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -80,17 +82,24 @@ func (f *FSM) applyRotateToken(txn *memdb.Txn, cmd *api.Command) (any, *api.Erro
 	if len(p.TokenNonce) == 0 {
 		return nil, api.Errorf(api.CodeInvalid, "rotate token: nonce is empty")
 	}
-	old, ok := first[api.Cluster](txn, tableCluster, indexID, "cluster")
-	if !ok {
-		return nil, api.Errorf(api.CodeNotFound, "rotate token: cluster is not bootstrapped")
-	}
-	c := *old
-	c.TokenNonce = append([]byte(nil), p.TokenNonce...)
-	c.JoinSecretHash = JoinSecretHash(c.SigningKey, c.TokenNonce)
-	c.TokenRotatedAt = cmd.Time
-	if err := insert(txn, tableCluster, &c); err != nil {
+	if err := rotateToken(txn, p.TokenNonce, cmd.Time); err != nil {
 		return nil, err
 	}
+	c, _ := first[api.Cluster](txn, tableCluster, indexID, "cluster")
 	r := c.Redacted()
 	return &r, nil
+}
+
+// rotateToken gives the cluster a new join token (from nonce): the old one
+// admits nobody any more.
+func rotateToken(txn *memdb.Txn, nonce []byte, at time.Time) *api.Error {
+	old, ok := first[api.Cluster](txn, tableCluster, indexID, "cluster")
+	if !ok {
+		return api.Errorf(api.CodeNotFound, "rotate token: cluster is not bootstrapped")
+	}
+	c := *old
+	c.TokenNonce = append([]byte(nil), nonce...)
+	c.JoinSecretHash = JoinSecretHash(c.SigningKey, c.TokenNonce)
+	c.TokenRotatedAt = at
+	return insert(txn, tableCluster, &c)
 }

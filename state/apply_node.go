@@ -197,5 +197,10 @@ func (f *FSM) applyRemoveNode(txn *memdb.Txn, cmd *api.Command) (any, *api.Error
 	if err := remove(txn, tableNodes, old); err != nil {
 		return nil, err
 	}
+	if len(p.TokenNonce) > 0 {
+		if err := rotateToken(txn, p.TokenNonce, cmd.Time); err != nil {
+			return nil, err
+		}
+	}
 	return old, nil
 }

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"maps"
 	"testing"
 
@@ -89,4 +90,24 @@ func TestRemoveNode(t *testing.T) {
 		t.Fatal("name index still there")
 	}
 	h.fails(api.CmdRemoveNode, api.CodeNotFound, api.RemoveNodePayload{NodeID: "n2"})
+}
+
+// TestRemoveNodeRotatesTheToken checks a removal stamped with a nonce
+// rotates the join secret, and one without (an older leader) does not.
+func TestRemoveNodeRotatesTheToken(t *testing.T) {
+	h := bootstrapped(t)
+	h.ok(api.CmdRegisterNode, api.RegisterNodePayload{Node: testNode("n3", "node-3")})
+	before, _ := h.fsm.store.Cluster()
+	h.ok(api.CmdRemoveNode, api.RemoveNodePayload{NodeID: "n3"})
+	if c, _ := h.fsm.store.Cluster(); !bytes.Equal(c.JoinSecretHash, before.JoinSecretHash) {
+		t.Fatal("a removal without a nonce rotated the token")
+	}
+	h.ok(api.CmdRemoveNode, api.RemoveNodePayload{NodeID: "n2", TokenNonce: []byte("after-n2")})
+	after, _ := h.fsm.store.Cluster()
+	if bytes.Equal(after.JoinSecretHash, before.JoinSecretHash) || !bytes.Equal(after.JoinSecretHash, JoinSecretHash(after.SigningKey, []byte("after-n2"))) {
+		t.Fatal("the removal did not rotate the join secret to its nonce")
+	}
+	if _, ok := h.fsm.store.Node("n2"); ok {
+		t.Fatal("node still there")
+	}
 }
