@@ -33,15 +33,24 @@ type feedFrame struct {
 	Error    *api.Error    `json:"error,omitempty"`
 }
 
-// serveFeed streams applied entries to one member while this node leads.
-func (a *Agent) serveFeed(c net.Conn) {
-	defer c.Close()
+// readFeedRequest reads the member's opening request (both protocols).
+func readFeedRequest(c net.Conn) (feedRequest, bool) {
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	var req feedRequest
 	if err := p2p.ReadFrame(c, &req, 4<<10); err != nil {
-		return
+		return req, false
 	}
 	c.SetReadDeadline(time.Time{})
+	return req, true
+}
+
+// serveFeed streams applied entries to one member while this node leads.
+func (a *Agent) serveFeed(c net.Conn) {
+	defer c.Close()
+	req, ok := readFeedRequest(c)
+	if !ok {
+		return
+	}
 	fsm := a.cons.FSM()
 	next := req.From + 1
 	for a.ctx.Err() == nil {
@@ -83,11 +92,8 @@ func (a *Agent) serveFeed(c net.Conn) {
 		if more {
 			continue
 		}
-		select {
-		case <-a.ctx.Done():
+		if !a.awaitFeed(changed) {
 			return
-		case <-changed:
-		case <-time.After(time.Second): // heartbeat: the member learns the term and that we still lead
 		}
 	}
 }

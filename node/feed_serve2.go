@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/shoal-project/shoal/api"
-	"github.com/shoal-project/shoal/p2p"
 	"github.com/shoal-project/shoal/state"
 )
 
@@ -15,12 +14,10 @@ import (
 // this node leads.
 func (a *Agent) serveFeed2(c net.Conn) {
 	defer c.Close()
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	var req feedRequest
-	if err := p2p.ReadFrame(c, &req, 4<<10); err != nil {
+	req, ok := readFeedRequest(c)
+	if !ok {
 		return
 	}
-	c.SetReadDeadline(time.Time{})
 	w := bufio.NewWriterSize(c, 64<<10)
 	fsm := a.cons.FSM()
 	next := req.From + 1
@@ -88,13 +85,23 @@ func (a *Agent) serveFeed2(c net.Conn) {
 		if more {
 			continue
 		}
-		select {
-		case <-a.ctx.Done():
+		if !a.awaitFeed(changed) {
 			return
-		case <-changed:
-		case <-time.After(time.Second): // heartbeat: the member learns the term and that we still lead
 		}
 	}
+}
+
+// awaitFeed waits for the next applied entry, or for the heartbeat that
+// tells a member the term and that this node still leads; it reports false
+// once the agent stops.
+func (a *Agent) awaitFeed(changed <-chan struct{}) bool {
+	select {
+	case <-a.ctx.Done():
+		return false
+	case <-changed:
+	case <-time.After(time.Second):
+	}
+	return true
 }
 
 // feedSnapshotReuse is how long a snapshot image made for one member is

@@ -96,7 +96,7 @@ func (a *Agent) proposeAsLeader(ctx context.Context, cmd api.Command) (proposeRe
 	if err := a.checkProtocol(cmd); err != nil {
 		return proposeReply{}, err
 	}
-	if err := checkLimits(a.cfg.Limits, a.store().View(), cmd); err != nil {
+	if err := admitServiceWrite(a.cfg.Limits, a.store().View(), cmd); err != nil {
 		return proposeReply{}, err
 	}
 	if err := a.stamp(&cmd); err != nil {

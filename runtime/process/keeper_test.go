@@ -1,7 +1,6 @@
 package process
 
 import (
-	"bufio"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,26 +104,7 @@ func TestKeeperExitsWhenIdleAndIsRestarted(t *testing.T) {
 // agent ended by SIGTERM (its default action: no cleanup).
 func TestReattachAfterAgentSIGTERM(t *testing.T) {
 	root := t.TempDir()
-	agent := exec.Command(testExe(t), "fake-agent", root, testExe(t), "t1")
-	agent.Stderr = os.Stderr
-	stdin, err := agent.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stdin.Close()
-	out, err := agent.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := agent.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || strings.TrimSpace(line) != "started" {
-		agent.Process.Kill()
-		agent.Wait()
-		t.Fatalf("fake agent said %q, %v", line, err)
-	}
+	agent := startFakeAgent(t, root, "t1")
 	agent.Process.Signal(syscall.SIGTERM)
 	if err := agent.Wait(); err == nil {
 		t.Fatal("the fake agent exited cleanly on SIGTERM")

@@ -41,26 +41,7 @@ func TestReattachAfterAgentRestart(t *testing.T) {
 // kills that process with SIGKILL, and re-attaches from this one.
 func TestReattachAfterAgentKill9(t *testing.T) {
 	root := t.TempDir()
-	agent := exec.Command(testExe(t), "fake-agent", root, testExe(t), "t1")
-	agent.Stderr = os.Stderr
-	stdin, err := agent.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stdin.Close()
-	out, err := agent.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := agent.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || strings.TrimSpace(line) != "started" {
-		agent.Process.Kill()
-		agent.Wait()
-		t.Fatalf("fake agent said %q, %v", line, err)
-	}
+	agent := startFakeAgent(t, root, "t1")
 	agent.Process.Signal(syscall.SIGKILL)
 	agent.Wait()
 
@@ -114,4 +95,32 @@ func TestShimLostIsReported(t *testing.T) {
 	if err != nil || got.State != rtapi.StateUnknown || got.PID != st.PID || processAlive(st.PID, ss.PIDStart) {
 		t.Fatalf("wait without shim = %+v, %v; want unknown and the workload gone", got, err)
 	}
+}
+
+// startFakeAgent runs the fake agent in its own process: it starts task id
+// on the runtime at root and says "started". The process holds its stdin
+// until the test ends.
+func startFakeAgent(t *testing.T, root, id string) *exec.Cmd {
+	t.Helper()
+	agent := exec.Command(testExe(t), "fake-agent", root, testExe(t), id)
+	agent.Stderr = os.Stderr
+	stdin, err := agent.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close() })
+	out, err := agent.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != "started" {
+		agent.Process.Kill()
+		agent.Wait()
+		t.Fatalf("fake agent said %q, %v", line, err)
+	}
+	return agent
 }

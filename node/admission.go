@@ -7,12 +7,12 @@ import (
 	"github.com/shoal-project/shoal/state"
 )
 
-// checkLimits refuses a service create or update whose spec is invalid or
+// admitServiceWrite refuses a service create or update whose spec is invalid or
 // that would take the cluster past its limits (LimitsConfig), as an
 // admission check on the leader: the FSM applies what was admitted. A write that lowers usage,
 // or leaves it where it was, always passes, so a cluster over a lowered
 // limit can still be scaled down.
-func checkLimits(lim LimitsConfig, v *state.View, cmd api.Command) error {
+func admitServiceWrite(lim LimitsConfig, v *state.View, cmd api.Command) error {
 	var name string
 	var spec api.ServiceSpec
 	switch cmd.Type {

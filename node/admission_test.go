@@ -9,10 +9,10 @@ import (
 	"github.com/shoal-project/shoal/state"
 )
 
-// TestCheckLimits checks admission against the task and service limits:
+// TestAdmitServiceWrite checks admission against the task and service limits:
 // a create or update past them is refused with one line naming the limit,
 // and a write that does not raise usage passes even over a lowered limit.
-func TestCheckLimits(t *testing.T) {
+func TestAdmitServiceWrite(t *testing.T) {
 	h := &fakeReconcileHost{t: t, fsm: state.NewFSM(state.NewStore())}
 	h.apply(api.CmdBootstrap, api.BootstrapPayload{Cluster: *joinTestCluster(), Node: api.Node{ID: "n1", Name: "n1"}})
 	h.apply(api.CmdRegisterNode, api.RegisterNodePayload{Node: api.Node{ID: "n2", Name: "n2"}})
@@ -50,7 +50,7 @@ func TestCheckLimits(t *testing.T) {
 		{"other commands pass", LimitsConfig{MaxTasks: 1}, cmd(api.CmdRemoveService, api.RemoveServicePayload{Name: "web"}), ""},
 	}
 	for _, c := range cases {
-		err := checkLimits(c.lim, v, c.cmd)
+		err := admitServiceWrite(c.lim, v, c.cmd)
 		switch {
 		case c.want == "" && err != nil:
 			t.Errorf("%s: refused: %v", c.name, err)
