@@ -7,8 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -30,41 +30,57 @@ type Client struct {
 	// (default 100ms).
 	Backoff time.Duration
 
-	base    string // "http://host:port"
-	display string // "host:port", for messages
+	base    string // "https://host:port", or "http://localhost" on a socket
+	display string // the address as given, for messages
+	socket  string // the unix socket path, or ""
+	token   string // bearer token, or ""
+	err     error  // why the address is unusable
 	hc      *http.Client
 	// stream has no response-header timeout: a followed log stream may
 	// stay quiet.
 	stream *http.Client
 }
 
-// NewClient returns a client for the agent at addr, written "host:port" or
-// "http://host:port". An empty addr means DefaultAPIAddr.
-func NewClient(addr string) *Client {
-	addr = strings.TrimRight(strings.TrimSpace(addr), "/")
-	if addr == "" {
-		addr = DefaultAPIAddr
+// NewClient returns a client for the agent at addr (see ClientConfig.Addr),
+// with no token. A bad address makes every call fail with its error.
+func NewClient(addr string) *Client { return ClientFor(ClientConfig{Addr: addr}) }
+
+// ClientFor is NewClientConfig for callers that report errors on first
+// use: a bad cfg makes every call fail with its error.
+func ClientFor(cfg ClientConfig) *Client {
+	c, err := NewClientConfig(cfg)
+	if err != nil {
+		return FailedClient(err)
 	}
-	base := addr
-	if !strings.Contains(addr, "://") {
-		base = "http://" + addr
-	}
-	display := addr
-	if u, err := url.Parse(base); err == nil && u.Host != "" {
-		display = u.Host
-	}
-	dial := (&net.Dialer{Timeout: 5 * time.Second}).DialContext
-	return &Client{
-		MaxAttempts: 5,
-		Backoff:     100 * time.Millisecond,
-		base:        base,
-		display:     display,
-		hc:          &http.Client{Transport: &http.Transport{DialContext: dial, ResponseHeaderTimeout: time.Minute}},
-		stream:      &http.Client{Transport: &http.Transport{DialContext: dial}},
-	}
+	return c
 }
 
-// Addr returns the agent address the client talks to, as "host:port".
+// FailedClient is a client whose every call fails with err: for callers
+// that report a configuration problem on first use.
+func FailedClient(err error) *Client {
+	return &Client{MaxAttempts: 1, err: Errorf(CodeInvalid, "%v", err)}
+}
+
+// NewClientConfig returns a client for cfg, or a one-line error naming
+// what is wrong with it.
+func NewClientConfig(cfg ClientConfig) (*Client, error) {
+	ep, err := parseAddr(cfg.Addr)
+	if err != nil {
+		return nil, err
+	}
+	base, hc, stream, err := ep.transports(cfg.TLS)
+	if err != nil {
+		return nil, err
+	}
+	if ep.host != "" && cfg.Token == "" {
+		return nil, fmt.Errorf("%s: the TCP API needs a token: pass --token, --token-file or $SHOAL_TOKEN", ep.display())
+	}
+	return &Client{MaxAttempts: 5, Backoff: 100 * time.Millisecond, base: base, display: ep.display(),
+		socket: ep.socket, token: cfg.Token, hc: hc, stream: stream}, nil
+}
+
+// Addr returns the agent address the client talks to, as
+// "unix:///PATH" or "https://HOST:PORT".
 func (c *Client) Addr() string { return c.display }
 
 // ClusterStatus answers GET /v1/cluster; consistent asks the leader to
@@ -243,6 +259,9 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, req
 }
 
 func (c *Client) once(ctx context.Context, hc *http.Client, method, path string, body []byte, reqID string) (*http.Response, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -257,6 +276,9 @@ func (c *Client) once(ctx context.Context, hc *http.Client, method, path string,
 	if reqID != "" {
 		req.Header.Set(HeaderRequestID, reqID)
 	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, c.netError(err)
@@ -269,8 +291,11 @@ func (c *Client) once(ctx context.Context, hc *http.Client, method, path string,
 }
 
 func (c *Client) netError(err error) error {
-	if errors.Is(err, syscall.ECONNREFUSED) {
+	if errors.Is(err, syscall.ECONNREFUSED) || (c.socket != "" && errors.Is(err, syscall.ENOENT)) {
 		return Errorf(CodeUnavailable, "cannot reach shoal agent at %s: is it running? (set --addr or SHOAL_ADDR)", c.display)
+	}
+	if c.socket != "" && errors.Is(err, syscall.EACCES) {
+		return Errorf(CodeForbidden, "permission denied on %s: the local API is for root and group %s; over TCP use https://HOST:PORT with a token", c.socket, "shoal")
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,9 +18,19 @@ import (
 
 func testClient(t *testing.T, h http.Handler) *Client {
 	t.Helper()
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	c := NewClient(srv.URL)
+	dir, err := os.MkdirTemp("", "shoal-api-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("unix", filepath.Join(dir, "api.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(func() { srv.Close(); os.RemoveAll(dir) })
+	c := NewClient("unix://" + filepath.Join(dir, "api.sock"))
 	c.Backoff = time.Millisecond
 	return c
 }
@@ -127,15 +139,10 @@ func TestClientDecodesErrorsWithoutRetrying(t *testing.T) {
 }
 
 func TestClientConnectionRefused(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := "unix://" + t.TempDir() + "/none.sock"
 	c := NewClient(addr)
 	c.MaxAttempts, c.Backoff = 2, time.Millisecond
-	_, err = c.ClusterStatus(context.Background(), false)
+	_, err := c.ClusterStatus(context.Background(), false)
 	want := "cannot reach shoal agent at " + addr + ": is it running? (set --addr or SHOAL_ADDR)"
 	if err == nil || err.Error() != want || CodeOf(err) != CodeUnavailable {
 		t.Fatalf("err = %v; want %q", err, want)
@@ -229,10 +236,18 @@ func TestClientRoutesAndQueries(t *testing.T) {
 }
 
 func TestNewClientAddressForms(t *testing.T) {
-	cases := map[string]string{"": DefaultAPIAddr, "10.0.0.1:7948": "10.0.0.1:7948", "http://h:1/": "h:1", " https://h:2 ": "h:2"}
+	pin := TLSOptions{CAFingerprint: "sha256:" + strings.Repeat("0f", 32)}
+	cases := map[string]string{"": DefaultAPIAddr, "10.0.0.1:7948": "https://10.0.0.1:7948", " https://h:2/ ": "https://h:2",
+		"/run/x.sock": "unix:///run/x.sock", "unix:///run/x.sock": "unix:///run/x.sock"}
 	for in, want := range cases {
-		if got := NewClient(in).Addr(); got != want {
-			t.Errorf("NewClient(%q).Addr() = %q; want %q", in, got, want)
+		c, err := NewClientConfig(ClientConfig{Addr: in, Token: "t", TLS: pin})
+		if err != nil || c.Addr() != want {
+			t.Errorf("NewClientConfig(%q) = %v, %v; want address %q", in, c, err, want)
+		}
+	}
+	for _, bad := range []string{"http://h:1", "ftp://h:1", "unix://rel.sock", "h", "https://h:1/x"} {
+		if _, err := NewClientConfig(ClientConfig{Addr: bad, Token: "t", TLS: pin}); err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("NewClientConfig(%q): err = %v; want a one-line error", bad, err)
 		}
 	}
 }

@@ -38,6 +38,11 @@ const (
 
 	CmdReportImages CommandType = "image.report" // ReportImagesPayload
 	CmdRemoveImage  CommandType = "image.remove" // RemoveImagePayload
+
+	// CmdCreateACLToken and CmdRevokeACLToken manage API tokens
+	// (protocol 5).
+	CmdCreateACLToken CommandType = "acl.createToken" // CreateACLTokenPayload
+	CmdRevokeACLToken CommandType = "acl.revokeToken" // RevokeACLTokenPayload
 )
 
 // Command is one entry in the Raft log. The leader stamps Time (and any IDs

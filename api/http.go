@@ -37,8 +37,11 @@ const (
 	HeaderRequestID = "X-Request-ID"
 	// MaxRequestBody is the largest request body the API reads.
 	MaxRequestBody = 1 << 20
-	// DefaultAPIAddr is where the CLI looks for an agent.
-	DefaultAPIAddr = "127.0.0.1:7948"
+	// DefaultSocket is the agent's local API endpoint.
+	DefaultSocket = "/run/shoal/shoal.sock"
+	// DefaultAPIAddr is where the CLI looks for an agent: the local
+	// socket.
+	DefaultAPIAddr = "unix://" + DefaultSocket
 )
 
 // ClusterStatus answers GET /v1/cluster.

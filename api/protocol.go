@@ -27,11 +27,13 @@ import (
 // Protocols: 1 up to commit 8f4685b; 2 adds graceful restarts
 // (node.restarting); 3 adds drain deadlines (node.update's drain_deadline,
 // task.write's stop_deadline).
-const ProtocolVersion = 4
+const ProtocolVersion = 5
 
 // commandProtocol lists the command types newer than protocol 1.
 var commandProtocol = map[CommandType]int{
 	CmdNodeRestarting: 2,
+	CmdCreateACLToken: 5,
+	CmdRevokeACLToken: 5,
 }
 
 // fieldProtocol lists payload fields newer than their command: a command

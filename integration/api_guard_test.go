@@ -22,11 +22,11 @@ import (
 func TestBrowserRequestsRefused(t *testing.T) {
 	c := startCluster(t, 1)
 	a := c.agents[0]
-	hc := &http.Client{Timeout: 10 * time.Second}
+	hc := a.HTTP()
 	body := `{"name":"x","command":["sh","-c","id > /tmp/shoal-browser-x"],"replicas":1}`
 	do := func(method, path, contentType, origin, host, body string) (int, string) {
 		t.Helper()
-		req, err := http.NewRequest(method, "http://"+a.APIAddr+path, strings.NewReader(body))
+		req, err := http.NewRequest(method, a.URL(path), strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -183,7 +183,7 @@ func TestStreamsAreBounded(t *testing.T) {
 	}()
 	get := func() *http.Response {
 		t.Helper()
-		resp, err := http.Get("http://" + a.APIAddr + "/v1/events")
+		resp, err := a.HTTP().Get(a.URL("/v1/events"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -22,7 +22,7 @@ type eventFollower struct {
 func followEvents(t *testing.T, a *agentProc, filter api.EventFilter) *eventFollower {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stream, err := api.NewClient(a.APIAddr).Events(ctx, filter)
+	stream, err := api.NewClient(a.Endpoint()).Events(ctx, filter)
 	if err != nil {
 		cancel()
 		t.Fatalf("events on %s: %v", a.Name, err)

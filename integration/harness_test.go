@@ -31,7 +31,9 @@ func startClusterWith(t testing.TB, n int, extra func(name string) []string, bin
 	c := &cluster{t: t}
 	first := newAgent(t, "n1", extra("n1")...)
 	if len(bin) > 0 {
+		// An older release's binary: it serves plain HTTP on --api-addr.
 		first.Bin = bin[0]
+		first.UseLegacyAPI()
 	}
 	first.Start("--bootstrap")
 	c.agents = append(c.agents, first)
@@ -54,6 +56,9 @@ func startClusterWith(t testing.TB, n int, extra func(name string) []string, bin
 		name := fmt.Sprintf("n%d", i)
 		a := newAgent(t, name, extra(name)...)
 		a.Bin = first.Bin
+		if len(bin) > 0 {
+			a.UseLegacyAPI()
+		}
 		a.Start("--join", first.P2PAddr(), "--token", c.token)
 		c.agents = append(c.agents, a)
 	}

@@ -33,7 +33,9 @@ func TestMetricsScrapedByPrometheus(t *testing.T) {
 	if err != nil {
 		t.Fatalf("promtool is not installed (run scripts/install-deps.sh): %v", err)
 	}
-	c := startCluster(t, 3)
+	c := startClusterWith(t, 3, func(string) []string {
+		return []string{"--api-addr", fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))}
+	})
 	waitVoters(t, c.agents[0], 3)
 
 	for _, a := range c.agents {

@@ -48,6 +48,7 @@ func TestRollingUpgrade(t *testing.T) {
 	for i, a := range order {
 		a.stop()
 		a.Bin = shoalBin
+		a.UseSocketAPI()
 		a.Start()
 		c.waitMembers(3)
 		if i == 0 {

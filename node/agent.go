@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -143,11 +143,9 @@ func New(cfg Config, logger *slog.Logger, out io.Writer) (_ *Agent, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("p2p port %d: %v", cfg.P2PPort, err)
 	}
-	apiLn, err := net.Listen("tcp", cfg.APIAddr)
-	if err != nil {
-		return nil, fmt.Errorf("api addr %s: %v", cfg.APIAddr, unwrapOpErr(err))
+	if a.api, err = a.listenAPI(); err != nil {
+		return nil, err
 	}
-	a.api = newAPIServer(a, apiLn)
 	if err := a.openRaft(); err != nil {
 		return nil, err
 	}
@@ -242,8 +240,20 @@ func (a *Agent) store() *state.Store { return a.cons.Store() }
 // Token is the join token printed at bootstrap ("" otherwise).
 func (a *Agent) Token() string { return a.bootstrapToken }
 
-// APIAddr is where the HTTP API listens.
+// APIAddr is where the HTTPS API listens ("" without --api-addr).
 func (a *Agent) APIAddr() string { return a.api.addr() }
+
+// Endpoints describes where the API is served, for the start-up log.
+func (a *Agent) Endpoints() string {
+	var eps []string
+	if a.cfg.APISocket != "" {
+		eps = append(eps, "unix://"+a.cfg.APISocket)
+	}
+	if addr := a.api.addr(); addr != "" {
+		eps = append(eps, "https://"+addr)
+	}
+	return strings.Join(eps, " and ")
+}
 
 // ID is this node's ID (its libp2p peer ID).
 func (a *Agent) ID() string { return a.host.ID().String() }

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"time"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/internal/fsutil"
 )
 
 // bootstrap creates a new cluster with this node as its only voter.
@@ -45,11 +47,36 @@ func (a *Agent) bootstrap(self api.Node) error {
 	if err := a.state.save(a.cfg.DataDir); err != nil {
 		return err
 	}
+	adminFile, err := a.createBootstrapAdminToken(ctx)
+	if err != nil {
+		return err
+	}
 	c, _ := a.store().Cluster()
 	a.bootstrapToken = tokenFor(c).String()
-	fmt.Fprintf(a.out, "Cluster %s created; this node (%s) is its leader.\nTo add a node, run on another host:\n\n    shoal agent --join %s --token %s\n\n",
-		cluster.ID, self.Name, net.JoinHostPort(a.advertiseIP, portOf(a.host.Addr())), a.bootstrapToken)
+	fmt.Fprintf(a.out, "Cluster %s created; this node (%s) is its leader.\nTo add a node, run on another host:\n\n    shoal agent --join %s --token %s\n\n"+
+		"An admin API token for the HTTPS API (--api-addr) is in %s (mode 0600); keep it elsewhere and delete the file.\n\n",
+		cluster.ID, self.Name, net.JoinHostPort(a.advertiseIP, portOf(a.host.Addr())), a.bootstrapToken, adminFile)
 	return nil
+}
+
+// bootstrapAdminFile is where bootstrap leaves the first admin API token.
+const bootstrapAdminFile = "admin.token"
+
+// createBootstrapAdminToken creates the cluster's first API token, named
+// bootstrap-admin, and writes its secret into the data dir with mode
+// 0600 (the file is written first: a token whose secret nobody holds is
+// never created).
+func (a *Agent) createBootstrapAdminToken(ctx context.Context) (string, error) {
+	secret := api.NewAPIToken()
+	path := filepath.Join(a.cfg.DataDir, bootstrapAdminFile)
+	if err := fsutil.WriteFile(path, []byte(secret+"\n"), 0o600, true); err != nil {
+		return "", fmt.Errorf("bootstrap admin token: %v", err)
+	}
+	if _, err := a.submitPayload(ctx, api.CmdCreateACLToken, "", api.CreateACLTokenPayload{
+		Name: "bootstrap-admin", Role: api.ACLAdmin, SecretHash: api.SecretHash(secret)}); err != nil {
+		return "", fmt.Errorf("bootstrap admin token: %v", err)
+	}
+	return path, nil
 }
 
 // selfNode describes this node for registration.

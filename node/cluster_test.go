@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -39,9 +42,50 @@ func testAgentConfig(t *testing.T, name string) Config {
 	c := DefaultConfig()
 	c.Name, c.DataDir, c.Bind = name, t.TempDir(), "127.0.0.1"
 	c.GossipPort, c.P2PPort = freeTestPort(t), freeTestPort(t)
-	c.APIAddr = "127.0.0.1:0"
+	c.APISocket = testSocketPath(t)
 	c.ContainerdSocket = "/nonexistent/containerd.sock"
 	return c
+}
+
+// testSocketPath is a fresh API socket path short enough for a unix
+// socket (test temp dirs can be longer than 107 bytes).
+func testSocketPath(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "shoal-node-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return filepath.Join(dir, "api.sock")
+}
+
+// socketClient is an HTTP client for an agent's API socket; URLs name
+// "localhost".
+func socketClient(a *Agent) *http.Client {
+	path := a.cfg.APISocket
+	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", path)
+	}}}
+}
+
+// testSocketServer serves h on a unix socket, as the agent's API.
+type testSocketServer struct {
+	Endpoint string       // unix:///PATH, for api.NewClient
+	HTTP     *http.Client // reaches the socket; URLs name localhost
+}
+
+func serveTestSocket(t *testing.T, h http.Handler) testSocketServer {
+	path := testSocketPath(t)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return testSocketServer{Endpoint: "unix://" + path, HTTP: &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", path)
+		}}}}
 }
 
 func startTestAgent(t *testing.T, c Config) *Agent {

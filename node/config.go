@@ -18,17 +18,22 @@ import (
 // Config is everything `shoal agent` is told, by flags or by a TOML file
 // (flags win). Its TOML keys are the flag names with '_' for '-'.
 type Config struct {
-	DataDir    string            `toml:"data_dir"`
-	Name       string            `toml:"name"`
-	Bind       string            `toml:"bind"`
-	Advertise  string            `toml:"advertise"`
-	GossipPort int               `toml:"gossip_port"`
-	P2PPort    int               `toml:"p2p_port"`
-	APIAddr    string            `toml:"api_addr"`
-	Labels     map[string]string `toml:"labels"`
-	Bootstrap  bool              `toml:"bootstrap"`
-	Join       string            `toml:"join"`
-	Token      string            `toml:"token"`
+	DataDir    string `toml:"data_dir"`
+	Name       string `toml:"name"`
+	Bind       string `toml:"bind"`
+	Advertise  string `toml:"advertise"`
+	GossipPort int    `toml:"gossip_port"`
+	P2PPort    int    `toml:"p2p_port"`
+	// APISocket is the local API endpoint, a unix socket (mode 0660, group
+	// "shoal" when that group exists): whoever can open it is an admin.
+	APISocket string `toml:"api_socket"`
+	// APIAddr, when set, serves the API over TCP: HTTPS with a certificate
+	// from the cluster CA, every request with a bearer token.
+	APIAddr   string            `toml:"api_addr"`
+	Labels    map[string]string `toml:"labels"`
+	Bootstrap bool              `toml:"bootstrap"`
+	Join      string            `toml:"join"`
+	Token     string            `toml:"token"`
 	// TokenFile holds the join token (first line), so that it is not in
 	// the agent's command line, which every local user can read.
 	TokenFile string `toml:"token_file"`
@@ -135,7 +140,7 @@ func DefaultConfig() Config {
 		Bind:                "0.0.0.0",
 		GossipPort:          7946,
 		P2PPort:             7947,
-		APIAddr:             "127.0.0.1:7948",
+		APISocket:           api.DefaultSocket,
 		ContainerdSocket:    "/run/containerd/containerd.sock",
 		ContainerdNamespace: "shoal",
 		RestartGrace:        api.Duration(60 * time.Second),
@@ -197,10 +202,18 @@ func (c *Config) Validate() error {
 	if c.GossipPort != 0 && c.GossipPort == c.P2PPort {
 		return fmt.Errorf("gossip port and p2p port are both %d", c.P2PPort)
 	}
-	if _, port, err := net.SplitHostPort(c.APIAddr); err != nil {
-		return fmt.Errorf("api addr: %q is not host:port", c.APIAddr)
-	} else if err := validPortString(port); err != nil {
-		return fmt.Errorf("api addr: %v", err)
+	if c.APIAddr != "" {
+		if _, port, err := net.SplitHostPort(c.APIAddr); err != nil {
+			return fmt.Errorf("api addr: %q is not host:port", c.APIAddr)
+		} else if err := validPortString(port); err != nil {
+			return fmt.Errorf("api addr: %v", err)
+		}
+	}
+	if err := validSocketPath(c.APISocket); err != nil {
+		return err
+	}
+	if c.APISocket == "" && c.APIAddr == "" {
+		return errors.New("api: neither api_socket nor api_addr is set; the agent would have no API")
 	}
 	for k := range c.Labels {
 		if k == "" || strings.ContainsAny(k, "= ,") {

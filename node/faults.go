@@ -32,7 +32,7 @@ type faultState struct {
 }
 
 func (s *apiServer) routeFaults() {
-	s.route("POST /v1/debug/faults", s.injectFault)
+	s.route("POST /v1/debug/faults", api.ACLAdmin, s.injectFault)
 }
 
 func (s *apiServer) injectFault(r *http.Request) (any, error) {

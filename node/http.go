@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shoal-project/shoal/api"
@@ -17,23 +18,29 @@ import (
 // apiServer serves the HTTP API (api/http.go lists the routes).
 type apiServer struct {
 	agent *Agent
-	ln    net.Listener
-	srv   *http.Server
-	mux   *http.ServeMux
+	// socket is the local unix socket (nil if disabled); tcp the HTTPS
+	// listener (nil unless --api-addr is set).
+	socket, tcp net.Listener
+	srv         *http.Server
+	mux         *http.ServeMux
+	// certs serves the TLS certificate and the cluster CA.
+	certs *apiCertSource
 	// streams bounds the open log and event streams.
 	streams *streamLimits
 }
 
-func newAPIServer(a *Agent, ln net.Listener) *apiServer {
-	s := &apiServer{agent: a, ln: ln, mux: http.NewServeMux(), streams: newStreamLimits(maxStreamsPerSource, maxStreams)}
-	s.srv = &http.Server{Handler: a.metrics.instrument(browserGuard(s.mux)), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	s.route("GET /v1/cluster", s.getCluster)
-	s.route("GET /v1/nodes", s.listNodes)
-	s.route("GET /v1/nodes/{name}", s.getNode)
-	s.route("POST /v1/nodes/{name}", s.updateNode)
-	s.route("DELETE /v1/nodes/{name}", s.removeNode)
-	s.route("GET /v1/token", s.getToken)
-	s.route("POST /v1/token/rotate", s.rotateToken)
+func newAPIServer(a *Agent, socket, tcp net.Listener) *apiServer {
+	s := &apiServer{agent: a, socket: socket, tcp: tcp, mux: http.NewServeMux(), streams: newStreamLimits(maxStreamsPerSource, maxStreams)}
+	s.srv = &http.Server{Handler: a.metrics.instrument(browserGuard(a.apiDNSNames, s.mux)), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ConnContext: withEndpoint}
+	s.route("GET /v1/cluster", api.ACLReadOnly, s.getCluster)
+	s.route("GET /v1/nodes", api.ACLReadOnly, s.listNodes)
+	s.route("GET /v1/nodes/{name}", api.ACLReadOnly, s.getNode)
+	s.route("POST /v1/nodes/{name}", api.ACLOperator, s.updateNode)
+	s.route("DELETE /v1/nodes/{name}", api.ACLAdmin, s.removeNode)
+	s.route("GET /v1/cluster/ca", api.ACLReadOnly, s.getCA)
+	s.route("GET /v1/token", api.ACLAdmin, s.getToken)
+	s.route("POST /v1/token/rotate", api.ACLAdmin, s.rotateToken)
 	s.routeServices()
 	s.routeFaults()
 	s.routeImages()
@@ -41,17 +48,25 @@ func newAPIServer(a *Agent, ln net.Listener) *apiServer {
 	s.routeSnapshot()
 	s.routeEvents()
 	s.routeMetrics()
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	s.routeACL()
+	s.handle("/", api.ACLReadOnly, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
-	})
+	}))
 	return s
+}
+
+// handle serves pattern with h for callers whose role allows need.
+func (s *apiServer) handle(pattern string, need api.ACLRole, h http.Handler) {
+	s.mux.Handle(pattern, s.guard(need, h))
 }
 
 // handlerFunc returns a value to encode as JSON, or an error.
 type handlerFunc func(r *http.Request) (any, error)
 
-func (s *apiServer) route(pattern string, h handlerFunc) {
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+// route serves pattern with a JSON handler for callers whose role allows
+// need.
+func (s *apiServer) route(pattern string, need api.ACLRole, h handlerFunc) {
+	s.handle(pattern, need, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, api.MaxRequestBody)
 		if r.URL.Query().Get("consistent") == "true" && r.Method == http.MethodGet {
 			if err := s.agent.consistentRead(r.Context()); err != nil {
@@ -65,7 +80,7 @@ func (s *apiServer) route(pattern string, h handlerFunc) {
 			return
 		}
 		writeJSON(w, v)
-	})
+	}))
 }
 
 // writeJSON writes v as indented JSON.
@@ -76,13 +91,29 @@ func writeJSON(w http.ResponseWriter, v any) {
 	enc.Encode(v)
 }
 
+// serve serves both endpoints until close.
 func (s *apiServer) serve() {
-	if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		s.agent.log.Error("api server stopped", "err", err)
+	var wg sync.WaitGroup
+	for _, ln := range []net.Listener{s.socket, s.tcp} {
+		if ln == nil {
+			continue
+		}
+		wg.Go(func() {
+			if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.agent.log.Error("api server stopped", "addr", ln.Addr().String(), "err", err)
+			}
+		})
 	}
+	wg.Wait()
 }
 
-func (s *apiServer) addr() string { return s.ln.Addr().String() }
+// addr is the TCP API address ("" when the API is on the socket only).
+func (s *apiServer) addr() string {
+	if s.tcp == nil {
+		return ""
+	}
+	return s.tcp.Addr().String()
+}
 
 func (s *apiServer) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -90,7 +121,11 @@ func (s *apiServer) close() {
 	if err := s.srv.Shutdown(ctx); err != nil {
 		s.srv.Close()
 	}
-	s.ln.Close()
+	for _, ln := range []net.Listener{s.socket, s.tcp} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
 }
 
 func writeError(w http.ResponseWriter, err error) {

@@ -19,7 +19,7 @@ const eventWriteTimeout = 30 * time.Second
 // routeEvents adds GET /v1/events, the stream of committed changes this
 // node's replica applied (state.FSM's event ring), one JSON event a line.
 func (s *apiServer) routeEvents() {
-	s.mux.HandleFunc("GET /v1/events", s.streams.limited(s.streamEvents))
+	s.handle("GET /v1/events", api.ACLReadOnly, s.streams.limited(s.streamEvents))
 }
 
 func (s *apiServer) streamEvents(w http.ResponseWriter, r *http.Request) {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -36,12 +35,11 @@ func (e *eventsFSM) register(id, name string) {
 	e.apply(api.CmdRegisterNode, api.RegisterNodePayload{Node: api.Node{ID: id, Name: name, P2PAddr: "127.0.0.1:1", GossipAddr: "127.0.0.1:2"}})
 }
 
-func newEventsServer(t *testing.T) (*eventsFSM, *httptest.Server) {
+func newEventsServer(t *testing.T) (*eventsFSM, testSocketServer) {
 	e := &eventsFSM{t: t, fsm: state.NewFSM(state.NewStore())}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := serveTestSocket(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		serveEvents(w, r, context.Background(), e.fsm)
 	}))
-	t.Cleanup(srv.Close)
 	return e, srv
 }
 
@@ -55,7 +53,7 @@ func TestEventsEndpointRefusesBadInputInOneLine(t *testing.T) {
 		"color=red":       `unknown event filter "color"`,
 		"node=a&node=b":   "event filter node is given 2 times",
 	} {
-		resp, err := http.Get(srv.URL + "/v1/events?" + query)
+		resp, err := srv.HTTP.Get("http://localhost" + "/v1/events?" + query)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +72,7 @@ func TestEventsEndpointStreamsFilteredAndResumes(t *testing.T) {
 	e.register("id2", "n2")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c := api.NewClient(srv.URL)
+	c := api.NewClient(srv.Endpoint)
 	stream, err := c.Events(ctx, api.EventFilter{Types: []api.EventType{api.EventNode}, Node: "n2"})
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +118,7 @@ func TestEventsEndpointAnswersGoneForAnOldResumePoint(t *testing.T) {
 	member := state.NewFSM(state.NewStore())
 	member.RestoreJSON(img)
 	e.fsm = member // the server now serves a replica restored at index
-	resp, err := http.Get(srv.URL + "/v1/events?since=0")
+	resp, err := srv.HTTP.Get("http://localhost" + "/v1/events?since=0")
 	if err != nil {
 		t.Fatal(err)
 	}

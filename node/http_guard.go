@@ -19,11 +19,11 @@ import (
 // (text/plain, forms) or none at all. Writes with a body must be
 // application/json, or application/x-tar for an image upload.
 //
-// This is not authentication: it closes the browser's way in, not a local
-// user's or a container's.
-func browserGuard(next http.Handler) http.Handler {
+// names returns the node's own DNS names. This is not authentication: it
+// closes the browser's way in; tokens and the socket's mode do the rest.
+func browserGuard(names func() []string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := checkBrowser(r); err != nil {
+		if err := checkBrowser(r, names); err != nil {
 			writeError(w, err)
 			return
 		}
@@ -32,12 +32,12 @@ func browserGuard(next http.Handler) http.Handler {
 }
 
 // checkBrowser returns why r is refused, or nil.
-func checkBrowser(r *http.Request) *api.Error {
+func checkBrowser(r *http.Request, names func() []string) *api.Error {
 	if o := r.Header.Get("Origin"); o != "" {
 		return api.Errorf(api.CodeForbidden, "requests from web pages are refused (Origin %q)", o)
 	}
-	if !hostAllowed(r.Host) {
-		return api.Errorf(api.CodeForbidden, "Host %q is refused: address the API by IP address or localhost", r.Host)
+	if !hostAllowed(r.Host) && !(endpointOf(r.Context()) == endpointTCP && ownName(r.Host, names())) {
+		return api.Errorf(api.CodeForbidden, "Host %q is refused: address the API by IP address, localhost or the node's name", r.Host)
 	}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		return nil
@@ -72,4 +72,17 @@ func hostAllowed(host string) bool {
 		return true
 	}
 	return net.ParseIP(h) != nil
+}
+
+// ownName reports whether host (with or without a port) is one of names.
+func ownName(host string, names []string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	for _, n := range names {
+		if strings.EqualFold(host, n) {
+			return true
+		}
+	}
+	return false
 }

@@ -54,7 +54,7 @@ func TestBrowserGuard(t *testing.T) {
 			}
 			reached := false
 			w := httptest.NewRecorder()
-			browserGuard(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true })).ServeHTTP(w, r)
+			browserGuard(func() []string { return []string{"n1"} }, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true })).ServeHTTP(w, r)
 			switch {
 			case c.want == "" && !reached:
 				t.Fatalf("refused with %d %s", w.Code, w.Body)

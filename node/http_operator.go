@@ -11,9 +11,9 @@ import (
 
 // routeOperator adds the operator endpoints (api/operator.go).
 func (s *apiServer) routeOperator() {
-	s.route("GET /v1/operator/raft/peers", s.raftPeers)
-	s.route("POST /v1/operator/raft/transfer-leadership", s.transferLeadership)
-	s.route("GET /v1/nodes/{name}/tasks", s.nodeTasks)
+	s.route("GET /v1/operator/raft/peers", api.ACLReadOnly, s.raftPeers)
+	s.route("POST /v1/operator/raft/transfer-leadership", api.ACLAdmin, s.transferLeadership)
+	s.route("GET /v1/nodes/{name}/tasks", api.ACLReadOnly, s.nodeTasks)
 }
 
 // raftPeers answers with the Raft configuration as the leader sees it.

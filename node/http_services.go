@@ -13,14 +13,14 @@ import (
 )
 
 func (s *apiServer) routeServices() {
-	s.route("GET /v1/services", s.listServices)
-	s.route("POST /v1/services", s.createService)
-	s.route("GET /v1/services/{name}", s.getService)
-	s.route("POST /v1/services/{name}", s.updateService)
-	s.route("DELETE /v1/services/{name}", s.removeService)
-	s.route("GET /v1/services/{name}/tasks", s.serviceTasks)
-	s.mux.HandleFunc("GET /v1/services/{name}/logs", s.streams.limited(s.serviceLogs))
-	s.mux.HandleFunc("GET /v1/tasks/{id}/logs", s.streams.limited(s.taskLogs))
+	s.route("GET /v1/services", api.ACLReadOnly, s.listServices)
+	s.route("POST /v1/services", api.ACLOperator, s.createService)
+	s.route("GET /v1/services/{name}", api.ACLReadOnly, s.getService)
+	s.route("POST /v1/services/{name}", api.ACLOperator, s.updateService)
+	s.route("DELETE /v1/services/{name}", api.ACLOperator, s.removeService)
+	s.route("GET /v1/services/{name}/tasks", api.ACLReadOnly, s.serviceTasks)
+	s.handle("GET /v1/services/{name}/logs", api.ACLReadOnly, s.streams.limited(s.serviceLogs))
+	s.handle("GET /v1/tasks/{id}/logs", api.ACLReadOnly, s.streams.limited(s.taskLogs))
 }
 
 // checkSpec normalises and validates a spec, including the placement

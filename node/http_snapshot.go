@@ -11,8 +11,8 @@ import (
 // routeSnapshot adds the snapshot endpoints: GET /v1/snapshot returns a
 // snapshot file; POST /v1/snapshot/restore takes one.
 func (s *apiServer) routeSnapshot() {
-	s.mux.HandleFunc("GET /v1/snapshot", s.saveSnapshot)
-	s.mux.HandleFunc("POST /v1/snapshot/restore", s.restoreSnapshot)
+	s.handle("GET /v1/snapshot", api.ACLAdmin, http.HandlerFunc(s.saveSnapshot))
+	s.handle("POST /v1/snapshot/restore", api.ACLAdmin, http.HandlerFunc(s.restoreSnapshot))
 }
 
 func (s *apiServer) saveSnapshot(w http.ResponseWriter, r *http.Request) {

@@ -54,12 +54,16 @@ func (l *streamLimits) release(src string) {
 	}
 }
 
-// limited wraps a streaming handler in l.
+// limited wraps a streaming handler in l. Streams are counted per
+// caller (a token, or the local socket) and source address.
 func (l *streamLimits) limited(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		src, _, err := net.SplitHostPort(r.RemoteAddr)
 		if err != nil {
 			src = r.RemoteAddr
+		}
+		if c, ok := callerOf(r.Context()); ok {
+			src = c.Name + "@" + src
 		}
 		if err := l.acquire(src); err != nil {
 			writeError(w, err)

@@ -94,9 +94,9 @@ func shortDigest(d string) string {
 }
 
 func (s *apiServer) routeImages() {
-	s.route("GET /v1/images", s.listImages)
-	s.route("DELETE /v1/images/{ref...}", s.removeImage)
-	s.mux.HandleFunc("POST /v1/images", s.loadImage)
+	s.route("GET /v1/images", api.ACLReadOnly, s.listImages)
+	s.route("DELETE /v1/images/{ref...}", api.ACLOperator, s.removeImage)
+	s.handle("POST /v1/images", api.ACLOperator, http.HandlerFunc(s.loadImage))
 }
 
 func (s *apiServer) listImages(r *http.Request) (any, error) {

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/shoal-project/shoal/api"
 )
 
 // instrument counts and times every request by the mux pattern that
@@ -57,5 +59,5 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // routeMetrics serves GET /metrics.
 func (s *apiServer) routeMetrics() {
-	s.mux.Handle("GET /metrics", s.agent.metrics.handler())
+	s.handle("GET /metrics", api.ACLReadOnly, s.agent.metrics.handler())
 }

@@ -16,9 +16,20 @@ import (
 )
 
 // scrape GETs url and parses the Prometheus text format.
+// scrapeAgent scrapes an in-process agent's /metrics over its socket.
+func scrapeAgent(t *testing.T, a *Agent) map[string]*dto.MetricFamily {
+	t.Helper()
+	return scrapeWith(t, socketClient(a), "http://localhost/metrics")
+}
+
 func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
 	t.Helper()
-	resp, err := http.Get(url)
+	return scrapeWith(t, http.DefaultClient, url)
+}
+
+func scrapeWith(t *testing.T, hc *http.Client, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := hc.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +197,7 @@ func TestMetricsEndpointOnInProcessAgents(t *testing.T) {
 		return a2.store().AppliedIndex() > 0 && a2.store().AppliedIndex() >= a1.store().AppliedIndex()
 	})
 	for _, a := range []*Agent{a1, a2} {
-		fams := scrape(t, "http://"+a.APIAddr()+"/metrics")
+		fams := scrapeAgent(t, a)
 		leader, _ := value(fams, "shoal_raft_is_leader", nil)
 		applied, ok := value(fams, "shoal_raft_applied_index", nil)
 		alive, _ := value(fams, "shoal_gossip_members", map[string]string{"state": "alive"})
@@ -194,7 +205,7 @@ func TestMetricsEndpointOnInProcessAgents(t *testing.T) {
 			t.Errorf("%s: is_leader %v, applied %v, alive members %v", a.cfg.Name, leader, applied, alive)
 		}
 	}
-	fams := scrape(t, "http://"+a1.APIAddr()+"/metrics")
+	fams := scrapeAgent(t, a1)
 	if n, _ := value(fams, "shoal_raft_commit_latency_seconds", nil); n == 0 {
 		t.Errorf("leader observed no commit latency")
 	}

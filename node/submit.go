@@ -144,6 +144,15 @@ func (a *Agent) stamp(cmd *api.Command) error {
 			return setPayload(cmd, p)
 		}
 		return nil
+	case api.CmdCreateACLToken:
+		var p api.CreateACLTokenPayload
+		if err := json.Unmarshal(cmd.Payload, &p); err != nil {
+			return api.Errorf(api.CodeInvalid, "bad payload: %v", err)
+		}
+		if p.TokenID == "" {
+			p.TokenID = api.NewRequestID()
+		}
+		return setPayload(cmd, p)
 	case api.CmdCreateService:
 		var p api.CreateServicePayload
 		if err := json.Unmarshal(cmd.Payload, &p); err != nil {

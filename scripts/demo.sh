@@ -38,30 +38,32 @@ if [ "$(id -u)" = 0 ] && command -v containerd >/dev/null && command -v runc >/d
   fi
 fi
 
-start() { # name gossip p2p api extra...
-  local name=$1 g=$2 p=$3 a=$4; shift 4
+start() { # name gossip p2p extra...; the API is the socket $DIR/name/shoal.sock
+  local name=$1 g=$2 p=$3; shift 3
   mkdir -p "$DIR/$name"
   "$BIN" agent --name "$name" --data-dir "$DIR/$name" --bind 127.0.0.1 \
-    --gossip-port "$g" --p2p-port "$p" --api-addr "127.0.0.1:$a" "${RUNTIME[@]}" --containerd-namespace "demo-$name" "$@" \
+    --gossip-port "$g" --p2p-port "$p" --api-socket "$DIR/$name/shoal.sock" "${RUNTIME[@]}" --containerd-namespace "demo-$name" "$@" \
     >"$DIR/$name/agent.log" 2>&1 &
   echo $! >"$DIR/$name/agent.pid"
 }
 
-wait_api() {
+wait_api() { # name
   for _ in $(seq 200); do
-    SHOAL_ADDR=127.0.0.1:$1 "$BIN" cluster status >/dev/null 2>&1 && return 0
+    SHOAL_ADDR=unix://$DIR/$1/shoal.sock "$BIN" cluster status >/dev/null 2>&1 && return 0
     sleep 0.1
   done
-  echo "agent on 127.0.0.1:$1 did not come up; see $DIR/*/agent.log" >&2; exit 1
+  echo "agent $1 did not come up; see $DIR/$1/agent.log" >&2; exit 1
 }
 
-start n1 17946 17947 17948 --bootstrap --label zone=a
-wait_api 17948
-export SHOAL_ADDR=127.0.0.1:17948
+start n1 17946 17947 --bootstrap --label zone=a
+wait_api n1
+export SHOAL_ADDR=unix://$DIR/n1/shoal.sock
 TOKEN=$("$BIN" token show -q)
-start n2 27946 27947 27948 --join 127.0.0.1:17947 --token "$TOKEN" --label zone=b
-start n3 37946 37947 37948 --join 127.0.0.1:17947 --token "$TOKEN" --label zone=c
-wait_api 27948; wait_api 37948
+# The join token goes in the environment, not the command line that
+# every local user can read.
+SHOAL_JOIN_TOKEN=$TOKEN start n2 27946 27947 --join 127.0.0.1:17947 --label zone=b
+SHOAL_JOIN_TOKEN=$TOKEN start n3 37946 37947 --join 127.0.0.1:17947 --label zone=c
+wait_api n2; wait_api n3
 for _ in $(seq 200); do
   [ "$("$BIN" node ls -o json | grep -c '"status": "ready"')" = 3 ] && break; sleep 0.1
 done
@@ -83,7 +85,7 @@ echo
 cat <<MSG
 
 The cluster runs in the background (data and logs in $DIR).
-Try:   export SHOAL_ADDR=127.0.0.1:17948
+Try:   export SHOAL_ADDR=unix://$DIR/n1/shoal.sock
        bin/shoal service ls; bin/shoal service logs hello --tail 5
        kill -9 \$(cat $DIR/n1/agent.pid)   # kill the leader and watch it heal
 Stop:  make demo-stop

@@ -36,7 +36,8 @@ func MergeRestore(live *View, b *Backup, now time.Time) ([]byte, RestoreSummary,
 //
 //   - identity and membership stay the running cluster's: the cluster
 //     record (signing key, join token, gossip key), the node records, the
-//     images each node reports holding, and the request records. They
+//     images each node reports holding, the API tokens, and the request
+//     records. They
 //     describe machines that exist now; a backup's copy of them is at best
 //     stale, and for a backup of another cluster it is foreign.
 //   - desired state comes from the backup: every service, with its spec and
@@ -73,6 +74,9 @@ func mergeRestore(live *View, snap *memdb.MemDB, now time.Time) (*memdb.MemDB, R
 	}
 	for _, im := range live.Images() {
 		put(tableImages, im)
+	}
+	for _, tok := range live.ACLTokens() {
+		put(tableACL, tok)
 	}
 	if it, err := live.txn.Get(tableRequests, indexID); err == nil {
 		for o := it.Next(); o != nil; o = it.Next() {

@@ -232,6 +232,8 @@ func init() {
 		api.CmdReportTaskStatus: {(*FSM).applyReportTaskStatus, func() any { return new(ReportTaskStatusResult) }},
 		api.CmdReportImages:     {(*FSM).applyReportImages, func() any { return new(int) }},
 		api.CmdRemoveImage:      {(*FSM).applyRemoveImage, func() any { return new(int) }},
+		api.CmdCreateACLToken:   {(*FSM).applyCreateACLToken, func() any { return new(api.ACLToken) }},
+		api.CmdRevokeACLToken:   {(*FSM).applyRevokeACLToken, func() any { return new(api.ACLToken) }},
 	}
 }
 

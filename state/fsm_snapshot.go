@@ -34,6 +34,7 @@ type snapshotRecord struct {
 	Task    *api.Task      `json:"task,omitempty"`
 	Request *RequestRecord `json:"request,omitempty"`
 	Image   *api.Image     `json:"image,omitempty"`
+	Token   *api.ACLToken  `json:"acl_token,omitempty"`
 }
 
 // Snapshot is a point-in-time read transaction of the store.
@@ -76,6 +77,7 @@ func (s *Snapshot) write(w io.Writer) error {
 		{tableTasks, func(o any) snapshotRecord { return snapshotRecord{Task: o.(*api.Task)} }},
 		{tableRequests, func(o any) snapshotRecord { return snapshotRecord{Request: o.(*RequestRecord)} }},
 		{tableImages, func(o any) snapshotRecord { return snapshotRecord{Image: o.(*api.Image)} }},
+		{tableACL, func(o any) snapshotRecord { return snapshotRecord{Token: o.(*api.ACLToken)} }},
 	}
 	for _, t := range tables {
 		it, err := v.txn.Get(t.table, indexID)
@@ -164,6 +166,9 @@ func (r *snapshotRecord) row() (string, any, error) {
 	}
 	if r.Image != nil {
 		set, table, obj, id = set+1, tableImages, r.Image, r.Image.Ref
+	}
+	if r.Token != nil {
+		set, table, obj, id = set+1, tableACL, r.Token, r.Token.ID
 	}
 	switch {
 	case set != 1:

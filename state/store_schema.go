@@ -17,6 +17,7 @@ const (
 	tableTasks    = "tasks"
 	tableRequests = "requests"
 	tableImages   = "images"
+	tableACL      = "acl_tokens"
 )
 
 // Index names in the memdb schema.
@@ -27,6 +28,7 @@ const (
 	indexNode    = "node_id"
 	indexSlot    = "slot"
 	indexTime    = "time"
+	indexSecret  = "secret"
 	// indexUnplaced holds the tasks Allocate must place: active and not
 	// yet assigned.
 	indexUnplaced = "unplaced"
@@ -60,6 +62,11 @@ func schema() *memdb.DBSchema {
 		}},
 		tableImages: {Name: tableImages, Indexes: map[string]*memdb.IndexSchema{
 			indexID: {Name: indexID, Unique: true, Indexer: stringKey(func(o any) string { return o.(*api.Image).Ref })},
+		}},
+		tableACL: {Name: tableACL, Indexes: map[string]*memdb.IndexSchema{
+			indexID:     {Name: indexID, Unique: true, Indexer: stringKey(func(o any) string { return o.(*api.ACLToken).ID })},
+			indexName:   {Name: indexName, Unique: true, Indexer: stringKey(func(o any) string { return o.(*api.ACLToken).Name })},
+			indexSecret: {Name: indexSecret, Unique: true, Indexer: stringKey(func(o any) string { return o.(*api.ACLToken).SecretHash })},
 		}},
 		tableRequests: {Name: tableRequests, Indexes: map[string]*memdb.IndexSchema{
 			indexID:   {Name: indexID, Unique: true, Indexer: stringKey(func(o any) string { return o.(*RequestRecord).ID })},

@@ -124,3 +124,19 @@ func (v *View) Images() []*api.Image { return list[api.Image](v.txn, tableImages
 func (v *View) Image(ref string) (*api.Image, bool) {
 	return first[api.Image](v.txn, tableImages, indexID, ref)
 }
+
+// ACLTokens returns every API token, by ID.
+func (v *View) ACLTokens() []*api.ACLToken { return list[api.ACLToken](v.txn, tableACL, indexID) }
+
+// ACLTokenBySecretHash returns the token whose secret hashes to hash.
+func (v *View) ACLTokenBySecretHash(hash string) (*api.ACLToken, bool) {
+	return first[api.ACLToken](v.txn, tableACL, indexSecret, hash)
+}
+
+// ACLToken returns the token named, or with ID, ref.
+func (v *View) ACLToken(ref string) (*api.ACLToken, bool) {
+	if t, ok := first[api.ACLToken](v.txn, tableACL, indexName, ref); ok {
+		return t, true
+	}
+	return first[api.ACLToken](v.txn, tableACL, indexID, ref)
+}

@@ -61,7 +61,7 @@ good, --force-new-cluster on a survivor's data dir makes it the only voter. Sett
 			if err != nil {
 				return err
 			}
-			logger.Info("shoal agent serving the API on http://"+agent.APIAddr(), "node", cfg.Name, "node_id", agent.ID())
+			logger.Info("shoal agent serving the API on "+agent.Endpoints(), "node", cfg.Name, "node_id", agent.ID())
 			return agent.Run(ctx)
 		},
 	}
@@ -73,7 +73,8 @@ good, --force-new-cluster on a survivor's data dir makes it the only voter. Sett
 	f.StringVar(&flags.Advertise, "advertise", "", "IP address other nodes reach this one at (default: --bind, or the first non-loopback address)")
 	f.IntVar(&flags.GossipPort, "gossip-port", flags.GossipPort, "memberlist port (TCP and UDP)")
 	f.IntVar(&flags.P2PPort, "p2p-port", flags.P2PPort, "libp2p port (TCP)")
-	f.StringVar(&flags.APIAddr, "api-addr", flags.APIAddr, "HTTP API address (keep it on loopback unless it is firewalled)")
+	f.StringVar(&flags.APISocket, "api-socket", flags.APISocket, "local API socket; whoever can open it (root, group shoal) is an admin; \"\" turns it off")
+	f.StringVar(&flags.APIAddr, "api-addr", "", "also serve the API over TCP at HOST:PORT: HTTPS with the cluster CA, bearer token required")
 	f.StringArrayVar(&labels, "label", nil, "node label key=value (repeatable)")
 	f.BoolVar(&flags.Bootstrap, "bootstrap", false, "create a new cluster")
 	f.BoolVar(&flags.ForceNewCluster, "force-new-cluster", false, "after losing a majority of voters for good: restart this data dir's node as the only voter of its cluster, keeping its state")
@@ -152,6 +153,9 @@ func overlayFlags(cmd *cobra.Command, cfg, flags *node.Config, labels []string) 
 	}
 	if set("p2p-port") {
 		cfg.P2PPort = flags.P2PPort
+	}
+	if set("api-socket") {
+		cfg.APISocket = flags.APISocket
 	}
 	if set("api-addr") {
 		cfg.APIAddr = flags.APIAddr

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -171,12 +170,7 @@ func TestUsageErrorsAreOneLine(t *testing.T) {
 }
 
 func TestUnreachableAgent(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := "unix://" + t.TempDir() + "/none.sock"
 	env := &cliEnv{getenv: func(k string) string {
 		if k == "SHOAL_ADDR" {
 			return addr
@@ -195,7 +189,7 @@ func TestShoalAddrPicksTheAgent(t *testing.T) {
 	f := newFakeAPI(t)
 	env := &cliEnv{getenv: func(k string) string {
 		if k == "SHOAL_ADDR" {
-			return strings.TrimPrefix(f.srv.URL, "http://")
+			return f.addr
 		}
 		return ""
 	}, now: time.Now, poll: time.Millisecond}
@@ -252,5 +246,29 @@ func TestImageLsShowsFamiliarNames(t *testing.T) {
 	out, _, _ = f.cli("image", "ls", "-o", "json")
 	if !strings.Contains(out, `"ref": "docker.io/local/busybox:1"`) {
 		t.Fatalf("JSON lacks the full name:\n%s", out)
+	}
+}
+
+// TestAddressAndTrustErrorsAreOneLine: a plain-HTTP address, an https
+// address without a pinned CA or without a token are refused before any
+// request, each with a line that says what to pass.
+func TestAddressAndTrustErrorsAreOneLine(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--addr", "http://10.0.0.1:7948"}, `shoal: agent address "http://10.0.0.1:7948": agents serve TCP over HTTPS only; use https://HOST:PORT, or unix:///PATH for the local socket`},
+		{[]string{"--addr", "https://10.0.0.1:7948", "--token", "x"}, "shoal: https needs the cluster CA: pass --ca-cert FILE or --ca-fingerprint sha256:… (shoal cluster ca prints both)"},
+		{[]string{"--addr", "10.0.0.1:7948", "--ca-fingerprint", "sha256:" + strings.Repeat("ab", 32)}, "shoal: https://10.0.0.1:7948: the TCP API needs a token: pass --token, --token-file or $SHOAL_TOKEN"},
+		{[]string{"--addr", "unix://run/x.sock"}, `shoal: agent address "unix://run/x.sock": a unix socket needs an absolute path, unix:///PATH`},
+		{[]string{"--token-file", "/nonexistent/tok"}, "shoal: token file: /nonexistent/tok: no such file or directory"},
+	}
+	for _, tc := range cases {
+		env := &cliEnv{getenv: func(string) string { return "" }, now: time.Now, poll: time.Millisecond}
+		var out, errOut strings.Builder
+		code := runWith(append(tc.args, "service", "ls"), env, &out, &errOut)
+		if code != 1 || errOut.String() != tc.want+"\n" {
+			t.Errorf("%v: exit %d, stderr %q; want %q", tc.args, code, errOut.String(), tc.want)
+		}
 	}
 }

@@ -21,11 +21,12 @@ type fakeEvents struct {
 	status int
 	body   string
 	srv    *httptest.Server
+	addr   string
 }
 
 func newFakeEvents(t *testing.T, status int, body string) *fakeEvents {
 	f := &fakeEvents{status: status, body: body}
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.srv, f.addr = serveSocket(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.uris = append(f.uris, r.Method+" "+r.URL.RequestURI())
 		f.mu.Unlock()
@@ -44,7 +45,7 @@ func (f *fakeEvents) cli(args ...string) (string, string, int) {
 	env := &cliEnv{getenv: func(string) string { return "" }, stdin: strings.NewReader(""), now: func() time.Time { return fixedNow },
 		poll: time.Millisecond, tweak: func(c *api.Client) { c.Backoff = time.Millisecond }}
 	var out, errOut strings.Builder
-	code := runWith(append([]string{"--addr", f.srv.URL}, args...), env, &out, &errOut)
+	code := runWith(append([]string{"--addr", f.addr}, args...), env, &out, &errOut)
 	return out.String(), errOut.String(), code
 }
 

@@ -21,8 +21,9 @@ var fixedNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 // moves its tasks one step: new tasks start "starting" and then run; a
 // service whose constraints mention "nowhere" stays pending.
 type fakeAPI struct {
-	t   *testing.T
-	srv *httptest.Server
+	t    *testing.T
+	srv  *httptest.Server
+	addr string // the fake's address, as --addr takes it
 
 	mu       sync.Mutex
 	cluster  api.ClusterStatus
@@ -179,7 +180,7 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	mux.HandleFunc("GET /v1/services/{name}/logs", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, f.logs)
 	})
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.srv, f.addr = serveSocket(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.requests = append(f.requests, r.Method+" "+r.URL.RequestURI())
@@ -326,6 +327,6 @@ func (f *fakeAPI) cliIn(stdin string, args ...string) (string, string, int) {
 		tweak:  func(c *api.Client) { c.Backoff = time.Millisecond },
 	}
 	var out, errOut strings.Builder
-	code := runWith(append([]string{"--addr", f.srv.URL}, args...), env, &out, &errOut)
+	code := runWith(append([]string{"--addr", f.addr}, args...), env, &out, &errOut)
 	return out.String(), errOut.String(), code
 }

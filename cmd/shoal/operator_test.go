@@ -17,7 +17,8 @@ import (
 // three voters (n1 leads), and node n2 with three tasks that end one per
 // task listing once n2 drains.
 type opsFake struct {
-	srv *httptest.Server
+	srv  *httptest.Server
+	addr string
 
 	mu       sync.Mutex
 	leader   string
@@ -83,7 +84,7 @@ func newOpsFake(t *testing.T) *opsFake {
 		}
 		reply(w, f.tasks)
 	})
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.srv, f.addr = serveSocket(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		mux.ServeHTTP(w, r)
@@ -96,7 +97,7 @@ func (f *opsFake) cli(args ...string) (string, string, int) {
 	env := &cliEnv{getenv: func(string) string { return "" }, stdin: strings.NewReader(""),
 		now: func() time.Time { return fixedNow }, poll: time.Millisecond, tweak: func(c *api.Client) { c.Backoff = time.Millisecond }}
 	var out, errOut strings.Builder
-	code := runWith(append([]string{"--addr", f.srv.URL}, args...), env, &out, &errOut)
+	code := runWith(append([]string{"--addr", f.addr}, args...), env, &out, &errOut)
 	return out.String(), errOut.String(), code
 }
 

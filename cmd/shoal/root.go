@@ -13,10 +13,14 @@ import (
 // cliEnv is what the CLI commands share: where the agent is, the clock and
 // the input. Tests replace its parts.
 type cliEnv struct {
-	addr   string // --addr
-	getenv func(string) string
-	stdin  io.Reader
-	now    func() time.Time
+	addr string // --addr
+	// token, tokenFile, caCert and caFingerprint are the TCP API's
+	// credentials and trust (--token, --token-file, --ca-cert,
+	// --ca-fingerprint).
+	token, tokenFile, caCert, caFingerprint string
+	getenv                                  func(string) string
+	stdin                                   io.Reader
+	now                                     func() time.Time
 	// poll is how often waiting commands poll the API.
 	poll time.Duration
 	// tweak adjusts every client (tests shorten its backoff).
@@ -28,13 +32,15 @@ func defaultEnv() *cliEnv {
 }
 
 // client returns an API client for --addr, else $SHOAL_ADDR, else the
-// default address.
+// default address (the local socket), with the token and CA trust from
+// flags or the environment. A problem with them is reported by the
+// client's first call.
 func (e *cliEnv) client() *api.Client {
-	addr := e.addr
-	if addr == "" {
-		addr = e.getenv("SHOAL_ADDR")
+	cfg, err := e.clientConfig()
+	c := api.FailedClient(err)
+	if err == nil {
+		c = api.ClientFor(cfg)
 	}
-	c := api.NewClient(addr)
 	if e.tweak != nil {
 		e.tweak(c)
 	}
@@ -55,7 +61,12 @@ the other commands talk to an agent's HTTP API (--addr, $SHOAL_ADDR, or ` + api.
 		SilenceErrors:     true,
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 	}
-	root.PersistentFlags().StringVar(&e.addr, "addr", "", "agent API address HOST:PORT (default $SHOAL_ADDR or "+api.DefaultAPIAddr+")")
+	pf := root.PersistentFlags()
+	pf.StringVar(&e.addr, "addr", "", "agent API: unix:///PATH or https://HOST:PORT (default $SHOAL_ADDR or "+api.DefaultAPIAddr+")")
+	pf.StringVar(&e.token, "token", "", "API token for https:// addresses (default $SHOAL_TOKEN); visible in the process list: prefer --token-file")
+	pf.StringVar(&e.tokenFile, "token-file", "", "file holding the API token (default $SHOAL_TOKEN_FILE)")
+	pf.StringVar(&e.caCert, "ca-cert", "", "PEM file of the cluster CA, to trust an https:// agent (default $SHOAL_CA_CERT)")
+	pf.StringVar(&e.caFingerprint, "ca-fingerprint", "", "pin the cluster CA by fingerprint sha256:HEX, as `shoal cluster ca` prints it (default $SHOAL_CA_FINGERPRINT)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageErrorf(cmd, "%v", err)
 	})
@@ -69,6 +80,7 @@ the other commands talk to an agent's HTTP API (--addr, $SHOAL_ADDR, or ` + api.
 		newImageCommand(e),
 		newOperatorCommand(e),
 		newEventsCommand(e),
+		newACLCommand(e),
 	)
 	return root
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -16,14 +15,6 @@ import (
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/integration/harness"
 )
-
-// httpc is the harness's own HTTP client for raw requests (fault API,
-// consistent service reads, monitors); its idle connections are closed
-// before the leak check.
-var httpc = &http.Client{Transport: &http.Transport{
-	DialContext:         (&net.Dialer{Timeout: time.Second}).DialContext,
-	MaxIdleConnsPerHost: 4,
-}}
 
 // agent is one `shoal agent` process (across restarts) that the schedule
 // may pause, with an API client per workload client.
@@ -40,7 +31,6 @@ type agent struct {
 func newAgent(t testing.TB, root, name string) *agent {
 	a := &agent{Agent: harness.NewAgent(t, shoalBin, name, filepath.Join(root, name), "--runtime", "process", "--fault-injection"),
 		clients: map[string]*api.Client{}}
-	a.Client = httpc
 	return a
 }
 
@@ -118,7 +108,7 @@ func (a *agent) client(owner string) *api.Client {
 	defer a.mu.Unlock()
 	c := a.clients[owner]
 	if c == nil {
-		c = api.NewClient(a.APIAddr)
+		c = api.NewClient(a.Endpoint())
 		a.clients[owner] = c
 	}
 	return c

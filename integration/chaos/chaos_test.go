@@ -136,7 +136,9 @@ func runChaos(t *testing.T, c *cluster, run chaosRun) {
 	restartErr, restartTook := c.restartAll(logf)
 	// Tear down and look for leaks.
 	leaked := c.teardown(logf)
-	httpc.CloseIdleConnections()
+	for _, a := range c.agents {
+		a.HTTP().CloseIdleConnections()
+	}
 	goroutines, fds := settle(baseGoroutines, baseFDs)
 
 	// The report.

@@ -129,9 +129,9 @@ func TestRegressionRetriedDeleteAnswersNotFound(t *testing.T) {
 		t.Fatal(err)
 	}
 	del := func() error {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, "http://"+a.APIAddr+"/v1/services/gone", nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, a.URL("/v1/services/gone"), nil)
 		req.Header.Set(api.HeaderRequestID, "chaos-retried-delete")
-		resp, err := httpc.Do(req)
+		resp, err := a.HTTP().Do(req)
 		if err != nil {
 			return err
 		}

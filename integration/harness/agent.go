@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -20,7 +21,15 @@ type Agent struct {
 	DataDir    string
 	P2PPort    int
 	GossipPort int
-	APIAddr    string   // host:port of the HTTP API
+	// Socket is the agent's API socket (--api-socket), the harness's way
+	// in: it is an admin endpoint.
+	Socket string
+	// APIAddr is the HTTPS API's host:port when a test asks for one with
+	// --api-addr (NewAgent does not).
+	APIAddr string
+	// LegacyAddr is the plain-HTTP API of a release before 0.3 (see
+	// UseLegacyAPI); empty otherwise.
+	LegacyAddr string
 	Bin        string   // the shoal binary
 	Env        []string // extra environment (KEY=VALUE) of the agent process
 	Args       []string // the base arguments; Start appends its own
@@ -28,11 +37,12 @@ type Agent struct {
 	// runs Prefix[0] with Prefix[1:], Bin and the arguments. It must exec
 	// Bin in its own process so that signals reach the agent.
 	Prefix []string
-	Host   string       // the IP the agent listens on for p2p (P2PAddr)
-	Client *http.Client // for Get, Post and Do; nil is http.DefaultClient
+	Host   string // the IP the agent listens on for p2p (P2PAddr)
 
 	t      testing.TB
 	mu     sync.Mutex
+	http   *http.Client
+	httpTo string // what http dials, "network:addr"
 	cmd    *exec.Cmd
 	exited chan struct{}
 	log    bytes.Buffer
@@ -45,10 +55,34 @@ type Agent struct {
 func NewAgent(t testing.TB, bin, name, dataDir string, extra ...string) *Agent {
 	t.Helper()
 	a := &Agent{t: t, Name: name, DataDir: dataDir, Bin: bin, Host: "127.0.0.1",
-		P2PPort: FreePort(t), GossipPort: FreePort(t), APIAddr: fmt.Sprintf("127.0.0.1:%d", FreePort(t))}
+		P2PPort: FreePort(t), GossipPort: FreePort(t), Socket: socketPath(t, name)}
 	a.Args = append([]string{"agent", "--name", name, "--data-dir", dataDir, "--bind", "127.0.0.1",
-		"--p2p-port", fmt.Sprint(a.P2PPort), "--gossip-port", fmt.Sprint(a.GossipPort), "--api-addr", a.APIAddr}, extra...)
+		"--p2p-port", fmt.Sprint(a.P2PPort), "--gossip-port", fmt.Sprint(a.GossipPort), "--api-socket", a.Socket}, extra...)
+	for i := 0; i+1 < len(extra); i++ {
+		if extra[i] == "--api-addr" {
+			a.APIAddr = extra[i+1]
+		}
+	}
 	return a
+}
+
+// socketPath is a fresh, short API socket path (a unix socket path holds
+// at most 107 bytes; test data dirs can be longer).
+func socketPath(t testing.TB, name string) string {
+	dir, err := os.MkdirTemp("", "shoal-api-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return filepath.Join(dir, name+".sock")
+}
+
+// Endpoint is the agent's API address as the CLI takes it.
+func (a *Agent) Endpoint() string {
+	if a.LegacyAddr != "" {
+		return a.LegacyAddr
+	}
+	return "unix://" + a.Socket
 }
 
 // P2PAddr is the agent's libp2p address, the one others join.

@@ -22,7 +22,7 @@ func shAgent(t *testing.T, script string) *Agent {
 func TestNewAgentArgsNameItsPortsAndDataDir(t *testing.T) {
 	a := NewAgent(t, "shoal", "n7", "/d/n7", "--runtime", "process")
 	want := "agent --name n7 --data-dir /d/n7 --bind 127.0.0.1 --p2p-port " + strconv.Itoa(a.P2PPort) +
-		" --gossip-port " + strconv.Itoa(a.GossipPort) + " --api-addr " + a.APIAddr + " --runtime process"
+		" --gossip-port " + strconv.Itoa(a.GossipPort) + " --api-socket " + a.Socket + " --runtime process"
 	if got := strings.Join(a.Args, " "); got != want {
 		t.Fatalf("args\n got %s\nwant %s", got, want)
 	}
@@ -132,7 +132,7 @@ func TestPrefixRunsTheAgentUnderACommand(t *testing.T) {
 func TestCLITalksToTheAgentsAPI(t *testing.T) {
 	a := shAgent(t, "true")
 	out, err := a.CLI("-c", "echo $SHOAL_ADDR")
-	if err != nil || out != a.APIAddr+"\n" {
+	if err != nil || out != a.Endpoint()+"\n" {
 		t.Fatalf("out=%q err=%v", out, err)
 	}
 }

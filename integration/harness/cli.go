@@ -9,7 +9,7 @@ import (
 // returns its combined output.
 func (a *Agent) CLI(args ...string) (string, error) {
 	cmd := exec.Command(a.Bin, args...)
-	cmd.Env = append(os.Environ(), "SHOAL_ADDR="+a.APIAddr)
+	cmd.Env = append(os.Environ(), "SHOAL_ADDR="+a.Endpoint())
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

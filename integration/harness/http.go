@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -55,18 +56,14 @@ func (a *Agent) Do(ctx context.Context, method, path string, body, v any) error 
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+a.APIAddr+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, a.URL(path), rd)
 	if err != nil {
 		return err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	client := a.Client
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
+	resp, err := a.HTTP().Do(req)
 	if err != nil {
 		return &UnreachableError{Err: err}
 	}
@@ -80,6 +77,56 @@ func (a *Agent) Do(ctx context.Context, method, path string, body, v any) error 
 	}
 	return json.Unmarshal(data, v)
 }
+
+// HTTP is the agent's HTTP client: it reaches the agent's API socket
+// whatever host a URL names (see URL).
+func (a *Agent) HTTP() *http.Client {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	network, addr := "unix", a.Socket
+	if a.LegacyAddr != "" {
+		network, addr = "tcp", a.LegacyAddr
+	}
+	if a.http == nil || a.httpTo != network+":"+addr {
+		dialer := &net.Dialer{Timeout: time.Second}
+		a.http = &http.Client{Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return dialer.DialContext(ctx, network, addr)
+			},
+			MaxIdleConnsPerHost: 4,
+		}}
+		a.httpTo = network + ":" + addr
+	}
+	return a.http
+}
+
+// UseLegacyAPI makes the agent serve, and the harness reach, its API the
+// way releases before 0.3 did: plain HTTP on --api-addr, no socket. For
+// the rolling-upgrade test's old binary.
+func (a *Agent) UseLegacyAPI() {
+	a.LegacyAddr = fmt.Sprintf("127.0.0.1:%d", FreePort(a.t))
+	a.Args = replaceFlag(a.Args, "--api-socket", "--api-addr", a.LegacyAddr)
+}
+
+// UseSocketAPI undoes UseLegacyAPI.
+func (a *Agent) UseSocketAPI() {
+	a.Args = replaceFlag(a.Args, "--api-addr", "--api-socket", a.Socket)
+	a.LegacyAddr = ""
+}
+
+// replaceFlag replaces flag old and its value with flag new and value.
+func replaceFlag(args []string, old, new, value string) []string {
+	out := append([]string{}, args...)
+	for i := 0; i+1 < len(out); i++ {
+		if out[i] == old {
+			out[i], out[i+1] = new, value
+		}
+	}
+	return out
+}
+
+// URL is the URL of path on the agent's API socket, for HTTP.
+func (a *Agent) URL(path string) string { return "http://localhost" + path }
 
 // Status is GET /v1/cluster within timeout.
 func (a *Agent) Status(timeout time.Duration) (api.ClusterStatus, error) {

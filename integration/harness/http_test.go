@@ -5,28 +5,36 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/shoal-project/shoal/api"
 )
 
-// apiAgent is an agent whose API is srv.
-func apiAgent(srv *httptest.Server) *Agent {
-	return &Agent{Name: "n1", APIAddr: strings.TrimPrefix(srv.URL, "http://")}
+// apiServer serves h on a unix socket, as an agent's API.
+func apiServer(t *testing.T, h http.Handler) (*httptest.Server, *Agent) {
+	a := &Agent{Name: "n1", Socket: socketPath(t, "n1")}
+	ln, err := net.Listen("unix", a.Socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, a
 }
 
 func TestDoSendsJSONAndDecodesTheAnswer(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv, a := apiServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		json.NewEncoder(w).Encode(map[string]string{"method": r.Method, "path": r.URL.Path,
 			"type": r.Header.Get("Content-Type"), "body": string(body)})
 	}))
 	defer srv.Close()
-	a := apiAgent(srv)
 	var got map[string]string
 	if err := a.Post(context.Background(), "/v1/x", map[string]int{"n": 1}, &got); err != nil {
 		t.Fatal(err)
@@ -43,11 +51,11 @@ func TestDoSendsJSONAndDecodesTheAnswer(t *testing.T) {
 }
 
 func TestDoReportsStatusAndBodyOfAFailure(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv, a := apiServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such node", http.StatusNotFound)
 	}))
 	defer srv.Close()
-	err := apiAgent(srv).Get(context.Background(), "/v1/nodes/x", nil)
+	err := a.Get(context.Background(), "/v1/nodes/x", nil)
 	var he *HTTPError
 	if !errors.As(err, &he) || he.Status != 404 || err.Error() != "GET /v1/nodes/x: 404 no such node" {
 		t.Fatalf("err = %#v (%v)", err, err)
@@ -55,8 +63,7 @@ func TestDoReportsStatusAndBodyOfAFailure(t *testing.T) {
 }
 
 func TestStatusOfAnAgentThatIsNotThereIsUnreachable(t *testing.T) {
-	srv := httptest.NewServer(http.NotFoundHandler())
-	a := apiAgent(srv)
+	srv, a := apiServer(t, http.NotFoundHandler())
 	srv.Close()
 	_, err := a.Status(time.Second)
 	var ue *UnreachableError
@@ -66,7 +73,7 @@ func TestStatusOfAnAgentThatIsNotThereIsUnreachable(t *testing.T) {
 }
 
 func TestStatusDecodesTheClusterStatus(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv, a := apiServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1/cluster" {
 			http.NotFound(w, r)
 			return
@@ -74,7 +81,7 @@ func TestStatusDecodesTheClusterStatus(t *testing.T) {
 		json.NewEncoder(w).Encode(api.ClusterStatus{Leader: "n2"})
 	}))
 	defer srv.Close()
-	st, err := apiAgent(srv).Status(time.Second)
+	st, err := a.Status(time.Second)
 	if err != nil || st.Leader != "n2" {
 		t.Fatalf("st=%+v err=%v", st, err)
 	}
