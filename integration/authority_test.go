@@ -17,8 +17,10 @@ import (
 // TestMemberSpeaksOnlyForItself plays a member that joined with the token
 // and proposes over the node RPC what only the leader or another node may:
 // n2's task reported failed, every task lowered to shutdown, n1 marked
-// down, n1's record re-registered at the attacker's address. Each is
-// refused as forbidden, and the tasks keep running where they were.
+// down, n1's record re-registered at the attacker's address, and user
+// writes (a service, a removal, an admin API token) without a token.
+// Each is refused as forbidden, and the tasks keep running where they
+// were.
 func TestMemberSpeaksOnlyForItself(t *testing.T) {
 	c := startCluster(t, 2, "--runtime", "process")
 	if out, err := c.agents[0].CLI("service", "create", "victim", "--replicas", "2", "--max-per-node", "1", "--", "/bin/sleep", "1000"); err != nil {
@@ -70,6 +72,10 @@ func TestMemberSpeaksOnlyForItself(t *testing.T) {
 			{TaskID: before[0].ID, DesiredState: api.TaskShutdown}, {TaskID: before[1].ID, DesiredState: api.TaskShutdown}}})},
 		{"n1 marked down", command(api.CmdSetNodeStatus, api.SetNodeStatusPayload{NodeID: n1.ID, Status: api.NodeDown})},
 		{"n1 re-registered elsewhere", command(api.CmdRegisterNode, api.RegisterNodePayload{Node: hijacked})},
+		// User writes need a voter's API or the caller's API token.
+		{"a service created by a plain member", command(api.CmdCreateService, api.CreateServicePayload{Spec: api.ServiceSpec{Name: "rogue", Replicas: 1, Command: []string{"/bin/true"}}})},
+		{"the victim removed by a plain member", command(api.CmdRemoveService, api.RemoveServicePayload{Name: "victim"})},
+		{"an admin API token minted by a plain member", command(api.CmdCreateACLToken, api.CreateACLTokenPayload{Name: "rogue", Role: api.ACLAdmin, SecretHash: api.SecretHash(api.NewAPIToken())})},
 	}
 	for _, f := range forged {
 		err := rogue.Propose(f.cmd)

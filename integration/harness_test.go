@@ -59,7 +59,14 @@ func startClusterWith(t testing.TB, n int, extra func(name string) []string, bin
 		if len(bin) > 0 {
 			a.UseLegacyAPI()
 		}
-		a.Start("--join", first.P2PAddr(), "--token", c.token)
+		if len(bin) > 0 {
+			a.Start("--join", first.P2PAddr(), "--token", c.token) // 0.2 reads no $SHOAL_JOIN_TOKEN
+		} else {
+			// As an operator should: the token in the environment, not in
+			// the command line every local user can read.
+			a.Env = append(a.Env, "SHOAL_JOIN_TOKEN="+c.token)
+			a.Start("--join", first.P2PAddr())
+		}
 		c.agents = append(c.agents, a)
 	}
 	c.waitMembers(n)

@@ -47,7 +47,20 @@ func TestMetricsScrapedByPrometheus(t *testing.T) {
 		}
 	}
 
-	promAddr := startPrometheus(t, promBin, c.agents)
+	// Prometheus scrapes over HTTPS, trusting the cluster CA, with a
+	// read-only API token.
+	dir := t.TempDir()
+	ca, err := c.agents[0].CLI("cluster", "ca")
+	if err != nil {
+		t.Fatalf("cluster ca: %v %s", err, ca)
+	}
+	tok, err := c.agents[0].CLI("acl", "token", "create", "--name", "prometheus", "--role", "read-only", "-q")
+	if err != nil {
+		t.Fatalf("token: %v %s", err, tok)
+	}
+	os.WriteFile(filepath.Join(dir, "ca.pem"), []byte(ca), 0o644)
+	os.WriteFile(filepath.Join(dir, "token"), []byte(strings.TrimSpace(tok)), 0o600)
+	promAddr := startPrometheus(t, promBin, c.agents, filepath.Join(dir, "ca.pem"), filepath.Join(dir, "token"))
 	harness.WaitFor(t, 60*time.Second, "Prometheus to hold the leader's commit index from all 3 targets", func() (bool, string) {
 		var st api.ClusterStatus
 		out, err := c.agents[0].CLI("cluster", "status", "-o", "json")
@@ -82,8 +95,8 @@ func fetchMetrics(t *testing.T, a *agentProc) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+a.APIAddr+"/metrics", nil)
-	resp, err := http.DefaultClient.Do(req)
+	req, _ := http.NewRequestWithContext(ctx, "GET", a.URL("/metrics"), nil)
+	resp, err := a.HTTP().Do(req)
 	if err != nil {
 		t.Fatalf("%s /metrics: %v", a.Name, err)
 	}
@@ -100,15 +113,18 @@ func fetchMetrics(t *testing.T, a *agentProc) string {
 
 // startPrometheus runs prometheus on a free port with its own config and
 // storage under the test's temp dir, scraping agents every second, and
-// returns its address once it is ready.
-func startPrometheus(t *testing.T, bin string, agents []*agentProc) string {
+// returns its address once it is ready. It scrapes over HTTPS, trusting
+// the CA in caFile, with the bearer token in tokenFile.
+func startPrometheus(t *testing.T, bin string, agents []*agentProc, caFile, tokenFile string) string {
 	t.Helper()
 	dir := t.TempDir()
 	var targets []string
 	for _, a := range agents {
 		targets = append(targets, strconv.Quote(a.APIAddr))
 	}
-	cfg := fmt.Sprintf("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: shoal\n    static_configs:\n      - targets: [%s]\n", strings.Join(targets, ", "))
+	cfg := fmt.Sprintf("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: shoal\n    scheme: https\n"+
+		"    tls_config:\n      ca_file: %s\n    authorization:\n      credentials_file: %s\n    static_configs:\n      - targets: [%s]\n",
+		caFile, tokenFile, strings.Join(targets, ", "))
 	cfgPath := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

@@ -31,7 +31,7 @@ type apiServer struct {
 
 func newAPIServer(a *Agent, socket, tcp net.Listener) *apiServer {
 	s := &apiServer{agent: a, socket: socket, tcp: tcp, mux: http.NewServeMux(), streams: newStreamLimits(maxStreamsPerSource, maxStreams)}
-	s.srv = &http.Server{Handler: a.metrics.instrument(browserGuard(a.apiDNSNames, s.mux)), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	s.srv = &http.Server{Handler: a.metrics.instrument(s.mux), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ConnContext: withEndpoint}
 	s.route("GET /v1/cluster", api.ACLReadOnly, s.getCluster)
 	s.route("GET /v1/nodes", api.ACLReadOnly, s.listNodes)

@@ -90,7 +90,8 @@ func authorize(c caller, need api.ACLRole, r *http.Request) *api.Error {
 }
 
 // guard authenticates and authorizes a request for a route that needs
-// role need, logs writes, and runs next as the caller.
+// role need, refuses what only a browser sends (checkBrowser), logs
+// writes, and runs next as the caller.
 func (s *apiServer) guard(need api.ACLRole, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := socketCaller
@@ -103,6 +104,10 @@ func (s *apiServer) guard(need api.ACLRole, next http.Handler) http.Handler {
 			}
 		}
 		if err := authorize(c, need, r); err != nil {
+			writeError(w, err)
+			return
+		}
+		if err := checkBrowser(r, s.agent.apiDNSNames); err != nil {
 			writeError(w, err)
 			return
 		}

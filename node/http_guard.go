@@ -9,29 +9,19 @@ import (
 	"github.com/shoal-project/shoal/api"
 )
 
-// browserGuard refuses what only a web browser would send, so that a page
-// the operator visits cannot drive the API (cross-site requests, DNS
-// rebinding): any request with an Origin header (the API serves no pages;
-// browsers add Origin to every cross-site write), any request whose Host
-// is a name other than localhost (a rebinding page reaches loopback under
-// its own DNS name; the CLI addresses agents by IP), and any request with
-// a body whose Content-Type a page may send without a CORS preflight
-// (text/plain, forms) or none at all. Writes with a body must be
-// application/json, or application/x-tar for an image upload.
+// checkBrowser returns why r is refused, or nil: it refuses what only a
+// web browser would send, so that a page the operator visits cannot drive
+// the API (cross-site requests, DNS rebinding): any request with an
+// Origin header (the API serves no pages; browsers add Origin to every
+// cross-site write), any request whose Host is a name other than
+// localhost or, on the HTTPS endpoint, one of the node's own names
+// (names; a rebinding page reaches the API under its own DNS name), and
+// any request with a body whose Content-Type a page may send without a
+// CORS preflight (text/plain, forms) or none at all. Writes with a body
+// must be application/json, or application/x-tar for an image upload.
 //
-// names returns the node's own DNS names. This is not authentication: it
-// closes the browser's way in; tokens and the socket's mode do the rest.
-func browserGuard(names func() []string, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := checkBrowser(r, names); err != nil {
-			writeError(w, err)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// checkBrowser returns why r is refused, or nil.
+// This is not authentication: it closes the browser's way in; tokens and
+// the socket's mode do the rest.
 func checkBrowser(r *http.Request, names func() []string) *api.Error {
 	if o := r.Header.Get("Origin"); o != "" {
 		return api.Errorf(api.CodeForbidden, "requests from web pages are refused (Origin %q)", o)

@@ -2,7 +2,6 @@ package node
 
 import (
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -52,9 +51,12 @@ func TestBrowserGuard(t *testing.T) {
 			if c.origin != "" {
 				r.Header.Set("Origin", c.origin)
 			}
-			reached := false
+			err := checkBrowser(r, func() []string { return []string{"n1"} })
+			reached := err == nil
 			w := httptest.NewRecorder()
-			browserGuard(func() []string { return []string{"n1"} }, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true })).ServeHTTP(w, r)
+			if err != nil {
+				writeError(w, err)
+			}
 			switch {
 			case c.want == "" && !reached:
 				t.Fatalf("refused with %d %s", w.Code, w.Body)

@@ -48,7 +48,11 @@ func (s *apiServer) transferLeadership(r *http.Request) (any, error) {
 	if from == "" {
 		return nil, api.Errorf(api.CodeNoLeader, "no leader is known yet")
 	}
-	if err := a.callLeader(ctx, rpcTransferLeadership, transferRequest{To: target, From: from}, &reply); err != nil {
+	treq := transferRequest{To: target, From: from}
+	if c, ok := callerOf(r.Context()); ok {
+		treq.APIToken = c.Secret
+	}
+	if err := a.callLeader(ctx, rpcTransferLeadership, treq, &reply); err != nil {
 		return nil, err
 	}
 	out := api.TransferLeadershipResponse{Previous: a.nodeName(reply.Previous)}

@@ -22,6 +22,9 @@ import (
 type transferRequest struct {
 	To   string `json:"to,omitempty"`
 	From string `json:"from,omitempty"`
+	// APIToken is the caller's API token, checked by the leader as for a
+	// forwarded write (see authorizeUserWrite); "" from a voter's socket.
+	APIToken string `json:"api_token,omitempty"`
 }
 
 // transferReply is the leader's answer: who led when it was asked, in
@@ -34,7 +37,7 @@ type transferReply struct {
 }
 
 // handleOperatorRPC serves the leader side of the operator requests.
-func (a *Agent) handleOperatorRPC(method rpcMethod, body json.RawMessage) (any, error) {
+func (a *Agent) handleOperatorRPC(from string, method rpcMethod, body json.RawMessage) (any, error) {
 	if !a.cons.IsLeader() {
 		return nil, api.Errorf(api.CodeNoLeader, "not the leader (leader is %s)", a.leaderID())
 	}
@@ -45,6 +48,12 @@ func (a *Agent) handleOperatorRPC(method rpcMethod, body json.RawMessage) (any, 
 		var req transferRequest
 		if err := json.Unmarshal(body, &req); err != nil {
 			return nil, api.Errorf(api.CodeInvalid, "bad request: %v", err)
+		}
+		if from != a.ID() {
+			p := proposal{From: from, FromVoter: a.isVoter(from), APIToken: req.APIToken, Cmd: api.Command{Type: "operator.transferLeadership"}, Now: time.Now()}
+			if err := authorizeUserWrite(p, api.ACLAdmin, a.store().View()); err != nil {
+				return nil, err
+			}
 		}
 		if req.From != "" && req.From != a.ID() {
 			return transferReply{Previous: req.From, Term: a.cons.Term(), Already: true}, nil
@@ -88,7 +97,7 @@ func (a *Agent) callLeader(ctx context.Context, method rpcMethod, req, reply any
 
 func (a *Agent) callLeaderOnce(ctx context.Context, method rpcMethod, body json.RawMessage, reply any) error {
 	if a.cons.IsLeader() {
-		v, err := a.handleOperatorRPC(method, body)
+		v, err := a.handleOperatorRPC(a.ID(), method, body)
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,16 @@ import (
 	"github.com/shoal-project/shoal/api"
 )
 
+// proposeRequest is a forwarded write: the command, and the API token of
+// the user it is forwarded for (absent for the local socket's admin and
+// for the node's own reports). The token travels only over the
+// authenticated, encrypted libp2p stream and never enters the log. An
+// older build sends the bare command, which decodes the same.
+type proposeRequest struct {
+	api.Command
+	APIToken string `json:"api_token,omitempty"`
+}
+
 // proposeReply is the leader's answer to a forwarded write.
 type proposeReply struct {
 	Value json.RawMessage `json:"value,omitempty"`
@@ -84,7 +94,11 @@ func (a *Agent) submitOnce(ctx context.Context, cmd api.Command) (proposeReply, 
 	var reply proposeReply
 	callCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := a.call(callCtx, id, rpcPropose, cmd, &reply); err != nil {
+	req := proposeRequest{Command: cmd}
+	if c, ok := callerOf(ctx); ok {
+		req.APIToken = c.Secret
+	}
+	if err := a.call(callCtx, id, rpcPropose, req, &reply); err != nil {
 		return proposeReply{}, err
 	}
 	return reply, nil
@@ -239,18 +253,19 @@ func (a *Agent) handleRPC(ctx context.Context, from peer.ID, name string, body j
 	}
 	switch method {
 	case rpcPropose:
-		var cmd api.Command
-		if err := json.Unmarshal(body, &cmd); err != nil {
+		var req proposeRequest
+		if err := json.Unmarshal(body, &req); err != nil {
 			return nil, api.Errorf(api.CodeInvalid, "bad command: %v", err)
 		}
 		if !a.cons.IsLeader() {
 			return nil, api.Errorf(api.CodeNoLeader, "not the leader (leader is %s)", a.leaderID())
 		}
-		if err := authorizeProposal(from.String(), cmd, a.store().View()); err != nil {
-			a.log.Warn("proposal refused", "from", api.ShortID(from.String()), "command", cmd.Type, "err", err)
+		p := proposal{From: from.String(), FromVoter: a.isVoter(from.String()), APIToken: req.APIToken, Cmd: req.Command, Now: time.Now()}
+		if err := authorizeProposal(p, a.store().View()); err != nil {
+			a.log.Warn("proposal refused", "from", api.ShortID(from.String()), "command", req.Type, "err", err)
 			return nil, err
 		}
-		return a.proposeAsLeader(ctx, cmd)
+		return a.proposeAsLeader(ctx, req.Command)
 	case rpcLeader:
 		id, term := a.leaderTerm()
 		return leaderReply{LeaderID: id, Term: term}, nil
@@ -265,7 +280,7 @@ func (a *Agent) handleRPC(ctx context.Context, from peer.ID, name string, body j
 	case rpcStatus:
 		return statusReply{AppliedIndex: a.store().AppliedIndex()}, nil
 	case rpcRaftPeers, rpcTransferLeadership:
-		return a.handleOperatorRPC(method, body)
+		return a.handleOperatorRPC(from.String(), method, body)
 	case rpcRemoveImage:
 		var req removeImageRequest
 		if err := json.Unmarshal(body, &req); err != nil {

@@ -136,3 +136,18 @@ func (a *Agent) awaitVoterGrowth(ctx context.Context) {
 		}
 	}
 }
+
+// isVoter reports whether id is a voter in this node's view of the Raft
+// configuration (the leader's is the current one).
+func (a *Agent) isVoter(id string) bool {
+	servers, err := a.cons.Servers()
+	if err != nil {
+		return false
+	}
+	for _, s := range servers {
+		if s.ID == id {
+			return s.Voter
+		}
+	}
+	return false
+}

@@ -73,6 +73,11 @@ func socketPath(t testing.TB, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Traversable by everyone, so that the socket's own mode is what
+	// decides who may connect (as under /run/shoal).
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	return filepath.Join(dir, name+".sock")
 }
