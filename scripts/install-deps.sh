@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the containerd runtime tests need (containerd, runc,
 # docker-registry), what the chaos test's real partitions need (nft) and
-# what the metrics test needs (prometheus, promtool) with apt-get, only when
+# what the metrics test needs (prometheus, promtool) and the API tests'
+# clients (curl, setpriv) with apt-get, only when
 # a binary is missing. The packaged prometheus service is not left running:
 # the metrics test runs its own server on a free port.
 set -euo pipefail
@@ -13,8 +14,10 @@ command -v runc >/dev/null || missing+=(runc)
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v nft >/dev/null || missing+=(nftables)
 command -v promtool >/dev/null || missing+=(prometheus)
+command -v curl >/dev/null || missing+=(curl)
+command -v setpriv >/dev/null || missing+=(util-linux)
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: containerd, runc, docker-registry, nft and prometheus are installed"
+  echo "install-deps: containerd, runc, docker-registry, nft, prometheus, curl and setpriv are installed"
   exit 0
 fi
 SUDO=
