@@ -2,8 +2,11 @@ package api
 
 import "time"
 
-// HTTP API, served by every node on its API address (loopback by default).
-// All bodies are JSON. Writes may carry a request ID in the X-Request-ID
+// HTTP API, served by every node on its local unix socket (admin) and,
+// with --api-addr, over HTTPS where every request carries an API token
+// (Authorization: Bearer shoal_…); each route needs a role (admin,
+// operator, read-only: node/http*.go, apiServer.handle). All bodies are
+// JSON. Writes may carry a request ID in the X-Request-ID
 // header; a retried write with the same ID applies once. Reads are served
 // from the local replica; add ?consistent=true for a leader-verified read.
 //
@@ -32,6 +35,11 @@ import "time"
 //	DELETE /v1/images/{ref...}            (from every node that holds it)
 //	POST   /v1/debug/faults               node.FaultRequest (agent started with --fault-injection)
 //	GET    /metrics                       Prometheus text format
+//	GET    /v1/cluster/ca                 ClusterCA
+//	GET    /v1/acl/tokens                 []ACLTokenInfo
+//	POST   /v1/acl/tokens                 CreateACLTokenRequest -> CreateACLTokenResponse (the secret, once)
+//	DELETE /v1/acl/tokens/{name-or-id}    ACLTokenInfo
+//	GET    /v1/acl/whoami                 WhoAmI
 const (
 	// HeaderRequestID carries a client-chosen request ID for idempotent writes.
 	HeaderRequestID = "X-Request-ID"

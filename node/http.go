@@ -66,7 +66,7 @@ type handlerFunc func(r *http.Request) (any, error)
 // route serves pattern with a JSON handler for callers whose role allows
 // need.
 func (s *apiServer) route(pattern string, need api.ACLRole, h handlerFunc) {
-	s.handle(pattern, need, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.handle(pattern, need, withDeadlines(requestReadTimeout, requestWriteTimeout, func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, api.MaxRequestBody)
 		if r.URL.Query().Get("consistent") == "true" && r.Method == http.MethodGet {
 			if err := s.agent.consistentRead(r.Context()); err != nil {
@@ -81,6 +81,29 @@ func (s *apiServer) route(pattern string, need api.ACLRole, h handlerFunc) {
 		}
 		writeJSON(w, v)
 	}))
+}
+
+// Per-request timeouts. The server itself bounds only the header read
+// and idle connections, because log and event streams stay open for as
+// long as their client does (their number is bounded instead, see
+// streamLimits). JSON requests get requestReadTimeout to send their body
+// and requestWriteTimeout to be answered (a consistent read or a write
+// waits for the leader); uploads and snapshots get transferTimeout.
+const (
+	requestReadTimeout  = time.Minute
+	requestWriteTimeout = 2 * time.Minute
+	transferTimeout     = 15 * time.Minute
+)
+
+// withDeadlines sets a request's read and write deadlines before h runs.
+func withDeadlines(read, write time.Duration, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		now := time.Now()
+		rc.SetReadDeadline(now.Add(read))
+		rc.SetWriteDeadline(now.Add(write))
+		h(w, r)
+	}
 }
 
 // writeJSON writes v as indented JSON.

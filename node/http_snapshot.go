@@ -11,8 +11,8 @@ import (
 // routeSnapshot adds the snapshot endpoints: GET /v1/snapshot returns a
 // snapshot file; POST /v1/snapshot/restore takes one.
 func (s *apiServer) routeSnapshot() {
-	s.handle("GET /v1/snapshot", api.ACLAdmin, http.HandlerFunc(s.saveSnapshot))
-	s.handle("POST /v1/snapshot/restore", api.ACLAdmin, http.HandlerFunc(s.restoreSnapshot))
+	s.handle("GET /v1/snapshot", api.ACLAdmin, withDeadlines(transferTimeout, transferTimeout, s.saveSnapshot))
+	s.handle("POST /v1/snapshot/restore", api.ACLAdmin, withDeadlines(transferTimeout, transferTimeout, s.restoreSnapshot))
 }
 
 func (s *apiServer) saveSnapshot(w http.ResponseWriter, r *http.Request) {

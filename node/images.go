@@ -96,7 +96,7 @@ func shortDigest(d string) string {
 func (s *apiServer) routeImages() {
 	s.route("GET /v1/images", api.ACLReadOnly, s.listImages)
 	s.route("DELETE /v1/images/{ref...}", api.ACLOperator, s.removeImage)
-	s.handle("POST /v1/images", api.ACLOperator, http.HandlerFunc(s.loadImage))
+	s.handle("POST /v1/images", api.ACLOperator, withDeadlines(transferTimeout, transferTimeout, s.loadImage))
 }
 
 func (s *apiServer) listImages(r *http.Request) (any, error) {
