@@ -43,6 +43,10 @@ const (
 	// (protocol 5).
 	CmdCreateACLToken CommandType = "acl.createToken" // CreateACLTokenPayload
 	CmdRevokeACLToken CommandType = "acl.revokeToken" // RevokeACLTokenPayload
+
+	// CmdCreateSecret and CmdRemoveSecret manage secrets (protocol 5).
+	CmdCreateSecret CommandType = "secret.create" // CreateSecretPayload
+	CmdRemoveSecret CommandType = "secret.remove" // RemoveSecretPayload
 )
 
 // Command is one entry in the Raft log. The leader stamps Time (and any IDs

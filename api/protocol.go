@@ -26,7 +26,9 @@ import (
 //
 // Protocols: 1 up to commit 8f4685b; 2 adds graceful restarts
 // (node.restarting); 3 adds drain deadlines (node.update's drain_deadline,
-// task.write's stop_deadline).
+// task.write's stop_deadline); 4 adds containers' seccomp setting and the
+// token rotation on node removal; 5 adds API tokens (acl.*), secrets
+// (secret.*, services' secrets).
 const ProtocolVersion = 5
 
 // commandProtocol lists the command types newer than protocol 1.
@@ -34,6 +36,8 @@ var commandProtocol = map[CommandType]int{
 	CmdNodeRestarting: 2,
 	CmdCreateACLToken: 5,
 	CmdRevokeACLToken: 5,
+	CmdCreateSecret:   5,
+	CmdRemoveSecret:   5,
 }
 
 // fieldProtocol lists payload fields newer than their command: a command
@@ -50,6 +54,9 @@ var fieldProtocol = []struct {
 	{CmdUpdateService, `"seccomp"`, 4},
 	{CmdWriteTasks, `"seccomp"`, 4},
 	{CmdRemoveNode, `"token_nonce"`, 4},
+	{CmdCreateService, `"secrets"`, 5},
+	{CmdUpdateService, `"secrets"`, 5},
+	{CmdWriteTasks, `"secrets"`, 5},
 }
 
 // ProtocolOf is the protocol a node must speak to apply cmd.

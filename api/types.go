@@ -121,11 +121,14 @@ type Cluster struct {
 	TokenRotatedAt time.Time `json:"token_rotated_at"`
 	// GossipKey encrypts memberlist traffic (32 bytes, AES-256-GCM).
 	GossipKey []byte `json:"gossip_key,omitempty"`
+	// DataKey seals secrets (32 bytes, AES-256-GCM); created with the
+	// cluster's first secret.
+	DataKey []byte `json:"data_key,omitempty"`
 }
 
 // Redacted returns a copy of c without its secrets, fit for the API.
 func (c Cluster) Redacted() Cluster {
-	c.SigningKey, c.TokenNonce, c.JoinSecretHash, c.GossipKey = nil, nil, nil, nil
+	c.SigningKey, c.TokenNonce, c.JoinSecretHash, c.GossipKey, c.DataKey = nil, nil, nil, nil, nil
 	return c
 }
 

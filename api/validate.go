@@ -260,6 +260,20 @@ func (s *ServiceSpec) validateLimits() string {
 	case s.Seccomp != "" && s.Seccomp != SeccompUnconfined:
 		return fmt.Sprintf("spec.seccomp: %q is not a profile Shoal knows (leave it unset for the default, or %q)", s.Seccomp, SeccompUnconfined)
 	}
+	return s.validateSecrets()
+}
+
+func (s *ServiceSpec) validateSecrets() string {
+	seen := map[string]bool{}
+	for i, name := range s.Secrets {
+		if err := ValidSecretName(name); err != nil {
+			return fmt.Sprintf("spec.secrets[%d]: %v", i, err)
+		}
+		if seen[name] {
+			return fmt.Sprintf("spec.secrets[%d]: secret %q is named twice", i, name)
+		}
+		seen[name] = true
+	}
 	return ""
 }
 

@@ -51,6 +51,9 @@ type Agent struct {
 
 	executor *executor.Executor
 	faults   *faultState
+	// secretMu serialises the leader's secret creations (see
+	// proposeAsLeader).
+	secretMu sync.Mutex
 	// containerd is the containerd runtime, with image sharing (nil when
 	// the node does not run containers).
 	containerd *sharingRuntime

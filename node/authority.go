@@ -45,6 +45,8 @@ var userCommandRole = map[api.CommandType]api.ACLRole{
 	api.CmdRotateToken:    api.ACLAdmin,
 	api.CmdCreateACLToken: api.ACLAdmin,
 	api.CmdRevokeACLToken: api.ACLAdmin,
+	api.CmdCreateSecret:   api.ACLAdmin,
+	api.CmdRemoveSecret:   api.ACLAdmin,
 }
 
 // proposal is a forwarded write as the leader checks it.

@@ -49,6 +49,7 @@ func newAPIServer(a *Agent, socket, tcp net.Listener) *apiServer {
 	s.routeEvents()
 	s.routeMetrics()
 	s.routeACL()
+	s.routeSecrets()
 	s.handle("/", api.ACLReadOnly, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	}))

@@ -44,6 +44,17 @@ func (a *Agent) handleOperatorRPC(from string, method rpcMethod, body json.RawMe
 	switch method {
 	case rpcRaftPeers:
 		return a.localRaftPeers()
+	case rpcSecret:
+		var req secretRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			return nil, api.Errorf(api.CodeInvalid, "bad request: %v", err)
+		}
+		data, err := releaseSecret(from, req, a.store().View())
+		if err != nil {
+			a.log.Warn("secret refused", "from", api.ShortID(from), "secret", req.Name, "task", req.TaskID, "err", errorMessage(err))
+			return nil, err
+		}
+		return secretReply{Data: data}, nil
 	case rpcTransferLeadership:
 		var req transferRequest
 		if err := json.Unmarshal(body, &req); err != nil {

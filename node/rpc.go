@@ -31,6 +31,9 @@ const (
 	rpcTransferLeadership rpcMethod = "transferLeadership"
 	// rpcRemoveImage asks a node to remove an image it holds.
 	rpcRemoveImage rpcMethod = "removeImage"
+	// rpcSecret asks the leader for a secret's plaintext for one of the
+	// sender's tasks (secretRequest, secretReply).
+	rpcSecret rpcMethod = "secret"
 )
 
 // call sends one node RPC to peer to.

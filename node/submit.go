@@ -113,6 +113,12 @@ func (a *Agent) proposeAsLeader(ctx context.Context, cmd api.Command) (proposeRe
 	if err := admitServiceWrite(a.cfg.Limits, a.store().View(), cmd); err != nil {
 		return proposeReply{}, err
 	}
+	if cmd.Type == api.CmdCreateSecret {
+		// One at a time: the cluster's first secret creates its data key,
+		// and a second one must be sealed under that same key.
+		a.secretMu.Lock()
+		defer a.secretMu.Unlock()
+	}
 	if err := a.stamp(&cmd); err != nil {
 		return proposeReply{}, err
 	}
@@ -158,6 +164,12 @@ func (a *Agent) stamp(cmd *api.Command) error {
 			return setPayload(cmd, p)
 		}
 		return nil
+	case api.CmdCreateSecret:
+		c, ok := a.store().Cluster()
+		if !ok {
+			return api.Errorf(api.CodeUnavailable, "the cluster record is not applied yet")
+		}
+		return stampSecret(cmd, c)
 	case api.CmdCreateACLToken:
 		var p api.CreateACLTokenPayload
 		if err := json.Unmarshal(cmd.Payload, &p); err != nil {
@@ -279,7 +291,7 @@ func (a *Agent) handleRPC(ctx context.Context, from peer.ID, name string, body j
 		return readIndexReply{Index: a.store().AppliedIndex()}, nil
 	case rpcStatus:
 		return statusReply{AppliedIndex: a.store().AppliedIndex()}, nil
-	case rpcRaftPeers, rpcTransferLeadership:
+	case rpcRaftPeers, rpcTransferLeadership, rpcSecret:
 		return a.handleOperatorRPC(from.String(), method, body)
 	case rpcRemoveImage:
 		var req removeImageRequest

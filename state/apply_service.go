@@ -39,6 +39,9 @@ func (f *FSM) applyCreateService(txn *memdb.Txn, cmd *api.Command) (any, *api.Er
 	if err := validateSpec(&p.Spec); err != nil {
 		return nil, err
 	}
+	if name := missingSecret(txn, &p.Spec); name != "" {
+		return nil, api.Errorf(api.CodeInvalid, "service %q: secret %q does not exist (shoal secret create)", p.Spec.Name, name)
+	}
 	if _, ok := serviceByNameTxn(txn, p.Spec.Name); ok {
 		return nil, api.Errorf(api.CodeConflict, "service %q already exists", p.Spec.Name)
 	}
@@ -65,6 +68,9 @@ func (f *FSM) applyUpdateService(txn *memdb.Txn, cmd *api.Command) (any, *api.Er
 	}
 	if err := validateSpec(&p.Spec); err != nil {
 		return nil, err
+	}
+	if name := missingSecret(txn, &p.Spec); name != "" {
+		return nil, api.Errorf(api.CodeInvalid, "service %q: secret %q does not exist (shoal secret create)", p.Spec.Name, name)
 	}
 	old, ok := serviceByNameTxn(txn, p.Name)
 	if !ok {

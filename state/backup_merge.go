@@ -36,7 +36,8 @@ func MergeRestore(live *View, b *Backup, now time.Time) ([]byte, RestoreSummary,
 //
 //   - identity and membership stay the running cluster's: the cluster
 //     record (signing key, join token, gossip key), the node records, the
-//     images each node reports holding, the API tokens, and the request
+//     images each node reports holding, the API tokens, the secrets
+//     (sealed under the running cluster's data key), and the request
 //     records. They
 //     describe machines that exist now; a backup's copy of them is at best
 //     stale, and for a backup of another cluster it is foreign.
@@ -77,6 +78,9 @@ func mergeRestore(live *View, snap *memdb.MemDB, now time.Time) (*memdb.MemDB, R
 	}
 	for _, tok := range live.ACLTokens() {
 		put(tableACL, tok)
+	}
+	for _, sec := range live.Secrets() {
+		put(tableSecrets, sec)
 	}
 	if it, err := live.txn.Get(tableRequests, indexID); err == nil {
 		for o := it.Next(); o != nil; o = it.Next() {

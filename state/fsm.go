@@ -234,6 +234,8 @@ func init() {
 		api.CmdRemoveImage:      {(*FSM).applyRemoveImage, func() any { return new(int) }},
 		api.CmdCreateACLToken:   {(*FSM).applyCreateACLToken, func() any { return new(api.ACLToken) }},
 		api.CmdRevokeACLToken:   {(*FSM).applyRevokeACLToken, func() any { return new(api.ACLToken) }},
+		api.CmdCreateSecret:     {(*FSM).applyCreateSecret, func() any { return new(api.SecretInfo) }},
+		api.CmdRemoveSecret:     {(*FSM).applyRemoveSecret, func() any { return new(api.SecretInfo) }},
 	}
 }
 

@@ -35,6 +35,7 @@ type snapshotRecord struct {
 	Request *RequestRecord `json:"request,omitempty"`
 	Image   *api.Image     `json:"image,omitempty"`
 	Token   *api.ACLToken  `json:"acl_token,omitempty"`
+	Secret  *api.Secret    `json:"secret,omitempty"`
 }
 
 // Snapshot is a point-in-time read transaction of the store.
@@ -78,6 +79,7 @@ func (s *Snapshot) write(w io.Writer) error {
 		{tableRequests, func(o any) snapshotRecord { return snapshotRecord{Request: o.(*RequestRecord)} }},
 		{tableImages, func(o any) snapshotRecord { return snapshotRecord{Image: o.(*api.Image)} }},
 		{tableACL, func(o any) snapshotRecord { return snapshotRecord{Token: o.(*api.ACLToken)} }},
+		{tableSecrets, func(o any) snapshotRecord { return snapshotRecord{Secret: o.(*api.Secret)} }},
 	}
 	for _, t := range tables {
 		it, err := v.txn.Get(t.table, indexID)
@@ -169,6 +171,9 @@ func (r *snapshotRecord) row() (string, any, error) {
 	}
 	if r.Token != nil {
 		set, table, obj, id = set+1, tableACL, r.Token, r.Token.ID
+	}
+	if r.Secret != nil {
+		set, table, obj, id = set+1, tableSecrets, r.Secret, r.Secret.ID
 	}
 	switch {
 	case set != 1:

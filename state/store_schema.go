@@ -18,6 +18,7 @@ const (
 	tableRequests = "requests"
 	tableImages   = "images"
 	tableACL      = "acl_tokens"
+	tableSecrets  = "secrets"
 )
 
 // Index names in the memdb schema.
@@ -67,6 +68,10 @@ func schema() *memdb.DBSchema {
 			indexID:     {Name: indexID, Unique: true, Indexer: stringKey(func(o any) string { return o.(*api.ACLToken).ID })},
 			indexName:   {Name: indexName, Unique: true, Indexer: stringKey(func(o any) string { return o.(*api.ACLToken).Name })},
 			indexSecret: {Name: indexSecret, Unique: true, Indexer: stringKey(func(o any) string { return o.(*api.ACLToken).SecretHash })},
+		}},
+		tableSecrets: {Name: tableSecrets, Indexes: map[string]*memdb.IndexSchema{
+			indexID:   {Name: indexID, Unique: true, Indexer: stringKey(func(o any) string { return o.(*api.Secret).ID })},
+			indexName: {Name: indexName, Unique: true, Indexer: stringKey(func(o any) string { return o.(*api.Secret).Name })},
 		}},
 		tableRequests: {Name: tableRequests, Indexes: map[string]*memdb.IndexSchema{
 			indexID:   {Name: indexID, Unique: true, Indexer: stringKey(func(o any) string { return o.(*RequestRecord).ID })},

@@ -140,3 +140,11 @@ func (v *View) ACLToken(ref string) (*api.ACLToken, bool) {
 	}
 	return first[api.ACLToken](v.txn, tableACL, indexID, ref)
 }
+
+// Secrets returns every secret, by ID.
+func (v *View) Secrets() []*api.Secret { return list[api.Secret](v.txn, tableSecrets, indexID) }
+
+// Secret returns the secret named name.
+func (v *View) Secret(name string) (*api.Secret, bool) {
+	return first[api.Secret](v.txn, tableSecrets, indexName, name)
+}

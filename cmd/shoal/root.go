@@ -81,6 +81,7 @@ the other commands talk to an agent's HTTP API (--addr, $SHOAL_ADDR, or ` + api.
 		newOperatorCommand(e),
 		newEventsCommand(e),
 		newACLCommand(e),
+		newSecretCommand(e),
 	)
 	return root
 }

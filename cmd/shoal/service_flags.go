@@ -23,6 +23,8 @@ type serviceFlags struct {
 	pidsLimit                               int64
 	securityOpts                            []string
 	mounts                                  []string
+	// secrets name cluster secrets (both runtimes).
+	secrets []string
 }
 
 func (f *serviceFlags) register(fs *pflag.FlagSet) {
@@ -51,6 +53,7 @@ func (f *serviceFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.limitMemory, "limit-memory", "", "most memory a task may use (128MiB, 1G); 0 is no limit")
 	fs.Int64Var(&f.pidsLimit, "pids-limit", 0, "most processes a task may run (0: no limit)")
 	fs.StringArrayVar(&f.securityOpts, "security-opt", nil, "seccomp=unconfined turns the container's system-call filter off (seccomp=default restores it)")
+	fs.StringArrayVar(&f.secrets, "secret", nil, "give the tasks secret NAME: /run/secrets/NAME in containers, $SHOAL_SECRETS_DIR/NAME for processes (repeatable; on update the list replaces the old one, \"\" clears)")
 	fs.StringArrayVar(&f.mounts, "mount", nil, "mount type=volume|bind,source=NAME|/PATH,target=/PATH[,readonly] (repeatable; \"\" clears)")
 }
 
@@ -77,6 +80,18 @@ func (f *serviceFlags) apply(cmd *cobra.Command, spec *api.ServiceSpec) error {
 	}
 	if set("runtime") {
 		spec.Runtime = f.runtime
+	}
+	if set("secret") {
+		spec.Secrets = nil
+		for _, name := range f.secrets {
+			if name == "" {
+				continue
+			}
+			if err := api.ValidSecretName(name); err != nil {
+				return usageErrorf(cmd, "--secret: %v", err)
+			}
+			spec.Secrets = append(spec.Secrets, name)
+		}
 	}
 	if set("image") {
 		spec.Image = f.image
