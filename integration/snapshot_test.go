@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -64,8 +65,24 @@ func TestSnapshotSaveRestore(t *testing.T) {
 	waitRunning(t, c.agents[0], "web", 3, 30*time.Second)
 	waitRunning(t, c.agents[0], "api", 2, 30*time.Second)
 
+	// Saved through any non-leader; restored through a non-leader voter
+	// (a plain member's socket cannot write: TestPlainMemberSocketCannotWrite).
 	others := nonLeaders(t, c)
-	saver, restorer := others[0], others[1]
+	st0, err := c.agents[0].status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var saver, restorer *agentProc
+	for _, a := range others {
+		if restorer == nil && slices.Contains(st0.Voters, a.Name) {
+			restorer = a
+		} else if saver == nil {
+			saver = a
+		}
+	}
+	if saver == nil || restorer == nil {
+		t.Fatalf("want a non-leader voter and another non-leader; voters %v", st0.Voters)
+	}
 	file := filepath.Join(t.TempDir(), "cluster.snap")
 	start := time.Now()
 	if out, err := saver.CLI("operator", "snapshot", "save", file); err != nil || !strings.Contains(out, "Saved snapshot") {
@@ -157,8 +174,8 @@ func TestSnapshotSaveRestore(t *testing.T) {
 	waitRunning(t, saver, "web", 3, 30*time.Second)
 	waitRunning(t, saver, "api", 2, 30*time.Second)
 	t.Logf("converged %s after the restore", time.Since(start).Round(time.Millisecond))
-	// The cluster goes on working: a write through the plain member.
-	if out, err := saver.CLI("service", "scale", "web=4", "--detach"); err != nil {
+	// The cluster goes on working: a write through a follower.
+	if out, err := restorer.CLI("service", "scale", "web=4", "--detach"); err != nil {
 		t.Fatalf("scale after restore: %v\n%s", err, out)
 	}
 	waitRunning(t, c.agents[0], "web", 4, 30*time.Second)

@@ -29,6 +29,9 @@ const restoreTimeout = 2 * time.Minute
 type restoreRequest struct {
 	File         []byte `json:"file"`
 	AllowForeign bool   `json:"allow_foreign,omitempty"`
+	// APIToken is the caller's API token, checked by the leader as for a
+	// forwarded write (authorizeUserWrite); "" from a voter's socket.
+	APIToken string `json:"api_token,omitempty"`
 }
 
 type restoreReply struct {
@@ -69,7 +72,11 @@ func (a *Agent) restoreBackup(ctx context.Context, file []byte, allowForeign boo
 	if a.cons.IsLeader() {
 		res, err = a.cons.RestoreBackup(b, time.Now())
 	} else {
-		res, err = a.forwardRestore(ctx, restoreRequest{File: file, AllowForeign: allowForeign})
+		req := restoreRequest{File: file, AllowForeign: allowForeign}
+		if c, ok := callerOf(ctx); ok {
+			req.APIToken = c.Secret
+		}
+		res, err = a.forwardRestore(ctx, req)
 	}
 	if err != nil {
 		return res, err
@@ -131,7 +138,13 @@ func (a *Agent) serveRestore(c net.Conn) {
 		return
 	}
 	var reply restoreReply
-	b, err := a.checkBackup(req.File, req.AllowForeign)
+	from := c.RemoteAddr().String()
+	err := authorizeUserWrite(proposal{From: from, FromVoter: a.isVoter(from), APIToken: req.APIToken,
+		Cmd: api.Command{Type: "snapshot.restore"}, Now: time.Now()}, api.ACLAdmin, a.store().View())
+	var b *state.Backup
+	if err == nil {
+		b, err = a.checkBackup(req.File, req.AllowForeign)
+	}
 	if err == nil {
 		if !a.cons.IsLeader() {
 			err = api.Errorf(api.CodeNoLeader, "not the leader")
