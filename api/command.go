@@ -99,6 +99,10 @@ type UpdateNodePayload struct {
 	// DrainDeadline, with availability drain, sets the node's drain
 	// deadline to the command's time plus this; see Node.DrainDeadline.
 	DrainDeadline Duration `json:"drain_deadline,omitempty"`
+	// OperatorLabels, stamped by the leader once every node speaks
+	// protocol 5, records the label changes as the operator's, so that
+	// they win over the node's config labels (Node.OperatorLabels).
+	OperatorLabels bool `json:"operator_labels,omitempty"`
 }
 
 // SetRaftRolesPayload sets RaftRole on nodes; nodes not listed become

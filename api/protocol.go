@@ -55,6 +55,7 @@ var fieldProtocol = []struct {
 	{CmdWriteTasks, `"seccomp"`, 4},
 	{CmdRemoveNode, `"token_nonce"`, 4},
 	{CmdCreateService, `"secrets"`, 5},
+	{CmdUpdateNode, `"operator_labels"`, 5},
 	{CmdUpdateService, `"secrets"`, 5},
 	{CmdWriteTasks, `"secrets"`, 5},
 }

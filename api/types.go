@@ -68,6 +68,9 @@ type Node struct {
 	GossipAddr string            `json:"gossip_addr"` // host:port of its memberlist listener
 	APIAddr    string            `json:"api_addr,omitempty"`
 	Labels     map[string]string `json:"labels,omitempty"`
+	// OperatorLabels are the labels set with `node update` (protocol 5):
+	// they win over the node's config labels when it registers again.
+	OperatorLabels map[string]string `json:"operator_labels,omitempty"`
 	// Resources is the node's total capacity.
 	Resources Resources `json:"resources"`
 	// Runtimes are the task runtimes the node has enabled ("process", "containerd").

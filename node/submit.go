@@ -164,6 +164,25 @@ func (a *Agent) stamp(cmd *api.Command) error {
 			return setPayload(cmd, p)
 		}
 		return nil
+	case api.CmdUpdateNode:
+		var p api.UpdateNodePayload
+		if err := json.Unmarshal(cmd.Payload, &p); err != nil {
+			return api.Errorf(api.CodeInvalid, "bad payload: %v", err)
+		}
+		if len(p.LabelAdd) == 0 && len(p.LabelRemove) == 0 {
+			return nil
+		}
+		// The operator's labels win over config labels, once every
+		// replica records them the same way.
+		p.OperatorLabels = true
+		if err := setPayload(cmd, p); err != nil {
+			return err
+		}
+		if api.CheckProtocol(*cmd, a.store().Nodes()) != nil {
+			p.OperatorLabels = false
+			return setPayload(cmd, p)
+		}
+		return nil
 	case api.CmdCreateSecret:
 		c, ok := a.store().Cluster()
 		if !ok {

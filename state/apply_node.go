@@ -78,16 +78,19 @@ func (f *FSM) applyRegisterNode(txn *memdb.Txn, cmd *api.Command) (any, *api.Err
 		c.Resources = n.Resources
 		c.Runtimes = n.Runtimes
 		// Labels from the node's own config overlay the stored ones, so
-		// labels an operator added with node update survive a restart.
+		// labels an operator added with node update survive a restart;
+		// where both set a key, the operator's value wins.
 		if len(n.Labels) > 0 && c.Labels == nil {
 			c.Labels = map[string]string{}
 		}
 		maps.Copy(c.Labels, n.Labels)
+		maps.Copy(c.Labels, c.OperatorLabels)
 		c.Protocol = n.Protocol
 		c.Status, c.UpdatedAt, c.RestartBy = api.NodeReady, cmd.Time, time.Time{}
 		n = *c
 	} else {
 		n.Status, n.JoinedAt, n.UpdatedAt = api.NodeReady, cmd.Time, cmd.Time
+		n.OperatorLabels = nil // only node update sets them
 	}
 	if err := insert(txn, tableNodes, &n); err != nil {
 		return nil, err
@@ -178,6 +181,9 @@ func (f *FSM) applyUpdateNode(txn *memdb.Txn, cmd *api.Command) (any, *api.Error
 	if len(n.Labels) == 0 {
 		n.Labels = nil
 	}
+	if p.OperatorLabels {
+		n.OperatorLabels = operatorLabels(n.OperatorLabels, p.LabelAdd, p.LabelRemove)
+	}
 	n.UpdatedAt = cmd.Time
 	if err := insert(txn, tableNodes, n); err != nil {
 		return nil, err
@@ -203,4 +209,21 @@ func (f *FSM) applyRemoveNode(txn *memdb.Txn, cmd *api.Command) (any, *api.Error
 		}
 	}
 	return old, nil
+}
+
+// operatorLabels applies a node update's label changes to the labels the
+// operator owns.
+func operatorLabels(have, add map[string]string, rm []string) map[string]string {
+	out := maps.Clone(have)
+	for _, k := range rm {
+		delete(out, k)
+	}
+	if len(add) > 0 && out == nil {
+		out = map[string]string{}
+	}
+	maps.Copy(out, add)
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }

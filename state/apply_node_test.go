@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"fmt"
 	"maps"
 	"testing"
 
@@ -109,5 +110,36 @@ func TestRemoveNodeRotatesTheToken(t *testing.T) {
 	}
 	if _, ok := h.fsm.store.Node("n2"); ok {
 		t.Fatal("node still there")
+	}
+}
+
+// Labels an operator sets win over the node's config labels when it
+// registers again; labels only its config sets follow the config.
+func TestOperatorLabelsWinOverConfigLabels(t *testing.T) {
+	h := bootstrapped(t)
+	n := testNode("n2", "node-2")
+	n.Labels = map[string]string{"zone": "a", "disk": "hdd"}
+	h.ok(api.CmdRegisterNode, api.RegisterNodePayload{Node: n})
+	h.ok(api.CmdUpdateNode, api.UpdateNodePayload{NodeID: "n2", LabelAdd: map[string]string{"zone": "b", "rack": "r1"}, OperatorLabels: true})
+	n.Labels = map[string]string{"zone": "a", "disk": "ssd"} // the node restarts with its config
+	h.ok(api.CmdRegisterNode, api.RegisterNodePayload{Node: n})
+	got, _ := h.fsm.Store().Node("n2")
+	want := map[string]string{"zone": "b", "rack": "r1", "disk": "ssd"}
+	if fmt.Sprint(got.Labels) != fmt.Sprint(want) {
+		t.Fatalf("labels %v, want %v", got.Labels, want)
+	}
+	// An update without the stamp (an older leader) records nothing as the
+	// operator's: the config wins as before.
+	h.ok(api.CmdUpdateNode, api.UpdateNodePayload{NodeID: "n2", LabelAdd: map[string]string{"disk": "nvme"}})
+	h.ok(api.CmdRegisterNode, api.RegisterNodePayload{Node: n})
+	if got, _ := h.fsm.Store().Node("n2"); got.Labels["disk"] != "ssd" {
+		t.Fatalf("unstamped update: %v", got.Labels)
+	}
+	// A node cannot register labels as the operator's.
+	forged := testNode("n3", "node-3")
+	forged.OperatorLabels = map[string]string{"zone": "x"}
+	h.ok(api.CmdRegisterNode, api.RegisterNodePayload{Node: forged})
+	if got, _ := h.fsm.Store().Node("n3"); got.OperatorLabels != nil {
+		t.Fatalf("a node registered operator labels: %v", got.OperatorLabels)
 	}
 }
