@@ -18,8 +18,8 @@ import (
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // Prepare validates spec and creates the task's directory (root's only),
-// work directory and launch spec. Calling it again before Start rewrites the launch spec;
-// after Start it does nothing.
+// work directory and launch spec. Calling it again before Start rewrites
+// the launch spec; after Start it does nothing.
 func (r *Runtime) Prepare(ctx context.Context, spec rtapi.TaskSpec) error {
 	if err := ctx.Err(); err != nil {
 		return err
