@@ -41,10 +41,12 @@ const MaxManifestSize = 1 << 20
 //	restart = { condition = "on-failure", max_attempts = 3, delay = "2s" }
 //	stop_grace_period = "10s"
 //
-// Containers (runtime containerd) also take:
+// user = "NAME[:GROUP]" (or "UID[:GID]") runs a process service as that
+// user, looked up on the node that runs each task; without it a process
+// runs as root. Containers (runtime containerd) also take:
 //
 //	entrypoint = ["/bin/sh", "-c"]    # a string is one word
-//	user = "1000:1000"                # uid[:gid] or a name in the image
+//	user = "1000:1000"                # NAME[:GROUP] or UID[:GID], in the image
 //	limits = { cpu = 0.5, memory = "128MiB" }  # or limit_cpu, limit_memory
 //	pids_limit = 100
 //	mounts = [{ type = "volume", source = "data", target = "/data" },

@@ -207,6 +207,28 @@ func TestParseManifestContainerFields(t *testing.T) {
 	}
 }
 
+// TestParseManifestProcessUser: a process service takes user, in TOML and
+// JSON, and a malformed one is refused naming the service and the field.
+func TestParseManifestProcessUser(t *testing.T) {
+	for name, doc := range map[string]string{
+		"p.toml": "[[service]]\nname = \"web\"\ncommand = [\"sleep\", \"1\"]\nuser = \"nobody:nogroup\"\n",
+		"p.json": `{"name": "web", "command": ["sleep", "1"], "user": "nobody:nogroup"}`,
+	} {
+		specs, err := ParseManifest(name, []byte(doc))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if s := specs[0]; s.Runtime != RuntimeProcess || s.User != "nobody:nogroup" {
+			t.Errorf("%s: runtime %q, user %q; want process as nobody:nogroup", name, s.Runtime, s.User)
+		}
+	}
+	_, err := ParseManifest("p.toml", []byte("[[service]]\nname = \"web\"\ncommand = \"sleep\"\nuser = \"a:b:c\"\n"))
+	want := `manifest p.toml: service "web": spec.user: "a:b:c" is not NAME, NAME:GROUP, UID or UID:GID`
+	if err == nil || err.Error() != want {
+		t.Errorf("bad user: %v; want %q", err, want)
+	}
+}
+
 func TestParseManifestContainerErrors(t *testing.T) {
 	const head = "[[service]]\nname = \"db\"\nimage = \"redis\"\n"
 	cases := []struct{ doc, want string }{

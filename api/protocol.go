@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 )
 
@@ -26,9 +27,11 @@ import (
 //
 // Protocols: 1 up to commit 8f4685b; 2 adds graceful restarts
 // (node.restarting); 3 adds drain deadlines (node.update's drain_deadline,
-// task.write's stop_deadline); 4 adds containers' seccomp setting and the
-// token rotation on node removal; 5 adds API tokens (acl.*), secrets
-// (secret.*, services' secrets).
+// task.write's stop_deadline); 4 adds containers' seccomp and the token
+// rotation of node.remove; 5 adds API tokens (acl.*), secrets (secret.*,
+// services' secrets), the operator's node labels and the user of a
+// process service (older builds honour user for containers only, and
+// would run the process as root).
 const ProtocolVersion = 5
 
 // commandProtocol lists the command types newer than protocol 1.
@@ -42,22 +45,27 @@ var commandProtocol = map[CommandType]int{
 
 // fieldProtocol lists payload fields newer than their command: a command
 // whose payload sets one (the JSON key appears; these fields are omitted
-// when empty) needs that protocol.
+// when empty) needs that protocol. A field that gained a meaning later
+// names, in when, the payloads that use it (the key alone says too much).
 var fieldProtocol = []struct {
 	typ     CommandType
 	key     string
 	version int
+	when    func(CommandType, []byte) bool
 }{
-	{CmdUpdateNode, `"drain_deadline"`, 3},
-	{CmdWriteTasks, `"stop_deadline"`, 3},
-	{CmdCreateService, `"seccomp"`, 4},
-	{CmdUpdateService, `"seccomp"`, 4},
-	{CmdWriteTasks, `"seccomp"`, 4},
-	{CmdRemoveNode, `"token_nonce"`, 4},
-	{CmdCreateService, `"secrets"`, 5},
-	{CmdUpdateNode, `"operator_labels"`, 5},
-	{CmdUpdateService, `"secrets"`, 5},
-	{CmdWriteTasks, `"secrets"`, 5},
+	{CmdUpdateNode, `"drain_deadline"`, 3, nil},
+	{CmdWriteTasks, `"stop_deadline"`, 3, nil},
+	{CmdCreateService, `"seccomp"`, 4, nil},
+	{CmdUpdateService, `"seccomp"`, 4, nil},
+	{CmdWriteTasks, `"seccomp"`, 4, nil},
+	{CmdRemoveNode, `"token_nonce"`, 4, nil},
+	{CmdCreateService, `"user"`, 5, setsProcessUser},
+	{CmdUpdateService, `"user"`, 5, setsProcessUser},
+	{CmdWriteTasks, `"user"`, 5, setsProcessUser},
+	{CmdCreateService, `"secrets"`, 5, nil},
+	{CmdUpdateService, `"secrets"`, 5, nil},
+	{CmdWriteTasks, `"secrets"`, 5, nil},
+	{CmdUpdateNode, `"operator_labels"`, 5, nil},
 }
 
 // ProtocolOf is the protocol a node must speak to apply cmd.
@@ -67,11 +75,47 @@ func ProtocolOf(cmd Command) int {
 		need = v
 	}
 	for _, f := range fieldProtocol {
-		if f.typ == cmd.Type && f.version > need && bytes.Contains(cmd.Payload, []byte(f.key)) {
+		if f.typ == cmd.Type && f.version > need && bytes.Contains(cmd.Payload, []byte(f.key)) &&
+			(f.when == nil || f.when(cmd.Type, cmd.Payload)) {
 			need = f.version
 		}
 	}
 	return need
+}
+
+// setsProcessUser reports whether a service or task command carries a
+// spec of the process runtime with a user. Before protocol 5 user was a
+// container setting: a container's user needs no newer node, a process's
+// does. A payload that does not decode counts as one (refusing errs on the
+// safe side; the FSM would refuse it anyway).
+func setsProcessUser(typ CommandType, payload []byte) bool {
+	var specs []ServiceSpec
+	var err error
+	switch typ {
+	case CmdCreateService:
+		var p CreateServicePayload
+		err = json.Unmarshal(payload, &p)
+		specs = append(specs, p.Spec)
+	case CmdUpdateService:
+		var p UpdateServicePayload
+		err = json.Unmarshal(payload, &p)
+		specs = append(specs, p.Spec)
+	case CmdWriteTasks:
+		var p WriteTasksPayload
+		err = json.Unmarshal(payload, &p)
+		for _, t := range p.Create {
+			specs = append(specs, t.Spec)
+		}
+	}
+	if err != nil {
+		return true
+	}
+	for _, s := range specs {
+		if s.User != "" && s.runtime() == RuntimeProcess {
+			return true
+		}
+	}
+	return false
 }
 
 // CheckProtocol returns an error naming the first node (by name) that

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -36,5 +37,54 @@ func TestCheckProtocol(t *testing.T) {
 		if f.version > ProtocolVersion || f.version < 2 {
 			t.Errorf("%s %s is listed at protocol %d; this build speaks %d", f.typ, f.key, f.version, ProtocolVersion)
 		}
+	}
+}
+
+// TestProtocolOfUser: user is a container setting since protocol 1; on a
+// process service it is new in protocol 5 (an older node would run the
+// process as root), in every command that carries a spec.
+func TestProtocolOfUser(t *testing.T) {
+	process := ServiceSpec{Name: "web", Runtime: RuntimeProcess, Command: []string{"sh"}, User: "nobody"}
+	implicit := process
+	implicit.Runtime = "" // a command without an image is a process
+	container := ServiceSpec{Name: "db", Runtime: RuntimeContainerd, Image: "redis", User: "redis"}
+	root := process
+	root.User = ""
+	payloads := map[CommandType]func(ServiceSpec) any{
+		CmdCreateService: func(s ServiceSpec) any { return CreateServicePayload{ServiceID: "s1", Spec: s} },
+		CmdUpdateService: func(s ServiceSpec) any { return UpdateServicePayload{Name: s.Name, Spec: s} },
+		CmdWriteTasks: func(s ServiceSpec) any {
+			return WriteTasksPayload{Create: []Task{{ID: "t0", Spec: container}, {ID: "t1", Spec: s}}}
+		},
+	}
+	for typ, payload := range payloads {
+		for _, c := range []struct {
+			spec ServiceSpec
+			want int
+		}{{process, 5}, {implicit, 5}, {container, 1}, {root, 1}} {
+			raw, err := json.Marshal(payload(c.spec))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ProtocolOf(Command{Type: typ, Payload: raw}); got != c.want {
+				t.Errorf("%s of runtime %q with user %q needs protocol %d, want %d", typ, c.spec.Runtime, c.spec.User, got, c.want)
+			}
+		}
+	}
+	// The key in a label alone, or a payload that does not decode.
+	labelled := root
+	labelled.Labels = map[string]string{"user": "x"}
+	raw, _ := json.Marshal(CreateServicePayload{Spec: labelled})
+	if got := ProtocolOf(Command{Type: CmdCreateService, Payload: raw}); got != 1 {
+		t.Errorf("a label named user needs protocol %d, want 1", got)
+	}
+	if got := ProtocolOf(Command{Type: CmdWriteTasks, Payload: []byte(`{"create": [{"spec": {"user": 1}}]}`)}); got != 5 {
+		t.Errorf("an undecodable task write with a user needs protocol %d, want 5", got)
+	}
+	four := &Node{Name: "four", Protocol: 4}
+	raw, _ = json.Marshal(CreateServicePayload{Spec: process})
+	err := CheckProtocol(Command{Type: CmdCreateService, Payload: raw}, []*Node{{Name: "new", Protocol: ProtocolVersion}, four})
+	if err == nil || err.Message != "service.create needs every node at protocol 5; node four speaks 4: upgrade it first" {
+		t.Errorf("a process user with a protocol-4 node: %v", err)
 	}
 }

@@ -84,7 +84,10 @@ type ServiceSpec struct {
 	// containers, Command and Args override the image's default arguments;
 	// for the process runtime, Command is the program and Args its arguments.
 	Entrypoint []string `json:"entrypoint,omitempty"`
-	// User runs the container's process as "uid[:gid]" or a name in the image.
+	// User is whom the tasks run as: NAME, NAME:GROUP, UID or UID:GID
+	// (ParseUser). The process runtime looks names up in the user database
+	// of the node that runs the task (protocol 5); containerd in the image.
+	// Empty runs a process as root, a container as its image says.
 	User string `json:"user,omitempty"`
 	// Limits cap what a task may use (cgroup limits); Reservations are what
 	// the scheduler sets aside.

@@ -63,6 +63,14 @@ func (s *ServiceSpec) defaultRuntime() string {
 	return RuntimeContainerd
 }
 
+// runtime is the spec's runtime, or the one Normalize would choose.
+func (s *ServiceSpec) runtime() string {
+	if s.Runtime == "" {
+		return s.defaultRuntime()
+	}
+	return s.Runtime
+}
+
 // Validate checks a spec and returns an *Error with CodeInvalid whose
 // message names the offending field, such as
 // "spec.replicas: must be 0 for mode global". Empty fields that Normalize
@@ -109,6 +117,11 @@ func (s *ServiceSpec) validate() string {
 	if strings.ContainsRune(s.WorkDir, 0) {
 		return "spec.workdir: contains a NUL byte"
 	}
+	if s.User != "" {
+		if _, err := ParseUser(s.User); err != nil {
+			return "spec.user: " + strings.TrimPrefix(err.Error(), "user ")
+		}
+	}
 	if s.Reservations.NanoCPUs < 0 || s.Reservations.NanoCPUs > MaxNanoCPUs {
 		return fmt.Sprintf("spec.reservations.nano_cpus: %d is out of range", s.Reservations.NanoCPUs)
 	}
@@ -147,10 +160,7 @@ func (s *ServiceSpec) validate() string {
 }
 
 func (s *ServiceSpec) validateRuntime() string {
-	rt := s.Runtime
-	if rt == "" {
-		rt = s.defaultRuntime()
-	}
+	rt := s.runtime()
 	switch rt {
 	case RuntimeProcess:
 		if len(s.Command) == 0 {
@@ -184,19 +194,15 @@ const MaxVolumeNameLen = 128
 var volumeNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 // validateContainer checks the fields only the containerd runtime honours:
-// entrypoint, user, limits, pids_limit and mounts.
+// entrypoint, limits, pids_limit, seccomp and mounts.
 func (s *ServiceSpec) validateContainer() string {
-	rt := s.Runtime
-	if rt == "" {
-		rt = s.defaultRuntime()
-	}
+	rt := s.runtime()
 	if rt != RuntimeContainerd {
 		for _, f := range []struct {
 			set  bool
 			name string
 		}{
 			{len(s.Entrypoint) > 0, "entrypoint"},
-			{s.User != "", "user"},
 			{s.Limits != (Resources{}), "limits"},
 			{s.PidsLimit != 0, "pids_limit"},
 			{s.Seccomp != "", "seccomp"},
@@ -216,30 +222,10 @@ func (s *ServiceSpec) validateContainer() string {
 			return fmt.Sprintf("spec.entrypoint[%d]: contains a NUL byte", i)
 		}
 	}
-	if msg := checkUser(s.User); msg != "" {
-		return fmt.Sprintf("spec.user: %q %s", s.User, msg)
-	}
 	if msg := s.validateLimits(); msg != "" {
 		return msg
 	}
 	return s.validateMounts()
-}
-
-// checkUser accepts "uid", "uid:gid", "name" and "name:group".
-func checkUser(u string) string {
-	if u == "" {
-		return ""
-	}
-	user, group, hasGroup := strings.Cut(u, ":")
-	switch {
-	case user == "" || hasGroup && group == "":
-		return "must look like uid[:gid] or name[:group]"
-	case strings.Contains(group, ":"):
-		return "has more than one ':'"
-	case strings.ContainsFunc(u, func(r rune) bool { return r <= ' ' || r == 0x7f }):
-		return "contains a space or control character"
-	}
-	return ""
 }
 
 func (s *ServiceSpec) validateLimits() string {

@@ -158,10 +158,9 @@ func TestValidateContainerFieldsNameTheField(t *testing.T) {
 	}{
 		{func(s *ServiceSpec) { s.Entrypoint = []string{""} }, "spec.entrypoint[0]: is empty"},
 		{func(s *ServiceSpec) { s.Entrypoint = []string{"sh", "a\x00b"} }, "spec.entrypoint[1]: contains a NUL byte"},
-		{func(s *ServiceSpec) { s.User = ":1" }, `spec.user: ":1" must look like uid[:gid] or name[:group]`},
-		{func(s *ServiceSpec) { s.User = "1:" }, `spec.user: "1:" must look like uid[:gid]`},
-		{func(s *ServiceSpec) { s.User = "1:2:3" }, `spec.user: "1:2:3" has more than one ':'`},
-		{func(s *ServiceSpec) { s.User = "my user" }, `spec.user: "my user" contains a space or control character`},
+		{func(s *ServiceSpec) { s.User = ":1" }, `spec.user: ":1" is not NAME, NAME:GROUP, UID or UID:GID`},
+		{func(s *ServiceSpec) { s.User = "1:2:3" }, `spec.user: "1:2:3" is not NAME, NAME:GROUP, UID or UID:GID`},
+		{func(s *ServiceSpec) { s.User = "my user" }, `spec.user: "my user": name "my user" contains a space or control character`},
 		{func(s *ServiceSpec) { s.Limits.NanoCPUs = -1 }, "spec.limits.nano_cpus: -1 is out of range"},
 		{func(s *ServiceSpec) { s.Limits.NanoCPUs = MaxNanoCPUs + 1 }, "spec.limits.nano_cpus: 1000000000000001 is out of range"},
 		{func(s *ServiceSpec) { s.Limits.NanoCPUs = 5e8; s.Reservations.NanoCPUs = 1e9 },
@@ -203,13 +202,40 @@ func TestValidateContainerFieldsNameTheField(t *testing.T) {
 	}
 }
 
+// TestValidateUserForEveryRuntime: a process service takes a user as a
+// container does, and both refuse a malformed one with the same line.
+func TestValidateUserForEveryRuntime(t *testing.T) {
+	for _, u := range []string{"nobody", "65534", "app:staff", "1000:1000", "app:1000", "1000:staff"} {
+		for _, s := range []ServiceSpec{validSpec(), containerSpec()} {
+			s.User = u
+			if err := s.Validate(); err != nil {
+				t.Errorf("runtime %q, user %q: %v", s.runtime(), u, err)
+			}
+		}
+	}
+	for _, c := range []struct{ user, want string }{
+		{"a:b:c", `spec.user: "a:b:c" is not NAME, NAME:GROUP, UID or UID:GID`},
+		{"app:", `spec.user: "app:" is not NAME, NAME:GROUP, UID or UID:GID`},
+		{"4294967295", `spec.user: "4294967295": 4294967295 is out of range for an ID (0-4294967294)`},
+		{"-1", `spec.user: "-1": name "-1" starts with '-'`},
+		{"app:\tx", `spec.user: "app:\tx": name "\tx" contains a space or control character`},
+	} {
+		for _, s := range []ServiceSpec{validSpec(), containerSpec()} {
+			s.User = c.user
+			err := s.Validate()
+			if err == nil || CodeOf(err) != CodeInvalid || err.Error() != c.want {
+				t.Errorf("runtime %q, user %q: error = %v; want %q", s.runtime(), c.user, err, c.want)
+			}
+		}
+	}
+}
+
 func TestValidateContainerFieldsNeedContainerd(t *testing.T) {
 	cases := []struct {
 		edit func(*ServiceSpec)
 		want string
 	}{
 		{func(s *ServiceSpec) { s.Entrypoint = []string{"/bin/sh"} }, `spec.entrypoint: only the containerd runtime supports entrypoint (runtime is "process")`},
-		{func(s *ServiceSpec) { s.User = "1000" }, "spec.user: only the containerd runtime supports user"},
 		{func(s *ServiceSpec) { s.Limits.NanoCPUs = 1e9 }, "spec.limits: only the containerd runtime supports limits"},
 		{func(s *ServiceSpec) { s.Limits.MemoryBytes = GiB }, "spec.limits: only the containerd runtime supports limits"},
 		{func(s *ServiceSpec) { s.PidsLimit = 10 }, "spec.pids_limit: only the containerd runtime supports pids_limit"},

@@ -116,7 +116,7 @@ func TestContainerFlagErrors(t *testing.T) {
 		{[]string{"--mount", "type=bind,source=srv,target=/d"}, 1, `shoal: spec.mounts[0].source: "srv" must be an absolute path`},
 		{[]string{"--mount", "source=d,target=/d", "--mount", "source=e,target=/d"}, 1, `shoal: spec.mounts[1].target: "/d" is already the target of spec.mounts[0]`},
 		{[]string{"--memory", "1G", "--limit-memory", "512M"}, 1, `shoal: spec.limits.memory_bytes: a memory limit of 512MiB is below the reservation of 1GiB`},
-		{[]string{"--user", "a:b:c"}, 1, `shoal: spec.user: "a:b:c" has more than one ':'`},
+		{[]string{"--user", "a:b:c"}, 1, `shoal: spec.user: "a:b:c" is not NAME, NAME:GROUP, UID or UID:GID`},
 	}
 	for _, c := range cases {
 		args := append(append([]string{}, create...), c.args...)
@@ -126,7 +126,7 @@ func TestContainerFlagErrors(t *testing.T) {
 		}
 	}
 	// The process runtime cannot honour container settings.
-	for _, flag := range [][]string{{"--entrypoint", "sh"}, {"--user", "1"}, {"--limit-cpu", "1"}, {"--pids-limit", "5"}, {"--mount", "source=d,target=/d"}} {
+	for _, flag := range [][]string{{"--entrypoint", "sh"}, {"--limit-cpu", "1"}, {"--pids-limit", "5"}, {"--mount", "source=d,target=/d"}} {
 		args := append([]string{"service", "create", "web", "-d"}, flag...)
 		args = append(args, "--", "/bin/sleep", "1")
 		_, errOut, code := f.cli(args...)

@@ -15,14 +15,14 @@ import (
 type serviceFlags struct {
 	replicas, maxPerNode, restartMaxAttempts     uint64
 	mode, runtime, image, workdir, cpu, memory   string
-	restartCondition, stopSignal                 string
+	restartCondition, stopSignal, user           string
 	env, constraints, prefs, publish, labels     []string
 	restartDelay, restartWindow, stopGracePeriod time.Duration
 	// Container-only settings (containerd runtime).
-	entrypoint, user, limitCPU, limitMemory string
-	pidsLimit                               int64
-	securityOpts                            []string
-	mounts                                  []string
+	entrypoint, limitCPU, limitMemory string
+	pidsLimit                         int64
+	securityOpts                      []string
+	mounts                            []string
 	// secrets name cluster secrets (both runtimes).
 	secrets []string
 }
@@ -47,8 +47,8 @@ func (f *serviceFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.stopGracePeriod, "stop-grace-period", 0, "time between the stop signal and a kill (default 10s)")
 	fs.StringVar(&f.stopSignal, "stop-signal", "", "signal that stops a task (default SIGTERM)")
 	fs.StringArrayVarP(&f.labels, "label", "l", nil, "service label KEY=VALUE (repeatable)")
+	fs.StringVarP(&f.user, "user", "u", "", `user the tasks run as: NAME[:GROUP] or UID[:GID], looked up on the node (process; default root) or in the image (containerd); "" clears`)
 	fs.StringVar(&f.entrypoint, "entrypoint", "", `override the image's entrypoint, "CMD ARG..." split on spaces ("" clears)`)
-	fs.StringVarP(&f.user, "user", "u", "", "user the container runs as: uid[:gid] or a name in the image")
 	fs.StringVar(&f.limitCPU, "limit-cpu", "", "most CPU a task may use, in cores (0.5) or millicores (500m); 0 is no limit")
 	fs.StringVar(&f.limitMemory, "limit-memory", "", "most memory a task may use (128MiB, 1G); 0 is no limit")
 	fs.Int64Var(&f.pidsLimit, "pids-limit", 0, "most processes a task may run (0: no limit)")
@@ -164,6 +164,9 @@ func (f *serviceFlags) apply(cmd *cobra.Command, spec *api.ServiceSpec) error {
 	if set("stop-signal") {
 		spec.StopSignal = f.stopSignal
 	}
+	if set("user") {
+		spec.User = f.user
+	}
 	if set("label") {
 		spec.Labels = map[string]string{}
 		for _, kv := range f.labels {
@@ -182,9 +185,6 @@ func (f *serviceFlags) applyContainer(cmd *cobra.Command, spec *api.ServiceSpec)
 	set := cmd.Flags().Changed
 	if set("entrypoint") {
 		spec.Entrypoint = strings.Fields(f.entrypoint)
-	}
-	if set("user") {
-		spec.User = f.user
 	}
 	if set("limit-cpu") {
 		n, err := api.ParseCPU(f.limitCPU)

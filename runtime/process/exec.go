@@ -6,14 +6,19 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // startWorkload starts ls.Argv in its own process group with stdin from
 // /dev/null and stdout and stderr on one pipe, whose read end it returns.
-// Errors are *startError with the exit code the task gets for them.
-func startWorkload(ls launchSpec) (*os.Process, *os.File, error) {
+// With an identity (ls.User, resolved) it runs as that user, its groups
+// and its HOME; the caller gave it the work dir. Errors are *startError
+// with the exit code the task gets for them.
+func startWorkload(ls launchSpec, id *identity) (*os.Process, *os.File, error) {
 	if fi, err := os.Stat(ls.Dir); err != nil || !fi.IsDir() {
 		if err == nil {
 			err = errors.New("not a directory")
@@ -24,6 +29,16 @@ func startWorkload(ls launchSpec) (*os.Process, *os.File, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if strings.Contains(ls.Argv[0], "/") && !filepath.IsAbs(ls.Argv[0]) {
+		path = ls.Argv[0] // relative to the work dir, entered first
+	}
+	// The workload enters its work dir through this descriptor: a user
+	// may not search the root-only directories above it.
+	dir, err := os.OpenFile(ls.Dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, &startError{126, fmt.Errorf("work dir %s: %w", ls.Dir, err)}
+	}
+	defer dir.Close()
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
 		return nil, nil, &startError{126, err}
@@ -34,11 +49,15 @@ func startWorkload(ls launchSpec) (*os.Process, *os.File, error) {
 		return nil, nil, &startError{126, err}
 	}
 	defer pw.Close()
+	env, sys := ls.Env, &syscall.SysProcAttr{Setpgid: true}
+	if id != nil {
+		env, sys.Credential = withHome(env, id.Home), id.credential()
+	}
 	proc, err := os.StartProcess(path, ls.Argv, &os.ProcAttr{
-		Dir:   ls.Dir,
-		Env:   ls.Env,
+		Dir:   "/proc/self/fd/" + strconv.Itoa(int(dir.Fd())),
+		Env:   env,
 		Files: []*os.File{devnull, pw, pw},
-		Sys:   &syscall.SysProcAttr{Setpgid: true},
+		Sys:   sys,
 	})
 	if err != nil {
 		pr.Close()

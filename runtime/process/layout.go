@@ -21,12 +21,17 @@ const (
 	workDirName = "work"
 )
 
-// Files in Root that belong to the keeper (see shim.go).
+// Files in Root that belong to the keeper (see shim.go). The socket, lock
+// and use files carry the keeper's version, raised whenever a keeper of an
+// earlier build would start a launch spec differently: an agent never
+// hands a task to an older keeper that outlived its upgrade (it keeps
+// supervising its own tasks and exits once they end), and starts its own
+// beside it. Version 2 honours launchSpec.User (version 1 ran it as root).
 const (
-	keeperSockFile = "keeper.sock" // where agents ask it to start tasks
-	keeperLockFile = "keeper.lock" // held by the live keeper; has its PID
-	keeperUseFile  = "keeper.use"  // flock: shared by agents talking to it
-	keeperLogFile  = "keeper.log"  // its stderr
+	keeperSockFile = "keeper2.sock" // where agents ask it to start tasks
+	keeperLockFile = "keeper2.lock" // held by the live keeper; has its PID
+	keeperUseFile  = "keeper2.use"  // flock: shared by agents talking to it
+	keeperLogFile  = "keeper.log"   // its stderr (shared by every version)
 )
 
 // launchSpec is everything the shim needs, resolved by Prepare.
@@ -39,6 +44,9 @@ type launchSpec struct {
 	StopGrace   time.Duration `json:"stop_grace"`
 	MaxLogBytes int64         `json:"max_log_bytes"`
 	MaxLogFiles int           `json:"max_log_files"`
+	// User is the spec's user as api.ParseUser writes it, looked up by
+	// the keeper when it starts the workload; empty runs it as root.
+	User string `json:"user,omitempty"`
 }
 
 // shimState is written by the keeper once the workload has started.

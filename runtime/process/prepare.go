@@ -17,9 +17,9 @@ import (
 // defaultPath is the workload's PATH when the agent has none.
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// Prepare validates spec and creates the task's directory, work directory
-// and launch spec. Calling it again before Start rewrites the launch spec;
-// after Start it does nothing.
+// Prepare validates spec and creates the task's directory (root's only),
+// work directory and launch spec. Calling it again before Start rewrites
+// the launch spec; after Start it does nothing.
 func (r *Runtime) Prepare(ctx context.Context, spec rtapi.TaskSpec) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -34,6 +34,11 @@ func (r *Runtime) Prepare(ctx context.Context, spec rtapi.TaskSpec) error {
 	ls, err := r.launchSpec(dir, spec)
 	if err != nil {
 		return fmt.Errorf("task %s: %w", spec.TaskID, err)
+	}
+	// The task's directory holds the keeper's files: only root may enter
+	// it, whoever the workload runs as (it owns the work dir inside).
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("task %s: create task dir: %w", spec.TaskID, err)
 	}
 	if err := os.MkdirAll(ls.Dir, 0o755); err != nil {
 		return fmt.Errorf("task %s: create work dir: %w", spec.TaskID, err)
@@ -63,6 +68,14 @@ func (r *Runtime) launchSpec(dir string, spec rtapi.TaskSpec) (launchSpec, error
 	if err != nil {
 		return launchSpec{}, err
 	}
+	user := ""
+	if s.User != "" {
+		u, err := api.ParseUser(s.User)
+		if err != nil {
+			return launchSpec{}, err
+		}
+		user = u.String()
+	}
 	env, err := buildEnv(spec)
 	if err != nil {
 		return launchSpec{}, err
@@ -79,6 +92,7 @@ func (r *Runtime) launchSpec(dir string, spec rtapi.TaskSpec) (launchSpec, error
 		Argv:        argv,
 		Env:         env,
 		Dir:         workDir,
+		User:        user,
 		StopSignal:  sig.String(),
 		StopGrace:   time.Duration(s.StopGracePeriod),
 		MaxLogBytes: r.maxLogBytes,
@@ -100,7 +114,8 @@ func resolveWorkDir(workRoot, wd string) (string, error) {
 	return filepath.Join(workRoot, filepath.Clean("/"+wd)), nil
 }
 
-// buildEnv makes the workload's environment: PATH and HOME from the agent,
+// buildEnv makes the workload's environment: PATH and HOME from the agent
+// (HOME only for a task that runs as root: the keeper sets the user's),
 // then spec.Env, then the SHOAL_* variables (which always win).
 func buildEnv(spec rtapi.TaskSpec) ([]string, error) {
 	var keys []string
@@ -116,7 +131,7 @@ func buildEnv(spec rtapi.TaskSpec) ([]string, error) {
 		path = defaultPath
 	}
 	set("PATH", path)
-	if home := os.Getenv("HOME"); home != "" {
+	if home := os.Getenv("HOME"); home != "" && spec.Spec.User == "" {
 		set("HOME", home)
 	}
 	for _, kv := range spec.Spec.Env {

@@ -5,9 +5,12 @@
 // binary re-executed as `shoal runtime-shim <root>`, see RunShim), started
 // on demand in its own session so that workloads survive a restart or
 // kill -9 of the agent, and exiting once it has no task left. The keeper
-// starts each workload in its own process group, copies its output into
-// rotated log files, and records its state and exit status as files in the
-// task's directory, where any later Runtime on the same Root finds them.
+// starts each workload in its own process group, as the service's user
+// (looked up on this node; root when the service names none), copies its
+// output into rotated log files, and records its state and exit status as
+// files in the task's directory, where any later Runtime on the same Root
+// finds them. A workload that runs as a user owns its work dir and can
+// reach nothing else under Root.
 // One keeper per node instead of one shim per task keeps what a task costs
 // the host to tens of KiB (see BenchmarkTaskMemory).
 package process

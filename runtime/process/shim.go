@@ -337,6 +337,10 @@ func (k *keeper) launch(id, dir string) (shimReport, *keptTask) {
 	if err := readJSON(filepath.Join(dir, specFile), &ls); err != nil {
 		return failStart(dir, &startError{126, fmt.Errorf("read launch spec: %w", err)}), nil
 	}
+	who, err := runAs(ls, filepath.Join(dir, workDirName), osUsers{})
+	if err != nil {
+		return failStart(dir, &startError{126, err}), nil
+	}
 	out, err := openRotator(filepath.Join(dir, logFile), ls.MaxLogBytes, ls.MaxLogFiles)
 	if err != nil {
 		return failStart(dir, &startError{126, fmt.Errorf("open log: %w", err)}), nil
@@ -344,7 +348,7 @@ func (k *keeper) launch(id, dir string) (shimReport, *keptTask) {
 	// The reaper looks workloads up under mu: holding it from the fork to
 	// the registration means it cannot miss one that exits at once.
 	k.mu.Lock()
-	proc, pipe, err := startWorkload(ls)
+	proc, pipe, err := startWorkload(ls, who)
 	if err != nil {
 		k.mu.Unlock()
 		out.Close()
