@@ -137,3 +137,17 @@ func CheckProtocol(cmd Command, nodes []*Node) *Error {
 func ErrUnknownCommand(t CommandType, version int) error {
 	return fmt.Errorf("command %q (encoding %d) is unknown to this build (protocol %d, encoding %d)", t, version, ProtocolVersion, CommandVersion)
 }
+
+// SpecProtocol is the protocol a node must speak to run a task of spec as
+// written: a node of an older build would ignore a setting it does not
+// know (run a process user's task as root, a container without its
+// seccomp profile, a task without its secrets). The scheduler places
+// tasks only on nodes that speak it, which matters for a node of an older
+// build that joins after the service was created.
+func SpecProtocol(spec *ServiceSpec) int {
+	raw, err := json.Marshal(CreateServicePayload{Spec: *spec})
+	if err != nil {
+		return ProtocolVersion
+	}
+	return ProtocolOf(Command{Type: CmdCreateService, Payload: raw})
+}

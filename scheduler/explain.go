@@ -12,7 +12,7 @@ func (s *state) explain(g *group) string {
 	if len(s.nodes) == 0 {
 		return "no suitable node: no nodes"
 	}
-	var down, inactive, noRuntime, mem, cpu, atMax int64
+	var down, inactive, noRuntime, older, mem, cpu, atMax int64
 	byCons := make([]int64, len(g.cons))
 	byPort := make([]int64, len(g.ports))
 	for idx, n := range s.nodes {
@@ -24,6 +24,8 @@ func (s *state) explain(g *group) string {
 			inactive++
 		case g.runtime != "" && !n.HasRuntime(g.runtime):
 			noRuntime++
+		case olderThan(n, g):
+			older++
 		case !s.fitsMem(g, i):
 			mem++
 		case !s.fitsCPU(g, i):
@@ -47,6 +49,7 @@ func (s *state) explain(g *group) string {
 	add(down, "down")
 	add(inactive, "not active (paused or draining)")
 	add(noRuntime, "without runtime "+g.runtime)
+	add(older, "of a build older than protocol "+itoa(int64(g.protocolOf()))+" (upgrade them)")
 	add(mem, "with too little memory")
 	add(cpu, "with too little cpu")
 	for j, c := range g.cons {

@@ -12,6 +12,11 @@ import (
 type group struct {
 	serviceID  string
 	runtime    string
+	// protocol is the least node protocol that runs the spec as written
+	// (api.SpecProtocol), worked out on first need: only a node older
+	// than this build asks (protocolOf).
+	protocol int
+	spec     *api.ServiceSpec
 	res        api.Resources
 	cons       []api.Constraint
 	prefs      []string // label names, outermost first
@@ -58,6 +63,7 @@ func fingerprint(b []byte, t *api.Task) []byte {
 	b = append(b, 0)
 	b = append(b, sp.Runtime...)
 	b = append(b, 0)
+	b = appendProtocolFields(b, sp)
 	b = strconv.AppendInt(b, sp.Reservations.NanoCPUs, 10)
 	b = append(b, 0)
 	b = strconv.AppendInt(b, sp.Reservations.MemoryBytes, 10)
@@ -84,7 +90,7 @@ func fingerprint(b []byte, t *api.Task) []byte {
 
 func newGroup(t *api.Task) *group {
 	sp := &t.Spec
-	g := &group{serviceID: t.ServiceID, runtime: sp.Runtime, res: sp.Reservations, ports: normPorts(sp.Ports)}
+	g := &group{serviceID: t.ServiceID, runtime: sp.Runtime, res: sp.Reservations, ports: normPorts(sp.Ports), spec: sp}
 	g.maxPerNode = int64(min(sp.MaxPerNode, math.MaxInt64))
 	g.cons = sp.Constraints
 	for _, p := range sp.Preferences {
@@ -96,6 +102,8 @@ func newGroup(t *api.Task) *group {
 		g.prefs = append(g.prefs, key)
 	}
 	sig := []byte(g.runtime)
+	sig = append(sig, 0)
+	sig = appendProtocolFields(sig, sp)
 	for _, c := range g.cons {
 		sig = append(sig, 0)
 		sig = append(sig, c.Key...)
@@ -113,3 +121,26 @@ func newGroup(t *api.Task) *group {
 }
 
 func appendInt(b []byte, v int64) []byte { return strconv.AppendInt(b, v, 10) }
+
+// appendProtocolFields appends, cheaply, the spec fields api.SpecProtocol
+// depends on, so that tasks that differ in them never share a group or an
+// eligibility cache entry.
+func appendProtocolFields(b []byte, sp *api.ServiceSpec) []byte {
+	b = append(b, sp.User...)
+	b = append(b, 0)
+	b = append(b, sp.Seccomp...)
+	b = append(b, 0)
+	for _, s := range sp.Secrets {
+		b = append(b, s...)
+		b = append(b, 1)
+	}
+	return append(b, 0)
+}
+
+// protocolOf is the least protocol a node needs to run g's tasks.
+func (g *group) protocolOf() int {
+	if g.protocol == 0 {
+		g.protocol = api.SpecProtocol(g.spec)
+	}
+	return g.protocol
+}

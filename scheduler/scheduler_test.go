@@ -41,6 +41,12 @@ func TestFilterExplanations(t *testing.T) {
 		}, n: 1, want: "no suitable node: 1 down, 2 not active (paused or draining)"},
 		{name: "runtime", nodes: three, spec: api.ServiceSpec{Runtime: "containerd"}, n: 1,
 			want: "no suitable node: 3 without runtime containerd"},
+		{name: "older build", nodes: func() []*api.Node {
+			ns := three()
+			ns[0].Protocol = api.ProtocolVersion
+			return ns
+		}, spec: api.ServiceSpec{Secrets: []string{"pw"}, MaxPerNode: 1}, n: 2, placed: 1,
+			want: "no suitable node: 2 of a build older than protocol 5 (upgrade them), 1 at max 1 task per node"},
 		{name: "memory", nodes: three, spec: api.ServiceSpec{Reservations: api.Resources{MemoryBytes: 3 * gib}}, n: 4, placed: 3,
 			want: "no suitable node: 3 with too little memory"},
 		{name: "cpu", nodes: three, spec: api.ServiceSpec{Reservations: api.Resources{NanoCPUs: 1e9}}, n: 7, placed: 6,

@@ -193,12 +193,23 @@ func staticOK(g *group, n *api.Node) bool {
 	if g.runtime != "" && !n.HasRuntime(g.runtime) {
 		return false
 	}
+	if olderThan(n, g) {
+		return false
+	}
 	for _, c := range g.cons {
 		if !MatchConstraint(c, n) {
 			return false
 		}
 	}
 	return true
+}
+
+// olderThan reports whether node n speaks a protocol older than g's tasks
+// need (a node that recorded none speaks 1). Nodes of this build never
+// are, and cost nothing to check.
+func olderThan(n *api.Node, g *group) bool {
+	p := max(n.Protocol, 1)
+	return p < api.ProtocolVersion && p < g.protocolOf()
 }
 
 // schedulable reports whether node n is ready and active.
