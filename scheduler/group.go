@@ -10,13 +10,13 @@ import (
 // group is a set of pending tasks of one service that share the
 // scheduling-relevant part of their spec, so they can be placed together.
 type group struct {
-	serviceID  string
-	runtime    string
+	serviceID string
+	runtime   string
 	// protocol is the least node protocol that runs the spec as written
 	// (api.SpecProtocol), worked out on first need: only a node older
 	// than this build asks (protocolOf).
-	protocol int
-	spec     *api.ServiceSpec
+	protocol   int
+	spec       *api.ServiceSpec
 	res        api.Resources
 	cons       []api.Constraint
 	prefs      []string // label names, outermost first
