@@ -100,6 +100,9 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 		writeAPIError(w, api.Errorf(api.CodeConflict, "node %s is ready; only a down node can be removed", r.PathValue("name")))
 	})
 	mux.HandleFunc("GET /v1/token", func(w http.ResponseWriter, r *http.Request) { f.reply(w, f.token) })
+	mux.HandleFunc("GET /v1/acl/whoami", func(w http.ResponseWriter, r *http.Request) {
+		f.reply(w, api.WhoAmI{Name: "local", Role: api.ACLAdmin})
+	})
 	mux.HandleFunc("POST /v1/token/rotate", func(w http.ResponseWriter, r *http.Request) {
 		f.token = api.TokenResponse{Token: "SHOAL-1-abc-new", RotatedAt: fixedNow}
 		f.reply(w, f.token)

@@ -18,6 +18,8 @@ type cliEnv struct {
 	// credentials and trust (--token, --token-file, --ca-cert,
 	// --ca-fingerprint).
 	token, tokenFile, caCert, caFingerprint string
+	// context is --context: a named endpoint (shoal context).
+	context string
 	getenv                                  func(string) string
 	stdin                                   io.Reader
 	now                                     func() time.Time
@@ -63,6 +65,7 @@ the other commands talk to an agent's HTTP API (--addr, $SHOAL_ADDR, or ` + api.
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&e.addr, "addr", "", "agent API: unix:///PATH or https://HOST:PORT (default $SHOAL_ADDR or "+api.DefaultAPIAddr+")")
+	pf.StringVar(&e.context, "context", "", "use this context's address, token and CA (default $SHOAL_CONTEXT, else `shoal context use`)")
 	pf.StringVar(&e.token, "token", "", "API token for https:// addresses (default $SHOAL_TOKEN); visible in the process list: prefer --token-file")
 	pf.StringVar(&e.tokenFile, "token-file", "", "file holding the API token (default $SHOAL_TOKEN_FILE)")
 	pf.StringVar(&e.caCert, "ca-cert", "", "PEM file of the cluster CA, to trust an https:// agent (default $SHOAL_CA_CERT)")
@@ -82,6 +85,7 @@ the other commands talk to an agent's HTTP API (--addr, $SHOAL_ADDR, or ` + api.
 		newEventsCommand(e),
 		newACLCommand(e),
 		newSecretCommand(e),
+		newContextCommand(e),
 	)
 	return root
 }
