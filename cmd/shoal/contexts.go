@@ -87,6 +87,9 @@ func (e *cliEnv) currentContext() (clientContext, string, bool, error) {
 	if name == "" {
 		name = e.getenv("SHOAL_CONTEXT")
 	}
+	if _, err := e.contextPath(); err != nil && name == "" {
+		return clientContext{}, "", false, nil // nowhere to keep contexts: none
+	}
 	f, path, err := e.loadContexts()
 	if err != nil {
 		return clientContext{}, "", false, err

@@ -20,9 +20,9 @@ type cliEnv struct {
 	token, tokenFile, caCert, caFingerprint string
 	// context is --context: a named endpoint (shoal context).
 	context string
-	getenv                                  func(string) string
-	stdin                                   io.Reader
-	now                                     func() time.Time
+	getenv  func(string) string
+	stdin   io.Reader
+	now     func() time.Time
 	// poll is how often waiting commands poll the API.
 	poll time.Duration
 	// tweak adjusts every client (tests shorten its backoff).
