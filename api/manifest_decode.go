@@ -31,6 +31,7 @@ type manifestService struct {
 	Limits       manifestResources `manifest:"limits"`
 	PidsLimit    manifestInt64     `manifest:"pids_limit"`
 	Seccomp      manifestString    `manifest:"seccomp"`
+	Secrets      manifestStrings   `manifest:"secrets"`
 	Mounts       manifestMounts    `manifest:"mounts"`
 
 	Mode     manifestString `manifest:"mode"`
@@ -117,6 +118,7 @@ func (m *manifestService) spec() (ServiceSpec, error) {
 		Limits:       limits,
 		PidsLimit:    int64(m.PidsLimit),
 		Seccomp:      string(m.Seccomp),
+		Secrets:      m.Secrets,
 		Mounts:       m.Mounts,
 		Mode:         ServiceMode(m.Mode),
 		Replicas:     m.Replicas.n,

@@ -95,6 +95,10 @@ type ServiceSpec struct {
 	// default profile (Docker's), "unconfined" none, for the workloads
 	// that need a call it blocks (containers only).
 	Seccomp string `json:"seccomp,omitempty"`
+	// Secrets names cluster secrets the task gets as files, read-only on
+	// a tmpfs: /run/secrets/NAME in containers, $SHOAL_SECRETS_DIR/NAME
+	// for process tasks.
+	Secrets []string `json:"secrets,omitempty"`
 
 	Mode     ServiceMode `json:"mode"`
 	Replicas uint64      `json:"replicas,omitempty"`
