@@ -27,6 +27,10 @@ type TaskSpec struct {
 	NodeName    string
 	Slot        uint64
 	Spec        api.ServiceSpec
+	// Secrets are the plaintexts of Spec.Secrets, fetched for this task
+	// and held in memory only (never persisted, see Secret). A runtime
+	// uses them during Prepare only: the caller zeroes them afterwards.
+	Secrets []Secret `json:"-"`
 }
 
 // State is where a task is in the runtime's view.

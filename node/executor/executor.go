@@ -42,6 +42,9 @@ type Config struct {
 	Runtimes map[string]runtime.Runtime
 	// Report sends status updates to the leader.
 	Report Reporter
+	// Secrets fetches the secrets a task's spec names; without it such
+	// tasks are rejected.
+	Secrets SecretFetcher
 	// ReportInterval is the batch window for reports (DefaultReportInterval
 	// if zero).
 	ReportInterval time.Duration

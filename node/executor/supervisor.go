@@ -177,7 +177,8 @@ func (s *supervisor) idle(ctx context.Context, v view) bool {
 	return false
 }
 
-// start prepares and starts the task's workload, reporting each step.
+// start prepares and starts the task's workload, reporting each step;
+// the secrets its spec names are fetched just before it is prepared.
 func (s *supervisor) start(ctx context.Context, t api.Task) {
 	rt, err := s.e.runtimeFor(t.Spec)
 	if err != nil {
@@ -190,6 +191,10 @@ func (s *supervisor) start(ctx context.Context, t api.Task) {
 	if spec.ServiceName == "" {
 		spec.ServiceName = t.Spec.Name
 	}
+	if !s.addSecrets(ctx, t, &spec) {
+		return
+	}
+	defer wipeSecrets(spec.Secrets)
 	if err := rt.Prepare(ctx, spec); err != nil {
 		if ctx.Err() == nil {
 			s.e.setStatus(s.id, api.TaskStatus{State: api.TaskRejected, Err: "prepare: " + err.Error()})

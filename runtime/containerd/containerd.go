@@ -64,7 +64,8 @@ type Config struct {
 	// Namespace is the containerd namespace the runtime works in
 	// (default "shoal").
 	Namespace string
-	// Root holds logs and named volumes, e.g. <data-dir>/runtime/containerd.
+	// Root holds logs, secrets tmpfs mounts and named volumes, e.g.
+	// <data-dir>/runtime/containerd.
 	Root string
 	// Registries holds settings by registry host ("127.0.0.1:5000",
 	// "docker.io"); hosts not listed are reached anonymously over HTTPS.

@@ -25,7 +25,7 @@ const (
 
 const logFile = "output.log"
 
-// taskDir is <Root>/tasks/<taskID>: the task's log.
+// taskDir is <Root>/tasks/<taskID>: the task's log and secrets tmpfs.
 func (r *Runtime) taskDir(taskID string) string {
 	return filepath.Join(r.root, "tasks", taskID)
 }

@@ -18,9 +18,10 @@ import (
 
 // Prepare validates the spec, makes sure its image is present and unpacked
 // (pulling it from its registry if not), and creates the container: its
-// snapshot, OCI spec and labels, and the task's log directory. Calling it
-// again for a prepared task does nothing. On error nothing of the task is
-// left (no container, no snapshot, no directory).
+// snapshot, OCI spec and labels, and the task's directory (log, secrets
+// tmpfs). Calling it again for a prepared task only mounts its secrets
+// afresh (a reboot loses them). On error nothing of the task is left (no
+// container, no snapshot, no directory).
 func (r *Runtime) Prepare(ctx context.Context, spec rtapi.TaskSpec) error {
 	if err := validTaskID(spec.TaskID); err != nil {
 		return err
@@ -28,7 +29,7 @@ func (r *Runtime) Prepare(ctx context.Context, spec rtapi.TaskSpec) error {
 	defer r.lock(spec.TaskID)()
 	ctx = r.withNS(ctx)
 	if _, err := r.client.LoadContainer(ctx, spec.TaskID); err == nil {
-		return nil
+		return r.remountSecrets(spec)
 	} else if !errdefs.IsNotFound(err) {
 		return fmt.Errorf("task %s: %s", spec.TaskID, textutil.OneLine(err.Error()))
 	}
@@ -51,6 +52,9 @@ func (r *Runtime) prepare(ctx context.Context, spec rtapi.TaskSpec) error {
 	}
 	mounts, err := r.ociMounts(s.Mounts)
 	if err != nil {
+		return err
+	}
+	if mounts, err = r.withSecretsMount(spec, mounts); err != nil {
 		return err
 	}
 	if err := checkLimits(s.Limits.NanoCPUs, s.Limits.MemoryBytes, s.PidsLimit); err != nil {
@@ -84,6 +88,10 @@ func (r *Runtime) prepare(ctx context.Context, spec rtapi.TaskSpec) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
+	if err := r.mountSecrets(spec); err != nil {
+		os.RemoveAll(dir)
+		return err
+	}
 	_, err = r.client.NewContainer(ctx, spec.TaskID,
 		client.WithImage(img),
 		client.WithSnapshotter(snapshotter),
@@ -98,7 +106,7 @@ func (r *Runtime) prepare(ctx context.Context, spec rtapi.TaskSpec) error {
 		if rerr := r.client.SnapshotService(snapshotter).Remove(dctx, spec.TaskID); rerr != nil && !errdefs.IsNotFound(rerr) {
 			err = fmt.Errorf("%s (and removing its snapshot failed: %s)", textutil.OneLine(err.Error()), textutil.OneLine(rerr.Error()))
 		}
-		os.RemoveAll(dir)
+		r.removeTaskDir(spec.TaskID)
 		return fmt.Errorf("create container: %s", textutil.OneLine(err.Error()))
 	}
 	return nil

@@ -61,9 +61,9 @@ func kill(ctx context.Context, t client.Task, sig syscall.Signal) error {
 }
 
 // Remove kills the task if it still runs and deletes everything it left:
-// the containerd task and container, its snapshot, its log directory, its
-// cgroup directories and runc's state directory. Named volumes stay.
-// Removing an unknown task is not an error.
+// the containerd task and container, its snapshot, its directory (log,
+// secrets tmpfs), its cgroup directories and runc's state directory.
+// Named volumes stay. Removing an unknown task is not an error.
 func (r *Runtime) Remove(ctx context.Context, taskID string) error {
 	if err := validTaskID(taskID); err != nil {
 		return err
@@ -95,7 +95,7 @@ func (r *Runtime) Remove(ctx context.Context, taskID string) error {
 // removeLeftovers deletes the host directories a removed task leaves.
 func (r *Runtime) removeLeftovers(taskID string) error {
 	var errs []error
-	if err := os.RemoveAll(r.taskDir(taskID)); err != nil {
+	if err := r.removeTaskDir(taskID); err != nil {
 		errs = append(errs, err)
 	}
 	if err := os.RemoveAll(filepath.Join(r.cfg.RuncRoot, r.ns, taskID)); err != nil {

@@ -18,8 +18,9 @@ import (
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // Prepare validates spec and creates the task's directory (root's only),
-// work directory and launch spec. Calling it again before Start rewrites
-// the launch spec; after Start it does nothing.
+// work directory, secrets tmpfs (see mountSecrets) and launch spec.
+// Calling it again before Start rewrites the launch spec and the secrets;
+// after Start it does nothing.
 func (r *Runtime) Prepare(ctx context.Context, spec rtapi.TaskSpec) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -42,6 +43,9 @@ func (r *Runtime) Prepare(ctx context.Context, spec rtapi.TaskSpec) error {
 	}
 	if err := os.MkdirAll(ls.Dir, 0o755); err != nil {
 		return fmt.Errorf("task %s: create work dir: %w", spec.TaskID, err)
+	}
+	if err := mountSecrets(dir, spec); err != nil {
+		return fmt.Errorf("task %s: %w", spec.TaskID, err)
 	}
 	if err := writeJSONAtomic(filepath.Join(dir, specFile), ls); err != nil {
 		return fmt.Errorf("task %s: write launch spec: %w", spec.TaskID, err)
@@ -78,6 +82,9 @@ func (r *Runtime) launchSpec(dir string, spec rtapi.TaskSpec) (launchSpec, error
 	}
 	env, err := buildEnv(spec)
 	if err != nil {
+		return launchSpec{}, err
+	}
+	if env, err = withSecretsEnv(env, dir, spec.Secrets); err != nil {
 		return launchSpec{}, err
 	}
 	sig, err := api.ParseSignal(s.StopSignal)

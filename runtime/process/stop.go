@@ -63,7 +63,8 @@ func signalTask(dir string, sig syscall.Signal) error {
 }
 
 // Remove kills the task if it still runs, waits until the keeper is done
-// with it and deletes its directory. Removing an unknown task does nothing.
+// with it, unmounts its secrets and deletes its directory. Removing an
+// unknown task does nothing.
 func (r *Runtime) Remove(ctx context.Context, taskID string) error {
 	dir, err := r.taskDir(taskID)
 	if err != nil {
@@ -87,6 +88,9 @@ func (r *Runtime) Remove(ctx context.Context, taskID string) error {
 		if err := waitProcessExit(ctx, ss.ShimPID, ss.ShimStart); err != nil {
 			return fmt.Errorf("task %s: waiting for its shim: %w", taskID, err)
 		}
+	}
+	if err := unmountSecrets(dir); err != nil {
+		return fmt.Errorf("task %s: %w", taskID, err)
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("task %s: %w", taskID, err)
