@@ -29,6 +29,7 @@ func (a *Agent) startExecutor() error {
 		Report:   a.reportTaskStatus,
 		Logger:   a.log,
 		Started:  a.metrics.taskStarted,
+		Secrets:  a,
 	})
 	if err != nil {
 		return fmt.Errorf("executor: %v", err)

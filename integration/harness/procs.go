@@ -65,3 +65,17 @@ func KillUnder(dir string) int {
 	}
 	return n
 }
+
+// UnmountUnder detaches every mount below dir (a dead node's secret
+// tmpfs, which would keep its data dir from being removed).
+func UnmountUnder(dir string) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			syscall.Unmount(f[4], syscall.MNT_DETACH)
+		}
+	}
+}

@@ -50,11 +50,13 @@ func (a *Agent) Kill() {
 	<-exited
 }
 
-// Die kills the agent and every process of its data dir with SIGKILL:
-// the node is gone.
+// Die kills the agent and every process of its data dir with SIGKILL,
+// and detaches the mounts under it (the tasks' secret tmpfs): the node is
+// gone.
 func (a *Agent) Die() {
 	a.Kill()
 	KillUnder(a.DataDir)
+	UnmountUnder(a.DataDir)
 }
 
 // Stop sends SIGTERM and waits up to timeout; it reports whether the

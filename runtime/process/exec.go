@@ -50,13 +50,22 @@ func startWorkload(ls launchSpec, id *identity) (*os.Process, *os.File, error) {
 	}
 	defer pw.Close()
 	env, sys := ls.Env, &syscall.SysProcAttr{Setpgid: true}
+	files := []*os.File{devnull, pw, pw}
 	if id != nil {
 		env, sys.Credential = withHome(env, id.Home), id.credential()
+		var secrets *os.File
+		if env, secrets, err = secretsByDescriptor(env); err != nil {
+			return nil, nil, &startError{126, err}
+		}
+		if secrets != nil {
+			defer secrets.Close()
+			files = append(files, secrets)
+		}
 	}
 	proc, err := os.StartProcess(path, ls.Argv, &os.ProcAttr{
 		Dir:   "/proc/self/fd/" + strconv.Itoa(int(dir.Fd())),
 		Env:   env,
-		Files: []*os.File{devnull, pw, pw},
+		Files: files,
 		Sys:   sys,
 	})
 	if err != nil {

@@ -55,6 +55,11 @@ func runAs(ls launchSpec, workRoot string, db userDB) (*identity, error) {
 	if err := chownWorkDir(workRoot, ls.Dir, id); err != nil {
 		return nil, err
 	}
+	if dir := secretsDirOf(ls.Env); dir != "" {
+		if err := giveSecrets(dir, id); err != nil {
+			return nil, err
+		}
+	}
 	return &id, nil
 }
 
