@@ -80,7 +80,8 @@ type Agent struct {
 	mu        sync.Mutex
 	// metrics is this agent's Prometheus registry (GET /metrics).
 	metrics *metrics
-	// bootstrapToken is printed once after --bootstrap.
+	// bootstrapToken is the join token at bootstrap, for in-process tests
+	// (never printed: the agent's output goes to logs).
 	bootstrapToken string
 }
 

@@ -53,9 +53,12 @@ func (a *Agent) bootstrap(self api.Node) error {
 	}
 	c, _ := a.store().Cluster()
 	a.bootstrapToken = tokenFor(c).String()
-	fmt.Fprintf(a.out, "Cluster %s created; this node (%s) is its leader.\nTo add a node, run on another host:\n\n    shoal agent --join %s --token %s\n\n"+
+	// The join token is not printed: the agent's output goes to logs (the
+	// journal), and the token admits nodes. `shoal token show` prints it.
+	fmt.Fprintf(a.out, "Cluster %s created; this node (%s) is its leader.\nTo add a node, get the join token with `shoal token show` on this host, then run on the other host:\n\n"+
+		"    SHOAL_JOIN_TOKEN=<token> shoal agent --join %s\n\n"+
 		"An admin API token for the HTTPS API (--api-addr) is in %s (mode 0600); keep it elsewhere and delete the file.\n\n",
-		cluster.ID, self.Name, net.JoinHostPort(a.advertiseIP, portOf(a.host.Addr())), a.bootstrapToken, adminFile)
+		cluster.ID, self.Name, net.JoinHostPort(a.advertiseIP, portOf(a.host.Addr())), adminFile)
 	return nil
 }
 
