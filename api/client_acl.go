@@ -36,3 +36,10 @@ func (c *Client) ClusterCA(ctx context.Context) (ClusterCA, error) {
 	var out ClusterCA
 	return out, c.do(ctx, http.MethodGet, "/v1/cluster/ca", nil, &out)
 }
+
+// RotateKeys rotates the cluster's gossip key, signing key and join token
+// (admin); it returns when every node that is up has the new keys.
+func (c *Client) RotateKeys(ctx context.Context) (RotateKeysResult, error) {
+	var out RotateKeysResult
+	return out, c.do(ctx, http.MethodPost, "/v1/cluster/rotate-keys", nil, &out)
+}

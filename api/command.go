@@ -44,6 +44,10 @@ const (
 	CmdCreateACLToken CommandType = "acl.createToken" // CreateACLTokenPayload
 	CmdRevokeACLToken CommandType = "acl.revokeToken" // RevokeACLTokenPayload
 
+	// CmdRotateKeys is one step of `shoal cluster rotate-keys` (protocol
+	// 5): RotateKeysPayload.
+	CmdRotateKeys CommandType = "cluster.rotateKeys"
+
 	// CmdCreateSecret and CmdRemoveSecret manage secrets (protocol 5).
 	CmdCreateSecret CommandType = "secret.create" // CreateSecretPayload
 	CmdRemoveSecret CommandType = "secret.remove" // RemoveSecretPayload
@@ -187,4 +191,40 @@ type ReportTaskStatusPayload struct {
 type TaskStatusUpdate struct {
 	TaskID string     `json:"task_id"`
 	Status TaskStatus `json:"status"`
+}
+
+// Key rotation steps (RotateKeysPayload.Step), committed in this order with
+// the leader waiting between them until every node has applied the last:
+const (
+	// RotateInstall adds the new gossip key to every node's keyring; the
+	// old one still encrypts.
+	RotateInstall = "install"
+	// RotateSwitch makes the new gossip key the one that encrypts and
+	// replaces the cluster signing key and the join token: tokens and the
+	// CA fingerprint change here.
+	RotateSwitch = "switch"
+	// RotateDrop removes the old gossip key: a node that still holds only
+	// it gets nothing.
+	RotateDrop = "drop"
+)
+
+// RotateKeysPayload is one rotation step. The leader draws the keys.
+type RotateKeysPayload struct {
+	Step string `json:"step"`
+	// GossipKey is the new gossip key (install and switch).
+	GossipKey []byte `json:"gossip_key,omitempty"`
+	// SigningKey and TokenNonce replace the cluster's (switch).
+	SigningKey []byte `json:"signing_key,omitempty"`
+	TokenNonce []byte `json:"token_nonce,omitempty"`
+}
+
+// RotateKeysResult answers POST /v1/cluster/rotate-keys.
+type RotateKeysResult struct {
+	// Steps are the steps this call committed.
+	Steps []string `json:"steps"`
+	// Lagging names nodes that were up but did not confirm a step in
+	// time; they install the keys when they catch up.
+	Lagging []string `json:"lagging,omitempty"`
+	// Token is the new join token.
+	Token string `json:"token"`
 }

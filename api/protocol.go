@@ -40,6 +40,7 @@ var commandProtocol = map[CommandType]int{
 	CmdCreateACLToken: 5,
 	CmdRevokeACLToken: 5,
 	CmdCreateSecret:   5,
+	CmdRotateKeys:     5,
 	CmdRemoveSecret:   5,
 }
 

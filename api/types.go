@@ -124,6 +124,13 @@ type Cluster struct {
 	TokenRotatedAt time.Time `json:"token_rotated_at"`
 	// GossipKey encrypts memberlist traffic (32 bytes, AES-256-GCM).
 	GossipKey []byte `json:"gossip_key,omitempty"`
+	// GossipKeyNext (installed, not yet used to encrypt) and GossipKeyPrev
+	// (the previous key, still accepted) are further gossip keys every
+	// node's keyring holds while a key rotation is under way.
+	GossipKeyNext []byte `json:"gossip_key_next,omitempty"`
+	GossipKeyPrev []byte `json:"gossip_key_prev,omitempty"`
+	// KeysRotatedAt is when rotate-keys last switched the keys.
+	KeysRotatedAt time.Time `json:"keys_rotated_at,omitzero"`
 	// DataKey seals secrets (32 bytes, AES-256-GCM); created with the
 	// cluster's first secret.
 	DataKey []byte `json:"data_key,omitempty"`
@@ -132,6 +139,7 @@ type Cluster struct {
 // Redacted returns a copy of c without its secrets, fit for the API.
 func (c Cluster) Redacted() Cluster {
 	c.SigningKey, c.TokenNonce, c.JoinSecretHash, c.GossipKey, c.DataKey = nil, nil, nil, nil, nil
+	c.GossipKeyNext, c.GossipKeyPrev = nil, nil
 	return c
 }
 

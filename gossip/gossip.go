@@ -25,6 +25,7 @@ const updateTimeout = 5 * time.Second
 // Gossip is one running member of the gossip cluster.
 type Gossip struct {
 	ml        *memberlist.Memberlist
+	keyring   *memberlist.Keyring // the keys gossip is encrypted with (SetKeys)
 	name      string
 	clusterID string
 	logger    *slog.Logger
@@ -122,7 +123,7 @@ func Start(cfg Config) (*Gossip, error) {
 		_ = transport.Shutdown()
 		return nil, fmt.Errorf("gossip: start %s: %w", cfg.Name, err)
 	}
-	g.ml = ml
+	g.ml, g.keyring = ml, mc.Keyring
 	go g.reconnectLoop(reconnectEvery * cfg.Timings.ProbeInterval)
 	return g, nil
 }

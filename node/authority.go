@@ -32,6 +32,7 @@ var leaderOnly = map[api.CommandType]bool{
 	api.CmdWriteTasks:    true,
 	api.CmdSetNodeStatus: true,
 	api.CmdSetRaftRoles:  true,
+	api.CmdRotateKeys:    true,
 }
 
 // userCommandRole is the API role each user write needs.

@@ -39,6 +39,7 @@ func newAPIServer(a *Agent, socket, tcp net.Listener) *apiServer {
 	s.route("POST /v1/nodes/{name}", api.ACLOperator, s.updateNode)
 	s.route("DELETE /v1/nodes/{name}", api.ACLAdmin, s.removeNode)
 	s.route("GET /v1/cluster/ca", api.ACLReadOnly, s.getCA)
+	s.route("POST /v1/cluster/rotate-keys", api.ACLAdmin, s.rotateKeys)
 	s.route("GET /v1/token", api.ACLAdmin, s.getToken)
 	s.route("POST /v1/token/rotate", api.ACLAdmin, s.rotateToken)
 	s.routeServices()

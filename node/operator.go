@@ -44,6 +44,20 @@ func (a *Agent) handleOperatorRPC(from string, method rpcMethod, body json.RawMe
 	switch method {
 	case rpcRaftPeers:
 		return a.localRaftPeers()
+	case rpcRotateKeys:
+		var req rotateRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			return nil, api.Errorf(api.CodeInvalid, "bad request: %v", err)
+		}
+		if from != a.ID() {
+			p := proposal{From: from, FromVoter: a.isVoter(from), APIToken: req.APIToken, Cmd: api.Command{Type: api.CmdRotateKeys}, Now: time.Now()}
+			if err := authorizeUserWrite(p, api.ACLAdmin, a.store().View()); err != nil {
+				return nil, err
+			}
+		}
+		ctx, cancel := context.WithTimeout(a.ctx, 3*rotateStepWait+10*time.Second)
+		defer cancel()
+		return a.rotateKeys(ctx)
 	case rpcSecret:
 		var req secretRequest
 		if err := json.Unmarshal(body, &req); err != nil {

@@ -34,6 +34,9 @@ const (
 	// rpcSecret asks the leader for a secret's plaintext for one of the
 	// sender's tasks (secretRequest, secretReply).
 	rpcSecret rpcMethod = "secret"
+	// rpcRotateKeys asks the leader to rotate the cluster's keys
+	// (rotateRequest, api.RotateKeysResult).
+	rpcRotateKeys rpcMethod = "rotateKeys"
 )
 
 // call sends one node RPC to peer to.

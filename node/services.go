@@ -36,6 +36,7 @@ func (a *Agent) startServices() error {
 	a.goLoop(func() { a.gossipEventLoop(a.ctx) })
 	a.goLoop(func() { a.leadershipLoop(a.ctx) })
 	a.goLoop(func() { a.feed.run(a.ctx) })
+	a.goLoop(func() { a.keyLoop(a.ctx) })
 	a.serving.Store(true)
 	return nil
 }

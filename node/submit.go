@@ -310,7 +310,7 @@ func (a *Agent) handleRPC(ctx context.Context, from peer.ID, name string, body j
 		return readIndexReply{Index: a.store().AppliedIndex()}, nil
 	case rpcStatus:
 		return statusReply{AppliedIndex: a.store().AppliedIndex()}, nil
-	case rpcRaftPeers, rpcTransferLeadership, rpcSecret:
+	case rpcRaftPeers, rpcTransferLeadership, rpcSecret, rpcRotateKeys:
 		return a.handleOperatorRPC(from.String(), method, body)
 	case rpcRemoveImage:
 		var req removeImageRequest

@@ -235,6 +235,7 @@ func init() {
 		api.CmdCreateACLToken:   {(*FSM).applyCreateACLToken, func() any { return new(api.ACLToken) }},
 		api.CmdRevokeACLToken:   {(*FSM).applyRevokeACLToken, func() any { return new(api.ACLToken) }},
 		api.CmdCreateSecret:     {(*FSM).applyCreateSecret, func() any { return new(api.SecretInfo) }},
+		api.CmdRotateKeys:       {(*FSM).applyRotateKeys, cluster},
 		api.CmdRemoveSecret:     {(*FSM).applyRemoveSecret, func() any { return new(api.SecretInfo) }},
 	}
 }

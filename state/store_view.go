@@ -148,3 +148,14 @@ func (v *View) Secrets() []*api.Secret { return list[api.Secret](v.txn, tableSec
 func (v *View) Secret(name string) (*api.Secret, bool) {
 	return first[api.Secret](v.txn, tableSecrets, indexName, name)
 }
+
+// ClusterChanged returns a channel closed when the cluster record changes.
+func (v *View) ClusterChanged() <-chan struct{} {
+	it, err := v.txn.Get(tableCluster, indexID)
+	if err != nil { // schema misuse: never wait on it
+		ch := make(chan struct{})
+		close(ch)
+		return ch
+	}
+	return it.WatchCh()
+}

@@ -11,7 +11,7 @@ import (
 
 func newClusterCommand(e *cliEnv) *cobra.Command {
 	group := newGroup("cluster", "Show the state of the cluster")
-	group.AddCommand(newClusterStatusCommand(e), newClusterCACommand(e))
+	group.AddCommand(newClusterStatusCommand(e), newClusterCACommand(e), newClusterRotateKeysCommand(e))
 	return group
 }
 
