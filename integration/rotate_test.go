@@ -101,3 +101,34 @@ func TestRotateKeys(t *testing.T) {
 	c.agents = append(c.agents, joined)
 	c.waitMembers(4)
 }
+
+// TestNodeAwayDuringRotationCatchesUp: a node that was killed before a
+// rotation comes back on its data dir with the old gossip key, catches up
+// over libp2p, installs the new keys from the cluster record and is ready
+// again.
+func TestNodeAwayDuringRotationCatchesUp(t *testing.T) {
+	c := startCluster(t, 3, "--runtime", "process")
+	waitVoters(t, c.agents[0], 3)
+	away := c.agents[2]
+	oldGossip, _ := savedKeys(t, away)
+	away.Kill()
+	harness.WaitFor(t, 20*time.Second, "n3 down", func() (bool, string) {
+		var n struct {
+			Status string `json:"status"`
+		}
+		err := c.agents[0].get("/v1/nodes/n3", &n)
+		return err == nil && n.Status == "down", n.Status
+	})
+	if out, err := c.agents[0].CLI("cluster", "rotate-keys"); err != nil {
+		t.Fatalf("rotate-keys: %v\n%s", err, out)
+	}
+	start := time.Now()
+	away.Start()
+	c.waitMembers(3)
+	harness.WaitFor(t, 20*time.Second, "n3 to save the new gossip key", func() (bool, string) {
+		g, _ := savedKeys(t, away)
+		g0, _ := savedKeys(t, c.agents[0])
+		return bytes.Equal(g, g0) && !bytes.Equal(g, oldGossip), ""
+	})
+	t.Logf("n3 ready with the new keys %s after its restart", time.Since(start).Round(time.Millisecond))
+}

@@ -127,15 +127,15 @@ func (a *Agent) rotateStep(ctx context.Context, p api.RotateKeysPayload, res *ap
 	return nil
 }
 
-// waitNodesApplied polls every node that is up until it has applied index;
+// waitNodesApplied polls every node that is ready until it has applied index;
 // it returns the names of those that did not within timeout.
 func (a *Agent) waitNodesApplied(ctx context.Context, index uint64, timeout time.Duration) []string {
 	deadline := time.Now().Add(timeout)
 	for {
 		var lag []string
 		for _, n := range a.store().Nodes() {
-			if n.Status == api.NodeDown {
-				continue
+			if n.Status != api.NodeReady {
+				continue // down or restarting: it catches up when it is back
 			}
 			if !a.nodeApplied(ctx, n.ID, index) {
 				lag = append(lag, n.Name)
