@@ -26,7 +26,9 @@ import (
 //
 // Protocols: 1 up to commit 8f4685b; 2 adds graceful restarts
 // (node.restarting); 3 adds drain deadlines (node.update's drain_deadline,
-// task.write's stop_deadline).
+// task.write's stop_deadline); 4 adds seccomp profiles and the token
+// rotation of node.remove; 5 adds API tokens (acl.*) and the deny list
+// (node.remove's deny).
 const ProtocolVersion = 5
 
 // commandProtocol lists the command types newer than protocol 1.
@@ -50,6 +52,7 @@ var fieldProtocol = []struct {
 	{CmdUpdateService, `"seccomp"`, 4},
 	{CmdWriteTasks, `"seccomp"`, 4},
 	{CmdRemoveNode, `"token_nonce"`, 4},
+	{CmdRemoveNode, `"deny"`, 5},
 }
 
 // ProtocolOf is the protocol a node must speak to apply cmd.

@@ -36,8 +36,8 @@ func MergeRestore(live *View, b *Backup, now time.Time) ([]byte, RestoreSummary,
 //
 //   - identity and membership stay the running cluster's: the cluster
 //     record (signing key, join token, gossip key), the node records, the
-//     images each node reports holding, the API tokens, and the request
-//     records. They
+//     deny list of removed nodes, the images each node reports holding,
+//     the API tokens, and the request records. They
 //     describe machines that exist now; a backup's copy of them is at best
 //     stale, and for a backup of another cluster it is foreign.
 //   - desired state comes from the backup: every service, with its spec and
@@ -77,6 +77,9 @@ func mergeRestore(live *View, snap *memdb.MemDB, now time.Time) (*memdb.MemDB, R
 	}
 	for _, tok := range live.ACLTokens() {
 		put(tableACL, tok)
+	}
+	for _, d := range live.DeniedPeers() {
+		put(tableDenied, d)
 	}
 	if it, err := live.txn.Get(tableRequests, indexID); err == nil {
 		for o := it.Next(); o != nil; o = it.Next() {

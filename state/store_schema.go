@@ -18,6 +18,7 @@ const (
 	tableRequests = "requests"
 	tableImages   = "images"
 	tableACL      = "acl_tokens"
+	tableDenied   = "denied_peers"
 )
 
 // Index names in the memdb schema.
@@ -29,6 +30,7 @@ const (
 	indexSlot    = "slot"
 	indexTime    = "time"
 	indexSecret  = "secret"
+	indexSeq     = "seq"
 	// indexUnplaced holds the tasks Allocate must place: active and not
 	// yet assigned.
 	indexUnplaced = "unplaced"
@@ -67,6 +69,10 @@ func schema() *memdb.DBSchema {
 			indexID:     {Name: indexID, Unique: true, Indexer: stringKey(func(o any) string { return o.(*api.ACLToken).ID })},
 			indexName:   {Name: indexName, Unique: true, Indexer: stringKey(func(o any) string { return o.(*api.ACLToken).Name })},
 			indexSecret: {Name: indexSecret, Unique: true, Indexer: stringKey(func(o any) string { return o.(*api.ACLToken).SecretHash })},
+		}},
+		tableDenied: {Name: tableDenied, Indexes: map[string]*memdb.IndexSchema{
+			indexID:  {Name: indexID, Unique: true, Indexer: stringKey(func(o any) string { return o.(*api.DeniedPeer).ID })},
+			indexSeq: {Name: indexSeq, Unique: true, Indexer: seqIndexer{}},
 		}},
 		tableRequests: {Name: tableRequests, Indexes: map[string]*memdb.IndexSchema{
 			indexID:   {Name: indexID, Unique: true, Indexer: stringKey(func(o any) string { return o.(*RequestRecord).ID })},
@@ -155,4 +161,24 @@ func (timeIndexer) FromArgs(args ...any) ([]byte, error) {
 		return nil, fmt.Errorf("time index wants a time.Time, got %T", args[0])
 	}
 	return timeKey(t), nil
+}
+
+// seqIndexer orders deny-list entries by their sequence number.
+type seqIndexer struct{}
+
+// FromObject implements memdb.SingleIndexer.
+func (seqIndexer) FromObject(obj any) (bool, []byte, error) {
+	return true, binary.BigEndian.AppendUint64(nil, obj.(*api.DeniedPeer).Seq), nil
+}
+
+// FromArgs implements memdb.Indexer.
+func (seqIndexer) FromArgs(args ...any) ([]byte, error) {
+	if len(args) != 1 {
+		return nil, fmt.Errorf("seq index wants one argument, got %d", len(args))
+	}
+	seq, ok := args[0].(uint64)
+	if !ok {
+		return nil, fmt.Errorf("seq index wants a uint64, got %T", args[0])
+	}
+	return binary.BigEndian.AppendUint64(nil, seq), nil
 }
