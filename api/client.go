@@ -112,9 +112,14 @@ func (c *Client) UpdateNode(ctx context.Context, name string, req NodeUpdateRequ
 	return out, c.do(ctx, http.MethodPost, "/v1/nodes/"+url.PathEscape(name), req, &out)
 }
 
-// RemoveNode forgets a node that is down.
-func (c *Client) RemoveNode(ctx context.Context, name string) error {
-	return c.do(ctx, http.MethodDelete, "/v1/nodes/"+url.PathEscape(name), nil, nil)
+// RemoveNode removes a node from the cluster for good: its peer ID is
+// denied from then on. Only a down node, unless force.
+func (c *Client) RemoveNode(ctx context.Context, name string, force bool) error {
+	path := "/v1/nodes/" + url.PathEscape(name)
+	if force {
+		path += "?force=true"
+	}
+	return c.do(ctx, http.MethodDelete, path, nil, nil)
 }
 
 // Token returns the current join token.

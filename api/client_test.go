@@ -125,7 +125,7 @@ func TestClientDecodesErrorsWithoutRetrying(t *testing.T) {
 	if !errors.As(err, &apiErr) || apiErr.Code != CodeNotFound || apiErr.Message != `service "nope" not found` {
 		t.Fatalf("Service error = %#v", err)
 	}
-	if err := c.RemoveNode(ctx, "n1"); CodeOf(err) != CodeConflict {
+	if err := c.RemoveNode(ctx, "n1", false); CodeOf(err) != CodeConflict {
 		t.Fatalf("RemoveNode error = %v", err)
 	}
 	if _, err := c.Nodes(ctx); CodeOf(err) != CodeInternal || err.Error() != "agent answered 500: boom" {
@@ -177,7 +177,7 @@ func TestClientRoutesAndQueries(t *testing.T) {
 			_, err := c.UpdateNode(ctx, "n1", NodeUpdateRequest{Availability: AvailabilityDrain})
 			return err
 		},
-		func() error { return c.RemoveNode(ctx, "n1") },
+		func() error { return c.RemoveNode(ctx, "n1", false) },
 		func() error { _, err := c.Token(ctx); return err },
 		func() error { _, err := c.RotateToken(ctx); return err },
 		func() error { _, err := c.Services(ctx); return err },

@@ -122,6 +122,10 @@ type RemoveNodePayload struct {
 	// 4, rotates the join token with the removal: a removed node may have
 	// kept the token it joined with.
 	TokenNonce []byte `json:"token_nonce,omitempty"`
+	// Deny, stamped by the leader once every node speaks protocol 5, adds
+	// the node's peer ID to the deny list with the removal: it may never
+	// connect, join or gossip again.
+	Deny bool `json:"deny,omitempty"`
 }
 
 // CreateServicePayload creates a service; ServiceID is stamped by the leader.

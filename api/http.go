@@ -14,7 +14,7 @@ import "time"
 //	GET    /v1/nodes                      []NodeInfo
 //	GET    /v1/nodes/{name}               NodeInfo
 //	POST   /v1/nodes/{name}               NodeUpdateRequest -> NodeInfo
-//	DELETE /v1/nodes/{name}               (only a down node)
+//	DELETE /v1/nodes/{name}               a down node; ?force=true: one that is up too
 //	(operator endpoints: api/operator.go)
 //	GET    /v1/token                      TokenResponse
 //	POST   /v1/token/rotate               TokenResponse

@@ -29,7 +29,8 @@ import (
 // (node.restarting); 3 adds drain deadlines (node.update's drain_deadline,
 // task.write's stop_deadline); 4 adds containers' seccomp and the token
 // rotation of node.remove; 5 adds API tokens (acl.*), secrets (secret.*,
-// services' secrets), the operator's node labels and the user of a
+// services' secrets), key rotation (cluster.rotateKeys), the deny list
+// (node.remove's deny), the operator's node labels and the user of a
 // process service (older builds honour user for containers only, and
 // would run the process as root).
 const ProtocolVersion = 5
@@ -67,6 +68,7 @@ var fieldProtocol = []struct {
 	{CmdUpdateService, `"secrets"`, 5, nil},
 	{CmdWriteTasks, `"secrets"`, 5, nil},
 	{CmdUpdateNode, `"operator_labels"`, 5, nil},
+	{CmdRemoveNode, `"deny"`, 5, nil},
 }
 
 // ProtocolOf is the protocol a node must speak to apply cmd.

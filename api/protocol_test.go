@@ -28,6 +28,14 @@ func TestCheckProtocol(t *testing.T) {
 	if err := CheckProtocol(plainDrain, []*Node{old}); err != nil {
 		t.Fatalf("a drain without a deadline was refused: %v", err)
 	}
+	four := &Node{Name: "four", Protocol: 4}
+	deny := Command{Type: CmdRemoveNode, Payload: []byte(`{"node_id":"x","token_nonce":"bm9uY2U=","deny":true}`)}
+	if err := CheckProtocol(deny, []*Node{cur, four}); err == nil || !strings.Contains(err.Message, "protocol 5; node four speaks 4") {
+		t.Fatalf("a removal with deny and a protocol-4 node: %v", err)
+	}
+	if err := CheckProtocol(Command{Type: CmdRemoveNode, Payload: []byte(`{"node_id":"x","token_nonce":"bm9uY2U="}`)}, []*Node{cur, four}); err != nil {
+		t.Fatalf("a removal without deny was refused at protocol 4: %v", err)
+	}
 	for typ, v := range commandProtocol {
 		if v > ProtocolVersion || v < 2 {
 			t.Errorf("%s is listed at protocol %d; this build speaks %d", typ, v, ProtocolVersion)

@@ -108,6 +108,20 @@ func (n *Node) HasRuntime(name string) bool {
 	return false
 }
 
+// DeniedPeer is a node removed from the cluster (`node rm`): its peer ID
+// may never connect, join or gossip again. The deny list keeps the newest
+// MaxDeniedPeers; Seq orders it (the oldest entry goes first).
+type DeniedPeer struct {
+	ID       string    `json:"id"`   // the removed node's peer ID
+	Name     string    `json:"name"` // its name when it was removed
+	DeniedAt time.Time `json:"denied_at"`
+	Seq      uint64    `json:"seq"`
+}
+
+// MaxDeniedPeers bounds the deny list; a removal beyond it drops the
+// oldest entry.
+const MaxDeniedPeers = 10000
+
 // Cluster is the singleton record that defines a cluster's identity.
 type Cluster struct {
 	ID        string    `json:"id"`

@@ -33,6 +33,11 @@ type Config struct {
 	// both); for many members in one process (node/simnode), where LZW's
 	// per-message tables dominate the CPU.
 	DisableCompression bool
+	// Denied reports whether a node ID (Meta.NodeID) was removed from the
+	// cluster for good: such a member is refused and never listed, so a
+	// former member holding the key cannot keep it alive. It must be
+	// quick and must not call back into Gossip; nil denies nobody.
+	Denied func(nodeID string) bool
 	// Logger receives memberlist's and this package's records, at the
 	// level each line has; nil discards them.
 	Logger *slog.Logger

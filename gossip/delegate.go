@@ -16,6 +16,7 @@ var (
 	_ memberlist.EventDelegate    = delegate{}
 	_ memberlist.AliveDelegate    = delegate{}
 	_ memberlist.ConflictDelegate = delegate{}
+	_ memberlist.MergeDelegate    = delegate{}
 )
 
 // NodeMeta returns this node's encoded Meta (at most MaxMetaSize bytes).
@@ -44,8 +45,9 @@ func (delegate) LocalState(join bool) []byte { return nil }
 // MergeRemoteState ignores push/pull user state.
 func (delegate) MergeRemoteState(buf []byte, join bool) {}
 
-// NotifyAlive refuses members whose meta is unreadable or names another
-// cluster, so that two clusters sharing a key and label still stay apart.
+// NotifyAlive refuses members whose meta is unreadable, names another
+// cluster (so that two clusters sharing a key and label still stay apart),
+// or names a denied node.
 func (d delegate) NotifyAlive(n *memberlist.Node) error {
 	if n.Name == d.g.name {
 		return nil
@@ -69,7 +71,40 @@ func (g *Gossip) checkMember(n *memberlist.Node) error {
 	if m.ClusterID != g.clusterID {
 		return fmt.Errorf("member %s is in cluster %q, not %q", n.Name, m.ClusterID, g.clusterID)
 	}
+	if g.isDenied(m.NodeID) {
+		return fmt.Errorf("member %s is node %s, which was removed from the cluster (denied)", n.Name, m.NodeID)
+	}
 	return nil
+}
+
+// isDenied reports whether nodeID is denied.
+func (g *Gossip) isDenied(nodeID string) bool {
+	return nodeID != "" && g.denied != nil && g.denied(nodeID)
+}
+
+// NotifyMerge refuses the push/pull of a join whose live members are all
+// denied: a removed node rejoining on its own. A list that also names
+// members that are not denied is merged — it may come from a member that
+// still holds a removed node alive from before the removal — and
+// NotifyAlive refuses its denied entries one by one.
+func (d delegate) NotifyMerge(peers []*memberlist.Node) error {
+	g := d.g
+	denied, live := "", 0
+	for _, n := range peers {
+		if n.State != memberlist.StateAlive || n.Name == g.name {
+			continue
+		}
+		live++
+		m, err := DecodeMeta(n.Meta)
+		if err != nil || !g.isDenied(m.NodeID) {
+			return nil
+		}
+		denied = n.Name
+	}
+	if live == 0 {
+		return nil
+	}
+	return fmt.Errorf("join from member %s refused: it was removed from the cluster (denied)", denied)
 }
 
 // NotifyJoin records a member that became alive.
@@ -125,7 +160,7 @@ func (g *Gossip) memberOf(n *memberlist.Node, s MemberState) Member {
 }
 
 // record stores the member's new state and emits the event for remote
-// members.
+// members that are not denied.
 func (g *Gossip) record(n *memberlist.Node, s MemberState, t EventType) {
 	m := g.memberOf(n, s)
 	m.Since = time.Now()
@@ -143,7 +178,7 @@ func (g *Gossip) record(n *memberlist.Node, s MemberState, t EventType) {
 		delete(g.failed, m.Name)
 	}
 	g.mu.Unlock()
-	if m.Name != g.name {
+	if m.Name != g.name && !g.isDenied(m.Meta.NodeID) {
 		g.emit(Event{Type: t, Member: m})
 	}
 }

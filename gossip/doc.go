@@ -11,6 +11,11 @@
 // that [Gossip.Leave] sends to every member before memberlist's own leave
 // broadcast: memberlist v0.7.0 reports both through the same callback.
 //
+// A member whose meta names a node ID [Config.Denied] reports (a node
+// removed from the cluster) is refused when it announces itself or joins,
+// and is never listed or reported, so a former member that still holds the
+// gossip key cannot make a removed node look alive.
+//
 // [FaultTransport] wraps a memberlist transport to cut links between
 // chosen addresses, for rootless partition tests.
 package gossip

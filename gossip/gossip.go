@@ -28,6 +28,7 @@ type Gossip struct {
 	keyring   *memberlist.Keyring // the keys gossip is encrypted with (SetKeys)
 	name      string
 	clusterID string
+	denied    func(nodeID string) bool
 	logger    *slog.Logger
 	deadTTL   time.Duration // how long dead and left members stay listed
 
@@ -82,6 +83,7 @@ func Start(cfg Config) (*Gossip, error) {
 	g := &Gossip{
 		name:      cfg.Name,
 		clusterID: cfg.Meta.ClusterID,
+		denied:    cfg.Denied,
 		logger:    cfg.Logger,
 		deadTTL:   cfg.Timings.PushPullInterval,
 		metaBytes: metaBytes,
@@ -115,7 +117,7 @@ func Start(cfg Config) (*Gossip, error) {
 	mc.Label = cfg.Label
 	mc.EnableCompression = !cfg.DisableCompression
 	mc.Logger = stdLogger(cfg.Logger)
-	mc.Delegate, mc.Events, mc.Alive, mc.Conflict = delegate{g}, delegate{g}, delegate{g}, delegate{g}
+	mc.Delegate, mc.Events, mc.Alive, mc.Conflict, mc.Merge = delegate{g}, delegate{g}, delegate{g}, delegate{g}, delegate{g}
 	cfg.Timings.apply(mc)
 
 	ml, err := memberlist.Create(mc)
@@ -199,6 +201,8 @@ func (g *Gossip) DroppedEvents() uint64 { return g.dropped.Load() }
 // Members returns every member this node knows, itself included, sorted
 // by name. Dead and left members stay listed for Timings.PushPullInterval
 // after their last change, as long as memberlist itself remembers them.
+// Denied members are never listed, even one memberlist still holds alive
+// from before it was denied.
 func (g *Gossip) Members() []Member {
 	now := time.Now()
 	g.mu.Lock()
@@ -207,6 +211,9 @@ func (g *Gossip) Members() []Member {
 	for name, e := range g.members {
 		if name != g.name && e.State != MemberAlive && now.Sub(e.Since) > g.deadTTL {
 			delete(g.members, name)
+			continue
+		}
+		if name != g.name && g.isDenied(e.Meta.NodeID) {
 			continue
 		}
 		out = append(out, e.Member)

@@ -71,6 +71,16 @@ type Agent struct {
 	// membershipChanged fires on every gossip event.
 	membershipChanged *signal
 
+	// voterMu serialises changes to the Raft configuration on the leader:
+	// the voter loop's plans, and the eviction that precedes a removal.
+	voterMu sync.Mutex
+	// refusals paces the log of connections refused to denied peers;
+	// denySeen is the newest deny-list entry cutOffDenied has seen;
+	// removedSelf is set once this node saw itself removed.
+	refusals    *refusalLog
+	denySeen    atomic.Uint64
+	removedSelf atomic.Bool
+
 	// stopping is set once the agent begins a graceful stop.
 	stopping atomic.Bool
 	// serving is set once every service of the node has started.
@@ -153,6 +163,7 @@ func New(cfg Config, logger *slog.Logger, out io.Writer) (_ *Agent, err error) {
 	if err := a.openRaft(); err != nil {
 		return nil, err
 	}
+	a.enforceDenyList()
 	// RPC is served from the start (only "status" until the node is up),
 	// so a leader can probe a joiner during its handshake.
 	if err := a.host.HandleRPC(rpcProtocol, true, a.handleRPC); err != nil {

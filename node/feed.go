@@ -44,7 +44,20 @@ func readFeedRequest(c net.Conn) (feedRequest, bool) {
 	return req, true
 }
 
-// serveFeed streams applied entries to one member while this node leads.
+// feedDenied reports whether the member at the other end of a feed stream
+// was removed from the cluster: the feed stops at once, before the next
+// frame (the gater refuses new connections, and the membership loop
+// closes this one).
+func (a *Agent) feedDenied(c net.Conn) bool {
+	if a.denied(c.RemoteAddr().String()) {
+		a.log.Warn("state feed: stopped for a removed node", "node", a.deniedName(c.RemoteAddr().String()))
+		return true
+	}
+	return false
+}
+
+// serveFeed streams applied entries to one member while this node leads
+// and the member is not denied.
 func (a *Agent) serveFeed(c net.Conn) {
 	defer c.Close()
 	req, ok := readFeedRequest(c)
@@ -53,7 +66,7 @@ func (a *Agent) serveFeed(c net.Conn) {
 	}
 	fsm := a.cons.FSM()
 	next := req.From + 1
-	for a.ctx.Err() == nil {
+	for a.ctx.Err() == nil && !a.feedDenied(c) {
 		// The leader and its term are read together: a deposed leader must
 		// not stamp its successor's term on its own name.
 		leader, term := a.cons.LeaderTerm()

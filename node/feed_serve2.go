@@ -11,7 +11,7 @@ import (
 )
 
 // serveFeed2 streams applied entries to one member in feed/2 frames while
-// this node leads.
+// this node leads and the member is not denied.
 func (a *Agent) serveFeed2(c net.Conn) {
 	defer c.Close()
 	req, ok := readFeedRequest(c)
@@ -36,7 +36,7 @@ func (a *Agent) serveFeed2(c net.Conn) {
 		}
 		return true
 	}
-	for a.ctx.Err() == nil {
+	for a.ctx.Err() == nil && !a.feedDenied(c) {
 		// The leader and its term are read together: a deposed leader must
 		// not stamp its successor's term on its own name.
 		leader, term := a.cons.LeaderTerm()

@@ -31,6 +31,7 @@ func (a *Agent) startGossip() error {
 		Label:       "shoal-" + a.state.ClusterID,
 		Meta:        gossip.Meta{NodeID: a.host.ID().String(), P2PPort: uint16(mustAtoi(portOf(a.host.Addr()))), APIAddr: a.api.addr(), ClusterID: a.state.ClusterID},
 		Timings:     a.gossipTimings(),
+		Denied:      a.denied,
 		Logger:      a.log.With("logger", "gossip"),
 	})
 	if err != nil {

@@ -307,7 +307,10 @@ func (s *apiServer) updateNode(r *http.Request) (any, error) {
 	return s.nodeInfo(n), nil
 }
 
+// removeNode removes a node for good (see node/remove.go); ?force=true
+// removes one that is up.
 func (s *apiServer) removeNode(r *http.Request) (any, error) {
+	force := r.URL.Query().Get("force") == "true"
 	// Judge the node's status on the latest state, not a lagging replica.
 	if err := s.agent.consistentRead(r.Context()); err != nil {
 		return nil, err
@@ -316,8 +319,8 @@ func (s *apiServer) removeNode(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n.Status != api.NodeDown {
-		return nil, api.Errorf(api.CodeConflict, "node %s is %s; only a down node can be removed (stop its agent first)", n.Name, n.Status)
+	if err := s.agent.checkRemovable(n, force); err != nil {
+		return nil, err
 	}
 	if _, err := s.submit(r, api.CmdRemoveNode, api.RemoveNodePayload{NodeID: n.ID}); err != nil {
 		return nil, err

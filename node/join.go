@@ -137,6 +137,14 @@ func joinCluster(ctx context.Context, host *p2p.Host, key crypto.PrivKey, addr s
 		return nil, fmt.Errorf("join %s: %w", addr, err)
 	}
 	conn, err := host.Dial(ctx, memberID, joinProtocol)
+	if err != nil && ctx.Err() == nil {
+		// The member answered the probe's handshake, then refused the
+		// connection: its gater admits no more joiners for now, or it
+		// denies this node's peer ID.
+		return nil, fmt.Errorf("join %s: %w: the member refused this node's connection after the handshake; "+
+			"if this lasts, this node's peer ID was removed from the cluster (shoal node rm denies it for good), "+
+			"and an empty data dir joins as a new node", addr, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("join %s: %w", addr, err)
 	}

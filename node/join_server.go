@@ -17,12 +17,14 @@ import (
 )
 
 // joinMember is what the join server needs from its node: its peer ID,
-// where a peer connects from, one view of the cluster record and nodes,
-// and a way to admit a node (commit its record and wait until the voter
-// set may have grown, see awaitVoterGrowth).
+// where a peer connects from, whether a peer ID was removed for good, one
+// view of the cluster record and nodes, and a way to admit a node (commit
+// its record and wait until the voter set may have grown, see
+// awaitVoterGrowth).
 type joinMember interface {
 	peerID() peer.ID
 	remoteIP(id peer.ID) string
+	denied(peerID string) bool
 	clusterView() (*api.Cluster, []*api.Node, bool)
 	admit(ctx context.Context, n api.Node) error
 }
@@ -69,6 +71,13 @@ func (s *joinServer) handle(c net.Conn) {
 		return
 	}
 	refuse := func(e *api.Error) { p2p.WriteFrame(c, joinChallenge{Error: e}) }
+	if s.member.denied(joinerID.String()) {
+		// The gater refuses denied peers before any protocol; this
+		// covers a connection opened before the removal applied.
+		s.log.Warn("join refused: the node was removed from the cluster (denied)", "node_id", api.ShortID(joinerID.String()), "from", s.member.remoteIP(joinerID))
+		refuse(errJoinDenied(joinerID))
+		return
+	}
 	if ipLimiter.Tokens() < 1 || s.global.Tokens() < 1 {
 		refuse(api.Errorf(api.CodeRateLimited, "too many failed join attempts; try again later"))
 		return
@@ -116,6 +125,12 @@ func (s *joinServer) handle(c net.Conn) {
 	s.log.Info("join admitted", "node", n.Name, "node_id", api.ShortID(n.ID))
 	_, nodes, _ := s.member.clusterView()
 	p2p.WriteFrame(c, joinAccept{ClusterID: cluster.ID, GossipKey: cluster.GossipKey, Members: peerRecordsOf(nodes)})
+}
+
+// errJoinDenied refuses a joiner whose peer ID is denied.
+func errJoinDenied(id peer.ID) *api.Error {
+	return api.Errorf(api.CodeForbidden, "this node (peer ID %s) was removed from the cluster and may not join again; "+
+		"start it with an empty data dir to join as a new node", id)
 }
 
 // peerID is this node's libp2p identity.

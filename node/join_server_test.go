@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,10 +26,12 @@ type fakeJoinMember struct {
 	cluster  *api.Cluster
 	admitted []api.Node
 	refuse   error
+	deny     map[string]bool
 }
 
 func (m *fakeJoinMember) peerID() peer.ID         { return m.id }
 func (m *fakeJoinMember) remoteIP(peer.ID) string { return "192.0.2.1" }
+func (m *fakeJoinMember) denied(id string) bool   { return m.deny[id] }
 func (m *fakeJoinMember) clusterView() (*api.Cluster, []*api.Node, bool) {
 	if m.cluster == nil {
 		return nil, nil, false
@@ -180,6 +183,22 @@ func TestJoinServerRefusesABadName(t *testing.T) {
 	acc := joinOnce(t, s, peer.ID(testPeerIDRaw(t, 2)), tokenFor(member.cluster), "bad name!")
 	if acc.Error == nil || acc.Error.Code != api.CodeInvalid || len(member.admitted) != 0 {
 		t.Fatalf("bad name: %+v, admitted %d", acc.Error, len(member.admitted))
+	}
+}
+
+// TestJoinServerRefusesADeniedPeer checks that a joiner whose peer ID was
+// removed from the cluster is refused with an error that says so, before
+// the token is even checked, and is not admitted.
+func TestJoinServerRefusesADeniedPeer(t *testing.T) {
+	joiner := peer.ID(testPeerIDRaw(t, 2))
+	member := &fakeJoinMember{id: peer.ID(testPeerIDRaw(t, 1)), cluster: joinTestCluster(), deny: map[string]bool{joiner.String(): true}}
+	s := newJoinServer(member, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	acc := joinOnce(t, s, joiner, tokenFor(member.cluster), "n2")
+	if acc.Error == nil || acc.Error.Code != api.CodeForbidden || !strings.Contains(acc.Error.Message, "was removed from the cluster") || len(member.admitted) != 0 {
+		t.Fatalf("denied joiner: %+v, admitted %d", acc.Error, len(member.admitted))
+	}
+	if acc := joinOnce(t, s, peer.ID(testPeerIDRaw(t, 3)), tokenFor(member.cluster), "n3"); acc.Error != nil {
+		t.Fatalf("a joiner that is not denied was refused: %v", acc.Error)
 	}
 }
 

@@ -16,8 +16,8 @@ import (
 // membershipLoop runs on every node. It keeps the connection gater's
 // allow-list and the peer addresses equal to the replicated node list (plus
 // what gossip says about fresh addresses), saves where peers are to the
-// data dir, and registers this node again when its own record is stale
-// (a restart on a new address, new runtimes).
+// data dir, cuts off removed nodes, and registers this node again when its
+// own record is stale (a restart on a new address, new runtimes).
 func (a *Agent) membershipLoop(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -28,6 +28,7 @@ func (a *Agent) membershipLoop(ctx context.Context) {
 		// first records arrive as a change to it.)
 		nodesChanged := a.store().View().NodesChanged()
 		a.syncMembership()
+		a.cutOffDenied()
 		a.refreshSelf(ctx)
 		select {
 		case <-ctx.Done():
@@ -84,8 +85,8 @@ func (a *Agent) overlayGossipAddrs() {
 // match what it is now, or still says it is restarting (this is the run
 // after a graceful restart).
 func (a *Agent) refreshSelf(ctx context.Context) {
-	if a.leaderID() == "" || a.stopping.Load() {
-		return // no leader yet, or a restart was announced: the next run registers
+	if a.leaderID() == "" || a.stopping.Load() || a.removedSelf.Load() {
+		return // no leader yet, a restart was announced (the next run registers), or removed
 	}
 	want := a.selfNode()
 	have, ok := a.store().Node(a.ID())

@@ -113,6 +113,16 @@ func (a *Agent) proposeAsLeader(ctx context.Context, cmd api.Command) (proposeRe
 	if err := admitServiceWrite(a.cfg.Limits, a.store().View(), cmd); err != nil {
 		return proposeReply{}, err
 	}
+	if err := a.refuseDeniedRegistration(cmd); err != nil {
+		return proposeReply{}, err
+	}
+	if cmd.Type == api.CmdRemoveNode {
+		done, err := a.evictForRemoval(cmd)
+		if err != nil {
+			return proposeReply{}, err
+		}
+		defer done()
+	}
 	if cmd.Type == api.CmdCreateSecret {
 		// One at a time: the cluster's first secret creates its data key,
 		// and a second one must be sealed under that same key.
@@ -151,19 +161,7 @@ func (a *Agent) stamp(cmd *api.Command) error {
 		if err := json.Unmarshal(cmd.Payload, &p); err != nil {
 			return api.Errorf(api.CodeInvalid, "bad payload: %v", err)
 		}
-		// A removal rotates the join token, once every replica applies
-		// that the same way.
-		if len(p.TokenNonce) == 0 {
-			p.TokenNonce = nonce()
-		}
-		if err := setPayload(cmd, p); err != nil {
-			return err
-		}
-		if api.CheckProtocol(*cmd, a.store().Nodes()) != nil {
-			p.TokenNonce = nil
-			return setPayload(cmd, p)
-		}
-		return nil
+		return setPayload(cmd, stampRemoval(p, a.store().Nodes()))
 	case api.CmdUpdateNode:
 		var p api.UpdateNodePayload
 		if err := json.Unmarshal(cmd.Payload, &p); err != nil {
@@ -209,6 +207,16 @@ func (a *Agent) stamp(cmd *api.Command) error {
 		return setPayload(cmd, p)
 	}
 	return nil
+}
+
+// everyNodeApplies reports whether every one of nodes speaks the
+// protocol a command of type typ with payload p needs.
+func everyNodeApplies(typ api.CommandType, p any, nodes []*api.Node) bool {
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return false
+	}
+	return api.CheckProtocol(api.Command{Type: typ, Payload: raw}, nodes) == nil
 }
 
 // checkProtocol refuses cmd while a node speaks a protocol older than
@@ -279,6 +287,11 @@ func (a *Agent) leaderTerm() (string, uint64) {
 // handleRPC serves node-to-node requests.
 func (a *Agent) handleRPC(ctx context.Context, from peer.ID, name string, body json.RawMessage) (any, error) {
 	method := rpcMethod(name)
+	if a.denied(from.String()) {
+		// The gater refuses denied peers; this covers a stream opened
+		// before the removal applied.
+		return nil, api.Errorf(api.CodeForbidden, "node %s was removed from the cluster", api.ShortID(from.String()))
+	}
 	if method != rpcStatus && !a.serving.Load() {
 		return nil, api.Errorf(api.CodeUnavailable, "node is still starting")
 	}

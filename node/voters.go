@@ -18,10 +18,9 @@ func (a *Agent) voterLoop(ctx context.Context) {
 	seen := &sightings{alive: map[string]time.Time{}, dead: map[string]time.Time{}}
 	for {
 		changed := a.membershipChanged.Wait()
-		view := a.store().View()
-		nodesChanged := view.NodesChanged()
+		nodesChanged := a.store().View().NodesChanged()
 		wait := 500 * time.Millisecond
-		if a.planVoters(ctx, view.Nodes(), seen) {
+		if a.planVoters(ctx, seen) {
 			wait = 50 * time.Millisecond
 		}
 		next := time.NewTimer(wait)
@@ -41,11 +40,15 @@ func (a *Agent) voterLoop(ctx context.Context) {
 // to come alive and to die.
 type sightings struct{ alive, dead map[string]time.Time }
 
-// planVoters makes one plan and carries it out. It reports whether to
-// plan again soon: while this leader is the only voter and a node just
-// registered, whose agent may not answer yet (it starts serving a moment
-// after its join commits).
-func (a *Agent) planVoters(ctx context.Context, nodes []*api.Node, seen *sightings) (soon bool) {
+// planVoters makes one plan over the node records and carries it out,
+// holding voterMu (see evictForRemoval). It reports whether to plan again
+// soon: while this leader is the only voter and a node just registered,
+// whose agent may not answer yet (it starts serving a moment after its
+// join commits).
+func (a *Agent) planVoters(ctx context.Context, seen *sightings) (soon bool) {
+	a.voterMu.Lock()
+	defer a.voterMu.Unlock()
+	nodes := a.store().Nodes() // read under the lock: a removal may have committed while this pass waited
 	now := time.Now()
 	up := a.liveNodes(nodes, now)
 	cands := make([]raft.Candidate, 0, len(nodes))

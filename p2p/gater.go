@@ -53,9 +53,11 @@ type GaterOptions struct {
 // Gater is an allow-list connmgr.ConnectionGater. It admits cluster members,
 // peers we were told to dial (AllowOutbound), and a bounded, rate-limited
 // number of unknown inbound peers as "pending join handshake" peers. Blocked
-// peers are refused in both directions, members or not.
+// and denied peers (SetDenied) are refused in both directions, members or
+// not.
 type Gater struct {
 	mu         sync.Mutex
+	deny       denyHooks
 	members    map[peer.ID]struct{}
 	outbound   map[peer.ID]struct{}
 	blocked    map[peer.ID]struct{}
@@ -211,9 +213,12 @@ func (g *Gater) InterceptPeerDial(p peer.ID) bool {
 	return g.mayDialLocked(p)
 }
 
-// InterceptAddrDial refuses dials to blocked peers.
+// InterceptAddrDial refuses dials to blocked and denied peers.
 func (g *Gater) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool {
-	return !g.IsBlocked(p)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	_, blocked := g.blocked[p]
+	return !blocked && !g.deniedLocked(p)
 }
 
 // InterceptAccept admits every incoming connection; the peer is not known
@@ -222,9 +227,18 @@ func (g *Gater) InterceptAccept(network.ConnMultiaddrs) bool { return true }
 
 // InterceptSecured admits members, outbound connections we may dial, and
 // unknown inbound peers as pending peers within the pending bounds: the
-// total, the overall rate, and each source address's share and rate.
+// total, the overall rate, and each source address's share and rate. A
+// denied peer is refused either way, and reported to the refused hook.
 func (g *Gater) InterceptSecured(dir network.Direction, p peer.ID, addrs network.ConnMultiaddrs) bool {
 	g.mu.Lock()
+	if g.deniedLocked(p) {
+		refused := g.deny.refused
+		g.mu.Unlock()
+		if refused != nil {
+			refused(p, dir, sourceOf(addrs))
+		}
+		return false
+	}
 	defer g.mu.Unlock()
 	if dir == network.DirOutbound {
 		return g.mayDialLocked(p)
@@ -292,13 +306,16 @@ func sourceOf(addrs network.ConnMultiaddrs) string {
 	return ""
 }
 
-// InterceptUpgraded refuses connections to blocked peers.
+// InterceptUpgraded refuses connections to blocked and denied peers.
 func (g *Gater) InterceptUpgraded(c network.Conn) (bool, control.DisconnectReason) {
-	return !g.IsBlocked(c.RemotePeer()), 0
+	return g.InterceptAddrDial(c.RemotePeer(), nil), 0
 }
 
 func (g *Gater) mayDialLocked(p peer.ID) bool {
 	if _, ok := g.blocked[p]; ok {
+		return false
+	}
+	if g.deniedLocked(p) {
 		return false
 	}
 	_, member := g.members[p]
@@ -323,22 +340,25 @@ func (g *Gater) pendingCount() int {
 }
 
 // admitted reports whether streams from p may reach members-only
-// protocols: p is a member and not blocked.
+// protocols: p is a member, not blocked and not denied.
 func (g *Gater) admitted(p peer.ID) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	_, blocked := g.blocked[p]
 	_, member := g.members[p]
-	return member && !blocked
+	return member && !blocked && !g.deniedLocked(p)
 }
 
 // shouldDrop reports whether the Host must close its connections to p: p is
-// blocked, or it is neither a member, nor allowed outbound, nor an
-// unexpired pending peer.
+// blocked or denied, or it is neither a member, nor allowed outbound, nor
+// an unexpired pending peer.
 func (g *Gater) shouldDrop(p peer.ID) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if _, ok := g.blocked[p]; ok {
+		return true
+	}
+	if g.deniedLocked(p) {
 		return true
 	}
 	if g.mayDialLocked(p) {

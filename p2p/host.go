@@ -133,7 +133,7 @@ func (h *Host) sweepInterval() time.Duration {
 }
 
 // sweep closes connections to peers the Gater no longer admits: expired
-// pending peers, removed members and blocked peers.
+// pending peers, removed members, blocked and denied peers.
 func (h *Host) sweep() {
 	defer h.wg.Done()
 	t := time.NewTicker(h.sweepInterval())
@@ -211,6 +211,9 @@ func (h *Host) Dial(ctx context.Context, id peer.ID, proto protocol.ID) (net.Con
 	if h.gater.IsBlocked(id) {
 		return nil, fmt.Errorf("dial %s %s: peer is blocked", id, proto)
 	}
+	if h.gater.IsDenied(id) {
+		return nil, fmt.Errorf("dial %s %s: peer is denied (removed from the cluster)", id, proto)
+	}
 	ctx = network.WithForceDirectDial(ctx, "shoal")
 	s, err := h.h.NewStream(ctx, id, proto)
 	if err != nil {
@@ -223,8 +226,8 @@ func (h *Host) Dial(ctx context.Context, id peer.ID, proto protocol.ID) (net.Con
 }
 
 // Listen accepts streams for proto as net.Conns. With membersOnly, streams
-// from peers that are not members are reset. Streams from blocked peers are
-// always reset.
+// from peers that are not members are reset. Streams from blocked and
+// denied peers are always reset.
 func (h *Host) Listen(proto protocol.ID, membersOnly bool) (net.Listener, error) {
 	if proto == "" {
 		return nil, errors.New("listen: empty protocol ID")
@@ -249,7 +252,7 @@ func (h *Host) streamAllowed(p peer.ID, membersOnly bool) bool {
 	if membersOnly {
 		return h.gater.admitted(p)
 	}
-	return !h.gater.IsBlocked(p)
+	return !h.gater.IsBlocked(p) && !h.gater.IsDenied(p)
 }
 
 // Disconnect closes all connections to id.

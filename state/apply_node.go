@@ -191,6 +191,9 @@ func (f *FSM) applyUpdateNode(txn *memdb.Txn, cmd *api.Command) (any, *api.Error
 	return n, nil
 }
 
+// applyRemoveNode forgets a node; with Deny its peer ID goes on the deny
+// list, and with TokenNonce the join token rotates, in the same
+// transaction.
 func (f *FSM) applyRemoveNode(txn *memdb.Txn, cmd *api.Command) (any, *api.Error) {
 	var p api.RemoveNodePayload
 	if err := decodePayload(cmd, &p); err != nil {
@@ -202,6 +205,11 @@ func (f *FSM) applyRemoveNode(txn *memdb.Txn, cmd *api.Command) (any, *api.Error
 	}
 	if err := remove(txn, tableNodes, old); err != nil {
 		return nil, err
+	}
+	if p.Deny {
+		if err := denyPeer(txn, old, cmd.Time); err != nil {
+			return nil, err
+		}
 	}
 	if len(p.TokenNonce) > 0 {
 		if err := rotateToken(txn, p.TokenNonce, cmd.Time); err != nil {

@@ -36,9 +36,9 @@ func MergeRestore(live *View, b *Backup, now time.Time) ([]byte, RestoreSummary,
 //
 //   - identity and membership stay the running cluster's: the cluster
 //     record (signing key, join token, gossip key), the node records, the
-//     images each node reports holding, the API tokens, the secrets
-//     (sealed under the running cluster's data key), and the request
-//     records. They
+//     deny list of removed nodes, the images each node reports holding,
+//     the API tokens, the secrets (sealed under the running cluster's
+//     data key), and the request records. They
 //     describe machines that exist now; a backup's copy of them is at best
 //     stale, and for a backup of another cluster it is foreign.
 //   - desired state comes from the backup: every service, with its spec and
@@ -81,6 +81,9 @@ func mergeRestore(live *View, snap *memdb.MemDB, now time.Time) (*memdb.MemDB, R
 	}
 	for _, sec := range live.Secrets() {
 		put(tableSecrets, sec)
+	}
+	for _, d := range live.DeniedPeers() {
+		put(tableDenied, d)
 	}
 	if it, err := live.txn.Get(tableRequests, indexID); err == nil {
 		for o := it.Next(); o != nil; o = it.Next() {

@@ -28,14 +28,15 @@ type snapshotHeader struct {
 
 // snapshotRecord is one row of a snapshot stream; exactly one field is set.
 type snapshotRecord struct {
-	Cluster *api.Cluster   `json:"cluster,omitempty"`
-	Node    *api.Node      `json:"node,omitempty"`
-	Service *api.Service   `json:"service,omitempty"`
-	Task    *api.Task      `json:"task,omitempty"`
-	Request *RequestRecord `json:"request,omitempty"`
-	Image   *api.Image     `json:"image,omitempty"`
-	Token   *api.ACLToken  `json:"acl_token,omitempty"`
-	Secret  *api.Secret    `json:"secret,omitempty"`
+	Cluster *api.Cluster    `json:"cluster,omitempty"`
+	Node    *api.Node       `json:"node,omitempty"`
+	Service *api.Service    `json:"service,omitempty"`
+	Task    *api.Task       `json:"task,omitempty"`
+	Request *RequestRecord  `json:"request,omitempty"`
+	Image   *api.Image      `json:"image,omitempty"`
+	Token   *api.ACLToken   `json:"acl_token,omitempty"`
+	Denied  *api.DeniedPeer `json:"denied_peer,omitempty"`
+	Secret  *api.Secret     `json:"secret,omitempty"`
 }
 
 // Snapshot is a point-in-time read transaction of the store.
@@ -80,6 +81,7 @@ func (s *Snapshot) write(w io.Writer) error {
 		{tableImages, func(o any) snapshotRecord { return snapshotRecord{Image: o.(*api.Image)} }},
 		{tableACL, func(o any) snapshotRecord { return snapshotRecord{Token: o.(*api.ACLToken)} }},
 		{tableSecrets, func(o any) snapshotRecord { return snapshotRecord{Secret: o.(*api.Secret)} }},
+		{tableDenied, func(o any) snapshotRecord { return snapshotRecord{Denied: o.(*api.DeniedPeer)} }},
 	}
 	for _, t := range tables {
 		it, err := v.txn.Get(t.table, indexID)
@@ -174,6 +176,9 @@ func (r *snapshotRecord) row() (string, any, error) {
 	}
 	if r.Secret != nil {
 		set, table, obj, id = set+1, tableSecrets, r.Secret, r.Secret.ID
+	}
+	if r.Denied != nil {
+		set, table, obj, id = set+1, tableDenied, r.Denied, r.Denied.ID
 	}
 	switch {
 	case set != 1:

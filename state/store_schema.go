@@ -19,6 +19,7 @@ const (
 	tableImages   = "images"
 	tableACL      = "acl_tokens"
 	tableSecrets  = "secrets"
+	tableDenied   = "denied_peers"
 )
 
 // Index names in the memdb schema.
@@ -30,6 +31,7 @@ const (
 	indexSlot    = "slot"
 	indexTime    = "time"
 	indexSecret  = "secret"
+	indexSeq     = "seq"
 	// indexUnplaced holds the tasks Allocate must place: active and not
 	// yet assigned.
 	indexUnplaced = "unplaced"
@@ -72,6 +74,10 @@ func schema() *memdb.DBSchema {
 		tableSecrets: {Name: tableSecrets, Indexes: map[string]*memdb.IndexSchema{
 			indexID:   {Name: indexID, Unique: true, Indexer: stringKey(func(o any) string { return o.(*api.Secret).ID })},
 			indexName: {Name: indexName, Unique: true, Indexer: stringKey(func(o any) string { return o.(*api.Secret).Name })},
+		}},
+		tableDenied: {Name: tableDenied, Indexes: map[string]*memdb.IndexSchema{
+			indexID:  {Name: indexID, Unique: true, Indexer: stringKey(func(o any) string { return o.(*api.DeniedPeer).ID })},
+			indexSeq: {Name: indexSeq, Unique: true, Indexer: seqIndexer{}},
 		}},
 		tableRequests: {Name: tableRequests, Indexes: map[string]*memdb.IndexSchema{
 			indexID:   {Name: indexID, Unique: true, Indexer: stringKey(func(o any) string { return o.(*RequestRecord).ID })},
@@ -160,4 +166,24 @@ func (timeIndexer) FromArgs(args ...any) ([]byte, error) {
 		return nil, fmt.Errorf("time index wants a time.Time, got %T", args[0])
 	}
 	return timeKey(t), nil
+}
+
+// seqIndexer orders deny-list entries by their sequence number.
+type seqIndexer struct{}
+
+// FromObject implements memdb.SingleIndexer.
+func (seqIndexer) FromObject(obj any) (bool, []byte, error) {
+	return true, binary.BigEndian.AppendUint64(nil, obj.(*api.DeniedPeer).Seq), nil
+}
+
+// FromArgs implements memdb.Indexer.
+func (seqIndexer) FromArgs(args ...any) ([]byte, error) {
+	if len(args) != 1 {
+		return nil, fmt.Errorf("seq index wants one argument, got %d", len(args))
+	}
+	seq, ok := args[0].(uint64)
+	if !ok {
+		return nil, fmt.Errorf("seq index wants a uint64, got %T", args[0])
+	}
+	return binary.BigEndian.AppendUint64(nil, seq), nil
 }

@@ -94,6 +94,10 @@ func TestNodeInspectUpdateRm(t *testing.T) {
 	if code != 1 || errOut != "shoal: node n1 is ready; only a down node can be removed\n" {
 		t.Fatalf("rm = %d %q", code, errOut)
 	}
+	out, errOut, code = f.cli("node", "rm", "--force", "n1")
+	if reqs, _ := f.log(); code != 0 || out != "node n1 removed\n" || reqs[len(reqs)-1] != "DELETE /v1/nodes/n1?force=true" {
+		t.Fatalf("rm --force = %d %q %q (last request %s)", code, out, errOut, reqs[len(reqs)-1])
+	}
 	_, errOut, code = f.cli("node", "inspect", "zz")
 	if code != 1 || errOut != "shoal: node \"zz\" not found\n" {
 		t.Fatalf("inspect missing = %d %q", code, errOut)

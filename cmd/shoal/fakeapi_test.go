@@ -97,7 +97,11 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 			f.notFound(w, "node", r.PathValue("name"))
 			return
 		}
-		writeAPIError(w, api.Errorf(api.CodeConflict, "node %s is ready; only a down node can be removed", r.PathValue("name")))
+		if r.URL.Query().Get("force") != "true" {
+			writeAPIError(w, api.Errorf(api.CodeConflict, "node %s is ready; only a down node can be removed", r.PathValue("name")))
+			return
+		}
+		f.reply(w, map[string]string{"removed": r.PathValue("name")})
 	})
 	mux.HandleFunc("GET /v1/token", func(w http.ResponseWriter, r *http.Request) { f.reply(w, f.token) })
 	mux.HandleFunc("GET /v1/acl/whoami", func(w http.ResponseWriter, r *http.Request) {

@@ -108,21 +108,33 @@ func newNodeUpdateCommand(e *cliEnv) *cobra.Command {
 }
 
 func newNodeRmCommand(e *cliEnv) *cobra.Command {
-	return &cobra.Command{
+	var force bool
+	cmd := &cobra.Command{
 		Use:     "rm NAME...",
 		Aliases: []string{"remove"},
-		Short:   "Forget nodes that are down",
-		Args:    minArgs("NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return eachName(cmd, args, func(name string) error {
-				if err := e.client().RemoveNode(cmd.Context(), name); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "node %s removed\n", name)
-				return nil
-			})
-		},
+		Short:   "Remove nodes from the cluster for good (their peer IDs are denied)",
+		Long: `Remove nodes from the cluster for good. A removed node's peer ID goes on
+the cluster's deny list: it can no longer connect, join or gossip, even with
+its old data dir or a valid join token (an empty data dir joins as a new
+node). The removal rotates the join token too. Its tasks are replaced
+elsewhere.
+
+Only a down node is removed, unless --force: then a node that is up is cut
+off at once (e.g. a compromised one). The leader cannot be removed; hand
+leadership over first (shoal operator raft transfer-leadership).`,
+		Args: minArgs("NAME"),
 	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "remove the node even if it is up")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return eachName(cmd, args, func(name string) error {
+			if err := e.client().RemoveNode(cmd.Context(), name, force); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "node %s removed\n", name)
+			return nil
+		})
+	}
+	return cmd
 }
 
 // eachName runs fn for every name, carrying on after failures; the error
