@@ -1,6 +1,7 @@
 package node
 
 import (
+	"net"
 	"time"
 
 	"github.com/shoal-project/shoal/api"
@@ -15,16 +16,47 @@ const joinGrace = 5 * time.Second
 // liveNodes is the set of node IDs that are up now, as the leader decides
 // it (see liveSet).
 func (a *Agent) liveNodes(nodes []*api.Node, now time.Time) map[string]bool {
+	return liveSet(a.ID(), nodes, gossipSightings(a.gossip.Members(), nodes, a.state.ClusterID), now)
+}
+
+// gossipSightings is what gossip says of each node, by node ID. A gossip
+// member speaks for node X only from X's registered gossip address: the
+// node record is written by X itself over libp2p (authenticated by its
+// peer ID), while anyone holding the gossip key can gossip a member that
+// names X. An impostor on another address is ignored, and one that
+// claims X's address is probed there, where X, if dead, does not answer.
+func gossipSightings(members []gossip.Member, nodes []*api.Node, clusterID string) map[string]sighting {
+	registered := make(map[string]string, len(nodes))
+	for _, n := range nodes {
+		registered[n.ID] = n.GossipAddr
+	}
 	seen := map[string]sighting{}
-	for _, m := range a.gossip.Members() {
-		if m.Meta.NodeID == "" || m.Meta.ClusterID != a.state.ClusterID {
+	for _, m := range members {
+		if m.Meta.NodeID == "" || m.Meta.ClusterID != clusterID {
+			continue
+		}
+		if want, ok := registered[m.Meta.NodeID]; ok && want != "" && !sameAddr(want, m.Addr) {
 			continue
 		}
 		if st, ok := seen[m.Meta.NodeID]; !ok || m.State < st.state {
 			seen[m.Meta.NodeID] = sighting{m.State, m.Since} // alive beats suspect beats dead
 		}
 	}
-	return liveSet(a.ID(), nodes, seen, now)
+	return seen
+}
+
+// sameAddr compares two host:port addresses by IP and port.
+func sameAddr(a, b string) bool {
+	ah, ap, err1 := net.SplitHostPort(a)
+	bh, bp, err2 := net.SplitHostPort(b)
+	if err1 != nil || err2 != nil {
+		return a == b
+	}
+	aip, bip := net.ParseIP(ah), net.ParseIP(bh)
+	if aip == nil || bip == nil {
+		return ah == bh && ap == bp
+	}
+	return aip.Equal(bip) && ap == bp
 }
 
 // sighting is a node's gossip state and when this node saw it begin.
