@@ -254,3 +254,41 @@ func TestPlainMemberSocketCannotWrite(t *testing.T) {
 		t.Fatalf("write with a token through the plain member: %v %s", err, out)
 	}
 }
+
+// TestContainerCannotDriveTheAPI reproduces "containers reach the API": a
+// container POSTs a service to the agent's TCP API on the host's loopback
+// (no token) and to the default socket path. Neither gets a 2xx, and no
+// service appears.
+func TestContainerCannotDriveTheAPI(t *testing.T) {
+	needContainerd(t)
+	port := harness.FreePort(t)
+	cfg := filepath.Join(t.TempDir(), "agent.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("containerd_socket = %q\n", ctrEnv.sock)), 0o600)
+	c := startClusterWith(t, 1, func(name string) []string {
+		return []string{"--config", cfg, "--containerd-namespace", fmt.Sprintf("it-%d-%s", time.Now().UnixNano(), name),
+			"--api-addr", fmt.Sprintf("127.0.0.1:%d", port)}
+	})
+	a := c.agents[0]
+	if out, err := a.CLI("image", "load", ctrEnv.helloTar); err != nil {
+		t.Fatalf("image load: %v %s", err, out)
+	}
+	probes := fmt.Sprintf("https://127.0.0.1:%d/v1/services,unix:/run/shoal/shoal.sock", port)
+	if out, err := a.CLI("service", "create", "intruder", "--detach", "--image", "shoal/hello:v1", "--env", "PORT=0", "--env", "HELLO_PROBES="+probes); err != nil {
+		t.Fatalf("service create: %v %s", err, out)
+	}
+	var logs string
+	harness.WaitFor(t, 60*time.Second, "the container's probe results", func() (bool, string) {
+		logs, _ = a.CLI("service", "logs", "intruder")
+		return strings.Count(logs, "probe ") >= 2, logs
+	})
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, "probe ") && strings.Contains(line, "status 2") {
+			t.Errorf("a container drove the API: %s", line)
+		}
+	}
+	t.Logf("container probes:\n%s", logs)
+	var svcs []api.ServiceInfo
+	if err := a.get("/v1/services", &svcs); err != nil || len(svcs) != 1 {
+		t.Fatalf("services: %v %+v, want only the intruder", err, svcs)
+	}
+}

@@ -3,6 +3,9 @@
 // $SHOAL_TASK_ID on $SHOAL_NODE" and /healthz with "ok", and prints a line
 // to stdout when it starts and for every request.
 //
+// With $HELLO_PROBES set it first tries to drive the agent's API as a
+// hostile workload would, and prints what happened (see probe).
+//
 // As a container's PID 1 the kernel would ignore SIGTERM's default action
 // (and Go would then exit 2), so hello handles SIGTERM and SIGINT itself:
 // it stops serving and exits with 128+signal, as if killed by it.
@@ -59,6 +62,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "hello:", err)
 		os.Exit(1)
 	}
+	probe()
 	// With PORT=0 the kernel picks the port; say which.
 	fmt.Printf("hello listening on %s (task %s, node %s)\n", ln.Addr(), task, node)
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
