@@ -31,6 +31,10 @@ func deriveEvents(txn *memdb.Txn, changes memdb.Changes, index uint64, when time
 			nodeEvents(c, emit)
 		case tableCluster:
 			clusterEvents(c, emit)
+		case tableACL:
+			tokenEvents(c, emit)
+		case tableSecrets:
+			secretEvents(c, emit)
 		}
 	}
 	return out
@@ -140,15 +144,53 @@ func nodeEvent(n *api.Node, action string, attrs map[string]string) api.Event {
 	return api.Event{Type: api.EventNode, Action: action, ID: n.ID, Name: n.Name, Node: n.Name, Attrs: attrs}
 }
 
-// clusterEvents reports the bootstrap and token rotations.
+// clusterEvents reports the bootstrap, join-token rotations and the steps
+// of a key rotation.
 func clusterEvents(c memdb.Change, emit func(api.Event)) {
 	before, _ := c.Before.(*api.Cluster)
 	after, _ := c.After.(*api.Cluster)
+	if before == nil && after != nil {
+		emit(api.Event{Type: api.EventCluster, Action: "bootstrap", ID: after.ID})
+		return
+	}
+	if before == nil || after == nil {
+		return
+	}
+	switch {
+	case len(after.GossipKeyNext) > 0 && len(before.GossipKeyNext) == 0:
+		emit(api.Event{Type: api.EventCluster, Action: "keys_install", ID: after.ID})
+	case !bytes.Equal(before.SigningKey, after.SigningKey):
+		emit(api.Event{Type: api.EventCluster, Action: "keys_switch", ID: after.ID})
+	case len(before.GossipKeyPrev) > 0 && len(after.GossipKeyPrev) == 0:
+		emit(api.Event{Type: api.EventCluster, Action: "keys_drop", ID: after.ID})
+	}
+	if !bytes.Equal(before.TokenNonce, after.TokenNonce) {
+		emit(api.Event{Type: api.EventCluster, Action: "token_rotate", ID: after.ID})
+	}
+}
+
+// tokenEvents reports API tokens created and revoked (names and roles,
+// never secrets), so an audit can follow who was given access.
+func tokenEvents(c memdb.Change, emit func(api.Event)) {
+	before, _ := c.Before.(*api.ACLToken)
+	after, _ := c.After.(*api.ACLToken)
 	switch {
 	case before == nil && after != nil:
-		emit(api.Event{Type: api.EventCluster, Action: "bootstrap", ID: after.ID})
-	case before != nil && after != nil && !bytes.Equal(before.TokenNonce, after.TokenNonce):
-		emit(api.Event{Type: api.EventCluster, Action: "token_rotate", ID: after.ID})
+		emit(api.Event{Type: api.EventCluster, Action: "acl_token_create", ID: after.ID, Name: after.Name, Attrs: map[string]string{"role": string(after.Role)}})
+	case before != nil && after == nil:
+		emit(api.Event{Type: api.EventCluster, Action: "acl_token_revoke", ID: before.ID, Name: before.Name, Attrs: map[string]string{"role": string(before.Role)}})
+	}
+}
+
+// secretEvents reports secrets created and removed (names only).
+func secretEvents(c memdb.Change, emit func(api.Event)) {
+	before, _ := c.Before.(*api.Secret)
+	after, _ := c.After.(*api.Secret)
+	switch {
+	case before == nil && after != nil:
+		emit(api.Event{Type: api.EventCluster, Action: "secret_create", ID: after.ID, Name: after.Name})
+	case before != nil && after == nil:
+		emit(api.Event{Type: api.EventCluster, Action: "secret_remove", ID: before.ID, Name: before.Name})
 	}
 }
 

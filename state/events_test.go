@@ -1,7 +1,9 @@
 package state
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"strings"
@@ -108,6 +110,19 @@ func TestEventsForEveryCommand(t *testing.T) {
 	h.step(t, api.CmdRemoveNode, api.RemoveNodePayload{NodeID: "n2"}, "$ node remove node-2\n")
 	h.step(t, api.CmdRotateToken, api.RotateTokenPayload{TokenNonce: []byte("nonce-2")}, "$ cluster token_rotate \n")
 	h.step(t, api.CmdReportImages, api.ReportImagesPayload{NodeID: "n1", Images: []api.ImageRef{{Ref: "docker.io/library/a:1", Digest: "sha256:aa"}}}, "")
+	// Access and keys: names and roles, never secrets.
+	h.step(t, api.CmdCreateACLToken, api.CreateACLTokenPayload{TokenID: "tok1", Name: "ci", Role: api.ACLOperator, SecretHash: strings.Repeat("ab", 32)},
+		"$ cluster acl_token_create ci role=operator\n")
+	h.step(t, api.CmdRevokeACLToken, api.RevokeACLTokenPayload{Token: "ci"}, "$ cluster acl_token_revoke ci role=operator\n")
+	h.step(t, api.CmdCreateSecret, api.CreateSecretPayload{SecretID: "s1", Name: "pw", Size: 2, Sealed: []byte("x"), DataKey: bytes.Repeat([]byte{1}, 32)},
+		"$ cluster secret_create pw\n")
+	h.step(t, api.CmdRemoveSecret, api.RemoveSecretPayload{Name: "pw"}, "$ cluster secret_remove pw\n")
+	k2 := bytes.Repeat([]byte{2}, 32)
+	h.step(t, api.CmdRotateKeys, api.RotateKeysPayload{Step: api.RotateInstall, GossipKey: k2}, "$ cluster keys_install \n")
+	h.step(t, api.CmdRotateKeys, api.RotateKeysPayload{Step: api.RotateSwitch, GossipKey: k2,
+		SigningKey: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{3}, 32)), TokenNonce: []byte("nonce-3")},
+		"$ cluster keys_switch \n$ cluster token_rotate \n")
+	h.step(t, api.CmdRotateKeys, api.RotateKeysPayload{Step: api.RotateDrop}, "$ cluster keys_drop \n")
 }
 
 func TestEventsNotForFailedOrRepeatedCommands(t *testing.T) {
