@@ -70,12 +70,15 @@ func TestReconcileLoopPassesOnlyWhatChanged(t *testing.T) {
 	scopes := make(chan orchestrator.Scope, 16)
 	var writeOnce atomic.Bool
 	r := reconciler{name: "test", pass: func(v *state.View, _ time.Time, sc orchestrator.Scope) api.WriteTasksPayload {
-		scopes <- sc
+		// Decide before reporting the pass: once the test has seen a pass
+		// it may arm writeOnce for the next one, and that one only.
+		var p api.WriteTasksPayload
 		if writeOnce.CompareAndSwap(true, false) {
-			return api.WriteTasksPayload{Create: []api.Task{{ID: "t1", ServiceID: "svc-a", Slot: 1, SpecVersion: 1,
+			p = api.WriteTasksPayload{Create: []api.Task{{ID: "t1", ServiceID: "svc-a", Slot: 1, SpecVersion: 1,
 				Spec: api.ServiceSpec{Name: "a", Runtime: "process", Command: []string{"x"}, Mode: api.ModeReplicated, Replicas: 1}, DesiredState: api.TaskRunning}}}
 		}
-		return api.WriteTasksPayload{}
+		scopes <- sc
+		return p
 	}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
