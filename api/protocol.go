@@ -31,7 +31,11 @@ import (
 // rotation of node.remove; 5 adds API tokens (acl.*), secrets (secret.*,
 // services' secrets), the operator's node labels and the user of a
 // process service (older builds honour user for containers only, and
-// would run the process as root).
+// would run the process as root), and task networking: the cluster's
+// CIDR (cluster.bootstrap's cidr; the FSM allocates node subnets only in
+// a cluster whose record has one, so older replicas, which could not
+// allocate, never meet an allocating cluster), a service's network and a
+// task's observed IP (task.report's ip).
 const ProtocolVersion = 5
 
 // commandProtocol lists the command types newer than protocol 1.
@@ -67,6 +71,11 @@ var fieldProtocol = []struct {
 	{CmdUpdateService, `"secrets"`, 5, nil},
 	{CmdWriteTasks, `"secrets"`, 5, nil},
 	{CmdUpdateNode, `"operator_labels"`, 5, nil},
+	{CmdBootstrap, `"cidr"`, 5, nil},
+	{CmdCreateService, `"network"`, 5, nil},
+	{CmdUpdateService, `"network"`, 5, nil},
+	{CmdWriteTasks, `"network"`, 5, nil},
+	{CmdReportTaskStatus, `"ip"`, 5, nil},
 }
 
 // ProtocolOf is the protocol a node must speak to apply cmd.
