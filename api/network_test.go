@@ -22,7 +22,7 @@ func TestParseClusterCIDR(t *testing.T) {
 		"64.0.0.0/2":     "not within",
 		"120.0.0.0/5":    "not within",
 		"126.0.0.0/7":    "not within",
-		"127.128.0.0/12": "host bits",
+		"127.128.0.0/12": "overlaps the loopback",
 	} {
 		_, err := ParseClusterCIDR(in)
 		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
