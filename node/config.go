@@ -13,6 +13,7 @@ import (
 
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/internal/textutil"
+	"github.com/shoal-project/shoal/runtime/cni"
 )
 
 // Config is everything `shoal agent` is told, by flags or by a TOML file
@@ -152,7 +153,7 @@ func DefaultConfig() Config {
 		ContainerdSocket:    "/run/containerd/containerd.sock",
 		ContainerdNamespace: "shoal",
 		ClusterCIDR:         api.DefaultClusterCIDR,
-		CNIBinDir:           "/usr/lib/cni",
+		CNIBinDir:           cni.DefaultBinDir,
 		RestartGrace:        api.Duration(60 * time.Second),
 		LogLevel:            "info",
 		LogFormat:           LogFormatText,

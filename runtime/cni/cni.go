@@ -40,6 +40,10 @@ import (
 // `ip netns add` makes.
 const DefaultNetnsDir = "/run/netns"
 
+// DefaultBinDir is where Debian's containernetworking-plugins puts the
+// plugins.
+const DefaultBinDir = "/usr/lib/cni"
+
 // ifName is the task's interface in its namespace.
 const ifName = "eth0"
 
@@ -154,6 +158,11 @@ func (m *Manager) Setup(ctx context.Context, taskID string, ports []api.PortSpec
 	list, err := libcni.ConfListFromBytes(raw)
 	if err != nil {
 		return "", "", fmt.Errorf("task network: conflist: %w", err)
+	}
+	// What an earlier attempt left (an agent killed between this point
+	// and the container's creation) goes first.
+	if err := m.teardown(ctx, taskID); err != nil {
+		return "", "", err
 	}
 	st := taskState{Netns: m.NetnsPath(taskID), Conflist: raw, Ports: ports}
 	// The state file comes first: whatever happens next, a teardown (in
