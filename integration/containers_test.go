@@ -23,7 +23,9 @@ import (
 // containerd namespace on the shared test daemon, trusting the test
 // registry over plain HTTP. The cluster's task network is a /16 of
 // 10.128.0.0/9 of its own (clusters of other tests on the host must not
-// share addresses), and each agent's bridge is deleted at the end.
+// share addresses). Once the agents have stopped, the task networks they
+// leave (the test's services still run) are torn down and their bridges
+// deleted.
 func containerCluster(t *testing.T, n int) *cluster {
 	needContainerd(t)
 	cfg := filepath.Join(t.TempDir(), "agent.toml")
@@ -34,19 +36,40 @@ func containerCluster(t *testing.T, n int) *cluster {
 	now := time.Now().UnixNano()
 	ns := fmt.Sprintf("it-%d", now)
 	cidr := fmt.Sprintf("10.%d.0.0/16", 128+(now/1000+int64(os.Getpid()))%127)
-	c := startClusterWith(t, n, func(name string) []string {
-		return []string{"--config", cfg, "--containerd-namespace", ns + "-" + name, "--cluster-cidr", cidr}
-	})
-	var bridges []string
-	for _, a := range c.agents {
-		bridges = append(bridges, cni.BridgeName(nodeID(t, a)))
-	}
-	t.Cleanup(func() {
-		for _, b := range bridges {
-			exec.Command("ip", "link", "del", b).Run()
+	var c *cluster
+	ids := map[string]string{} // data dir → node ID
+	t.Cleanup(func() {         // registered first: runs after the agents stopped
+		for dir, id := range ids {
+			teardownTaskNetworks(t, dir, id)
 		}
 	})
+	c = startClusterWith(t, n, func(name string) []string {
+		return []string{"--config", cfg, "--containerd-namespace", ns + "-" + name, "--cluster-cidr", cidr}
+	})
+	for _, a := range c.agents {
+		ids[a.DataDir] = nodeID(t, a)
+	}
 	return c
+}
+
+// teardownTaskNetworks removes the namespaces, addresses and NAT rules of
+// the tasks an agent left, and its bridge.
+func teardownTaskNetworks(t *testing.T, dataDir, nodeID string) {
+	m, err := cni.New(cni.Config{NodeID: nodeID, Subnet: func() string { return "" }, BinDir: cni.DefaultBinDir,
+		DataDir: filepath.Join(dataDir, "network")})
+	if err != nil {
+		t.Errorf("tear down task networks: %v", err)
+		return
+	}
+	states, _ := filepath.Glob(filepath.Join(dataDir, "network", "tasks", "*.json"))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, f := range states {
+		if err := m.Teardown(ctx, strings.TrimSuffix(filepath.Base(f), ".json")); err != nil {
+			t.Errorf("tear down task network: %v", err)
+		}
+	}
+	exec.Command("ip", "link", "del", cni.BridgeName(nodeID)).Run()
 }
 
 // nodeID is the agent's node ID, from its own API.

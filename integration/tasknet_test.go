@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -141,8 +140,9 @@ func TestTaskNetworkOwnAddresses(t *testing.T) {
 }
 
 // netResidue is what task networking leaves on the host for one agent:
-// links (veths and the bridge's ports), pinned namespaces, IPAM leases and
-// NAT rules of CNI chains.
+// links (every `ip -o link` line, filtered to this agent's tasks when
+// compared: other tests on the host make links too), the bridge's ports,
+// pinned namespaces, IPAM leases and state files, and NAT rules.
 type netResidue struct {
 	links, bridgePorts, netns, leases, natRules []string
 }
@@ -152,8 +152,8 @@ func residue(t *testing.T, a *agentProc, bridge string) netResidue {
 	var r netResidue
 	out, _ := exec.Command("ip", "-o", "link").Output()
 	for _, l := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(l); len(f) > 1 {
-			r.links = append(r.links, strings.TrimSuffix(f[1], ":"))
+		if l != "" {
+			r.links = append(r.links, l)
 		}
 	}
 	out, _ = exec.Command("ip", "-o", "link", "show", "master", bridge).Output()
@@ -178,16 +178,23 @@ func residue(t *testing.T, a *agentProc, bridge string) netResidue {
 			r.natRules = append(r.natRules, l)
 		}
 	}
-	sort.Strings(r.links)
 	return r
 }
 
-// sameResidue compares two residues; netns and NAT rules of other agents
-// on the host may come and go, so only this agent's tasks count there.
+// sameResidue compares two residues; links, namespaces and NAT rules of
+// other tests on the host may come and go, so only what names one of this
+// agent's tasks (ownTask) counts there.
 func sameResidue(before, after netResidue, ownTask func(string) bool) string {
 	var diff []string
-	if !slices.Equal(before.links, after.links) {
-		diff = append(diff, fmt.Sprintf("links %d → %d", len(before.links), len(after.links)))
+	for _, l := range after.links {
+		if i := strings.Index(l, "shoal-"); i >= 0 && ownTask(strings.Fields(l[i+len("shoal-"):])[0]) {
+			diff = append(diff, "link "+l)
+		}
+	}
+	for _, l := range after.natRules {
+		if i := strings.Index(l, `id: \"`); i >= 0 && ownTask(strings.Trim(strings.Fields(l[i+4:])[0], `\"`)) {
+			diff = append(diff, "NAT rule "+l)
+		}
 	}
 	if len(after.bridgePorts) != len(before.bridgePorts) {
 		diff = append(diff, fmt.Sprintf("bridge ports %v", after.bridgePorts))
@@ -197,7 +204,7 @@ func sameResidue(before, after netResidue, ownTask func(string) bool) string {
 			diff = append(diff, "netns "+n)
 		}
 	}
-	if len(after.leases) != len(before.leases) {
+	if len(after.leases) > 0 { // no task runs: no lease, no state file
 		diff = append(diff, fmt.Sprintf("leases/state %v", after.leases))
 	}
 	return strings.Join(diff, "; ")
@@ -234,7 +241,11 @@ func TestTaskNetworkNoLeaks(t *testing.T) {
 	// The first task creates the node's bridge, which stays.
 	cycle("warm", 1)
 	remove("warm")
-	before := residue(t, n1, bridge)
+	var before netResidue
+	harness.WaitFor(t, 10*time.Second, "the first task's network torn down", func() (bool, string) {
+		before = residue(t, n1, bridge)
+		return len(before.leases) == 0 && len(before.bridgePorts) == 0, fmt.Sprint(before.leases, before.bridgePorts)
+	})
 	for i := range 20 {
 		cycle(fmt.Sprintf("c%d", i), 1)
 		remove(fmt.Sprintf("c%d", i))
