@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -91,10 +92,12 @@ func TestSetupTeardown(t *testing.T) {
 	}
 	links := hostLinks(t)
 	ctx := context.Background()
+	start := time.Now()
 	ns, ip, err := m.Setup(ctx, "task-a", []api.PortSpec{{Port: 18080}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("setup with a published port: %v", time.Since(start))
 	if !strings.HasPrefix(ip, "10.231.7.") || m.IP("task-a") != ip {
 		t.Fatalf("ip %q, IP() %q", ip, m.IP("task-a"))
 	}
@@ -108,9 +111,11 @@ func TestSetupTeardown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	start = time.Now()
 	if err := m2.Teardown(ctx, "task-a"); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("teardown by another manager: %v", time.Since(start))
 	if err := m2.Teardown(ctx, "task-a"); err != nil {
 		t.Fatalf("second teardown: %v", err)
 	}
