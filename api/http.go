@@ -54,17 +54,19 @@ const (
 
 // ClusterStatus answers GET /v1/cluster.
 type ClusterStatus struct {
-	ClusterID    string    `json:"cluster_id"`
-	CreatedAt    time.Time `json:"created_at"`
-	Leader       string    `json:"leader"`    // leader's node name, "" if none
-	LeaderID     string    `json:"leader_id"` // leader's node ID
-	Term         uint64    `json:"term"`
-	CommitIndex  uint64    `json:"commit_index"`
-	AppliedIndex uint64    `json:"applied_index"`
-	Voters       []string  `json:"voters"`    // node names
-	Nonvoters    []string  `json:"nonvoters"` // node names
-	Members      []string  `json:"members"`   // node names, all of them
-	Self         string    `json:"self"`      // name of the node that answered
+	ClusterID string    `json:"cluster_id"`
+	CreatedAt time.Time `json:"created_at"`
+	// CIDR is the cluster's task network ("" for a cluster without one).
+	CIDR         string   `json:"cidr,omitempty"`
+	Leader       string   `json:"leader"`    // leader's node name, "" if none
+	LeaderID     string   `json:"leader_id"` // leader's node ID
+	Term         uint64   `json:"term"`
+	CommitIndex  uint64   `json:"commit_index"`
+	AppliedIndex uint64   `json:"applied_index"`
+	Voters       []string `json:"voters"`    // node names
+	Nonvoters    []string `json:"nonvoters"` // node names
+	Members      []string `json:"members"`   // node names, all of them
+	Self         string   `json:"self"`      // name of the node that answered
 }
 
 // NodeInfo is a node with its derived role, as the API shows it.
@@ -99,6 +101,18 @@ type ServiceInfo struct {
 	Running uint64 `json:"running"`
 	// Pending explains why tasks are not placed, if any are not.
 	Pending []string `json:"pending,omitempty"`
+	// Tasks are the running tasks and their addresses (service inspect
+	// only; service ls leaves them out).
+	Tasks []TaskAddress `json:"tasks,omitempty"`
+}
+
+// TaskAddress is where one running task is.
+type TaskAddress struct {
+	ID   string `json:"id"`
+	Slot uint64 `json:"slot"`
+	Node string `json:"node"`
+	// IP is the task's own address; empty on the host network.
+	IP string `json:"ip,omitempty"`
 }
 
 // ServiceUpdateRequest is the body of POST /v1/services/{name}. Either a
@@ -115,4 +129,5 @@ type TaskInfo struct {
 	NodeName string    `json:"node"`  // node name, "" while pending
 	State    TaskState `json:"state"` // Status.State, flattened for scripts
 	Error    string    `json:"error"` // Status.Err, flattened for scripts
+	IP       string    `json:"ip"`    // Status.IP, flattened; "" on the host network
 }

@@ -31,6 +31,7 @@ type manifestService struct {
 	Limits       manifestResources `manifest:"limits"`
 	PidsLimit    manifestInt64     `manifest:"pids_limit"`
 	Seccomp      manifestString    `manifest:"seccomp"`
+	Network      manifestString    `manifest:"network"`
 	Secrets      manifestStrings   `manifest:"secrets"`
 	Mounts       manifestMounts    `manifest:"mounts"`
 
@@ -118,6 +119,7 @@ func (m *manifestService) spec() (ServiceSpec, error) {
 		Limits:       limits,
 		PidsLimit:    int64(m.PidsLimit),
 		Seccomp:      string(m.Seccomp),
+		Network:      string(m.Network),
 		Secrets:      []string(m.Secrets),
 		Mounts:       m.Mounts,
 		Mode:         ServiceMode(m.Mode),

@@ -32,7 +32,11 @@ import (
 // services' secrets), key rotation (cluster.rotateKeys), the deny list
 // (node.remove's deny), the operator's node labels and the user of a
 // process service (older builds honour user for containers only, and
-// would run the process as root).
+// would run the process as root), and task networking: the cluster's
+// CIDR (cluster.bootstrap's cidr; the FSM allocates node subnets only in
+// a cluster whose record has one, so older replicas, which could not
+// allocate, never meet an allocating cluster), a service's network and a
+// task's observed IP (task.report's ip).
 const ProtocolVersion = 5
 
 // commandProtocol lists the command types newer than protocol 1.
@@ -69,6 +73,11 @@ var fieldProtocol = []struct {
 	{CmdWriteTasks, `"secrets"`, 5, nil},
 	{CmdUpdateNode, `"operator_labels"`, 5, nil},
 	{CmdRemoveNode, `"deny"`, 5, nil},
+	{CmdBootstrap, `"cidr"`, 5, nil},
+	{CmdCreateService, `"network"`, 5, nil},
+	{CmdUpdateService, `"network"`, 5, nil},
+	{CmdWriteTasks, `"network"`, 5, nil},
+	{CmdReportTaskStatus, `"ip"`, 5, nil},
 }
 
 // ProtocolOf is the protocol a node must speak to apply cmd.

@@ -96,3 +96,31 @@ func TestProtocolOfUser(t *testing.T) {
 		t.Errorf("a process user with a protocol-4 node: %v", err)
 	}
 }
+
+func TestProtocolOfTaskNetwork(t *testing.T) {
+	spec := ServiceSpec{Name: "web", Runtime: RuntimeContainerd, Image: "hello"}
+	host := spec
+	host.Network = NetworkHost
+	for _, c := range []struct {
+		typ     CommandType
+		payload any
+		want    int
+	}{
+		{CmdCreateService, CreateServicePayload{Spec: spec}, 1},
+		{CmdCreateService, CreateServicePayload{Spec: host}, 5},
+		{CmdUpdateService, UpdateServicePayload{Spec: host}, 5},
+		{CmdWriteTasks, WriteTasksPayload{Create: []Task{{ID: "t", Spec: host}}}, 5},
+		{CmdReportTaskStatus, ReportTaskStatusPayload{Updates: []TaskStatusUpdate{{TaskID: "t", Status: TaskStatus{State: TaskRunning}}}}, 1},
+		{CmdReportTaskStatus, ReportTaskStatusPayload{Updates: []TaskStatusUpdate{{TaskID: "t", Status: TaskStatus{State: TaskRunning, IP: "10.42.0.2"}}}}, 5},
+		{CmdBootstrap, BootstrapPayload{Cluster: Cluster{ID: "c"}}, 1},
+		{CmdBootstrap, BootstrapPayload{Cluster: Cluster{ID: "c", CIDR: DefaultClusterCIDR}}, 5},
+	} {
+		raw, err := json.Marshal(c.payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ProtocolOf(Command{Type: c.typ, Payload: raw}); got != c.want {
+			t.Errorf("%s %s needs protocol %d, want %d", c.typ, raw, got, c.want)
+		}
+	}
+}

@@ -102,6 +102,10 @@ type ServiceSpec struct {
 	// a tmpfs: /run/secrets/NAME in containers, $SHOAL_SECRETS_DIR/NAME
 	// for process tasks.
 	Secrets []string `json:"secrets,omitempty"`
+	// Network is where a container's network comes from: "" its own
+	// network namespace with an address on its node's subnet, "host" the
+	// node's own network (protocol 5). Process tasks always use the host's.
+	Network string `json:"network,omitempty"`
 
 	Mode     ServiceMode `json:"mode"`
 	Replicas uint64      `json:"replicas,omitempty"`
@@ -137,6 +141,9 @@ type VersionedSpec struct {
 	Spec      ServiceSpec `json:"spec"`
 	UpdatedAt time.Time   `json:"updated_at"`
 }
+
+// NetworkHost puts a container on its node's own network.
+const NetworkHost = "host"
 
 // SeccompUnconfined turns a container's system-call filter off.
 const SeccompUnconfined = "unconfined"

@@ -74,6 +74,9 @@ type TaskStatus struct {
 	ExitCode  *int      `json:"exit_code,omitempty"`
 	OOMKilled bool      `json:"oom_killed,omitempty"`
 	PID       int       `json:"pid,omitempty"`
+	// IP is the task's address on its node's subnet, for a container in
+	// its own network namespace (protocol 5); empty on the host network.
+	IP        string    `json:"ip,omitempty"`
 	Timestamp time.Time `json:"timestamp"`
 }
 

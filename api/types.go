@@ -83,6 +83,11 @@ type Node struct {
 	// Protocol is the newest command protocol the node's build applies
 	// (0 for builds older than protocol 2, which means 1).
 	Protocol int `json:"protocol,omitempty"`
+	// Subnet is the node's /24 of the cluster's CIDR, from which its
+	// containers get their addresses. The FSM allocates it when the node
+	// registers (never from the payload) and frees it when the node is
+	// removed; empty in a cluster without a CIDR.
+	Subnet string `json:"subnet,omitempty"`
 	// RestartBy is when a restarting node counts as down if it has not
 	// come back (leader time).
 	RestartBy time.Time `json:"restart_by,omitzero"`
@@ -148,6 +153,10 @@ type Cluster struct {
 	// DataKey seals secrets (32 bytes, AES-256-GCM); created with the
 	// cluster's first secret.
 	DataKey []byte `json:"data_key,omitempty"`
+	// CIDR is the task network every node's subnet comes from (protocol
+	// 5, chosen at bootstrap). Empty for clusters bootstrapped before it:
+	// their nodes get no subnet and their containers use the host network.
+	CIDR string `json:"cidr,omitempty"`
 }
 
 // Redacted returns a copy of c without its secrets, fit for the API.

@@ -196,6 +196,9 @@ var volumeNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 // validateContainer checks the fields only the containerd runtime honours:
 // entrypoint, limits, pids_limit, seccomp and mounts.
 func (s *ServiceSpec) validateContainer() string {
+	if s.Network != "" && s.Network != NetworkHost {
+		return fmt.Sprintf("spec.network: %q is not a network Shoal knows (leave it unset for the task's own namespace, or %q)", s.Network, NetworkHost)
+	}
 	rt := s.runtime()
 	if rt != RuntimeContainerd {
 		for _, f := range []struct {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -14,12 +15,17 @@ import (
 
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/integration/harness"
+	"github.com/shoal-project/shoal/runtime/cni"
 	"github.com/shoal-project/shoal/runtime/containerd"
 )
 
 // containerCluster starts n agents that run containers, each in its own
 // containerd namespace on the shared test daemon, trusting the test
-// registry over plain HTTP.
+// registry over plain HTTP. The cluster's task network is a /16 of
+// 10.128.0.0/9 of its own (clusters of other tests on the host must not
+// share addresses). Once the agents have stopped, the task networks they
+// leave (the test's services still run) are torn down and their bridges
+// deleted.
 func containerCluster(t *testing.T, n int) *cluster {
 	needContainerd(t)
 	cfg := filepath.Join(t.TempDir(), "agent.toml")
@@ -27,10 +33,59 @@ func containerCluster(t *testing.T, n int) *cluster {
 	if err := os.WriteFile(cfg, []byte(toml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ns := fmt.Sprintf("it-%d", time.Now().UnixNano())
-	return startClusterWith(t, n, func(name string) []string {
-		return []string{"--config", cfg, "--containerd-namespace", ns + "-" + name}
+	now := time.Now().UnixNano()
+	ns := fmt.Sprintf("it-%d", now)
+	cidr := fmt.Sprintf("10.%d.0.0/16", 128+(now/1000+int64(os.Getpid()))%127)
+	var c *cluster
+	ids := map[string]string{} // data dir → node ID
+	t.Cleanup(func() {         // registered first: runs after the agents stopped
+		for dir, id := range ids {
+			teardownTaskNetworks(t, dir, id)
+		}
 	})
+	c = startClusterWith(t, n, func(name string) []string {
+		return []string{"--config", cfg, "--containerd-namespace", ns + "-" + name, "--cluster-cidr", cidr}
+	})
+	for _, a := range c.agents {
+		ids[a.DataDir] = nodeID(t, a)
+	}
+	return c
+}
+
+// teardownTaskNetworks removes the namespaces, addresses and NAT rules of
+// the tasks an agent left, and its bridge.
+func teardownTaskNetworks(t *testing.T, dataDir, nodeID string) {
+	m, err := cni.New(cni.Config{NodeID: nodeID, Subnet: func() string { return "" }, BinDir: cni.DefaultBinDir,
+		DataDir: filepath.Join(dataDir, "network")})
+	if err != nil {
+		t.Errorf("tear down task networks: %v", err)
+		return
+	}
+	states, _ := filepath.Glob(filepath.Join(dataDir, "network", "tasks", "*.json"))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, f := range states {
+		if err := m.Teardown(ctx, strings.TrimSuffix(filepath.Base(f), ".json")); err != nil {
+			t.Errorf("tear down task network: %v", err)
+		}
+	}
+	exec.Command("ip", "link", "del", cni.BridgeName(nodeID)).Run()
+}
+
+// nodeID is the agent's node ID, from its own API.
+func nodeID(t *testing.T, a *agentProc) string {
+	t.Helper()
+	var nodes []api.NodeInfo
+	if err := a.get("/v1/nodes", &nodes); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		if n.Name == a.Name {
+			return n.ID
+		}
+	}
+	t.Fatalf("node %s not in its own node list", a.Name)
+	return ""
 }
 
 // containersIn lists the containers the runtime still has in a namespace.
@@ -105,7 +160,8 @@ func TestImageLoadedOnOneNodeRunsEverywhere(t *testing.T) {
 }
 
 // TestRegistryPullAgentRestartAndKill: an image is pulled from the local
-// registry; the container serves HTTP; an agent restart keeps it running
+// registry; the container serves HTTP on a host port (network = "host":
+// the test reaches it on the host's loopback); an agent restart keeps it running
 // with the same PID; kill -9 of its process is reported failed with exit
 // code 137 and the task is replaced.
 func TestRegistryPullAgentRestartAndKill(t *testing.T) {
@@ -113,7 +169,7 @@ func TestRegistryPullAgentRestartAndKill(t *testing.T) {
 	n1 := c.agents[0]
 	port := harness.FreePort(t)
 	if out, err := n1.CLI("service", "create", "web", "--detach", "--image", ctrEnv.pushed, "--env", fmt.Sprintf("PORT=%d", port),
-		"--restart-delay", "100ms"); err != nil {
+		"--network", "host", "--restart-delay", "100ms"); err != nil {
 		t.Fatalf("service create: %v\n%s", err, out)
 	}
 	ts := waitRunning(t, n1, "web", 1, 90*time.Second)

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -25,7 +26,8 @@ func (a *Agent) bootstrap(self api.Node) error {
 	rand.Read(idBytes)
 	gossipKey := make([]byte, 32)
 	rand.Read(gossipKey)
-	cluster := api.Cluster{ID: hex.EncodeToString(idBytes), SigningKey: priv, TokenNonce: nonce(), GossipKey: gossipKey}
+	cluster := api.Cluster{ID: hex.EncodeToString(idBytes), SigningKey: priv, TokenNonce: nonce(), GossipKey: gossipKey,
+		CIDR: cmp.Or(a.cfg.ClusterCIDR, api.DefaultClusterCIDR)}
 	digest := ClusterDigest(pub)
 	a.state = &localState{ClusterID: cluster.ID, ClusterDigest: digest[:], GossipKey: gossipKey,
 		Peers: []peerRecord{{ID: self.ID, Name: self.Name, P2PAddr: self.P2PAddr, GossipAddr: self.GossipAddr}}}

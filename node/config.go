@@ -13,6 +13,7 @@ import (
 
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/internal/textutil"
+	"github.com/shoal-project/shoal/runtime/cni"
 )
 
 // Config is everything `shoal agent` is told, by flags or by a TOML file
@@ -57,6 +58,14 @@ type Config struct {
 	Registries map[string]RegistryConfig `toml:"registries"`
 	// AllowBindMounts lists the host path prefixes tasks may bind-mount.
 	AllowBindMounts []string `toml:"allow_bind_mounts"`
+	// ClusterCIDR is the task network a --bootstrap creates the cluster
+	// with (default api.DefaultClusterCIDR); every node gets a /24 of it.
+	// Ignored when the node joins or restarts: the cluster record has it.
+	ClusterCIDR string `toml:"cluster_cidr"`
+	// CNIBinDir holds the CNI plugins containers are wired with
+	// (default /usr/lib/cni, where Debian's containernetworking-plugins
+	// puts them).
+	CNIBinDir string `toml:"cni_bin_dir"`
 
 	// RestartGrace is how long the tasks of a node whose agent stopped on
 	// SIGTERM keep their places while it restarts (default 60s).
@@ -143,6 +152,8 @@ func DefaultConfig() Config {
 		APISocket:           api.DefaultSocket,
 		ContainerdSocket:    "/run/containerd/containerd.sock",
 		ContainerdNamespace: "shoal",
+		ClusterCIDR:         api.DefaultClusterCIDR,
+		CNIBinDir:           cni.DefaultBinDir,
 		RestartGrace:        api.Duration(60 * time.Second),
 		LogLevel:            "info",
 		LogFormat:           LogFormatText,
@@ -219,6 +230,14 @@ func (c *Config) Validate() error {
 		if k == "" || strings.ContainsAny(k, "= ,") {
 			return fmt.Errorf("label: %q is not a valid key", k)
 		}
+	}
+	if c.Bootstrap && c.ClusterCIDR != "" {
+		if _, err := api.ParseClusterCIDR(c.ClusterCIDR); err != nil {
+			return fmt.Errorf("cluster_cidr: %v", err)
+		}
+	}
+	if c.CNIBinDir != "" && !filepath.IsAbs(c.CNIBinDir) {
+		return fmt.Errorf("cni_bin_dir: %q is not an absolute path", c.CNIBinDir)
 	}
 	if c.Bootstrap && c.Join != "" {
 		return errors.New("--bootstrap and --join exclude each other")

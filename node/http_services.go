@@ -97,7 +97,26 @@ func (s *apiServer) getService(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.serviceInfo(svc), nil
+	info := s.serviceInfo(svc)
+	v := s.agent.store().View()
+	for _, t := range v.TasksByService(svc.ID) {
+		if t.Status.State != api.TaskRunning || t.DesiredState != api.TaskRunning {
+			continue
+		}
+		a := api.TaskAddress{ID: t.ID, Slot: t.Slot, IP: t.Status.IP}
+		if n, ok := v.Node(t.NodeID); ok {
+			a.Node = n.Name
+		}
+		info.Tasks = append(info.Tasks, a)
+	}
+	sort.Slice(info.Tasks, func(i, j int) bool {
+		a, b := info.Tasks[i], info.Tasks[j]
+		if a.Slot != b.Slot {
+			return a.Slot < b.Slot
+		}
+		return a.Node < b.Node
+	})
+	return info, nil
 }
 
 func (s *apiServer) createService(r *http.Request) (any, error) {
@@ -226,7 +245,7 @@ func (s *apiServer) serviceTasks(r *http.Request) (any, error) {
 	tasks := v.TasksByService(svc.ID)
 	out := make([]api.TaskInfo, 0, len(tasks))
 	for _, t := range tasks {
-		info := api.TaskInfo{Task: *t, State: t.Status.State, Error: t.Status.Err}
+		info := api.TaskInfo{Task: *t, State: t.Status.State, Error: t.Status.Err, IP: t.Status.IP}
 		if n, ok := v.Node(t.NodeID); ok {
 			info.NodeName = n.Name
 		}

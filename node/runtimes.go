@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/shoal-project/shoal/p2p/blobs"
 	"github.com/shoal-project/shoal/runtime"
+	"github.com/shoal-project/shoal/runtime/cni"
 	"github.com/shoal-project/shoal/runtime/containerd"
 	"github.com/shoal-project/shoal/runtime/process"
 )
@@ -49,8 +51,13 @@ func (a *Agent) openRuntimes() (map[string]runtime.Runtime, error) {
 			for host, r := range a.cfg.Registries {
 				regs[host] = containerd.RegistryConfig{Username: r.Username, Password: r.Password, Insecure: r.Insecure}
 			}
+			network, err := a.taskNetwork()
+			if err != nil {
+				return nil, err
+			}
 			ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
 			rt, err := containerd.New(ctx, containerd.Config{
+				Network:           network,
 				Address:           a.cfg.ContainerdSocket,
 				Namespace:         a.cfg.ContainerdNamespace,
 				Root:              filepath.Join(a.cfg.DataDir, "runtime", "containerd"),
@@ -70,4 +77,27 @@ func (a *Agent) openRuntimes() (map[string]runtime.Runtime, error) {
 		}
 	}
 	return out, nil
+}
+
+// taskNetwork is the node side of task networking: containers get their
+// own network namespaces on the node's subnet, read from its node record
+// in the local replica whenever a task is prepared (until the node has
+// one, its containers use the host network).
+func (a *Agent) taskNetwork() (*cni.Manager, error) {
+	id := a.ID()
+	m, err := cni.New(cni.Config{
+		NodeID: id,
+		Subnet: func() string {
+			if n, ok := a.store().Node(id); ok {
+				return n.Subnet
+			}
+			return ""
+		},
+		BinDir:  cmp.Or(a.cfg.CNIBinDir, cni.DefaultBinDir),
+		DataDir: filepath.Join(a.cfg.DataDir, "network"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("task network: %v", err)
+	}
+	return m, nil
 }

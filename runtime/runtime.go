@@ -56,6 +56,9 @@ type Status struct {
 	State  State
 	// PID is the workload's process ID (0 if it never started).
 	PID int
+	// IP is the task's address in its own network namespace; empty for a
+	// task on the host network.
+	IP string
 	// ExitCode follows the shell convention: 128+N when killed by signal N,
 	// 127 when the command was not found, 126 when it could not be run.
 	ExitCode  int

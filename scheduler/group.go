@@ -130,6 +130,8 @@ func appendProtocolFields(b []byte, sp *api.ServiceSpec) []byte {
 	b = append(b, 0)
 	b = append(b, sp.Seccomp...)
 	b = append(b, 0)
+	b = append(b, sp.Network...)
+	b = append(b, 0)
 	for _, s := range sp.Secrets {
 		b = append(b, s...)
 		b = append(b, 1)

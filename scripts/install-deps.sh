@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the containerd runtime tests need (containerd, runc,
-# docker-registry), what the chaos test's real partitions need (nft) and
+# docker-registry, the CNI plugins in /usr/lib/cni and iptables, which the
+# bridge and portmap plugins drive), what the chaos test's real partitions need (nft) and
 # what the metrics test needs (prometheus, promtool) and the API tests'
 # clients (curl, setpriv) with apt-get, only when
 # a binary is missing. The packaged prometheus service is not left running:
@@ -12,12 +13,14 @@ missing=()
 command -v containerd >/dev/null || missing+=(containerd)
 command -v runc >/dev/null || missing+=(runc)
 command -v docker-registry >/dev/null || missing+=(docker-registry)
+[ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+command -v iptables >/dev/null || missing+=(iptables)
 command -v nft >/dev/null || missing+=(nftables)
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v curl >/dev/null || missing+=(curl)
 command -v setpriv >/dev/null || missing+=(util-linux)
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: containerd, runc, docker-registry, nft, prometheus, curl and setpriv are installed"
+  echo "install-deps: containerd, runc, docker-registry, CNI plugins, iptables, nft, prometheus, curl and setpriv are installed"
   exit 0
 fi
 SUDO=

@@ -49,6 +49,11 @@ func (f *FSM) applyBootstrap(txn *memdb.Txn, cmd *api.Command) (any, *api.Error)
 	case !validGossipKey(c.GossipKey):
 		return nil, api.Errorf(api.CodeInvalid, "bootstrap: gossip key is %d bytes, want 0, 16, 24 or 32", len(c.GossipKey))
 	}
+	if c.CIDR != "" {
+		if _, err := api.ParseClusterCIDR(c.CIDR); err != nil {
+			return nil, api.Errorf(api.CodeInvalid, "bootstrap: %v", err)
+		}
+	}
 	c.JoinSecretHash = JoinSecretHash(c.SigningKey, c.TokenNonce)
 	c.CreatedAt, c.TokenRotatedAt = cmd.Time, cmd.Time
 	n := p.Node
@@ -57,6 +62,9 @@ func (f *FSM) applyBootstrap(txn *memdb.Txn, cmd *api.Command) (any, *api.Error)
 	}
 	n.Status, n.JoinedAt, n.UpdatedAt = api.NodeReady, cmd.Time, cmd.Time
 	if err := insert(txn, tableCluster, &c); err != nil {
+		return nil, err
+	}
+	if err := assignSubnet(txn, &n, nil); err != nil {
 		return nil, err
 	}
 	if err := insert(txn, tableNodes, &n); err != nil {

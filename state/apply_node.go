@@ -71,7 +71,11 @@ func (f *FSM) applyRegisterNode(txn *memdb.Txn, cmd *api.Command) (any, *api.Err
 			return nil, err
 		}
 	}
-	if old, ok := nodeTxn(txn, n.ID); ok {
+	old, known := nodeTxn(txn, n.ID)
+	if err := assignSubnet(txn, &n, old); err != nil {
+		return nil, err
+	}
+	if known {
 		c := cloneNode(old)
 		c.Name = n.Name
 		c.P2PAddr, c.GossipAddr, c.APIAddr = n.P2PAddr, n.GossipAddr, n.APIAddr
@@ -85,7 +89,7 @@ func (f *FSM) applyRegisterNode(txn *memdb.Txn, cmd *api.Command) (any, *api.Err
 		}
 		maps.Copy(c.Labels, n.Labels)
 		maps.Copy(c.Labels, c.OperatorLabels)
-		c.Protocol = n.Protocol
+		c.Protocol, c.Subnet = n.Protocol, n.Subnet
 		c.Status, c.UpdatedAt, c.RestartBy = api.NodeReady, cmd.Time, time.Time{}
 		n = *c
 	} else {

@@ -85,6 +85,8 @@ good, --force-new-cluster on a survivor's data dir makes it the only voter. Sett
 	f.Float64Var(&flags.CPUs, "cpus", 0, "CPU capacity to offer (default: all cores)")
 	f.StringVar(&flags.ContainerdSocket, "containerd-socket", flags.ContainerdSocket, "containerd's socket")
 	f.StringVar(&flags.ContainerdNamespace, "containerd-namespace", flags.ContainerdNamespace, "containerd namespace for this agent's containers")
+	f.StringVar(&flags.ClusterCIDR, "cluster-cidr", flags.ClusterCIDR, "with --bootstrap: the task network every node gets a /24 of (IPv4, /8 to /22)")
+	f.StringVar(&flags.CNIBinDir, "cni-bin-dir", flags.CNIBinDir, "directory of the CNI plugins containers are wired with")
 	f.BoolVar(&flags.FaultInjection, "fault-injection", false, "enable the fault-injection API (chaos tests only)")
 	f.BoolVar(&flags.LeaveOnTerminate, "leave-on-terminate", false, "on SIGTERM leave the cluster for good (tasks move elsewhere) instead of restarting in place")
 	f.DurationVar((*time.Duration)(&flags.RestartGrace), "restart-grace", time.Duration(flags.RestartGrace), "how long this node's tasks keep their places while its agent restarts after SIGTERM")
@@ -189,6 +191,12 @@ func overlayFlags(cmd *cobra.Command, cfg, flags *node.Config, labels []string) 
 	}
 	if set("containerd-namespace") {
 		cfg.ContainerdNamespace = flags.ContainerdNamespace
+	}
+	if set("cluster-cidr") {
+		cfg.ClusterCIDR = flags.ClusterCIDR
+	}
+	if set("cni-bin-dir") {
+		cfg.CNIBinDir = flags.CNIBinDir
 	}
 	if set("fault-injection") {
 		cfg.FaultInjection = flags.FaultInjection

@@ -45,6 +45,11 @@ func newClusterStatusCommand(e *cliEnv) *cobra.Command {
 		}
 		t := newTable(w, "Cluster ID:", st.ClusterID)
 		t.row("Created:", ago(e.now(), st.CreatedAt))
+		cidr := st.CIDR
+		if cidr == "" {
+			cidr = "(none: containers use the host network)"
+		}
+		t.row("Task network:", cidr)
 		t.row("Leader:", leader)
 		t.row("Term:", fmt.Sprint(st.Term))
 		t.row("Commit index:", fmt.Sprint(st.CommitIndex))

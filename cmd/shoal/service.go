@@ -131,7 +131,7 @@ func newServicePsCommand(e *cliEnv) *cobra.Command {
 			}
 			return printJSON(w, tasks)
 		}
-		t := newTable(w, "ID", "NAME", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR")
+		t := newTable(w, "ID", "NAME", "NODE", "IP", "DESIRED STATE", "CURRENT STATE", "ERROR")
 		prev := ""
 		for _, task := range tasks {
 			name := taskName(task)
@@ -151,7 +151,11 @@ func newServicePsCommand(e *cliEnv) *cobra.Command {
 				node = api.ShortID(task.NodeID)
 			}
 			current := capitalize(task.State.String()) + " " + ago(e.now(), task.Status.Timestamp)
-			t.row(id, shown, node, capitalize(task.DesiredState.String()), current, errText)
+			ip := task.IP
+			if ip == "" {
+				ip = "-"
+			}
+			t.row(id, shown, node, ip, capitalize(task.DesiredState.String()), current, errText)
 		}
 		return t.flush()
 	}

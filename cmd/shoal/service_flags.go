@@ -22,6 +22,7 @@ type serviceFlags struct {
 	entrypoint, limitCPU, limitMemory string
 	pidsLimit                         int64
 	securityOpts                      []string
+	network                           string
 	mounts                            []string
 	// secrets name cluster secrets (both runtimes).
 	secrets []string
@@ -53,6 +54,7 @@ func (f *serviceFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.limitMemory, "limit-memory", "", "most memory a task may use (128MiB, 1G); 0 is no limit")
 	fs.Int64Var(&f.pidsLimit, "pids-limit", 0, "most processes a task may run (0: no limit)")
 	fs.StringArrayVar(&f.securityOpts, "security-opt", nil, "seccomp=unconfined turns the container's system-call filter off (seccomp=default restores it)")
+	fs.StringVar(&f.network, "network", "", `a container's network: "host" for the node's own, "" for the task's own namespace and address (the default)`)
 	fs.StringArrayVar(&f.secrets, "secret", nil, "give the tasks secret NAME: /run/secrets/NAME in containers, $SHOAL_SECRETS_DIR/NAME for processes (repeatable; on update the list replaces the old one, \"\" clears)")
 	fs.StringArrayVar(&f.mounts, "mount", nil, "mount type=volume|bind,source=NAME|/PATH,target=/PATH[,readonly] (repeatable; \"\" clears)")
 }
@@ -217,6 +219,12 @@ func (f *serviceFlags) applyContainer(cmd *cobra.Command, spec *api.ServiceSpec)
 				return usageErrorf(cmd, "--security-opt %q: Shoal knows seccomp=unconfined and seccomp=default", o)
 			}
 		}
+	}
+	if set("network") {
+		if f.network != "" && f.network != api.NetworkHost {
+			return usageErrorf(cmd, "--network %q: Shoal knows \"host\" and \"\" (the task's own namespace)", f.network)
+		}
+		spec.Network = f.network
 	}
 	if set("mount") {
 		spec.Mounts = nil

@@ -120,16 +120,16 @@ func TestServiceLsAndPs(t *testing.T) {
 		t.Fatalf("ps exit %d", code)
 	}
 	l = lines(out)
-	wantWords(t, l[0], "ID", "NAME", "NODE", "DESIRED", "STATE", "CURRENT", "STATE", "ERROR")
-	wantWords(t, l[1], "taskweb1-v", "web.1", "n1", "Running", "Running", "5", "seconds", "ago")
-	wantWords(t, l[2], "taskweb2-v", "web.2", "n2", "Running", "Running", "5", "seconds", "ago")
+	wantWords(t, l[0], "ID", "NAME", "NODE", "IP", "DESIRED", "STATE", "CURRENT", "STATE", "ERROR")
+	wantWords(t, l[1], "taskweb1-v", "web.1", "n1", "-", "Running", "Running", "5", "seconds", "ago")
+	wantWords(t, l[2], "taskweb2-v", "web.2", "n2", "-", "Running", "Running", "5", "seconds", "ago")
 
 	out, _, _ = f.cli("service", "ps", "cache", "-o", "json")
 	var tasks []json.RawMessage
 	if err := json.Unmarshal([]byte(out), &tasks); err != nil || len(tasks) != 2 {
 		t.Fatalf("ps -o json: %v %s", err, out)
 	}
-	jsonKeys(t, tasks[0], "id", "slot", "node", "desired_state", "state", "error")
+	jsonKeys(t, tasks[0], "id", "slot", "node", "desired_state", "state", "error", "ip")
 	out, _, _ = f.cli("service", "ps", "cache")
 	if !strings.Contains(out, "cache.n1 ") || !strings.Contains(out, "cache.n2 ") {
 		t.Errorf("global task names are not NAME.NODE:\n%s", out)
@@ -151,8 +151,8 @@ func TestServicePsShowsHistory(t *testing.T) {
 	if len(l) != 3 {
 		t.Fatalf("want the new task and the old one:\n%s", out)
 	}
-	wantWords(t, l[1], "taskweb1-v2-xxxxxxxx", "web.1", "n1", "Running", "Running", "5", "seconds", "ago")
-	wantWords(t, l[2], "taskweb1-v1-xxxxxxxx", `\_`, "web.1", "n1", "Shutdown", "Shutdown", "5", "seconds", "ago")
+	wantWords(t, l[1], "taskweb1-v2-xxxxxxxx", "web.1", "n1", "-", "Running", "Running", "5", "seconds", "ago")
+	wantWords(t, l[2], "taskweb1-v1-xxxxxxxx", `\_`, "web.1", "n1", "-", "Shutdown", "Shutdown", "5", "seconds", "ago")
 }
 
 func TestServiceUpdateChangesOnlyGivenFlags(t *testing.T) {

@@ -152,7 +152,7 @@ func (s *supervisor) adopt(ctx context.Context) {
 	case runtime.StateCreated:
 		return // prepared but never started: the start path takes it
 	case runtime.StateRunning:
-		s.e.setStatus(s.id, api.TaskStatus{State: api.TaskRunning, PID: a.st.PID, Message: "re-attached"})
+		s.e.setStatus(s.id, api.TaskStatus{State: api.TaskRunning, PID: a.st.PID, IP: a.st.IP, Message: "re-attached"})
 	}
 	s.startWaiter(ctx)
 }
@@ -221,7 +221,7 @@ func (s *supervisor) start(ctx context.Context, t api.Task) {
 	if err != nil && ctx.Err() == nil {
 		s.e.taskLog(t).Warn("executor: task started but its status is unknown", "err", err)
 	}
-	s.e.setStatus(s.id, api.TaskStatus{State: api.TaskRunning, PID: rst.PID, Message: "started"})
+	s.e.setStatus(s.id, api.TaskStatus{State: api.TaskRunning, PID: rst.PID, IP: rst.IP, Message: "started"})
 	if f := s.e.cfg.Started; f != nil {
 		f(t.Attempt, time.Since(s.en.since))
 	}

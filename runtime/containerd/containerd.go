@@ -27,6 +27,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/identifiers"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 
+	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/internal/textutil"
 	rtapi "github.com/shoal-project/shoal/runtime"
 )
@@ -79,6 +80,23 @@ type Config struct {
 	// RuncRoot is the runc state root the daemon's shim uses
 	// (default DefaultRuncRoot); Remove deletes leftovers under it.
 	RuncRoot string
+	// Network gives containers their own network namespaces (runtime/cni
+	// implements it); nil, or a Network that is not Available, puts every
+	// container on the host network.
+	Network Network
+}
+
+// Network sets up and tears down a task's network namespace.
+type Network interface {
+	// Available reports whether tasks can have namespaces now (the node
+	// has a subnet).
+	Available() bool
+	// Setup creates the task's namespace, publishing ports, and returns
+	// its path and the task's IP; on error nothing is left.
+	Setup(ctx context.Context, taskID string, ports []api.PortSpec) (netns, ip string, err error)
+	// Teardown removes whatever Setup left for the task, even if an
+	// earlier process set it up; a task without one is not an error.
+	Teardown(ctx context.Context, taskID string) error
 }
 
 // Runtime runs tasks as containerd containers. It implements

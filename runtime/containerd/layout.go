@@ -17,6 +17,9 @@ const (
 	labelStopSignal = "shoal.stop-signal"
 	labelStopGrace  = "shoal.stop-grace"
 	labelStartedAt  = "shoal.started-at"
+	// The task's address in its own network namespace (none on the host
+	// network).
+	labelIP = "shoal.ip"
 	// Set when the task could not be started (no containerd task exists).
 	labelExitCode   = "shoal.exit-code"
 	labelFinishedAt = "shoal.finished-at"

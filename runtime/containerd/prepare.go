@@ -68,8 +68,16 @@ func (r *Runtime) prepare(ctx context.Context, spec rtapi.TaskSpec) error {
 	if err != nil {
 		return err
 	}
-	opts, err := r.specOpts(ctx, img, spec, env, mounts)
+	netns, ip, err := r.setupNetwork(ctx, spec)
 	if err != nil {
+		return err
+	}
+	if ip != "" {
+		env = append(env, "SHOAL_TASK_IP="+ip)
+	}
+	opts, err := r.specOpts(ctx, img, spec, env, mounts, netns)
+	if err != nil {
+		r.teardownNetwork(ctx, spec.TaskID, &err)
 		return err
 	}
 	node := spec.NodeName
@@ -84,12 +92,17 @@ func (r *Runtime) prepare(ctx context.Context, spec rtapi.TaskSpec) error {
 		labelStopSignal: s.StopSignal,
 		labelStopGrace:  time.Duration(s.StopGracePeriod).String(),
 	}
+	if ip != "" {
+		labels[labelIP] = ip
+	}
 	dir := r.taskDir(spec.TaskID)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		r.teardownNetwork(ctx, spec.TaskID, &err)
 		return err
 	}
 	if err := r.mountSecrets(spec); err != nil {
 		os.RemoveAll(dir)
+		r.teardownNetwork(ctx, spec.TaskID, &err)
 		return err
 	}
 	_, err = r.client.NewContainer(ctx, spec.TaskID,
@@ -107,6 +120,7 @@ func (r *Runtime) prepare(ctx context.Context, spec rtapi.TaskSpec) error {
 			err = fmt.Errorf("%s (and removing its snapshot failed: %s)", textutil.OneLine(err.Error()), textutil.OneLine(rerr.Error()))
 		}
 		r.removeTaskDir(spec.TaskID)
+		r.teardownNetwork(ctx, spec.TaskID, &err)
 		return fmt.Errorf("create container: %s", textutil.OneLine(err.Error()))
 	}
 	return nil

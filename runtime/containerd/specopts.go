@@ -23,9 +23,10 @@ import (
 const cpuPeriod = 100000
 
 // specOpts builds the container's OCI spec options: the image's config,
-// host networking (with the host's hostname, hosts and resolv.conf), the
+// its network (the namespace pinned at netns, or the host's when netns is
+// empty; the host's hostname, hosts and resolv.conf either way), the
 // spec's overrides and limits, an explicit cgroup path and the mounts.
-func (r *Runtime) specOpts(ctx context.Context, img client.Image, ts rtapi.TaskSpec, env []string, mounts []specs.Mount) ([]oci.SpecOpts, error) {
+func (r *Runtime) specOpts(ctx context.Context, img client.Image, ts rtapi.TaskSpec, env []string, mounts []specs.Mount, netns string) ([]oci.SpecOpts, error) {
 	s := ts.Spec
 	ic, err := img.Spec(ctx)
 	if err != nil {
@@ -39,9 +40,13 @@ func (r *Runtime) specOpts(ctx context.Context, img client.Image, ts rtapi.TaskS
 	if err != nil {
 		return nil, fmt.Errorf("hostname: %w", err)
 	}
+	network := oci.WithHostNamespace(specs.NetworkNamespace)
+	if netns != "" {
+		network = oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: netns})
+	}
 	opts := []oci.SpecOpts{
 		oci.WithImageConfig(img),
-		oci.WithHostNamespace(specs.NetworkNamespace),
+		network,
 		oci.WithHostname(hostname),
 		oci.WithHostHostsFile,
 		oci.WithHostResolvconf,

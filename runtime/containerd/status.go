@@ -92,6 +92,7 @@ func (r *Runtime) statusOf(ctx context.Context, c client.Container) (rtapi.Statu
 		return st, nil, err
 	}
 	st.StartedAt = parseTime(labels[labelStartedAt])
+	st.IP = labels[labelIP]
 	if code, ok := labels[labelExitCode]; ok {
 		// Start failed; there is no containerd task.
 		st.State = rtapi.StateExited

@@ -89,12 +89,18 @@ func (r *Runtime) Remove(ctx context.Context, taskID string) error {
 			return fmt.Errorf("task %s: delete container: %s", taskID, textutil.OneLine(err.Error()))
 		}
 	}
-	return r.removeLeftovers(taskID)
+	return r.removeLeftovers(ctx, taskID)
 }
 
-// removeLeftovers deletes the host directories a removed task leaves.
-func (r *Runtime) removeLeftovers(taskID string) error {
+// removeLeftovers deletes the network namespace and host directories a
+// removed task leaves.
+func (r *Runtime) removeLeftovers(ctx context.Context, taskID string) error {
 	var errs []error
+	if n := r.cfg.Network; n != nil {
+		if err := n.Teardown(ctx, taskID); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := r.removeTaskDir(taskID); err != nil {
 		errs = append(errs, err)
 	}
