@@ -14,12 +14,12 @@ type apiFields struct {
 	portTarget func(api.PortSpec) uint16
 }
 
-// currentAPIFields reads the api types as they are. Until api.TaskStatus
-// has IP and api.PortSpec has Name, tasks have no address (so no names
-// resolve to them) and ports no name (so there are no SRV records); a
-// port's tasks listen on it until ports get a target port.
+// currentAPIFields reads the api types as they are: a task's address is
+// the IP its node reported. Until api.PortSpec has a name, ports have none
+// (so there are no SRV records); a port's tasks listen on it until ports
+// get a target port.
 var currentAPIFields = apiFields{
-	taskIP:     func(*api.Task) string { return "" },
+	taskIP:     func(t *api.Task) string { return t.Status.IP },
 	portName:   func(api.PortSpec) string { return "" },
 	portTarget: func(p api.PortSpec) uint16 { return p.Port },
 }

@@ -1,22 +1,23 @@
 package dns
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
 	"github.com/shoal-project/shoal/api"
 )
 
-// testFields reads the IP from the status message and names ports
-// "pPORT", standing in for the fields api gains with task networking.
+// testFields names ports "pPORT" and maps each to PORT+1000, standing in
+// for the port names and target ports api gains later.
 var testFields = apiFields{
-	taskIP:     func(t *api.Task) string { return t.Status.Message },
+	taskIP:     func(t *api.Task) string { return t.Status.IP },
 	portName:   func(p api.PortSpec) string { return "p" + string(rune('0'+p.Port%10)) },
 	portTarget: func(p api.PortSpec) uint16 { return p.Port + 1000 },
 }
 
 func apiTask(id, svc string, slot uint64, desired, observed api.TaskState, ip string) *api.Task {
-	return &api.Task{ID: id, ServiceID: svc, Slot: slot, DesiredState: desired, Status: api.TaskStatus{State: observed, Message: ip}}
+	return &api.Task{ID: id, ServiceID: svc, Slot: slot, DesiredState: desired, Status: api.TaskStatus{State: observed, IP: ip}}
 }
 
 func TestFromAPI(t *testing.T) {
@@ -53,7 +54,7 @@ func TestFromAPIToday(t *testing.T) {
 	services := []*api.Service{{ID: "s1", Spec: api.ServiceSpec{Name: "web", Ports: []api.PortSpec{{Port: 80}}}}}
 	tasks := []*api.Task{apiTask("t1", "s1", 1, api.TaskRunning, api.TaskRunning, "10.42.0.1")}
 	s := FromAPI(services, tasks)
-	if ips, ok := s.Service("web"); !ok || len(ips) != 0 {
-		t.Errorf("Service(web) = %v, %v, want a service without addresses", ips, ok)
+	if ips, ok := s.Service("web"); !ok || fmt.Sprint(ips) != "[10.42.0.1]" {
+		t.Errorf("Service(web) = %v, %v, want the task's reported IP", ips, ok)
 	}
 }
