@@ -260,14 +260,8 @@ func TestPlainMemberSocketCannotWrite(t *testing.T) {
 // (no token) and to the default socket path. Neither gets a 2xx, and no
 // service appears.
 func TestContainerCannotDriveTheAPI(t *testing.T) {
-	needContainerd(t)
 	port := harness.FreePort(t)
-	cfg := filepath.Join(t.TempDir(), "agent.toml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("containerd_socket = %q\n", ctrEnv.sock)), 0o600)
-	c := startClusterWith(t, 1, func(name string) []string {
-		return []string{"--config", cfg, "--containerd-namespace", fmt.Sprintf("it-%d-%s", time.Now().UnixNano(), name),
-			"--api-addr", fmt.Sprintf("127.0.0.1:%d", port)}
-	})
+	c := containerCluster(t, 1, "--api-addr", fmt.Sprintf("127.0.0.1:%d", port))
 	a := c.agents[0]
 	if out, err := a.CLI("image", "load", ctrEnv.helloTar); err != nil {
 		t.Fatalf("image load: %v %s", err, out)

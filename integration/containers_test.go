@@ -26,7 +26,7 @@ import (
 // share addresses). Once the agents have stopped, the task networks they
 // leave (the test's services still run) are torn down and their bridges
 // deleted.
-func containerCluster(t *testing.T, n int) *cluster {
+func containerCluster(t *testing.T, n int, extra ...string) *cluster {
 	needContainerd(t)
 	cfg := filepath.Join(t.TempDir(), "agent.toml")
 	toml := fmt.Sprintf("containerd_socket = %q\n[registries.%q]\ninsecure = true\n", ctrEnv.sock, ctrEnv.registry)
@@ -44,7 +44,7 @@ func containerCluster(t *testing.T, n int) *cluster {
 		}
 	})
 	c = startClusterWith(t, n, func(name string) []string {
-		return []string{"--config", cfg, "--containerd-namespace", ns + "-" + name, "--cluster-cidr", cidr}
+		return append([]string{"--config", cfg, "--containerd-namespace", ns + "-" + name, "--cluster-cidr", cidr}, extra...)
 	})
 	for _, a := range c.agents {
 		ids[a.DataDir] = nodeID(t, a)

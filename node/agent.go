@@ -54,6 +54,9 @@ type Agent struct {
 	// secretMu serialises the leader's secret creations (see
 	// proposeAsLeader).
 	secretMu sync.Mutex
+	// dnsAddr is the IP this node's DNS server answers on (a string; unset
+	// until it serves: dnsLoop).
+	dnsAddr atomic.Value
 	// containerd is the containerd runtime, with image sharing (nil when
 	// the node does not run containers).
 	containerd *sharingRuntime

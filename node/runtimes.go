@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -41,6 +42,12 @@ func (a *Agent) openRuntimes() (map[string]runtime.Runtime, error) {
 			rt, err := process.New(process.Config{
 				Root:        filepath.Join(a.cfg.DataDir, "runtime", "process"),
 				ShimCommand: []string{self, "runtime-shim"},
+				ExtraEnv: func() []string {
+					if ns := a.nameserver(); ns != "" {
+						return []string{"SHOAL_DNS=" + net.JoinHostPort(ns, "53")}
+					}
+					return nil
+				},
 			})
 			if err != nil {
 				return nil, fmt.Errorf("process runtime: %v", err)
@@ -93,8 +100,9 @@ func (a *Agent) taskNetwork() (*cni.Manager, error) {
 			}
 			return ""
 		},
-		BinDir:  cmp.Or(a.cfg.CNIBinDir, cni.DefaultBinDir),
-		DataDir: filepath.Join(a.cfg.DataDir, "network"),
+		BinDir:     cmp.Or(a.cfg.CNIBinDir, cni.DefaultBinDir),
+		DataDir:    filepath.Join(a.cfg.DataDir, "network"),
+		Nameserver: a.nameserver,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("task network: %v", err)

@@ -61,6 +61,9 @@ type Config struct {
 	DataDir string
 	// NetnsDir is where namespaces are pinned (default DefaultNetnsDir).
 	NetnsDir string
+	// Nameserver returns the address of the node's DNS server that tasks
+	// use ("" while it has none; nil: never).
+	Nameserver func() string
 }
 
 // Manager sets up and tears down task network namespaces.
@@ -109,6 +112,15 @@ func New(cfg Config) (*Manager, error) {
 // Available reports whether the node has a subnet, so that its tasks can
 // have namespaces; without one, containers use the host network.
 func (m *Manager) Available() bool { return m.cfg.Subnet() != "" }
+
+// Nameserver is the IP tasks' /etc/resolv.conf names: the node's DNS
+// server on its bridge ("" while it does not serve).
+func (m *Manager) Nameserver() string {
+	if m.cfg.Nameserver == nil {
+		return ""
+	}
+	return m.cfg.Nameserver()
+}
 
 // NetnsPath is where the task's namespace is pinned: <NetnsDir>/shoal-<id>.
 func (m *Manager) NetnsPath(taskID string) string {

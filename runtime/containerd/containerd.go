@@ -97,6 +97,10 @@ type Network interface {
 	// Teardown removes whatever Setup left for the task, even if an
 	// earlier process set it up; a task without one is not an error.
 	Teardown(ctx context.Context, taskID string) error
+	// Nameserver is the IP of the node's DNS server for tasks in their
+	// own namespace ("" while there is none: they keep the host's
+	// resolv.conf).
+	Nameserver() string
 }
 
 // Runtime runs tasks as containerd containers. It implements

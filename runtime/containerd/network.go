@@ -3,6 +3,10 @@ package containerd
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/shoal-project/shoal/api"
 	rtapi "github.com/shoal-project/shoal/runtime"
@@ -30,4 +34,21 @@ func (r *Runtime) teardownNetwork(ctx context.Context, taskID string, err *error
 	if terr := n.Teardown(context.WithoutCancel(ctx), taskID); terr != nil {
 		*err = fmt.Errorf("%w (and removing its network failed: %v)", *err, terr)
 	}
+}
+
+// resolvConfMount writes the task's /etc/resolv.conf — the node's DNS
+// server, the cluster's search domain — into dir and returns the mount
+// that puts it in the container, read-only. A task on the host network,
+// or a node without a DNS server, keeps the image's or host's file.
+func (r *Runtime) resolvConfMount(dir, netns string) (*specs.Mount, error) {
+	n := r.cfg.Network
+	if n == nil || netns == "" || n.Nameserver() == "" {
+		return nil, nil
+	}
+	path := filepath.Join(dir, "resolv.conf")
+	conf := "nameserver " + n.Nameserver() + "\nsearch shoal\noptions ndots:1\n"
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		return nil, fmt.Errorf("resolv.conf: %w", err)
+	}
+	return &specs.Mount{Destination: "/etc/resolv.conf", Type: "bind", Source: path, Options: []string{"rbind", "ro"}}, nil
 }

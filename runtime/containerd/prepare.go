@@ -75,6 +75,18 @@ func (r *Runtime) prepare(ctx context.Context, spec rtapi.TaskSpec) error {
 	if ip != "" {
 		env = append(env, "SHOAL_TASK_IP="+ip)
 	}
+	if err := os.MkdirAll(r.taskDir(spec.TaskID), 0o700); err != nil {
+		r.teardownNetwork(ctx, spec.TaskID, &err)
+		return err
+	}
+	resolv, err := r.resolvConfMount(r.taskDir(spec.TaskID), netns)
+	if err != nil {
+		r.teardownNetwork(ctx, spec.TaskID, &err)
+		return err
+	}
+	if resolv != nil {
+		mounts = append(mounts, *resolv)
+	}
 	opts, err := r.specOpts(ctx, img, spec, env, mounts, netns)
 	if err != nil {
 		r.teardownNetwork(ctx, spec.TaskID, &err)

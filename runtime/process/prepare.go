@@ -87,6 +87,9 @@ func (r *Runtime) launchSpec(dir string, spec rtapi.TaskSpec) (launchSpec, error
 	if env, err = withSecretsEnv(env, dir, spec.Secrets); err != nil {
 		return launchSpec{}, err
 	}
+	if r.extraEnv != nil {
+		env = append(env, r.extraEnv()...)
+	}
 	sig, err := api.ParseSignal(s.StopSignal)
 	if err != nil {
 		return launchSpec{}, err

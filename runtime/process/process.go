@@ -53,6 +53,9 @@ type Config struct {
 	MaxLogBytes int64
 	// MaxLogFiles is how many log files (current plus rotated) are kept.
 	MaxLogFiles int
+	// ExtraEnv, if set, adds KEY=VALUE entries the node gives every task
+	// when it is prepared (SHOAL_DNS once the node's DNS server runs).
+	ExtraEnv func() []string
 }
 
 // Runtime runs tasks as host processes. It implements runtime.Runtime.
@@ -61,6 +64,7 @@ type Runtime struct {
 	shim        []string
 	maxLogBytes int64
 	maxLogFiles int
+	extraEnv    func() []string
 
 	// reapers counts goroutines that reap keepers this process started.
 	reapers sync.WaitGroup
@@ -80,7 +84,7 @@ func New(cfg Config) (*Runtime, error) {
 	if cfg.MaxLogBytes < 0 || cfg.MaxLogFiles < 0 {
 		return nil, fmt.Errorf("process runtime: negative log limits (MaxLogBytes=%d, MaxLogFiles=%d)", cfg.MaxLogBytes, cfg.MaxLogFiles)
 	}
-	r := &Runtime{root: root, shim: cfg.ShimCommand, maxLogBytes: cfg.MaxLogBytes, maxLogFiles: cfg.MaxLogFiles}
+	r := &Runtime{root: root, shim: cfg.ShimCommand, maxLogBytes: cfg.MaxLogBytes, maxLogFiles: cfg.MaxLogFiles, extraEnv: cfg.ExtraEnv}
 	if r.maxLogBytes == 0 {
 		r.maxLogBytes = DefaultMaxLogBytes
 	}
