@@ -172,20 +172,75 @@ func ParsePlacementPref(s string) (PlacementPreference, error) {
 	return PlacementPreference{Spread: target}, nil
 }
 
-// ParsePort reads "8080", "8080/tcp" or "53/udp".
+// ParsePort reads a port as `--publish` takes it: "8080" (published and
+// listened on), "8080:80" (published on the node : the task's port), each
+// optionally followed by /tcp or /udp, or the long form
+// "name=http,published=8080,target=80,protocol=tcp" (every key optional
+// but one of published and target).
 func ParsePort(s string) (PortSpec, error) {
-	num, proto, _ := strings.Cut(s, "/")
-	n, err := strconv.ParseUint(num, 10, 16)
-	if err != nil || n == 0 {
-		return PortSpec{}, fmt.Errorf("port %q must be 1-65535, optionally followed by /tcp or /udp", s)
+	if strings.Contains(s, "=") {
+		return parseLongPort(s)
 	}
-	if proto != "" && proto != "tcp" && proto != "udp" {
+	nums, proto, _ := strings.Cut(s, "/")
+	pub, target, two := strings.Cut(nums, ":")
+	p := PortSpec{Protocol: proto}
+	var err error
+	if p.Port, err = portNumber(pub); err != nil {
+		return PortSpec{}, fmt.Errorf("port %q must be PORT or PUBLISHED:TARGET (1-65535), optionally followed by /tcp or /udp", s)
+	}
+	if two {
+		if p.TargetPort, err = portNumber(target); err != nil {
+			return PortSpec{}, fmt.Errorf("port %q must be PORT or PUBLISHED:TARGET (1-65535), optionally followed by /tcp or /udp", s)
+		}
+	}
+	return withProtocol(s, p)
+}
+
+// parseLongPort reads "name=http,published=8080,target=80,protocol=tcp".
+func parseLongPort(s string) (PortSpec, error) {
+	var p PortSpec
+	for _, kv := range strings.Split(s, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
+		var err error
+		switch k {
+		case "name":
+			p.Name = v
+		case "published":
+			p.Port, err = portNumber(v)
+		case "target":
+			p.TargetPort, err = portNumber(v)
+		case "protocol":
+			p.Protocol = v
+		default:
+			return PortSpec{}, fmt.Errorf("port %q: unknown key %q (want name, published, target, protocol)", s, k)
+		}
+		if err != nil {
+			return PortSpec{}, fmt.Errorf("port %q: %s %q is not a port 1-65535", s, k, v)
+		}
+	}
+	if p.Port == 0 && p.TargetPort == 0 {
+		return PortSpec{}, fmt.Errorf("port %q: needs published or target", s)
+	}
+	return withProtocol(s, p)
+}
+
+func portNumber(s string) (uint16, error) {
+	n, err := strconv.ParseUint(s, 10, 16)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("not a port")
+	}
+	return uint16(n), nil
+}
+
+func withProtocol(s string, p PortSpec) (PortSpec, error) {
+	switch p.Protocol {
+	case "":
+		p.Protocol = "tcp"
+	case "tcp", "udp":
+	default:
 		return PortSpec{}, fmt.Errorf("port %q: protocol must be tcp or udp", s)
 	}
-	if proto == "" {
-		proto = "tcp"
-	}
-	return PortSpec{Port: uint16(n), Protocol: proto}, nil
+	return p, nil
 }
 
 // The helpers below read one decoded value (see manifestField), naming key

@@ -430,7 +430,8 @@ func (p *manifestPreferences) decode(key string, v any) error {
 }
 
 // manifestPorts is a list of ports, each a number (8080), a string
-// ParsePort reads ("53/udp") or a table { port = 9090, protocol = "tcp" }.
+// ParsePort reads ("53/udp", "8080:80") or a table { name = "http",
+// port = 8080, target_port = 80, protocol = "tcp" }.
 type manifestPorts []PortSpec
 
 func (p *manifestPorts) decode(key string, v any) error {
@@ -450,13 +451,15 @@ func (p *manifestPorts) decode(key string, v any) error {
 			out = append(out, port)
 		case map[string]any:
 			var t struct {
-				Port     manifestPortNumber `manifest:"port"`
-				Protocol manifestString     `manifest:"protocol"`
+				Name       manifestString     `manifest:"name"`
+				Port       manifestPortNumber `manifest:"port"`
+				TargetPort manifestPortNumber `manifest:"target_port"`
+				Protocol   manifestString     `manifest:"protocol"`
 			}
 			if err := decodeTable(path, e, &t); err != nil {
 				return err
 			}
-			out = append(out, PortSpec{Port: uint16(t.Port), Protocol: string(t.Protocol)})
+			out = append(out, PortSpec{Name: string(t.Name), Port: uint16(t.Port), TargetPort: uint16(t.TargetPort), Protocol: string(t.Protocol)})
 		default:
 			n, err := uintVal(path, e)
 			if err != nil || n == 0 || n > 65535 {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -53,7 +54,7 @@ func TestParseManifestTOML(t *testing.T) {
 		Reservations: Resources{NanoCPUs: 5e8, MemoryBytes: 64 << 20},
 		Constraints:  []Constraint{{"node.labels.zone", OpNe, "c"}},
 		Preferences:  []PlacementPreference{{Spread: "node.labels.zone"}},
-		Ports:        []PortSpec{{8080, "tcp"}, {53, "udp"}, {9090, "tcp"}},
+		Ports:        []PortSpec{{Port: 8080, Protocol: "tcp"}, {Port: 53, Protocol: "udp"}, {Port: 9090, Protocol: "tcp"}},
 		MaxPerNode:   2,
 		Restart: RestartPolicy{Condition: RestartOnFailure, MaxAttempts: 3,
 			Delay: Duration(2 * time.Second), Window: Duration(time.Minute)},
@@ -82,7 +83,7 @@ func TestParseManifestJSON(t *testing.T) {
 	s := specs[0]
 	if s.Name != "web" || !reflect.DeepEqual(s.Command, []string{"/bin/sleep"}) || s.Replicas != 1 ||
 		s.Reservations.NanoCPUs != 25e7 || s.Reservations.MemoryBytes != 1024 || s.Restart.Condition != RestartNone ||
-		s.Ports[0] != (PortSpec{80, "tcp"}) {
+		s.Ports[0] != (PortSpec{Port: 80, Protocol: "tcp"}) {
 		t.Fatalf("spec = %+v", s)
 	}
 	// A bare array and a single object, format sniffed without an extension.
@@ -364,5 +365,72 @@ func TestManifestSchema(t *testing.T) {
 				t.Errorf("%s has no key %q for %s.%s", c.schema.Name(), name, c.spec.Name(), f.Name)
 			}
 		}
+	}
+}
+
+func TestParsePortForms(t *testing.T) {
+	ok := map[string]PortSpec{
+		"8080":                {Port: 8080, Protocol: "tcp"},
+		"53/udp":              {Port: 53, Protocol: "udp"},
+		"8080:80":             {Port: 8080, TargetPort: 80, Protocol: "tcp"},
+		"5353:53/udp":         {Port: 5353, TargetPort: 53, Protocol: "udp"},
+		"name=http,target=80": {Name: "http", TargetPort: 80, Protocol: "tcp"},
+		"name=dns,published=5353,target=53,protocol=udp": {Name: "dns", Port: 5353, TargetPort: 53, Protocol: "udp"},
+	}
+	for in, want := range ok {
+		if got, err := ParsePort(in); err != nil || got != want {
+			t.Errorf("ParsePort(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	bad := map[string]string{
+		"0":                 "must be PORT or PUBLISHED:TARGET",
+		"80:x":              "must be PORT or PUBLISHED:TARGET",
+		"80/sctp":           "protocol must be tcp or udp",
+		"name=http":         "needs published or target",
+		"name=http,port=80": `unknown key "port"`,
+		"target=70000":      `target "70000" is not a port`,
+	}
+	for in, want := range bad {
+		if _, err := ParsePort(in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParsePort(%q) = %v, want %q", in, err, want)
+		}
+	}
+}
+
+func TestNamedPortsValidateAndNeedProtocol5(t *testing.T) {
+	spec := ServiceSpec{Name: "web", Runtime: RuntimeContainerd, Image: "hello", Mode: ModeReplicated, Replicas: 1,
+		Ports: []PortSpec{{Name: "http", TargetPort: 80}, {Name: "admin", Port: 9000, TargetPort: 90}}}
+	spec.Normalize()
+	if err := spec.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		ports []PortSpec
+		want  string
+	}{
+		{[]PortSpec{{Name: "HTTP", TargetPort: 80}}, "may hold only a-z"},
+		{[]PortSpec{{Name: "http", TargetPort: 80}, {Name: "http", TargetPort: 81}}, "is used twice"},
+		{[]PortSpec{{Name: "averyveryverylongname", TargetPort: 80}}, "longer than 15"},
+	} {
+		s := spec
+		s.Ports = c.ports
+		if err := s.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want %q", c.ports, err, c.want)
+		}
+	}
+	proc := ServiceSpec{Name: "p", Runtime: RuntimeProcess, Command: []string{"x"}, Mode: ModeReplicated, Replicas: 1,
+		Ports: []PortSpec{{Port: 8080, TargetPort: 80}}}
+	if err := proc.Validate(); err == nil || !strings.Contains(err.Error(), "leave target_port out") {
+		t.Errorf("process task with a target port: %v", err)
+	}
+	raw, _ := json.Marshal(CreateServicePayload{Spec: spec})
+	if got := ProtocolOf(Command{Type: CmdCreateService, Payload: raw}); got != 5 {
+		t.Errorf("named ports need protocol %d, want 5", got)
+	}
+	plain := spec
+	plain.Ports = []PortSpec{{Port: 8080, Protocol: "tcp"}}
+	raw, _ = json.Marshal(CreateServicePayload{Spec: plain})
+	if got := ProtocolOf(Command{Type: CmdCreateService, Payload: raw}); got != 1 {
+		t.Errorf("a plain published port needs protocol %d, want 1", got)
 	}
 }

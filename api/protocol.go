@@ -68,6 +68,12 @@ var fieldProtocol = []struct {
 	{CmdCreateService, `"user"`, 5, setsProcessUser},
 	{CmdUpdateService, `"user"`, 5, setsProcessUser},
 	{CmdWriteTasks, `"user"`, 5, setsProcessUser},
+	{CmdCreateService, `"target_port"`, 5, nil},
+	{CmdUpdateService, `"target_port"`, 5, nil},
+	{CmdWriteTasks, `"target_port"`, 5, nil},
+	{CmdCreateService, `"ports"`, 5, namesPorts},
+	{CmdUpdateService, `"ports"`, 5, namesPorts},
+	{CmdWriteTasks, `"ports"`, 5, namesPorts},
 	{CmdCreateService, `"secrets"`, 5, nil},
 	{CmdUpdateService, `"secrets"`, 5, nil},
 	{CmdWriteTasks, `"secrets"`, 5, nil},
@@ -101,6 +107,21 @@ func ProtocolOf(cmd Command) int {
 // does. A payload that does not decode counts as one (refusing errs on the
 // safe side; the FSM would refuse it anyway).
 func setsProcessUser(typ CommandType, payload []byte) bool {
+	specs, err := payloadSpecs(typ, payload)
+	if err != nil {
+		return true
+	}
+	for _, s := range specs {
+		if s.User != "" && s.runtime() == RuntimeProcess {
+			return true
+		}
+	}
+	return false
+}
+
+// payloadSpecs decodes the service specs a service or task command
+// carries.
+func payloadSpecs(typ CommandType, payload []byte) ([]ServiceSpec, error) {
 	var specs []ServiceSpec
 	var err error
 	switch typ {
@@ -119,15 +140,7 @@ func setsProcessUser(typ CommandType, payload []byte) bool {
 			specs = append(specs, t.Spec)
 		}
 	}
-	if err != nil {
-		return true
-	}
-	for _, s := range specs {
-		if s.User != "" && s.runtime() == RuntimeProcess {
-			return true
-		}
-	}
-	return false
+	return specs, err
 }
 
 // CheckProtocol returns an error naming the first node (by name) that
@@ -162,4 +175,22 @@ func SpecProtocol(spec *ServiceSpec) int {
 		return ProtocolVersion
 	}
 	return ProtocolOf(Command{Type: CmdCreateService, Payload: raw})
+}
+
+// namesPorts reports whether a service or task command carries a spec
+// with a named port, or one that publishes nothing (port 0): both came
+// with protocol 5, and an older build would treat them differently.
+func namesPorts(typ CommandType, payload []byte) bool {
+	specs, err := payloadSpecs(typ, payload)
+	if err != nil {
+		return true
+	}
+	for _, s := range specs {
+		for _, p := range s.Ports {
+			if p.Name != "" || p.Port == 0 {
+				return true
+			}
+		}
+	}
+	return false
 }

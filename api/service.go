@@ -67,8 +67,24 @@ type Mount struct {
 // PortSpec is a host port a task binds; two tasks that bind the same
 // port and protocol never share a node.
 type PortSpec struct {
-	Port     uint16 `json:"port"`
-	Protocol string `json:"protocol,omitempty"` // "tcp" (default) or "udp"
+	// Name names the port for DNS SRV records (_NAME._tcp.SERVICE): a
+	// DNS label of at most 15 characters, as Kubernetes' port names.
+	Name string `json:"name,omitempty"`
+	// Port is published on the node (the scheduler keeps two tasks from
+	// taking one); 0 publishes nothing.
+	Port uint16 `json:"port"`
+	// TargetPort is the port the task listens on, in its own network
+	// namespace (0: the same as Port).
+	TargetPort uint16 `json:"target_port,omitempty"`
+	Protocol   string `json:"protocol,omitempty"` // "tcp" (default) or "udp"
+}
+
+// Target is the port the task listens on.
+func (p PortSpec) Target() uint16 {
+	if p.TargetPort != 0 {
+		return p.TargetPort
+	}
+	return p.Port
 }
 
 // ServiceSpec is what a user declares. Every change makes a new version.

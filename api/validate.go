@@ -322,22 +322,57 @@ func checkPath(p string) string {
 
 func (s *ServiceSpec) validatePorts() string {
 	seen := map[PortSpec]bool{}
+	names := map[string]bool{}
+	ownNetwork := s.Runtime == RuntimeContainerd && s.Network != NetworkHost
 	for i, p := range s.Ports {
-		if p.Port == 0 {
-			return fmt.Sprintf("spec.ports[%d].port: must be 1-65535", i)
+		field := fmt.Sprintf("spec.ports[%d]", i)
+		if p.Port == 0 && p.TargetPort == 0 {
+			return field + ": needs a port (published on the node) or a target_port (the task's), 1-65535"
 		}
 		proto := p.Protocol
 		if proto == "" {
 			proto = "tcp"
 		}
 		if proto != "tcp" && proto != "udp" {
-			return fmt.Sprintf("spec.ports[%d].protocol: %q is not \"tcp\" or \"udp\"", i, p.Protocol)
+			return fmt.Sprintf("%s.protocol: %q is not \"tcp\" or \"udp\"", field, p.Protocol)
+		}
+		if p.TargetPort != 0 && p.Port != 0 && p.TargetPort != p.Port && !ownNetwork {
+			return fmt.Sprintf("%s: target_port %d differs from port %d, but the tasks listen on the node's network (process tasks, network = host): leave target_port out", field, p.TargetPort, p.Port)
+		}
+		if p.Name != "" {
+			if msg := portNameProblem(p.Name); msg != "" {
+				return fmt.Sprintf("%s.name: %q %s", field, p.Name, msg)
+			}
+			if names[p.Name] {
+				return fmt.Sprintf("%s.name: %q is used twice", field, p.Name)
+			}
+			names[p.Name] = true
+		}
+		if p.Port == 0 {
+			continue
 		}
 		key := PortSpec{Port: p.Port, Protocol: proto}
 		if seen[key] {
-			return fmt.Sprintf("spec.ports[%d]: %d/%s is listed twice", i, p.Port, proto)
+			return fmt.Sprintf("%s: %d/%s is listed twice", field, p.Port, proto)
 		}
 		seen[key] = true
+	}
+	return ""
+}
+
+// portNameProblem says what is wrong with a port name, or "": a DNS label
+// of 1-15 lower-case letters, digits and '-', with a letter, not starting
+// or ending with '-' (Kubernetes' port names).
+func portNameProblem(n string) string {
+	switch {
+	case len(n) > 15:
+		return "is longer than 15 characters"
+	case strings.HasPrefix(n, "-") || strings.HasSuffix(n, "-"):
+		return "must not start or end with '-'"
+	case strings.Trim(n, "abcdefghijklmnopqrstuvwxyz0123456789-") != "":
+		return "may hold only a-z, 0-9 and '-'"
+	case strings.Trim(n, "0123456789-") == "":
+		return "needs a letter"
 	}
 	return ""
 }

@@ -54,15 +54,17 @@ func runningIPs(t *testing.T, a *agentProc, service string) []string {
 // TestTaskDNS: each node serves DNS on its bridge gateway. A real resolver
 // client gets the running tasks' IPs for SERVICE, SERVICE.shoal and
 // tasks.SERVICE, NXDOMAIN for an unknown name; a scale-up shows within a
-// second of the task running; a container's /etc/resolv.conf names the
-// node's server, and a container fetches from another by service name.
+// second of the task running; a named port has SRV records; a
+// container's /etc/resolv.conf names the node's server, and a container
+// fetches from another by service name.
 func TestTaskDNS(t *testing.T) {
 	c := containerCluster(t, 1)
 	a := c.agents[0]
 	if out, err := a.CLI("image", "load", ctrEnv.helloTar); err != nil {
 		t.Fatalf("image load: %v %s", err, out)
 	}
-	if out, err := a.CLI("service", "create", "web", "--detach", "--image", "shoal/hello:v1", "--env", "PORT=80", "--replicas", "2"); err != nil {
+	if out, err := a.CLI("service", "create", "web", "--detach", "--image", "shoal/hello:v1", "--env", "PORT=80", "--replicas", "2",
+		"--publish", "name=http,target=80"); err != nil {
 		t.Fatalf("create web: %v %s", err, out)
 	}
 	waitRunning(t, a, "web", 2, 60*time.Second)
@@ -102,6 +104,19 @@ func TestTaskDNS(t *testing.T) {
 		return len(got) == 3, fmt.Sprint(got)
 	})
 	t.Logf("scale-up visible in DNS %s after the task was seen running", time.Since(running).Round(time.Millisecond))
+
+	// The named port: SRV records with the tasks' addresses.
+	m := new(dns.Msg)
+	m.SetQuestion("_http._tcp.web.shoal.", dns.TypeSRV)
+	r, _, err := (&dns.Client{Timeout: 2 * time.Second}).Exchange(m, server)
+	if err != nil || len(r.Answer) != 3 || len(r.Extra) != 3 {
+		t.Fatalf("SRV _http._tcp.web.shoal: %v %v", err, r)
+	}
+	for _, rr := range r.Answer {
+		if srv, ok := rr.(*dns.SRV); !ok || srv.Port != 80 || !strings.HasSuffix(srv.Target, ".web.shoal.") {
+			t.Fatalf("SRV answer %v", rr)
+		}
+	}
 
 	// A container resolves the service by name through its resolv.conf.
 	if out, err := a.CLI("service", "create", "client", "--detach", "--image", "shoal/hello:v1", "--env", "PORT=0",

@@ -132,6 +132,11 @@ func appendProtocolFields(b []byte, sp *api.ServiceSpec) []byte {
 	b = append(b, 0)
 	b = append(b, sp.Network...)
 	b = append(b, 0)
+	for _, p := range sp.Ports {
+		b = append(b, p.Name...)
+		b = strconv.AppendUint(b, uint64(p.TargetPort), 10)
+		b = append(b, 1)
+	}
 	for _, s := range sp.Secrets {
 		b = append(b, s...)
 		b = append(b, 1)

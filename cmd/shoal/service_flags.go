@@ -39,7 +39,7 @@ func (f *serviceFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.memory, "memory", "", "memory to reserve per task (64MiB, 1G)")
 	fs.StringArrayVar(&f.constraints, "constraint", nil, "placement constraint, e.g. node.labels.zone==a (repeatable)")
 	fs.StringArrayVar(&f.prefs, "placement-pref", nil, "placement preference, e.g. spread=node.labels.zone (repeatable)")
-	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "host port the task binds, PORT[/udp] (repeatable)")
+	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "a port: PORT[/udp] (published on the node and listened on), PUBLISHED:TARGET[/udp], or name=NAME,published=N,target=N,protocol=tcp (a name gives DNS SRV records) (repeatable)")
 	fs.Uint64Var(&f.maxPerNode, "max-per-node", 0, "most tasks of this service on one node (0: no limit)")
 	fs.StringVar(&f.restartCondition, "restart-condition", "", "when to restart a task: any, on-failure or none (default any)")
 	fs.DurationVar(&f.restartDelay, "restart-delay", 0, "wait before restarting a task (default 1s)")

@@ -14,14 +14,13 @@ type apiFields struct {
 	portTarget func(api.PortSpec) uint16
 }
 
-// currentAPIFields reads the api types as they are: a task's address is
-// the IP its node reported. Until api.PortSpec has a name, ports have none
-// (so there are no SRV records); a port's tasks listen on it until ports
-// get a target port.
+// currentAPIFields reads the api types: a task's address is the IP its
+// node reported; a port's SRV name is its name, and its port the one the
+// tasks listen on.
 var currentAPIFields = apiFields{
 	taskIP:     func(t *api.Task) string { return t.Status.IP },
-	portName:   func(api.PortSpec) string { return "" },
-	portTarget: func(p api.PortSpec) uint16 { return p.Port },
+	portName:   func(p api.PortSpec) string { return p.Name },
+	portTarget: func(p api.PortSpec) uint16 { return p.Target() },
 }
 
 // FromAPI builds the records of the replicated state's services and

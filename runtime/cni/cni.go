@@ -217,13 +217,18 @@ func (m *Manager) runtimeConf(taskID, netns string, ports []api.PortSpec) *libcn
 	if len(ports) > 0 {
 		var pm []map[string]any
 		for _, p := range ports {
+			if p.Port == 0 {
+				continue // named, not published
+			}
 			proto := strings.ToLower(p.Protocol)
 			if proto == "" {
 				proto = "tcp"
 			}
-			pm = append(pm, map[string]any{"hostPort": int(p.Port), "containerPort": int(p.Port), "protocol": proto})
+			pm = append(pm, map[string]any{"hostPort": int(p.Port), "containerPort": int(p.Target()), "protocol": proto})
 		}
-		rt.CapabilityArgs = map[string]any{"portMappings": pm}
+		if len(pm) > 0 {
+			rt.CapabilityArgs = map[string]any{"portMappings": pm}
+		}
 	}
 	return rt
 }
