@@ -128,6 +128,14 @@ fuzz:
 	$(GO) test -run XXX -fuzz '^FuzzTailOffset$$' -fuzztime $(FUZZTIME) ./runtime/logfile/
 	$(GO) test -run XXX -fuzz '^FuzzParseProcStat$$' -fuzztime $(FUZZTIME) ./runtime/process/
 	$(GO) test -run XXX -fuzz '^FuzzResolveWorkDir$$' -fuzztime $(FUZZTIME) ./runtime/process/
+	$(GO) test -run XXX -fuzz '^FuzzAuthenticate$$' -fuzztime $(FUZZTIME) ./node/
+	$(GO) test -run XXX -fuzz '^FuzzParseName$$' -fuzztime $(FUZZTIME) ./node/dns/
+	$(GO) test -run XXX -fuzz '^FuzzHostAllowed$$' -fuzztime $(FUZZTIME) ./node/
+	$(GO) test -run XXX -fuzz '^FuzzParseCAFingerprint$$' -fuzztime $(FUZZTIME) ./api/
+	$(GO) test -run XXX -fuzz '^FuzzParsePort$$' -fuzztime $(FUZZTIME) ./api/
+	$(GO) test -run XXX -fuzz '^FuzzParseClusterCIDR$$' -fuzztime $(FUZZTIME) ./api/
+	$(GO) test -run XXX -fuzz '^FuzzParseAPIToken$$' -fuzztime $(FUZZTIME) ./api/
+	$(GO) test -run XXX -fuzz '^FuzzParseUser$$' -fuzztime $(FUZZTIME) ./api/
 
 clean:
 	rm -rf bin
