@@ -142,16 +142,13 @@ func BenchmarkContainers20(b *testing.B) {
 	needContainerd(b)
 	var samples []time.Duration
 	for i := 0; i < 3; i++ {
-		samples = append(samples, containers20Once(b, i))
+		samples = append(samples, containers20Once(b))
 	}
 	report(b, "service create --replicas 20 (image on 1 of 3 nodes) -> 20 running", samples)
 }
 
-func containers20Once(b *testing.B, round int) time.Duration {
-	ns := fmt.Sprintf("bench-%d-%d", time.Now().UnixNano(), round)
-	c := startClusterWith(b, 3, func(name string) []string {
-		return []string{"--containerd-socket", ctrEnv.sock, "--containerd-namespace", ns + "-" + name}
-	})
+func containers20Once(b *testing.B) time.Duration {
+	c := containerCluster(b, 3) // its cleanup tears the task networks down
 	defer func() {
 		for _, a := range c.agents {
 			a.CLI("service", "rm", "bench20")

@@ -26,7 +26,7 @@ import (
 // share addresses). Once the agents have stopped, the task networks they
 // leave (the test's services still run) are torn down and their bridges
 // deleted.
-func containerCluster(t *testing.T, n int, extra ...string) *cluster {
+func containerCluster(t testing.TB, n int, extra ...string) *cluster {
 	needContainerd(t)
 	cfg := filepath.Join(t.TempDir(), "agent.toml")
 	toml := fmt.Sprintf("containerd_socket = %q\n[registries.%q]\ninsecure = true\n", ctrEnv.sock, ctrEnv.registry)
@@ -54,7 +54,7 @@ func containerCluster(t *testing.T, n int, extra ...string) *cluster {
 
 // teardownTaskNetworks removes the namespaces, addresses and NAT rules of
 // the tasks an agent left, and its bridge.
-func teardownTaskNetworks(t *testing.T, dataDir, nodeID string) {
+func teardownTaskNetworks(t testing.TB, dataDir, nodeID string) {
 	m, err := cni.New(cni.Config{NodeID: nodeID, Subnet: func() string { return "" }, BinDir: cni.DefaultBinDir,
 		DataDir: filepath.Join(dataDir, "network")})
 	if err != nil {
@@ -73,7 +73,7 @@ func teardownTaskNetworks(t *testing.T, dataDir, nodeID string) {
 }
 
 // nodeID is the agent's node ID, from its own API.
-func nodeID(t *testing.T, a *agentProc) string {
+func nodeID(t testing.TB, a *agentProc) string {
 	t.Helper()
 	var nodes []api.NodeInfo
 	if err := a.get("/v1/nodes", &nodes); err != nil {
