@@ -7,6 +7,18 @@ BIN=$PWD/bin/shoal
 DIR=${SHOAL_DEMO_DIR:-/tmp/shoal-demo}
 
 stop() {
+  # Remove the demo's service first, so that the agents tear its task
+  # networks down (namespaces, veths, leases, NAT rules), and note the
+  # nodes' bridges (shoal + 10 hex digits of the node ID's SHA-256).
+  local ids=""
+  if SHOAL_ADDR=unix://$DIR/n1/shoal.sock "$BIN" cluster status >/dev/null 2>&1; then
+    ids=$(SHOAL_ADDR=unix://$DIR/n1/shoal.sock "$BIN" node ls -o json | grep -o '"id": "[^"]*"' | cut -d'"' -f4)
+    SHOAL_ADDR=unix://$DIR/n1/shoal.sock "$BIN" service rm hello >/dev/null 2>&1 || true
+    for _ in $(seq 100); do
+      ls "$DIR"/*/network/tasks/* >/dev/null 2>&1 || break
+      sleep 0.2
+    done
+  fi
   for pidf in "$DIR"/*/agent.pid; do
     [ -f "$pidf" ] || continue
     kill "$(cat "$pidf")" 2>/dev/null || true
@@ -19,6 +31,9 @@ stop() {
   # Workloads outlive agents by design; the demo cleans them up.
   pkill -f "$DIR/.*/runtime/process" 2>/dev/null || true
   [ -S "$DIR/ctr/containerd.sock" ] && ./scripts/containerd-env.sh stop "$DIR/ctr" >/dev/null 2>&1 || true
+  for id in $ids; do
+    ip link del "shoal$(printf %s "$id" | sha256sum | cut -c1-10)" 2>/dev/null || true
+  done
   echo "demo stopped (data in $DIR; rm -rf $DIR to forget it)"
 }
 
