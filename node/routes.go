@@ -22,9 +22,9 @@ const routesResync = 30 * time.Second
 // node's advertised address when the address is on a directly connected
 // network; a peer on this host needs none, a peer elsewhere is logged
 // once (it needs an overlay, not built yet). When the node's record loses
-// its subnet (node rm), and when the agent stops with leave_on_terminate,
-// its routes and table go; a plain restart keeps them for the tasks that
-// keep running.
+// its subnet (node rm), and when the agent stops with leave_on_terminate
+// or after its removal, its routes and table go; a plain restart keeps
+// them for the tasks that keep running.
 func (a *Agent) routesLoop(ctx context.Context) {
 	r := &routeSync{a: a, warned: map[string]bool{}}
 	for ctx.Err() == nil {
@@ -36,8 +36,8 @@ func (a *Agent) routesLoop(ctx context.Context) {
 		case <-time.After(routesResync):
 		}
 	}
-	if a.cfg.LeaveOnTerminate {
-		r.clear()
+	if a.cfg.LeaveOnTerminate || a.removedSelf.Load() {
+		r.clear(true)
 	}
 }
 
@@ -55,7 +55,7 @@ func (r *routeSync) sync() {
 	self, ok := a.store().Node(a.ID())
 	c, _ := v.Cluster()
 	if !ok || self.Subnet == "" || c == nil || c.CIDR == "" {
-		r.clear()
+		r.clear(a.removedSelf.Load())
 		return
 	}
 	if key := self.Subnet + " " + c.CIDR; key != r.masq {
@@ -90,12 +90,14 @@ func (r *routeSync) sync() {
 	}
 }
 
-// clear removes this node's routes and NAT table.
-func (r *routeSync) clear() {
+// clear removes the routes marked as Shoal's, and the node's NAT table if
+// this process made it or table is set (the node leaves: a table an
+// earlier run made goes too).
+func (r *routeSync) clear(table bool) {
 	if err := cni.SyncRoutes(nil); err != nil {
 		r.a.log.Warn("task network: removing routes", "err", err)
 	}
-	if r.masq != "" || r.a.cfg.LeaveOnTerminate {
+	if r.masq != "" || table {
 		if err := cni.RemoveMasquerade(r.a.ID()); err != nil {
 			r.a.log.Warn("task network: removing the NAT table", "err", err)
 			return
