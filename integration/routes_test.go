@@ -45,13 +45,14 @@ func netTraces(nodeIDs, taskIDs []string) []string {
 	return append(append(out, ns...), ls...)
 }
 
-// TestTaskRoutesHostGW: two agents, each in its own network namespace on
+// TestTaskRoutesHostGW: three agents, each in its own network namespace on
 // a shared bridge (a NetLab), each with its bridge and /24 of the
-// cluster's CIDR. Each installs a route to the other's subnet through the
-// other (proto 0x5c) and its masquerade table; a container on n1 fetches
+// cluster's CIDR. Each installs a route to every other's subnet through
+// it (proto 0x5c) and its masquerade table; a container on n1 fetches
 // from a container on n2 by IP and by tasks.SERVICE, and the server sees
 // the client task's own IP (no NAT between tasks), while outside the
-// cluster sees n1's address (masqueraded). Afterwards the host
+// cluster sees n1's address (masqueraded). After `node rm n3` the others'
+// routes to its subnet go and theirs stay. Afterwards the host
 // has no route, table, bridge, veth or namespace of the test left.
 func TestTaskRoutesHostGW(t *testing.T) {
 	needContainerd(t)
@@ -64,7 +65,7 @@ func TestTaskRoutesHostGW(t *testing.T) {
 			t.Errorf("left behind: %v", left)
 		}
 	})
-	lab := harness.NewNetLab(t, []string{"n1", "n2"})
+	lab := harness.NewNetLab(t, []string{"n1", "n2", "n3"})
 	cfg := filepath.Join(t.TempDir(), "agent.toml")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("containerd_socket = %q\n", ctrEnv.sock)), 0o600); err != nil {
 		t.Fatal(err)
@@ -99,7 +100,7 @@ func TestTaskRoutesHostGW(t *testing.T) {
 		}
 		c.agents = append(c.agents, a)
 	}
-	c.waitMembers(2)
+	c.waitMembers(3)
 	n1 := c.agents[0]
 	subnets := map[string]string{}
 	for _, a := range c.agents {
@@ -116,12 +117,13 @@ func TestTaskRoutesHostGW(t *testing.T) {
 	// only what leaves the cluster.
 	start := time.Now()
 	for i, ln := range lab.Nodes {
-		peer := lab.Nodes[1-i]
-		want := fmt.Sprintf("%s via %s dev eth0", subnets[peer.Name], peer.IP)
-		harness.WaitFor(t, 20*time.Second, ln.Name+"'s route to "+peer.Name, func() (bool, string) {
-			out, _ := exec.Command("ip", "-n", ln.NS, "route", "show", "proto", fmt.Sprint(cni.RouteProtocol)).Output()
-			return strings.Contains(string(out), want), string(out)
-		})
+		var want []string
+		for _, peer := range lab.Nodes {
+			if peer != ln {
+				want = append(want, fmt.Sprintf("%s via %s dev eth0", subnets[peer.Name], peer.IP))
+			}
+		}
+		waitRoutes(t, ln, want, nil)
 		out, err := exec.Command("ip", "netns", "exec", ln.NS, "nft", "list", "table", "ip", cni.MasqTable(nodeIDs[i])).CombinedOutput()
 		if err != nil || !strings.Contains(string(out), fmt.Sprintf("ip saddr %s ip daddr != %s masquerade", subnets[ln.Name], cidr)) {
 			t.Fatalf("%s's masquerade table: %v\n%s", ln.Name, err, out)
@@ -144,6 +146,9 @@ func TestTaskRoutesHostGW(t *testing.T) {
 	if web[0].NodeName != "n2" || web[0].Status.IP == "" {
 		t.Fatalf("web task: %+v", web[0])
 	}
+	// The client fetches once, at start: give n1's DNS the second it may
+	// take to answer for a task seen running.
+	time.Sleep(time.Second)
 	// Outside the cluster (the lab's root side) sees n1's address.
 	l, err := net.Listen("tcp", lab.Subnet+".1:0")
 	if err != nil {
@@ -185,6 +190,24 @@ func TestTaskRoutesHostGW(t *testing.T) {
 		return strings.Count(logs, "request GET / from "+client[0].Status.IP+":") == 2, logs
 	})
 
+	// A removed node's routes go from the others; theirs stay.
+	c.agents[2].Kill()
+	harness.WaitFor(t, 30*time.Second, "n3 down", func() (bool, string) {
+		var n api.NodeInfo
+		n1.get("/v1/nodes/n3", &n)
+		return n.Status == api.NodeDown, string(n.Status)
+	})
+	if out, err := n1.CLI("node", "rm", "n3"); err != nil {
+		t.Fatalf("node rm n3: %v %s", err, out)
+	}
+	start = time.Now()
+	via := func(from, to int) string {
+		return fmt.Sprintf("%s via %s dev eth0", subnets[lab.Nodes[to].Name], lab.Nodes[to].IP)
+	}
+	waitRoutes(t, lab.Nodes[0], []string{via(0, 1)}, []string{via(0, 2)})
+	waitRoutes(t, lab.Nodes[1], []string{via(1, 0)}, []string{via(1, 2)})
+	t.Logf("n3's routes gone %s after node rm", time.Since(start).Round(time.Millisecond))
+
 	for _, s := range []string{"client", "web"} {
 		if out, err := n1.CLI("service", "rm", s); err != nil {
 			t.Fatalf("service rm %s: %v %s", s, err, out)
@@ -196,5 +219,25 @@ func TestTaskRoutesHostGW(t *testing.T) {
 			left += len(containersIn(t, a.namespace()))
 		}
 		return left == 0, fmt.Sprintf("%d containers left", left)
+	})
+}
+
+// waitRoutes waits until the lab node's routes marked as Shoal's include
+// every line of want and none of gone.
+func waitRoutes(t *testing.T, n harness.LabNode, want, gone []string) {
+	t.Helper()
+	harness.WaitFor(t, 20*time.Second, n.Name+"'s routes", func() (bool, string) {
+		out, _ := exec.Command("ip", "-n", n.NS, "route", "show", "proto", fmt.Sprint(cni.RouteProtocol)).Output()
+		for _, w := range want {
+			if !strings.Contains(string(out), w) {
+				return false, fmt.Sprintf("no %q in\n%s", w, out)
+			}
+		}
+		for _, g := range gone {
+			if strings.Contains(string(out), g) {
+				return false, fmt.Sprintf("still %q in\n%s", g, out)
+			}
+		}
+		return true, ""
 	})
 }

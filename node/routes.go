@@ -55,7 +55,11 @@ func (r *routeSync) sync() {
 	self, ok := a.store().Node(a.ID())
 	c, _ := v.Cluster()
 	if !ok || self.Subnet == "" || c == nil || c.CIDR == "" {
-		r.clear(a.removedSelf.Load())
+		// Not registered yet, or a cluster without a task network: the
+		// routes other agents on this host keep are theirs to keep.
+		if a.removedSelf.Load() {
+			r.clear(true)
+		}
 		return
 	}
 	if key := self.Subnet + " " + c.CIDR; key != r.masq {
