@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"time"
@@ -21,10 +22,10 @@ const routesResync = 30 * time.Second
 // CIDR), then keeps a route to every other node's subnet through that
 // node's advertised address when the address is on a directly connected
 // network; a peer on this host needs none, a peer elsewhere is logged
-// once (it needs an overlay, not built yet). When the node's record loses
-// its subnet (node rm), and when the agent stops with leave_on_terminate
-// or after its removal, its routes and table go; a plain restart keeps
-// them for the tasks that keep running.
+// once (it needs an overlay, not built yet). Every routesResync it
+// repairs both. Once the node is removed (node rm: its peer ID denied),
+// and when the agent stops with leave_on_terminate, its routes and table
+// go; a plain restart keeps them for the tasks that keep running.
 func (a *Agent) routesLoop(ctx context.Context) {
 	r := &routeSync{a: a, warned: map[string]bool{}}
 	for ctx.Err() == nil {
@@ -36,7 +37,7 @@ func (a *Agent) routesLoop(ctx context.Context) {
 		case <-time.After(routesResync):
 		}
 	}
-	if a.cfg.LeaveOnTerminate || a.removedSelf.Load() {
+	if a.cfg.LeaveOnTerminate || a.denied(a.ID()) {
 		r.clear(true)
 	}
 }
@@ -45,6 +46,7 @@ func (a *Agent) routesLoop(ctx context.Context) {
 type routeSync struct {
 	a      *Agent
 	masq   string          // "subnet cidr" the table was made for; "" none
+	masqAt time.Time       // when it was last made
 	warned map[string]bool // peers logged as needing an overlay
 }
 
@@ -57,23 +59,28 @@ func (r *routeSync) sync() {
 	if !ok || self.Subnet == "" || c == nil || c.CIDR == "" {
 		// Not registered yet, or a cluster without a task network: the
 		// routes other agents on this host keep are theirs to keep.
-		if a.removedSelf.Load() {
+		if a.denied(a.ID()) {
 			r.clear(true)
 		}
 		return
 	}
-	if key := self.Subnet + " " + c.CIDR; key != r.masq {
+	if key := self.Subnet + " " + c.CIDR; key != r.masq || time.Since(r.masqAt) >= routesResync {
 		subnet, err1 := netip.ParsePrefix(self.Subnet)
 		cidr, err2 := netip.ParsePrefix(c.CIDR)
-		err := cni.EnableForwarding()
-		if err == nil && err1 == nil && err2 == nil {
+		err := errors.Join(err1, err2)
+		if err == nil {
+			err = cni.EnableForwarding()
+		}
+		if err == nil {
 			err = cni.EnsureMasquerade(a.ID(), subnet, cidr)
 		}
 		if err != nil {
 			a.log.Warn("task network: NAT to the outside not set up; retrying", "err", err, "subnet", self.Subnet, "cidr", c.CIDR)
 		} else {
-			r.masq = key
-			a.log.Info("task network: masquerading what leaves the cluster", "table", cni.MasqTable(a.ID()), "subnet", self.Subnet, "cidr", c.CIDR)
+			if key != r.masq {
+				a.log.Info("task network: masquerading what leaves the cluster", "table", cni.MasqTable(a.ID()), "subnet", self.Subnet, "cidr", c.CIDR)
+			}
+			r.masq, r.masqAt = key, time.Now()
 		}
 	}
 	var peers []cni.Peer
@@ -83,10 +90,11 @@ func (r *routeSync) sync() {
 		}
 	}
 	want, offLink := cni.PlanRoutes(peers)
-	for _, id := range offLink {
-		if !r.warned[id] {
-			r.warned[id] = true
-			a.log.Warn("task network: node not on a directly connected network; its tasks are unreachable from here (it needs an overlay: not built yet)", "peer", id)
+	for _, p := range offLink {
+		if !r.warned[p.ID] {
+			r.warned[p.ID] = true
+			a.log.Warn("task network: node not on a directly connected network; its tasks are unreachable from here (it needs an overlay: not built yet)",
+				"peer", p.Name, "addr", p.Addr, "subnet", p.Subnet)
 		}
 	}
 	if err := cni.SyncRoutes(want); err != nil {

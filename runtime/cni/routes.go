@@ -45,13 +45,13 @@ type hostNet interface {
 // PlanRoutes is the host-gw plan for this host: a route to every peer's
 // subnet through the peer when the peer is on a directly connected
 // network. Peers whose address is one of this host's own (several agents
-// on one host: their bridges are local already) need none; the IDs of
-// peers that are neither (they need an overlay) are returned apart.
-func PlanRoutes(peers []Peer) (want []Route, offLink []string) {
+// on one host: their bridges are local already) need none; peers that
+// are neither (they need an overlay) are returned apart.
+func PlanRoutes(peers []Peer) (want []Route, offLink []Peer) {
 	return planRoutes(netlinkHost{}, peers)
 }
 
-func planRoutes(h hostNet, peers []Peer) (want []Route, offLink []string) {
+func planRoutes(h hostNet, peers []Peer) (want []Route, offLink []Peer) {
 	for _, p := range peers {
 		dst, err := netip.ParsePrefix(p.Subnet)
 		if err != nil || !p.Addr.Is4() {
@@ -62,7 +62,7 @@ func planRoutes(h hostNet, peers []Peer) (want []Route, offLink []string) {
 		case h.onLink(p.Addr):
 			want = append(want, Route{Dst: dst.Masked(), Via: p.Addr})
 		default:
-			offLink = append(offLink, p.ID)
+			offLink = append(offLink, p)
 		}
 	}
 	return want, offLink
