@@ -53,7 +53,8 @@ func containerCluster(t testing.TB, n int, extra ...string) *cluster {
 }
 
 // teardownTaskNetworks removes the namespaces, addresses and NAT rules of
-// the tasks an agent left, and its bridge.
+// the tasks an agent left, its bridge and its masquerade table (an agent
+// that stops without leaving keeps it for its tasks).
 func teardownTaskNetworks(t testing.TB, dataDir, nodeID string) {
 	m, err := cni.New(cni.Config{NodeID: nodeID, Subnet: func() string { return "" }, BinDir: cni.DefaultBinDir,
 		DataDir: filepath.Join(dataDir, "network")})
@@ -70,6 +71,9 @@ func teardownTaskNetworks(t testing.TB, dataDir, nodeID string) {
 		}
 	}
 	exec.Command("ip", "link", "del", cni.BridgeName(nodeID)).Run()
+	if err := cni.RemoveMasquerade(nodeID); err != nil {
+		t.Errorf("tear down task networks: %v", err)
+	}
 }
 
 // nodeID is the agent's node ID, from its own API.

@@ -39,6 +39,7 @@ func (a *Agent) startServices() error {
 	a.goLoop(func() { a.keyLoop(a.ctx) })
 	if a.containerd != nil {
 		a.goLoop(func() { a.dnsLoop(a.ctx) })
+		a.goLoop(func() { a.routesLoop(a.ctx) })
 	}
 	a.serving.Store(true)
 	return nil

@@ -34,7 +34,9 @@ type ConflistParams struct {
 
 // Conflist renders the node's CNI network configuration list: loopback is
 // run separately (it takes no IPAM); here bridge with host-local IPAM on
-// the node's subnet (masquerading what leaves the subnet), then portmap.
+// the node's subnet, then portmap. The bridge plugin masquerades nothing:
+// traffic between tasks keeps its source, and what leaves the cluster is
+// masqueraded by the node's own table (EnsureMasquerade).
 func Conflist(p ConflistParams) ([]byte, error) {
 	if !p.Subnet.IsValid() || !p.Subnet.Addr().Is4() || p.Subnet.Bits() > 30 {
 		return nil, fmt.Errorf("node subnet %s: want an IPv4 prefix of /30 or larger", p.Subnet)
@@ -48,7 +50,7 @@ func Conflist(p ConflistParams) ([]byte, error) {
 		"type":        "bridge",
 		"bridge":      BridgeName(p.NodeID),
 		"isGateway":   true,
-		"ipMasq":      true,
+		"ipMasq":      false,
 		"hairpinMode": true,
 		"ipam": map[string]any{
 			"type":    "host-local",
