@@ -39,6 +39,9 @@ func containerCluster(t testing.TB, n int, extra ...string) *cluster {
 	var c *cluster
 	ids := map[string]string{} // data dir → node ID
 	t.Cleanup(func() {         // registered first: runs after the agents stopped
+		for i := 1; i <= n; i++ {
+			removeContainers(t, fmt.Sprintf("%s-n%d", ns, i), filepath.Join(t.TempDir(), "rt"))
+		}
 		for dir, id := range ids {
 			teardownTaskNetworks(t, dir, id)
 		}
@@ -50,6 +53,29 @@ func containerCluster(t testing.TB, n int, extra ...string) *cluster {
 		ids[a.DataDir] = nodeID(t, a)
 	}
 	return c
+}
+
+// removeContainers stops and deletes the containers a dead test cluster
+// left in a containerd namespace (workloads outlive their agent by
+// design; the test's do not outlive the test).
+func removeContainers(t testing.TB, ns, root string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rt, err := containerd.New(ctx, containerd.Config{Address: ctrEnv.sock, Namespace: ns, Root: root})
+	if err != nil {
+		t.Logf("cleanup of %s: %v", ns, err)
+		return
+	}
+	defer rt.Close()
+	st, err := rt.List(ctx)
+	if err != nil {
+		return
+	}
+	for _, s := range st {
+		if err := rt.Remove(ctx, s.TaskID); err != nil {
+			t.Logf("cleanup of container %s in %s: %v", s.TaskID, ns, err)
+		}
+	}
 }
 
 // teardownTaskNetworks removes the namespaces, addresses and NAT rules of
