@@ -34,10 +34,13 @@ func newAgentCommand() *cobra.Command {
 		Long: `Run the Shoal agent. Every host runs the same agent: it gossips membership,
 takes part in Raft when the leader asks it to, serves the HTTP API and runs tasks.
 
-Create a cluster with --bootstrap; join one with --join HOST:PORT --token TOKEN;
-restart on the same --data-dir to rejoin. After losing a majority of voters for
-good, --force-new-cluster on a survivor's data dir makes it the only voter. Settings can also come from a TOML file
-(--config); flags win over the file.`,
+Create a cluster with --bootstrap; join one with --join HOST:PORT and the
+join token in --token-file or $SHOAL_JOIN_TOKEN; restart on the same
+--data-dir to rejoin. After losing a majority of voters for good,
+--force-new-cluster on a survivor's data dir makes it the only voter.
+Settings can also come from a TOML file (--config); flags win over the file.
+The API is served on a local socket (--api-socket) and, with --api-addr,
+over HTTPS with API tokens.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := node.DefaultConfig()
@@ -79,7 +82,7 @@ good, --force-new-cluster on a survivor's data dir makes it the only voter. Sett
 	f.BoolVar(&flags.Bootstrap, "bootstrap", false, "create a new cluster")
 	f.BoolVar(&flags.ForceNewCluster, "force-new-cluster", false, "after losing a majority of voters for good: restart this data dir's node as the only voter of its cluster, keeping its state")
 	f.StringVar(&flags.Join, "join", "", "join the cluster through any member's p2p address HOST:PORT")
-	f.StringVar(&flags.Token, "token", "", "join token (from `shoal token show` on a member); visible to every local user in the process list: prefer --token-file or $"+joinTokenEnv)
+	f.StringVar(&flags.Token, "token", "", "join token (shoal token show prints it on a member); visible to every local user in the process list: prefer --token-file or $"+joinTokenEnv)
 	f.StringVar(&flags.TokenFile, "token-file", "", "file holding the join token")
 	f.StringArrayVar(&flags.Runtimes, "runtime", nil, "enable a task runtime: process, containerd (repeatable)")
 	f.Float64Var(&flags.CPUs, "cpus", 0, "CPU capacity to offer (default: all cores)")

@@ -65,11 +65,11 @@ the other commands talk to an agent's HTTP API (--addr, $SHOAL_ADDR, or ` + api.
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&e.addr, "addr", "", "agent API: unix:///PATH or https://HOST:PORT (default $SHOAL_ADDR or "+api.DefaultAPIAddr+")")
-	pf.StringVar(&e.context, "context", "", "use this context's address, token and CA (default $SHOAL_CONTEXT, else `shoal context use`)")
+	pf.StringVar(&e.context, "context", "", "use this context's address, token and CA (default $SHOAL_CONTEXT, else the one shoal context use made current)")
 	pf.StringVar(&e.token, "token", "", "API token for https:// addresses (default $SHOAL_TOKEN); visible in the process list: prefer --token-file")
 	pf.StringVar(&e.tokenFile, "token-file", "", "file holding the API token (default $SHOAL_TOKEN_FILE)")
 	pf.StringVar(&e.caCert, "ca-cert", "", "PEM file of the cluster CA, to trust an https:// agent (default $SHOAL_CA_CERT)")
-	pf.StringVar(&e.caFingerprint, "ca-fingerprint", "", "pin the cluster CA by fingerprint sha256:HEX, as `shoal cluster ca` prints it (default $SHOAL_CA_FINGERPRINT)")
+	pf.StringVar(&e.caFingerprint, "ca-fingerprint", "", "pin the cluster CA by fingerprint sha256:HEX, as shoal cluster ca prints it (default $SHOAL_CA_FINGERPRINT)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageErrorf(cmd, "%v", err)
 	})
