@@ -27,10 +27,19 @@ import (
 // neighbour entries and routes to n3 go, the host-gw routes stay.
 // Afterwards the host has nothing of the test left.
 //
+// In vxlan mode the same holds with every peer over VXLAN, n1 and n2
+// included; after node rm n3 their devices stay, without n3's entries.
+//
 // Each agent runs in its own network namespace, so each has its own
 // VXLAN device and UDP port 4789 without colliding with the others.
 func TestTaskRoutesVXLAN(t *testing.T) {
 	needContainerd(t)
+	for _, mode := range []cni.Mode{cni.ModeAuto, cni.ModeVXLAN} {
+		t.Run(string(mode), func(t *testing.T) { testTaskRoutesVXLAN(t, mode) })
+	}
+}
+
+func testTaskRoutesVXLAN(t *testing.T, mode cni.Mode) {
 	if r, _ := exec.Command("ip", "route", "show", "proto", fmt.Sprint(cni.RouteProtocol)).Output(); len(r) > 0 {
 		t.Fatalf("routes marked proto %d on the host before the test:\n%s", cni.RouteProtocol, r)
 	}
@@ -41,7 +50,7 @@ func TestTaskRoutesVXLAN(t *testing.T) {
 		}
 	})
 	lab := harness.NewRoutedNetLab(t, []string{"n1", "n2"}, []string{"n3"})
-	c, subnets, ids, _ := startLabCluster(t, lab, "--network-mode", "auto")
+	c, subnets, ids, _ := startLabCluster(t, lab, "--network-mode", string(mode))
 	nodeIDs = ids
 	n1 := c.agents[0]
 	vtep := func(i int) string {
@@ -58,12 +67,19 @@ func TestTaskRoutesVXLAN(t *testing.T) {
 		return string(out)
 	}
 
+	// n1 ↔ n2: host-gw in auto mode, VXLAN in vxlan mode.
+	n1n2, n2n1 := hostGW(1), hostGW(0)
+	vxPeers := [][]int{{2}, {2}, {0, 1}}
+	if mode == cni.ModeVXLAN {
+		n1n2, n2n1 = overVXLAN(0, 1), overVXLAN(1, 0)
+		vxPeers = [][]int{{1, 2}, {0, 2}, {0, 1}}
+	}
 	start := time.Now()
-	waitRoutes(t, lab.Nodes[0], []string{hostGW(1), overVXLAN(0, 2)}, nil)
-	waitRoutes(t, lab.Nodes[1], []string{hostGW(0), overVXLAN(1, 2)}, nil)
+	waitRoutes(t, lab.Nodes[0], []string{n1n2, overVXLAN(0, 2)}, nil)
+	waitRoutes(t, lab.Nodes[1], []string{n2n1, overVXLAN(1, 2)}, nil)
 	waitRoutes(t, lab.Nodes[2], []string{overVXLAN(2, 0), overVXLAN(2, 1)}, nil)
 	t.Logf("routes in place %s after the nodes were ready", time.Since(start).Round(time.Millisecond))
-	for i, peers := range [][]int{{2}, {2}, {0, 1}} {
+	for i, peers := range vxPeers {
 		ln, dev := lab.Nodes[i], cni.VXLANName(nodeIDs[i])
 		link := ipIn(ln.NS, "-d", "link", "show", "dev", dev)
 		for _, w := range []string{"mtu 1450", fmt.Sprintf("vxlan id %d local %s", cni.VXLANVNI, ln.IP), "nolearning", "link/ether " + cni.VXLANMAC(nodeIDs[i]).String()} {
@@ -131,7 +147,8 @@ func TestTaskRoutesVXLAN(t *testing.T) {
 		return left == 0, fmt.Sprintf("%d containers left", left)
 	})
 
-	// n3 removed: n1 and n2 have no VXLAN peer left.
+	// n3 removed: in auto mode n1 and n2 have no VXLAN peer left; in
+	// vxlan mode they keep each other.
 	c.agents[2].Kill()
 	harness.WaitFor(t, 30*time.Second, "n3 down", func() (bool, string) {
 		var n api.NodeInfo
@@ -142,14 +159,25 @@ func TestTaskRoutesVXLAN(t *testing.T) {
 		t.Fatalf("node rm n3: %v %s", err, out)
 	}
 	start = time.Now()
-	waitRoutes(t, lab.Nodes[0], []string{hostGW(1)}, []string{subnets["n3"]})
-	waitRoutes(t, lab.Nodes[1], []string{hostGW(0)}, []string{subnets["n3"]})
+	waitRoutes(t, lab.Nodes[0], []string{n1n2}, []string{subnets["n3"]})
+	waitRoutes(t, lab.Nodes[1], []string{n2n1}, []string{subnets["n3"]})
 	for i := range 2 {
-		ln := lab.Nodes[i]
-		harness.WaitFor(t, 20*time.Second, ln.Name+"'s VXLAN device to go", func() (bool, string) {
-			out := ipIn(ln.NS, "-o", "link", "show", "type", "vxlan")
-			return strings.TrimSpace(out) == "", out
+		ln, dev := lab.Nodes[i], cni.VXLANName(nodeIDs[i])
+		if mode == cni.ModeAuto {
+			harness.WaitFor(t, 20*time.Second, ln.Name+"'s VXLAN device to go", func() (bool, string) {
+				out := ipIn(ln.NS, "-o", "link", "show", "type", "vxlan")
+				return strings.TrimSpace(out) == "", out
+			})
+			continue
+		}
+		harness.WaitFor(t, 20*time.Second, ln.Name+"'s FDB and neighbour entries for n3 to go", func() (bool, string) {
+			fdb, _ := exec.Command("bridge", "-n", ln.NS, "fdb", "show", "dev", dev).CombinedOutput()
+			neigh := ipIn(ln.NS, "neigh", "show", "dev", dev)
+			all := string(fdb) + neigh
+			other := cni.VXLANMAC(nodeIDs[1-i]).String()
+			return !strings.Contains(all, cni.VXLANMAC(nodeIDs[2]).String()) && !strings.Contains(all, vtep(2)+" ") &&
+				strings.Contains(string(fdb), other) && strings.Contains(neigh, other), all
 		})
 	}
-	t.Logf("n3's routes and the VXLAN devices gone %s after node rm", time.Since(start).Round(time.Millisecond))
+	t.Logf("n3's routes, VXLAN entries (auto: devices) gone %s after node rm", time.Since(start).Round(time.Millisecond))
 }
