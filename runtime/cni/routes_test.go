@@ -280,10 +280,16 @@ func TestVXLANInANamespace(t *testing.T) {
 			}
 			return SyncRoutes(append(slices.Clone(plan.HostGW), VXLANRoutes("me", ps)...))
 		}
-		for range 2 {
-			if err := sync(plan.VXLAN); err != nil {
-				return err
-			}
+		if err := sync(plan.VXLAN); err != nil {
+			return err
+		}
+		first, _ := tool(ns, "ip", "-o", "link", "show", "dev", dev)
+		if err := sync(plan.VXLAN); err != nil {
+			return err
+		}
+		// A second pass keeps the device (same index): it is not made again.
+		if again, _ := tool(ns, "ip", "-o", "link", "show", "dev", dev); strings.Fields(again)[0] != strings.Fields(first)[0] {
+			return fmt.Errorf("device made again:\n%s%s", first, again)
 		}
 		link, _ := tool(ns, "ip", "-d", "addr", "show", "dev", dev)
 		for _, w := range []string{"mtu 1450", "link/ether " + VXLANMAC("me").String(), "vxlan id 4242 local 192.0.2.1 dev d0", "dstport 4789", "nolearning", "inet 10.99.2.0/32"} {
