@@ -31,7 +31,9 @@ const routesResync = 30 * time.Second
 // VXLAN device and table go; a plain restart keeps them for the tasks
 // that keep running.
 func (a *Agent) routesLoop(ctx context.Context) {
-	r := &routeSync{a: a, warned: map[string]bool{}}
+	// An earlier run may have left a VXLAN device: the first full pass
+	// removes it if no peer needs it.
+	r := &routeSync{a: a, warned: map[string]bool{}, vxlan: true}
 	for ctx.Err() == nil {
 		changed := a.store().View().NodesChanged()
 		r.sync()
@@ -53,18 +55,12 @@ type routeSync struct {
 	masqAt time.Time       // when it was last made
 	warned map[string]bool // peers logged as needing an overlay
 	vxlan  bool            // the VXLAN device may exist
-	synced bool            // a pass has run
 }
 
 // sync brings routes and the NAT table in line with the replica.
 func (r *routeSync) sync() {
 	a := r.a
 	v := a.store().View()
-	// An earlier run may have left a VXLAN device: the first pass
-	// removes it if no peer needs it.
-	if !r.synced {
-		r.synced, r.vxlan = true, true
-	}
 	self, ok := a.store().Node(a.ID())
 	c, _ := v.Cluster()
 	if !ok || self.Subnet == "" || c == nil || c.CIDR == "" {
