@@ -19,8 +19,8 @@ import (
 
 // netTraces lists what task networking could leave on this host's root
 // namespace for the given nodes and tasks: routes Shoal marks (proto
-// 0x5c), the nodes' nftables tables and bridges, task namespaces, and a
-// NetLab's namespaces and links.
+// 0x5c), the nodes' nftables tables, bridges and VXLAN devices, task
+// namespaces, and a NetLab's namespaces and links.
 func netTraces(nodeIDs, taskIDs []string) []string {
 	var out []string
 	if r, _ := exec.Command("ip", "route", "show", "proto", fmt.Sprint(cni.RouteProtocol)).Output(); len(strings.TrimSpace(string(r))) > 0 {
@@ -34,6 +34,9 @@ func netTraces(nodeIDs, taskIDs []string) []string {
 		}
 		if strings.Contains(string(links), cni.BridgeName(id)+":") {
 			out = append(out, "bridge "+cni.BridgeName(id))
+		}
+		if strings.Contains(string(links), cni.VXLANName(id)+":") {
+			out = append(out, "vxlan "+cni.VXLANName(id))
 		}
 	}
 	for _, id := range taskIDs {
@@ -59,59 +62,17 @@ func TestTaskRoutesHostGW(t *testing.T) {
 	if r, _ := exec.Command("ip", "route", "show", "proto", fmt.Sprint(cni.RouteProtocol)).Output(); len(r) > 0 {
 		t.Fatalf("routes marked proto %d on the host before the test:\n%s", cni.RouteProtocol, r)
 	}
-	var nodeIDs, taskIDs []string
+	var taskIDs []string
+	var nodeIDs []string
 	t.Cleanup(func() { // registered first: runs after the lab is gone
 		if left := netTraces(nodeIDs, taskIDs); len(left) > 0 {
 			t.Errorf("left behind: %v", left)
 		}
 	})
 	lab := harness.NewNetLab(t, []string{"n1", "n2", "n3"})
-	cfg := filepath.Join(t.TempDir(), "agent.toml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("containerd_socket = %q\n", ctrEnv.sock)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now().UnixNano()
-	cidr := fmt.Sprintf("10.%d.0.0/16", 128+(now/1000+int64(os.Getpid()))%127)
-	dirs := map[string]string{} // data dir → node ID
-	t.Cleanup(func() {          // after the agents stopped, before the lab goes
-		for dir, id := range dirs {
-			teardownTaskNetworks(t, dir, id)
-		}
-	})
-	c := &cluster{t: t}
-	for i, n := range lab.Nodes {
-		a := newAgent(t, n.Name, "--config", cfg, "--containerd-namespace", fmt.Sprintf("rt-%d-%s", now, n.Name), "--cluster-cidr", cidr)
-		a.Host, a.Prefix = n.IP, n.Prefix()
-		a.Args[slices.Index(a.Args, "--bind")+1] = n.IP
-		if i == 0 {
-			a.Start("--bootstrap")
-			harness.WaitFor(t, 20*time.Second, "bootstrap leader", func() (bool, string) {
-				st, err := a.status()
-				return err == nil && st.Leader == "n1", fmt.Sprint(err, a.Output())
-			})
-			var tok api.TokenResponse
-			if err := a.get("/v1/token", &tok); err != nil {
-				t.Fatal(err)
-			}
-			c.token = tok.Token
-		} else {
-			a.Env = append(a.Env, "SHOAL_JOIN_TOKEN="+c.token)
-			a.Start("--join", c.agents[0].P2PAddr())
-		}
-		c.agents = append(c.agents, a)
-	}
-	c.waitMembers(3)
+	c, subnets, ids, cidr := startLabCluster(t, lab)
+	nodeIDs = ids
 	n1 := c.agents[0]
-	subnets := map[string]string{}
-	for _, a := range c.agents {
-		var n api.NodeInfo
-		if err := n1.get("/v1/nodes/"+a.Name, &n); err != nil || n.Subnet == "" {
-			t.Fatalf("node %s: %v subnet %q", a.Name, err, n.Subnet)
-		}
-		subnets[a.Name] = n.Subnet
-		nodeIDs = append(nodeIDs, n.ID)
-		dirs[a.DataDir] = n.ID
-	}
 
 	// Each node routes the other's subnet through it, and masquerades
 	// only what leaves the cluster.
@@ -220,6 +181,62 @@ func TestTaskRoutesHostGW(t *testing.T) {
 		}
 		return left == 0, fmt.Sprintf("%d containers left", left)
 	})
+}
+
+// startLabCluster starts an agent in each of the lab's nodes (n1
+// bootstraps, the others join) with containerd and a fresh cluster CIDR,
+// plus extra flags, and waits until all are members. It returns the
+// nodes' subnets by name, their IDs in lab order, and the CIDR; the
+// nodes' task networks are torn down after the agents stop.
+func startLabCluster(t *testing.T, lab *harness.NetLab, extra ...string) (*cluster, map[string]string, []string, string) {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "agent.toml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("containerd_socket = %q\n", ctrEnv.sock)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UnixNano()
+	cidr := fmt.Sprintf("10.%d.0.0/16", 128+(now/1000+int64(os.Getpid()))%127)
+	dirs := map[string]string{} // data dir → node ID
+	t.Cleanup(func() {          // after the agents stopped, before the lab goes
+		for dir, id := range dirs {
+			teardownTaskNetworks(t, dir, id)
+		}
+	})
+	c := &cluster{t: t}
+	for i, n := range lab.Nodes {
+		a := newAgent(t, n.Name, append([]string{"--config", cfg, "--containerd-namespace", fmt.Sprintf("rt-%d-%s", now, n.Name), "--cluster-cidr", cidr}, extra...)...)
+		a.Host, a.Prefix = n.IP, n.Prefix()
+		a.Args[slices.Index(a.Args, "--bind")+1] = n.IP
+		if i == 0 {
+			a.Start("--bootstrap")
+			harness.WaitFor(t, 20*time.Second, "bootstrap leader", func() (bool, string) {
+				st, err := a.status()
+				return err == nil && st.Leader == "n1", fmt.Sprint(err, a.Output())
+			})
+			var tok api.TokenResponse
+			if err := a.get("/v1/token", &tok); err != nil {
+				t.Fatal(err)
+			}
+			c.token = tok.Token
+		} else {
+			a.Env = append(a.Env, "SHOAL_JOIN_TOKEN="+c.token)
+			a.Start("--join", c.agents[0].P2PAddr())
+		}
+		c.agents = append(c.agents, a)
+	}
+	c.waitMembers(len(lab.Nodes))
+	subnets := map[string]string{}
+	var nodeIDs []string
+	for _, a := range c.agents {
+		var n api.NodeInfo
+		if err := c.agents[0].get("/v1/nodes/"+a.Name, &n); err != nil || n.Subnet == "" {
+			t.Fatalf("node %s: %v subnet %q", a.Name, err, n.Subnet)
+		}
+		subnets[a.Name] = n.Subnet
+		nodeIDs = append(nodeIDs, n.ID)
+		dirs[a.DataDir] = n.ID
+	}
+	return c, subnets, nodeIDs, cidr
 }
 
 // waitRoutes waits until the lab node's routes marked as Shoal's include

@@ -33,6 +33,9 @@ type Agent struct {
 	out         io.Writer
 	key         crypto.PrivKey
 	advertiseIP string
+	// taskMTU is the MTU new tasks' interfaces get (0: the bridge
+	// plugin's default), set by routesLoop when VXLAN is in use.
+	taskMTU atomic.Int64
 
 	host *p2p.Host
 	cons *raft.Consensus

@@ -82,10 +82,23 @@ type Config struct {
 	// FaultInjection enables POST /v1/debug/faults (chaos tests only).
 	FaultInjection bool `toml:"fault_injection"`
 
-	Raft   RaftConfig   `toml:"raft"`
-	Gossip GossipConfig `toml:"gossip"`
-	Voters VotersConfig `toml:"voters"`
-	Limits LimitsConfig `toml:"limits"`
+	Raft    RaftConfig    `toml:"raft"`
+	Gossip  GossipConfig  `toml:"gossip"`
+	Voters  VotersConfig  `toml:"voters"`
+	Limits  LimitsConfig  `toml:"limits"`
+	Network NetworkConfig `toml:"network"`
+}
+
+// NetworkConfig is how the node reaches other nodes' task subnets.
+type NetworkConfig struct {
+	// Mode is "auto" (default: host-gw to nodes on a directly connected
+	// network, VXLAN to the others), "host-gw" (only that; the others are
+	// unreachable, and logged) or "vxlan" (every node over VXLAN). Flag
+	// --network-mode.
+	Mode string `toml:"mode"`
+	// VXLANPort is the overlay's UDP port (default 4789); every node of
+	// the cluster must use the same.
+	VXLANPort int `toml:"vxlan_port"`
 }
 
 // LimitsConfig bounds what the cluster accepts, so that one request
@@ -159,7 +172,8 @@ func DefaultConfig() Config {
 		LogFormat:           LogFormatText,
 		Voters: VotersConfig{Target: 3, Large: 5, LargeAt: 7, ZoneLabel: "zone",
 			DeadGrace: api.Duration(3 * time.Second), ReapAfter: api.Duration(24 * time.Hour)},
-		Limits: LimitsConfig{MaxServices: 1000, MaxTasks: 10000},
+		Limits:  LimitsConfig{MaxServices: 1000, MaxTasks: 10000},
+		Network: NetworkConfig{Mode: string(cni.ModeAuto), VXLANPort: cni.DefaultVXLANPort},
 	}
 }
 
@@ -238,6 +252,12 @@ func (c *Config) Validate() error {
 	}
 	if c.CNIBinDir != "" && !filepath.IsAbs(c.CNIBinDir) {
 		return fmt.Errorf("cni_bin_dir: %q is not an absolute path", c.CNIBinDir)
+	}
+	if _, err := cni.ParseMode(c.Network.Mode); err != nil {
+		return fmt.Errorf("network.mode: %v", err)
+	}
+	if c.Network.VXLANPort < 0 || c.Network.VXLANPort > 65535 {
+		return fmt.Errorf("network.vxlan_port: %d is not a port (1-65535; 0: %d)", c.Network.VXLANPort, cni.DefaultVXLANPort)
 	}
 	if c.Bootstrap && c.Join != "" {
 		return errors.New("--bootstrap and --join exclude each other")

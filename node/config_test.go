@@ -33,12 +33,18 @@ heartbeat_timeout = "250ms"
 [voters]
 target = 5
 large = 5
+[network]
+mode = "vxlan"
+vxlan_port = 8472
 `, &c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Name != "n7" || c.P2PPort != 9000 || c.Labels["zone"] != "a" || time.Duration(c.Raft.HeartbeatTimeout) != 250*time.Millisecond || c.Voters.Target != 5 {
 		t.Fatalf("decoded %+v", c)
+	}
+	if c.Network.Mode != "vxlan" || c.Network.VXLANPort != 8472 || DefaultConfig().Network.Mode != "auto" {
+		t.Fatalf("network %+v", c.Network)
 	}
 	if c.LogLevel != "debug" || c.LogFormat != "json" {
 		t.Fatalf("log level %q, format %q", c.LogLevel, c.LogFormat)
@@ -86,6 +92,8 @@ func TestConfigErrorsNameTheProblem(t *testing.T) {
 		{func(c *Config) { c.LogLevel = "verbose" }, `log level: "verbose" is not debug, info, warn or error`},
 		{func(c *Config) { c.LogLevel = "" }, `log level: ""`},
 		{func(c *Config) { c.LogFormat = "xml" }, `log format: "xml" is not text or json`},
+		{func(c *Config) { c.Network.Mode = "overlay" }, `network.mode: "overlay" is not a network mode (auto, host-gw, vxlan)`},
+		{func(c *Config) { c.Network.VXLANPort = 70000 }, `network.vxlan_port: 70000`},
 	}
 	for _, b := range bad {
 		c := validConfig(t)

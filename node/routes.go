@@ -15,19 +15,25 @@ import (
 // with no change in the replica (someone flushed them by hand).
 const routesResync = 30 * time.Second
 
-// routesLoop connects this node's task subnet with the others' (host-gw)
-// and keeps its NAT rule, following the local replica; it changes no
-// replicated state. Once the node has a subnet it turns IP forwarding on
-// and installs its masquerade table (tasks' traffic leaving the cluster
-// CIDR), then keeps a route to every other node's subnet through that
-// node's advertised address when the address is on a directly connected
-// network; a peer on this host needs none, a peer elsewhere is logged
-// once (it needs an overlay, not built yet). Every routesResync it
-// repairs both. Once the node is removed (node rm: its peer ID denied),
-// and when the agent stops with leave_on_terminate, its routes and table
-// go; a plain restart keeps them for the tasks that keep running.
+// routesLoop connects this node's task subnet with the others' and keeps
+// its NAT rule, following the local replica; it changes no replicated
+// state. Once the node has a subnet it turns IP forwarding on and
+// installs its masquerade table (tasks' traffic leaving the cluster
+// CIDR), then keeps a route to every other node's subnet as
+// network.mode says (cni.PlanRoutes): host-gw through the node's
+// advertised address when it is on a directly connected network, over
+// the node's VXLAN device otherwise (auto) or always (vxlan); in host-gw
+// mode a peer elsewhere is logged once. A peer on this host needs none.
+// The VXLAN device exists while the node has VXLAN peers; its FDB and
+// neighbour entries follow them (cni.EnsureVXLAN). Every routesResync it
+// repairs all of it. Once the node is removed (node rm: its peer ID
+// denied), and when the agent stops with leave_on_terminate, its routes,
+// VXLAN device and table go; a plain restart keeps them for the tasks
+// that keep running.
 func (a *Agent) routesLoop(ctx context.Context) {
-	r := &routeSync{a: a, warned: map[string]bool{}}
+	// An earlier run may have left a VXLAN device: the first full pass
+	// removes it if no peer needs it.
+	r := &routeSync{a: a, warned: map[string]bool{}, vxlan: true}
 	for ctx.Err() == nil {
 		changed := a.store().View().NodesChanged()
 		r.sync()
@@ -48,6 +54,7 @@ type routeSync struct {
 	masq   string          // "subnet cidr" the table was made for; "" none
 	masqAt time.Time       // when it was last made
 	warned map[string]bool // peers logged as needing an overlay
+	vxlan  bool            // the VXLAN device may exist
 }
 
 // sync brings routes and the NAT table in line with the replica.
@@ -89,16 +96,53 @@ func (r *routeSync) sync() {
 			peers = append(peers, cni.Peer{ID: n.ID, Name: n.Name, Subnet: n.Subnet, Addr: advertisedIP(n)})
 		}
 	}
-	want, offLink := cni.PlanRoutes(peers)
-	for _, p := range offLink {
+	mode, _ := cni.ParseMode(a.cfg.Network.Mode) // validated
+	plan := cni.PlanRoutes(mode, peers)
+	for _, p := range plan.OffLink {
 		if !r.warned[p.ID] {
 			r.warned[p.ID] = true
-			a.log.Warn("task network: node not on a directly connected network; its tasks are unreachable from here (it needs an overlay: not built yet)",
+			a.log.Warn("task network: node not on a directly connected network; its tasks are unreachable from here (network.mode is host-gw: auto or vxlan would reach it over VXLAN)",
 				"peer", p.Name, "addr", p.Addr, "subnet", p.Subnet)
 		}
 	}
+	want := plan.HostGW
+	local := advertisedIP(self)
+	subnet, _ := netip.ParsePrefix(self.Subnet)
+	if len(plan.VXLAN) > 0 {
+		err := cni.EnsureVXLAN(cni.VXLANConfig{NodeID: a.ID(), Local: local, Subnet: subnet, Port: a.cfg.Network.VXLANPort}, plan.VXLAN)
+		if err != nil {
+			a.log.Warn("task network: VXLAN to other nodes", "err", err)
+		}
+		if !r.vxlan {
+			a.log.Info("task network: VXLAN device up", "dev", cni.VXLANName(a.ID()), "local", local,
+				"vtep", cni.VTEPAddr(subnet), "port", a.cfg.Network.VXLANPort, "peers", len(plan.VXLAN))
+		}
+		r.vxlan = true
+		want = append(want, cni.VXLANRoutes(a.ID(), plan.VXLAN)...)
+	}
+	// New tasks fit in VXLAN while the node has VXLAN peers, and always in
+	// vxlan mode (peers may come later).
+	mtu := 0
+	if len(plan.VXLAN) > 0 || mode == cni.ModeVXLAN {
+		m, err := cni.UplinkMTU(local)
+		if err != nil {
+			a.log.Warn("task network: tasks' MTU for VXLAN", "err", err)
+		} else {
+			mtu = m
+		}
+	}
+	if old := a.taskMTU.Swap(int64(mtu)); old != int64(mtu) {
+		a.log.Info("task network: new tasks' MTU", "mtu", mtu)
+	}
 	if err := cni.SyncRoutes(want); err != nil {
 		a.log.Warn("task network: routes to other nodes", "err", err)
+	}
+	if len(plan.VXLAN) == 0 && r.vxlan {
+		if err := cni.RemoveVXLAN(a.ID()); err != nil {
+			a.log.Warn("task network: removing the VXLAN device", "err", err)
+		} else {
+			r.vxlan = false
+		}
 	}
 }
 
@@ -108,6 +152,9 @@ func (r *routeSync) sync() {
 func (r *routeSync) clear(table bool) {
 	if err := cni.SyncRoutes(nil); err != nil {
 		r.a.log.Warn("task network: removing routes", "err", err)
+	}
+	if err := cni.RemoveVXLAN(r.a.ID()); err != nil {
+		r.a.log.Warn("task network: removing the VXLAN device", "err", err)
 	}
 	if r.masq != "" || table {
 		if err := cni.RemoveMasquerade(r.a.ID()); err != nil {

@@ -103,6 +103,7 @@ func (a *Agent) taskNetwork() (*cni.Manager, error) {
 		BinDir:     cmp.Or(a.cfg.CNIBinDir, cni.DefaultBinDir),
 		DataDir:    filepath.Join(a.cfg.DataDir, "network"),
 		Nameserver: a.nameserver,
+		MTU:        func() int { return int(a.taskMTU.Load()) },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("task network: %v", err)

@@ -90,6 +90,7 @@ over HTTPS with API tokens.`,
 	f.StringVar(&flags.ContainerdNamespace, "containerd-namespace", flags.ContainerdNamespace, "containerd namespace for this agent's containers")
 	f.StringVar(&flags.ClusterCIDR, "cluster-cidr", flags.ClusterCIDR, "with --bootstrap: the task network every node gets a /24 of (IPv4, /8 to /22)")
 	f.StringVar(&flags.CNIBinDir, "cni-bin-dir", flags.CNIBinDir, "directory of the CNI plugins containers are wired with")
+	f.StringVar(&flags.Network.Mode, "network-mode", flags.Network.Mode, "how task subnets of other nodes are reached: auto (host-gw on-link, VXLAN otherwise), host-gw or vxlan")
 	f.BoolVar(&flags.FaultInjection, "fault-injection", false, "enable the fault-injection API (chaos tests only)")
 	f.BoolVar(&flags.LeaveOnTerminate, "leave-on-terminate", false, "on SIGTERM leave the cluster for good (tasks move elsewhere) instead of restarting in place")
 	f.DurationVar((*time.Duration)(&flags.RestartGrace), "restart-grace", time.Duration(flags.RestartGrace), "how long this node's tasks keep their places while its agent restarts after SIGTERM")
@@ -200,6 +201,9 @@ func overlayFlags(cmd *cobra.Command, cfg, flags *node.Config, labels []string) 
 	}
 	if set("cni-bin-dir") {
 		cfg.CNIBinDir = flags.CNIBinDir
+	}
+	if set("network-mode") {
+		cfg.Network.Mode = flags.Network.Mode
 	}
 	if set("fault-injection") {
 		cfg.FaultInjection = flags.FaultInjection

@@ -64,6 +64,9 @@ type Config struct {
 	// Nameserver returns the address of the node's DNS server that tasks
 	// use ("" while it has none; nil: never).
 	Nameserver func() string
+	// MTU returns the MTU new tasks' interfaces get (0 or nil: the bridge
+	// plugin's default); lower when the node has VXLAN peers.
+	MTU func() int
 }
 
 // Manager sets up and tears down task network namespaces.
@@ -163,7 +166,11 @@ func (m *Manager) Setup(ctx context.Context, taskID string, ports []api.PortSpec
 			return "", "", fmt.Errorf("task network: CNI plugin %q not found in %s: apt install containernetworking-plugins (or set cni_bin_dir)", p, m.cfg.BinDir)
 		}
 	}
-	raw, err := Conflist(ConflistParams{NodeID: m.cfg.NodeID, Subnet: subnet, IPAMDir: filepath.Join(m.cfg.DataDir, "ipam"), Ports: len(ports) > 0})
+	mtu := 0
+	if m.cfg.MTU != nil {
+		mtu = m.cfg.MTU()
+	}
+	raw, err := Conflist(ConflistParams{NodeID: m.cfg.NodeID, Subnet: subnet, IPAMDir: filepath.Join(m.cfg.DataDir, "ipam"), Ports: len(ports) > 0, MTU: mtu})
 	if err != nil {
 		return "", "", fmt.Errorf("task network: %w", err)
 	}

@@ -57,8 +57,12 @@ func TestConflist(t *testing.T) {
 		t.Fatal("portmap without the portMappings capability")
 	}
 	raw, _ = Conflist(ConflistParams{NodeID: "n1", Subnet: netip.MustParsePrefix("10.42.3.0/24"), IPAMDir: "/d"})
-	if strings.Contains(string(raw), "portmap") {
-		t.Fatal("portmap without ports")
+	if strings.Contains(string(raw), "portmap") || strings.Contains(string(raw), "mtu") {
+		t.Fatal("portmap without ports, or an MTU without one asked")
+	}
+	raw, _ = Conflist(ConflistParams{NodeID: "n1", Subnet: netip.MustParsePrefix("10.42.3.0/24"), IPAMDir: "/d", MTU: 1450})
+	if !strings.Contains(string(raw), `"mtu": 1450`) {
+		t.Fatalf("no MTU: %s", raw)
 	}
 	if _, err := Conflist(ConflistParams{NodeID: "n1", Subnet: netip.MustParsePrefix("fd00::/64"), IPAMDir: "/d"}); err == nil {
 		t.Fatal("IPv6 subnet accepted")

@@ -30,6 +30,9 @@ type ConflistParams struct {
 	IPAMDir string
 	// Ports adds portmap, for tasks that publish ports.
 	Ports bool
+	// MTU is the task interface's MTU (0: the plugin's default, the
+	// bridge's): lower when the node reaches peers over VXLAN.
+	MTU int
 }
 
 // Conflist renders the node's CNI network configuration list: loopback is
@@ -46,7 +49,7 @@ func Conflist(p ConflistParams) ([]byte, error) {
 	}
 	s := p.Subnet.Masked()
 	gw := s.Addr().Next()
-	plugins := []map[string]any{{
+	bridge := map[string]any{
 		"type":        "bridge",
 		"bridge":      BridgeName(p.NodeID),
 		"isGateway":   true,
@@ -62,7 +65,11 @@ func Conflist(p ConflistParams) ([]byte, error) {
 			}}},
 			"routes": []map[string]string{{"dst": "0.0.0.0/0"}},
 		},
-	}}
+	}
+	if p.MTU > 0 {
+		bridge["mtu"] = p.MTU
+	}
+	plugins := []map[string]any{bridge}
 	if p.Ports {
 		plugins = append(plugins, map[string]any{
 			"type":         "portmap",

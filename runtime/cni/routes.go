@@ -16,13 +16,57 @@ import (
 // route), so that SyncRoutes removes exactly its own and nothing else.
 const RouteProtocol = 0x5c
 
-// Route is a route to another node's subnet through that node.
+// Route is a route to another node's subnet through that node: host-gw
+// (Via is the node's address, Dev empty: the kernel finds the link), or
+// over the node's VXLAN device (Dev; Via is the peer's VTEP address,
+// reached "onlink" through the permanent neighbour entry).
 type Route struct {
 	Dst netip.Prefix
 	Via netip.Addr
+	Dev string
 }
 
-func (r Route) String() string { return r.Dst.String() + " via " + r.Via.String() }
+func (r Route) String() string {
+	if r.Dev != "" {
+		return r.Dst.String() + " via " + r.Via.String() + " dev " + r.Dev + " onlink"
+	}
+	return r.Dst.String() + " via " + r.Via.String()
+}
+
+// Mode is how a node reaches other nodes' subnets.
+type Mode string
+
+const (
+	// ModeAuto: host-gw to peers on a directly connected network, VXLAN
+	// to the others.
+	ModeAuto Mode = "auto"
+	// ModeHostGW: host-gw only; peers that are not on-link are reported
+	// (unreachable).
+	ModeHostGW Mode = "host-gw"
+	// ModeVXLAN: every peer (but those on this host) over VXLAN.
+	ModeVXLAN Mode = "vxlan"
+)
+
+// ParseMode accepts "auto", "host-gw" and "vxlan" ("" is auto).
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case "":
+		return ModeAuto, nil
+	case ModeAuto, ModeHostGW, ModeVXLAN:
+		return m, nil
+	}
+	return "", fmt.Errorf("%q is not a network mode (auto, host-gw, vxlan)", s)
+}
+
+// Plan is what a node needs to reach its peers' subnets.
+type Plan struct {
+	// HostGW are the routes through on-link peers.
+	HostGW []Route
+	// VXLAN are the peers reached over the VXLAN device.
+	VXLAN []Peer
+	// OffLink are the peers host-gw mode cannot reach.
+	OffLink []Peer
+}
 
 // Peer is another node as the replica knows it.
 type Peer struct {
@@ -42,30 +86,36 @@ type hostNet interface {
 	onLink(ip netip.Addr) bool
 }
 
-// PlanRoutes is the host-gw plan for this host: a route to every peer's
-// subnet through the peer when the peer is on a directly connected
-// network. Peers whose address is one of this host's own (several agents
-// on one host: their bridges are local already) need none; peers that
-// are neither (they need an overlay) are returned apart.
-func PlanRoutes(peers []Peer) (want []Route, offLink []Peer) {
-	return planRoutes(netlinkHost{}, peers)
+// PlanRoutes sorts the peers for this host by mode. Peers whose address
+// is one of this host's own (several agents on one host: their bridges
+// are local already) need nothing. Otherwise host-gw (mode auto or
+// host-gw): a route to the peer's subnet through the peer when it is on a
+// directly connected network; VXLAN for the rest in auto mode, for every
+// peer in vxlan mode; in host-gw mode the rest are OffLink.
+func PlanRoutes(mode Mode, peers []Peer) Plan {
+	return planRoutes(netlinkHost{}, mode, peers)
 }
 
-func planRoutes(h hostNet, peers []Peer) (want []Route, offLink []Peer) {
-	for _, p := range peers {
-		dst, err := netip.ParsePrefix(p.Subnet)
-		if err != nil || !p.Addr.Is4() {
+func planRoutes(h hostNet, mode Mode, peers []Peer) Plan {
+	var p Plan
+	for _, peer := range peers {
+		dst, err := netip.ParsePrefix(peer.Subnet)
+		if err != nil || !peer.Addr.Is4() || !dst.Addr().Is4() {
 			continue
 		}
 		switch {
-		case h.local(p.Addr):
-		case h.onLink(p.Addr):
-			want = append(want, Route{Dst: dst.Masked(), Via: p.Addr})
+		case h.local(peer.Addr):
+		case mode == ModeVXLAN:
+			p.VXLAN = append(p.VXLAN, peer)
+		case h.onLink(peer.Addr):
+			p.HostGW = append(p.HostGW, Route{Dst: dst.Masked(), Via: peer.Addr})
+		case mode == ModeHostGW:
+			p.OffLink = append(p.OffLink, peer)
 		default:
-			offLink = append(offLink, p)
+			p.VXLAN = append(p.VXLAN, peer)
 		}
 	}
-	return want, offLink
+	return p
 }
 
 // routeTable is the main routing table, as far as SyncRoutes uses it.
@@ -146,28 +196,58 @@ func (netlinkTable) owned() ([]Route, error) {
 		dst, ok1 := netip.AddrFromSlice(r.Dst.IP)
 		via, ok2 := netip.AddrFromSlice(r.Gw)
 		bits, _ := r.Dst.Mask.Size()
-		if ok1 && ok2 {
-			out = append(out, Route{Dst: netip.PrefixFrom(dst.Unmap(), bits), Via: via.Unmap()})
+		if !ok1 || !ok2 {
+			continue
 		}
+		route := Route{Dst: netip.PrefixFrom(dst.Unmap(), bits), Via: via.Unmap()}
+		// A route over a VXLAN device names it (host-gw routes do not:
+		// the kernel picks their link).
+		if l, err := netlink.LinkByIndex(r.LinkIndex); err == nil && l.Type() == "vxlan" {
+			route.Dev = l.Attrs().Name
+		}
+		out = append(out, route)
 	}
 	return out, nil
 }
 
-func (netlinkTable) replace(r Route) error { return netlink.RouteReplace(kernelRoute(r)) }
+func (netlinkTable) replace(r Route) error {
+	kr, err := kernelRoute(r)
+	if err != nil {
+		return err
+	}
+	return netlink.RouteReplace(kr)
+}
 
 func (netlinkTable) del(r Route) error {
-	err := netlink.RouteDel(kernelRoute(r))
+	kr, err := kernelRoute(r)
+	var notFound netlink.LinkNotFoundError
+	if errors.As(err, &notFound) {
+		return nil // its device is gone, and the route with it
+	}
+	if err != nil {
+		return err
+	}
+	err = netlink.RouteDel(kr)
 	if errors.Is(err, unix.ESRCH) {
 		return nil // gone already
 	}
 	return err
 }
 
-func kernelRoute(r Route) *netlink.Route {
-	return &netlink.Route{
+func kernelRoute(r Route) (*netlink.Route, error) {
+	kr := &netlink.Route{
 		Dst:      &net.IPNet{IP: r.Dst.Addr().AsSlice(), Mask: net.CIDRMask(r.Dst.Bits(), 32)},
 		Gw:       r.Via.AsSlice(),
 		Protocol: RouteProtocol,
 		Table:    unix.RT_TABLE_MAIN,
 	}
+	if r.Dev != "" {
+		l, err := netlink.LinkByName(r.Dev)
+		if err != nil {
+			return nil, err
+		}
+		kr.LinkIndex = l.Attrs().Index
+		kr.Flags = int(netlink.FLAG_ONLINK)
+	}
+	return kr, nil
 }
