@@ -133,3 +133,33 @@ func TestTaskDNS(t *testing.T) {
 		return strings.Count(logs, ": 200 hello from task") == 2, logs
 	})
 }
+
+// TestProcessTasksGetDNS: on a node with host-network tasks only, the
+// node serves DNS on a loopback address of its own, and a process task
+// finds it in $SHOAL_DNS; it answers the service's name.
+func TestProcessTasksGetDNS(t *testing.T) {
+	c := startCluster(t, 1, "--runtime", "process")
+	a := c.agents[0]
+	createService(t, a, "worker", "--replicas", "1")
+	ts := waitRunning(t, a, "worker", 1, 30*time.Second)
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", ts[0].Status.PID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var server string
+	for _, kv := range strings.Split(string(env), "\x00") {
+		if v, ok := strings.CutPrefix(kv, "SHOAL_DNS="); ok {
+			server = v
+		}
+	}
+	if !strings.HasPrefix(server, "127.") || !strings.HasSuffix(server, ":53") {
+		t.Fatalf("SHOAL_DNS = %q, want a loopback address on port 53", server)
+	}
+	harness.WaitFor(t, 5*time.Second, "worker.shoal to be known at "+server, func() (bool, string) {
+		_, rcode := queryA(t, server, "worker.shoal")
+		return rcode == dns.RcodeSuccess, dns.RcodeToString[rcode]
+	})
+	if _, rcode := queryA(t, server, "nosuch.shoal"); rcode != dns.RcodeNameError {
+		t.Fatalf("nosuch.shoal at %s: %s, want NXDOMAIN", server, dns.RcodeToString[rcode])
+	}
+}

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/sha256"
 	"net"
 	"time"
 
@@ -9,13 +10,20 @@ import (
 	"github.com/shoal-project/shoal/runtime/cni"
 )
 
-// dnsLoop runs this node's DNS server (node/dns) once the node has a
-// subnet: on its bridge's gateway address, port 53, which every task in
-// its own namespace reaches and names in its /etc/resolv.conf, and which
-// process tasks get in $SHOAL_DNS. Its records follow the local replica.
+// dnsLoop runs this node's DNS server (node/dns) where its tasks reach
+// it, and records follow the local replica. On a node that runs
+// containers it waits for the node's subnet and serves on the bridge's
+// gateway address, port 53, which every task in its own namespace reaches
+// and names in its /etc/resolv.conf. On a node with host-network tasks
+// only it serves on a loopback address of its own (127.x.y.z, from its
+// node ID, so agents sharing a host do not collide). Process tasks get
+// the address in $SHOAL_DNS.
 func (a *Agent) dnsLoop(ctx context.Context) {
-	var gw string
-	for ctx.Err() == nil {
+	gw := ""
+	if a.containerd == nil {
+		gw = loopbackDNSAddr(a.ID())
+	}
+	for gw == "" && ctx.Err() == nil {
 		changed := a.store().View().NodesChanged()
 		if n, ok := a.store().Node(a.ID()); ok && n.Subnet != "" {
 			p, err := cni.Gateway(n.Subnet)
@@ -58,4 +66,16 @@ func (a *Agent) dnsLoop(ctx context.Context) {
 func (a *Agent) nameserver() string {
 	s, _ := a.dnsAddr.Load().(string)
 	return s
+}
+
+// loopbackDNSAddr is the loopback address a node without a bridge serves
+// DNS on: 127 and three bytes of the SHA-256 of its node ID (never
+// 127.0.0.x, where host resolvers such as systemd-resolved listen).
+func loopbackDNSAddr(nodeID string) string {
+	h := sha256.Sum256([]byte(nodeID))
+	b := h[0]
+	if b == 0 {
+		b = 1
+	}
+	return net.IPv4(127, b, h[1], max(h[2], 1)).String()
 }

@@ -37,8 +37,8 @@ func (a *Agent) startServices() error {
 	a.goLoop(func() { a.leadershipLoop(a.ctx) })
 	a.goLoop(func() { a.feed.run(a.ctx) })
 	a.goLoop(func() { a.keyLoop(a.ctx) })
+	a.goLoop(func() { a.dnsLoop(a.ctx) })
 	if a.containerd != nil {
-		a.goLoop(func() { a.dnsLoop(a.ctx) })
 		a.goLoop(func() { a.routesLoop(a.ctx) })
 	}
 	a.serving.Store(true)
