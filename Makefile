@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/shoal
 export GOFLAGS := -buildvcs=false
 
-.PHONY: image chaos chaos-netns deps bench-containers bench-scale all build demo demo-stop test unit integration vet fmt-check bench bench-failover bench-heal bench-scheduler bench-raft bench-young bench-restart bench-task-memory fuzz clean
+.PHONY: image chaos chaos-netns deps bench-containers bench-scale all build demo demo-stop test unit integration vet fmt-check bench bench-failover bench-heal bench-scheduler bench-raft bench-young bench-restart bench-task-memory bench-net fuzz clean
 
 all: build
 
@@ -62,6 +62,14 @@ bench-containers: build
 	$(GO) test -run XXX -bench 'BenchmarkBlobTransfer|BenchmarkLoopbackCopy' -count 5 ./p2p/blobs/
 	$(GO) test -run XXX -bench BenchmarkCreateToRunning -count 5 ./runtime/containerd/
 
+# Task networking in a lab of two namespaced nodes: throughput (MB of
+# GET /bytes, RUNS transfers) and request latency (GETS small GETs) from a
+# container on n1 to one on n2 over host-gw, against the nodes' own
+# namespaces; assignment -> running with and without a namespace (STARTS
+# each). Medians and ratios; VXLAN figures once the overlay lands.
+bench-net: build
+	$(GO) test -count=1 -run XXX -bench BenchmarkTaskNetwork -benchtime 1x -timeout 20m ./integration/ -net-mb=$${MB:-1000} -net-runs=$${RUNS:-5} -net-gets=$${GETS:-2000} -net-starts=$${STARTS:-5}
+
 # A young cluster's first leader killed at a random (seeded) moment within
 # 3s of the third join, KILLS rounds; and SIGTERM restarts in place.
 bench-young: build
@@ -90,7 +98,7 @@ bench-scheduler:
 bench-raft:
 	$(GO) test -run XXX -bench BenchmarkCommit -count 3 ./raft/
 
-bench: bench-scheduler bench-raft bench-failover bench-heal bench-young bench-restart bench-containers
+bench: bench-scheduler bench-raft bench-failover bench-heal bench-young bench-restart bench-containers bench-net
 
 # Chaos: a 5-node cluster of real agents under a seeded random fault
 # schedule; prints the schedule, faults, invariants and recovery times.

@@ -119,7 +119,7 @@ func nodeID(t testing.TB, a *agentProc) string {
 }
 
 // containersIn lists the containers the runtime still has in a namespace.
-func containersIn(t *testing.T, ns string) []string {
+func containersIn(t testing.TB, ns string) []string {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	rt, err := containerd.New(ctx, containerd.Config{Address: ctrEnv.sock, Namespace: ns, Root: t.TempDir()})

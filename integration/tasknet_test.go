@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -123,6 +124,9 @@ func TestTaskNetworkOwnAddresses(t *testing.T) {
 			if err != nil {
 				return
 			}
+			// Read the request first: closing with it unread resets
+			// the connection, and the client may lose the answer.
+			http.ReadRequest(bufio.NewReader(c))
 			c.Write([]byte("HTTP/1.0 200 OK\r\n\r\nhost loopback\n"))
 			c.Close()
 		}

@@ -1,7 +1,9 @@
 // Command hello is Shoal's test image: a tiny static HTTP server. It listens
 // on $PORT (default 8080), answers GET / with "hello from task
 // $SHOAL_TASK_ID on $SHOAL_NODE" and /healthz with "ok", and prints a line
-// to stdout when it starts and for every request.
+// to stdout when it starts and for every request to those two. GET
+// /bytes?n=N streams N bytes (from a fixed buffer, without a log line: the
+// network benchmark's traffic, so that logging does not weigh on it).
 //
 // With $HELLO_PROBES set it first tries to drive the agent's API as a
 // hostile workload would, and prints what happened (see probe).
@@ -23,6 +25,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -43,6 +46,7 @@ func main() {
 		fmt.Printf("request %s %s from %s\n", r.Method, r.URL.Path, r.RemoteAddr)
 		fmt.Fprintln(w, "ok")
 	})
+	mux.HandleFunc("GET /bytes", serveBytes)
 	srv := &http.Server{Addr: ":" + port, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
 	sigs := make(chan os.Signal, 1)
@@ -70,4 +74,25 @@ func main() {
 		os.Exit(1)
 	}
 	os.Exit(<-done)
+}
+
+// chunk is what /bytes sends, over and over.
+var chunk = make([]byte, 256<<10)
+
+// serveBytes streams n bytes (query n, at most 1 TiB) from chunk.
+func serveBytes(w http.ResponseWriter, r *http.Request) {
+	n, err := strconv.ParseInt(r.URL.Query().Get("n"), 10, 64)
+	if err != nil || n < 0 || n > 1<<40 {
+		http.Error(w, "n: a byte count from 0 to 2^40", http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+	for n > 0 {
+		k := min(n, int64(len(chunk)))
+		if _, err := w.Write(chunk[:k]); err != nil {
+			return
+		}
+		n -= k
+	}
 }
