@@ -53,7 +53,23 @@ var (
 // goes: services, containers, task networks, the baseline server, the lab.
 func BenchmarkTaskNetwork(b *testing.B) {
 	needContainerd(b)
-	c, lab := labCluster(b, []string{"n1", "n2"})
+	b.Run("hostgw", func(b *testing.B) {
+		benchTaskNetwork(b, "hostgw", func(tb testing.TB) *harness.NetLab { return harness.NewNetLab(tb, []string{"n1", "n2"}) }, true)
+	})
+	b.Run("vxlan", func(b *testing.B) {
+		// n1 and n2 on two subnets behind a router namespace: not on-link,
+		// so their tasks' traffic goes over the VXLAN overlay.
+		benchTaskNetwork(b, "vxlan", func(tb testing.TB) *harness.NetLab {
+			return harness.NewRoutedNetLab(tb, []string{"n1"}, []string{"n2"})
+		}, false)
+	})
+}
+
+// benchTaskNetwork measures the container path against the baseline in
+// one lab (metric names start with mode), and, with starts, the cost of a
+// namespace at start.
+func benchTaskNetwork(b *testing.B, mode string, newLab func(testing.TB) *harness.NetLab, starts bool) {
+	c, lab := labCluster(b, newLab)
 	n1 := c.agents[0]
 	if out, err := n1.CLI("image", "load", ctrEnv.helloTar); err != nil {
 		b.Fatalf("image load: %v %s", err, out)
@@ -93,7 +109,7 @@ func BenchmarkTaskNetwork(b *testing.B) {
 	b.Cleanup(func() { base.Process.Kill(); base.Wait() })
 
 	paths := []*netPath{
-		{name: "container n1 → container n2 (host-gw)", ns: cliNS, url: "http://" + net.JoinHostPort(srv.Status.IP, "8080")},
+		{name: "container n1 → container n2 (" + mode + ")", ns: cliNS, url: "http://" + net.JoinHostPort(srv.Status.IP, "8080")},
 		{name: "n1's namespace → n2's namespace (baseline)", ns: "/run/netns/" + lab.Nodes[0].NS, url: "http://" + net.JoinHostPort(lab.Nodes[1].IP, "8081")},
 	}
 	for _, p := range paths {
@@ -141,16 +157,14 @@ func BenchmarkTaskNetwork(b *testing.B) {
 	ct, bl := paths[0], paths[1]
 	tput := median(ct.mbps) / median(bl.mbps)
 	latRatio := float64(ct.latMedian()) / float64(bl.latMedian())
-	fmt.Printf("host-gw / baseline: throughput %.2f×, latency median %.2f× (p99 %.2f×)\n",
-		tput, latRatio, float64(ct.latP99())/float64(bl.latP99()))
-	b.ReportMetric(median(ct.mbps), "hostgw-MB/s")
+	fmt.Printf("%s / baseline: throughput %.2f×, latency median %.2f× (p99 %.2f×)\n",
+		mode, tput, latRatio, float64(ct.latP99())/float64(bl.latP99()))
+	b.ReportMetric(median(ct.mbps), mode+"-MB/s")
 	b.ReportMetric(median(bl.mbps), "baseline-MB/s")
-	b.ReportMetric(tput, "hostgw-tput-ratio")
-	b.ReportMetric(float64(ct.latMedian().Microseconds()), "hostgw-lat-us")
+	b.ReportMetric(tput, mode+"-tput-ratio")
+	b.ReportMetric(float64(ct.latMedian().Microseconds()), mode+"-lat-us")
 	b.ReportMetric(float64(bl.latMedian().Microseconds()), "baseline-lat-us")
-	b.ReportMetric(latRatio, "hostgw-lat-ratio")
-	// VXLAN: the same two paths once the overlay lands (a lab of two
-	// subnets behind a router namespace), reported as vxlan-*.
+	b.ReportMetric(latRatio, mode+"-lat-ratio")
 
 	for _, s := range []string{"netcli", "netsrv"} {
 		if out, err := n1.CLI("service", "rm", s); err != nil {
@@ -158,6 +172,9 @@ func BenchmarkTaskNetwork(b *testing.B) {
 		}
 	}
 
+	if !starts {
+		return
+	}
 	// Assignment → running, with and without a namespace, on n1.
 	var own, host []time.Duration
 	for i := range *netBenchStarts {
@@ -348,7 +365,7 @@ func startHistogram(b *testing.B, a *agentProc) (sum, count float64) {
 // a /24 of a fresh cluster CIDR, as TestTaskRoutesHostGW does. The
 // cleanup stops the agents, removes their containers and task networks,
 // then the lab, and checks nothing of it is left on the host.
-func labCluster(b *testing.B, names []string) (*cluster, *harness.NetLab) {
+func labCluster(b *testing.B, newLab func(testing.TB) *harness.NetLab) (*cluster, *harness.NetLab) {
 	b.Helper()
 	var nodeIDs []string
 	b.Cleanup(func() { // registered first: runs after the lab is gone
@@ -356,7 +373,7 @@ func labCluster(b *testing.B, names []string) (*cluster, *harness.NetLab) {
 			b.Errorf("left behind: %v", left)
 		}
 	})
-	lab := harness.NewNetLab(b, names)
+	lab := newLab(b)
 	cfg := filepath.Join(b.TempDir(), "agent.toml")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("containerd_socket = %q\n", ctrEnv.sock)), 0o600); err != nil {
 		b.Fatal(err)
@@ -395,7 +412,7 @@ func labCluster(b *testing.B, names []string) (*cluster, *harness.NetLab) {
 		}
 		c.agents = append(c.agents, a)
 	}
-	c.waitMembers(len(names))
+	c.waitMembers(len(lab.Nodes))
 	for _, a := range c.agents {
 		var n api.NodeInfo
 		if err := c.agents[0].get("/v1/nodes/"+a.Name, &n); err != nil || n.Subnet == "" {
