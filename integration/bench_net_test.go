@@ -10,14 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/integration/harness"
@@ -254,7 +251,7 @@ func nsClient(nsPath string) *http.Client {
 		MaxIdleConnsPerHost: 1,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			var conn net.Conn
-			err := inNetNS(nsPath, func() (err error) {
+			err := harness.InNetNS(nsPath, func() (err error) {
 				conn, err = (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, addr)
 				return err
 			})
@@ -262,39 +259,6 @@ func nsClient(nsPath string) *http.Client {
 		},
 	}
 	return &http.Client{Transport: tr, Timeout: 5 * time.Minute}
-}
-
-// inNetNS runs f on a thread switched into the network namespace pinned
-// at nsPath: sockets f opens live there (and stay there whatever thread
-// uses them later). A thread that cannot switch back ends with f's
-// goroutine. (integration/chaos's inNS, with a path.)
-func inNetNS(nsPath string, f func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open(nsPath)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", nsPath, err)
-			return
-		}
-		err = f()
-		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
 }
 
 // startLatency creates a one-task hello service on a (constrained to its

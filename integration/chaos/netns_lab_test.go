@@ -3,46 +3,16 @@ package chaos
 import (
 	"fmt"
 	"net"
-	"os"
-	"runtime"
 	"slices"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/shoal-project/shoal/integration/harness"
 )
 
-// inNS runs f on a thread switched into network namespace ns: sockets f
-// opens live in ns. A thread that cannot switch back ends with f's
-// goroutine.
-func inNS(ns string, f func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open("/run/netns/" + ns)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		err = f()
-		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
-}
+// inNS runs f on a thread switched into the lab's network namespace ns
+// (harness.InNetNS).
+func inNS(ns string, f func() error) error { return harness.InNetNS("/run/netns/"+ns, f) }
 
 // udpProbe has a UDP socket on every lab node and on the root side, and
 // tells whether a datagram gets from one to another.
