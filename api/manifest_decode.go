@@ -44,10 +44,11 @@ type manifestService struct {
 	Ports          manifestPorts          `manifest:"ports"`
 	MaxPerNode     manifestCount          `manifest:"max_per_node"`
 
-	Restart         manifestRestart  `manifest:"restart"`
-	StopGracePeriod manifestDuration `manifest:"stop_grace_period"`
-	StopSignal      manifestString   `manifest:"stop_signal"`
-	Labels          manifestLabels   `manifest:"labels"`
+	Health          manifestHealthKey `manifest:"health"`
+	Restart         manifestRestart   `manifest:"restart"`
+	StopGracePeriod manifestDuration  `manifest:"stop_grace_period"`
+	StopSignal      manifestString    `manifest:"stop_signal"`
+	Labels          manifestLabels    `manifest:"labels"`
 }
 
 // A manifestField reads the value of one key. v is what decoding the
@@ -139,6 +140,13 @@ func (m *manifestService) spec() (ServiceSpec, error) {
 		StopGracePeriod: Duration(m.StopGracePeriod),
 		StopSignal:      string(m.StopSignal),
 		Labels:          m.Labels,
+	}
+	if h := m.Health.h; h != nil {
+		s.Health = &HealthCheck{
+			Cmd: h.Cmd, HTTP: string(h.HTTP), TCP: string(h.TCP),
+			Interval: Duration(h.Interval), Timeout: Duration(h.Timeout),
+			Retries: h.Retries.n, StartPeriod: Duration(h.StartPeriod),
+		}
 	}
 	if !m.Replicas.set && (s.Mode == "" || s.Mode == ModeReplicated) {
 		s.Replicas = 1
@@ -367,6 +375,29 @@ func (r *manifestRestart) decode(key string, v any) error {
 		return fmt.Errorf("key %q: must be a table like { condition = \"on-failure\" }, not %s", key, typeName(v))
 	}
 	return decodeTable(key, m, r)
+}
+
+// manifestHealth is the health table.
+type manifestHealth struct {
+	Cmd         manifestWords    `manifest:"cmd"`
+	HTTP        manifestString   `manifest:"http"`
+	TCP         manifestString   `manifest:"tcp"`
+	Interval    manifestDuration `manifest:"interval"`
+	Timeout     manifestDuration `manifest:"timeout"`
+	Retries     manifestCount    `manifest:"retries"`
+	StartPeriod manifestDuration `manifest:"start_period"`
+}
+
+// manifestHealthKey is the health key: absent, or a health table.
+type manifestHealthKey struct{ h *manifestHealth }
+
+func (k *manifestHealthKey) decode(key string, v any) error {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return fmt.Errorf("key %q: must be a table like { http = \"/healthz:8080\" }, not %s", key, typeName(v))
+	}
+	k.h = new(manifestHealth)
+	return decodeTable(key, m, k.h)
 }
 
 // manifestConstraints is a list of constraint expressions.

@@ -36,7 +36,9 @@ import (
 // CIDR (cluster.bootstrap's cidr; the FSM allocates node subnets only in
 // a cluster whose record has one, so older replicas, which could not
 // allocate, never meet an allocating cluster), a service's network and a
-// task's observed IP (task.report's ip).
+// task's observed IP (task.report's ip), and health checks (services'
+// health, task.report's health, which may change a running task's
+// status without moving its state).
 const ProtocolVersion = 5
 
 // commandProtocol lists the command types newer than protocol 1.
@@ -84,6 +86,10 @@ var fieldProtocol = []struct {
 	{CmdUpdateService, `"network"`, 5, nil},
 	{CmdWriteTasks, `"network"`, 5, nil},
 	{CmdReportTaskStatus, `"ip"`, 5, nil},
+	{CmdCreateService, `"health"`, 5, nil},
+	{CmdUpdateService, `"health"`, 5, nil},
+	{CmdWriteTasks, `"health"`, 5, nil},
+	{CmdReportTaskStatus, `"health"`, 5, nil},
 }
 
 // ProtocolOf is the protocol a node must speak to apply cmd.

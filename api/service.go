@@ -134,6 +134,9 @@ type ServiceSpec struct {
 	// MaxPerNode caps the tasks of this service on one node; 0 is no cap.
 	MaxPerNode uint64 `json:"max_per_node,omitempty"`
 
+	// Health is the task's health check (protocol 5); nil checks nothing.
+	Health *HealthCheck `json:"health,omitempty"`
+
 	Restart         RestartPolicy     `json:"restart"`
 	StopGracePeriod Duration          `json:"stop_grace_period,omitempty"`
 	StopSignal      string            `json:"stop_signal,omitempty"`

@@ -76,7 +76,10 @@ type TaskStatus struct {
 	PID       int       `json:"pid,omitempty"`
 	// IP is the task's address on its node's subnet, for a container in
 	// its own network namespace (protocol 5); empty on the host network.
-	IP        string    `json:"ip,omitempty"`
+	IP string `json:"ip,omitempty"`
+	// Health is a running task's health ("starting", "healthy",
+	// "unhealthy") when its spec has a health check (protocol 5).
+	Health    string    `json:"health,omitempty"`
 	Timestamp time.Time `json:"timestamp"`
 }
 

@@ -145,6 +145,9 @@ func (s *ServiceSpec) validate() string {
 	if msg := s.validateRestart(); msg != "" {
 		return msg
 	}
+	if msg := s.validateHealth(); msg != "" {
+		return msg
+	}
 	if s.StopGracePeriod < 0 {
 		return fmt.Sprintf("spec.stop_grace_period: %s is negative", s.StopGracePeriod.Std())
 	}
