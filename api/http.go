@@ -130,4 +130,7 @@ type TaskInfo struct {
 	State    TaskState `json:"state"` // Status.State, flattened for scripts
 	Error    string    `json:"error"` // Status.Err, flattened for scripts
 	IP       string    `json:"ip"`    // Status.IP, flattened; "" on the host network
+	// Health is Status.Health, flattened: "starting", "healthy" or
+	// "unhealthy" for a running task with a health check.
+	Health string `json:"health,omitempty"`
 }

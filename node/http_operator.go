@@ -83,7 +83,7 @@ func (s *apiServer) nodeTasks(r *http.Request) (any, error) {
 	tasks := s.agent.store().TasksByNode(n.ID)
 	out := make([]api.TaskInfo, 0, len(tasks))
 	for _, t := range tasks {
-		out = append(out, api.TaskInfo{Task: *t, NodeName: n.Name, State: t.Status.State, Error: t.Status.Err, IP: t.Status.IP})
+		out = append(out, api.TaskInfo{Task: *t, NodeName: n.Name, State: t.Status.State, Error: t.Status.Err, IP: t.Status.IP, Health: t.Status.Health})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]

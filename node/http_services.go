@@ -245,7 +245,7 @@ func (s *apiServer) serviceTasks(r *http.Request) (any, error) {
 	tasks := v.TasksByService(svc.ID)
 	out := make([]api.TaskInfo, 0, len(tasks))
 	for _, t := range tasks {
-		info := api.TaskInfo{Task: *t, State: t.Status.State, Error: t.Status.Err, IP: t.Status.IP}
+		info := api.TaskInfo{Task: *t, State: t.Status.State, Error: t.Status.Err, IP: t.Status.IP, Health: t.Status.Health}
 		if n, ok := v.Node(t.NodeID); ok {
 			info.NodeName = n.Name
 		}

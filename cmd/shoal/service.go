@@ -150,7 +150,11 @@ func newServicePsCommand(e *cliEnv) *cobra.Command {
 			if node == "" && task.NodeID != "" {
 				node = api.ShortID(task.NodeID)
 			}
-			current := capitalize(task.State.String()) + " " + ago(e.now(), task.Status.Timestamp)
+			current := capitalize(task.State.String())
+			if task.Health != "" && task.State == api.TaskRunning {
+				current += " (" + task.Health + ")" // as docker ps: "Up 5 minutes (healthy)"
+			}
+			current += " " + ago(e.now(), task.Status.Timestamp)
 			ip := task.IP
 			if ip == "" {
 				ip = "-"

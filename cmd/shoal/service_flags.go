@@ -26,6 +26,11 @@ type serviceFlags struct {
 	mounts                            []string
 	// secrets name cluster secrets (both runtimes).
 	secrets []string
+	// Health check settings, as docker's.
+	healthCmd, healthHTTP, healthTCP                 string
+	healthInterval, healthTimeout, healthStartPeriod time.Duration
+	healthRetries                                    uint64
+	noHealthcheck                                    bool
 }
 
 func (f *serviceFlags) register(fs *pflag.FlagSet) {
@@ -56,6 +61,14 @@ func (f *serviceFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.securityOpts, "security-opt", nil, "seccomp=unconfined turns the container's system-call filter off (seccomp=default restores it)")
 	fs.StringVar(&f.network, "network", "", `a container's network: "host" for the node's own, "" for the task's own namespace and address (the default)`)
 	fs.StringArrayVar(&f.secrets, "secret", nil, "give the tasks secret NAME: /run/secrets/NAME in containers, $SHOAL_SECRETS_DIR/NAME for processes (repeatable; on update the list replaces the old one, \"\" clears)")
+	fs.StringVar(&f.healthCmd, "health-cmd", "", `command that checks a task's health, "PROG ARG..." split on spaces (process tasks)`)
+	fs.StringVar(&f.healthHTTP, "health-http", "", "check health with an HTTP GET of PATH[:PORT] (PORT a number or port name; default the first port): 2xx/3xx passes")
+	fs.StringVar(&f.healthTCP, "health-tcp", "", "check health by connecting to PORT (a number or port name)")
+	fs.DurationVar(&f.healthInterval, "health-interval", 0, "time between health checks (default 10s)")
+	fs.DurationVar(&f.healthTimeout, "health-timeout", 0, "time a health check may take (default 5s)")
+	fs.Uint64Var(&f.healthRetries, "health-retries", 0, "consecutive failures that make a task unhealthy (default 3)")
+	fs.DurationVar(&f.healthStartPeriod, "health-start-period", 0, "time after a task starts in which failed checks do not count (default 0)")
+	fs.BoolVar(&f.noHealthcheck, "no-healthcheck", false, "remove the health check")
 	fs.StringArrayVar(&f.mounts, "mount", nil, "mount type=volume|bind,source=NAME|/PATH,target=/PATH[,readonly] (repeatable; \"\" clears)")
 }
 
@@ -179,7 +192,74 @@ func (f *serviceFlags) apply(cmd *cobra.Command, spec *api.ServiceSpec) error {
 			spec.Labels[k] = v
 		}
 	}
+	if err := f.applyHealth(cmd, spec); err != nil {
+		return err
+	}
 	return f.applyContainer(cmd, spec)
+}
+
+// applyHealth writes the health flags that were given into spec. A check
+// kind (--health-cmd, --health-http, --health-tcp) replaces the old one;
+// the timings change the check there is.
+func (f *serviceFlags) applyHealth(cmd *cobra.Command, spec *api.ServiceSpec) error {
+	set := cmd.Flags().Changed
+	kinds := 0
+	for _, n := range []string{"health-cmd", "health-http", "health-tcp"} {
+		if set(n) {
+			kinds++
+		}
+	}
+	timings := set("health-interval") || set("health-timeout") || set("health-retries") || set("health-start-period")
+	if set("no-healthcheck") && f.noHealthcheck {
+		if kinds > 0 || timings {
+			return usageErrorf(cmd, "--no-healthcheck cannot be used with other --health flags")
+		}
+		spec.Health = nil
+		return nil
+	}
+	if kinds > 1 {
+		return usageErrorf(cmd, "give one of --health-cmd, --health-http and --health-tcp")
+	}
+	if kinds == 0 && !timings {
+		return nil
+	}
+	h := api.HealthCheck{}
+	if spec.Health != nil {
+		h = *spec.Health
+	}
+	switch {
+	case set("health-cmd"):
+		h = api.HealthCheck{Cmd: strings.Fields(f.healthCmd), Interval: h.Interval, Timeout: h.Timeout, Retries: h.Retries, StartPeriod: h.StartPeriod}
+		if len(h.Cmd) == 0 {
+			return usageErrorf(cmd, "--health-cmd is empty (use --no-healthcheck to remove the check)")
+		}
+	case set("health-http"):
+		if _, _, err := api.ParseHealthHTTP(f.healthHTTP); err != nil {
+			return usageErrorf(cmd, "--health-http: %v", err)
+		}
+		h = api.HealthCheck{HTTP: f.healthHTTP, Interval: h.Interval, Timeout: h.Timeout, Retries: h.Retries, StartPeriod: h.StartPeriod}
+	case set("health-tcp"):
+		if _, err := api.ParseHealthTCP(f.healthTCP); err != nil {
+			return usageErrorf(cmd, "--health-tcp: %v", err)
+		}
+		h = api.HealthCheck{TCP: f.healthTCP, Interval: h.Interval, Timeout: h.Timeout, Retries: h.Retries, StartPeriod: h.StartPeriod}
+	case spec.Health == nil:
+		return usageErrorf(cmd, "--health-interval, --health-timeout, --health-retries and --health-start-period need a check: --health-cmd, --health-http or --health-tcp")
+	}
+	if set("health-interval") {
+		h.Interval = api.Duration(f.healthInterval)
+	}
+	if set("health-timeout") {
+		h.Timeout = api.Duration(f.healthTimeout)
+	}
+	if set("health-retries") {
+		h.Retries = f.healthRetries
+	}
+	if set("health-start-period") {
+		h.StartPeriod = api.Duration(f.healthStartPeriod)
+	}
+	spec.Health = &h
+	return nil
 }
 
 // applyContainer writes the container-only flags that were given into spec.
