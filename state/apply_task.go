@@ -180,7 +180,8 @@ func (f *FSM) applyReportTaskStatus(txn *memdb.Txn, cmd *api.Command) (any, *api
 			res.WrongNode++
 			f.wrongNode.Add(1)
 			continue
-		case u.Status.State <= old.Status.State:
+		case u.Status.State < old.Status.State,
+			u.Status.State == old.Status.State && !healthChange(old.Status, u.Status):
 			res.Stale++
 			f.stale.Add(1)
 			continue
@@ -197,4 +198,11 @@ func (f *FSM) applyReportTaskStatus(txn *memdb.Txn, cmd *api.Command) (any, *api
 		res.Applied++
 	}
 	return res, nil
+}
+
+// healthChange reports whether u, at the state of old, changes a running
+// task's health (protocol 5: the only update that does not move a task's
+// state forward).
+func healthChange(old, u api.TaskStatus) bool {
+	return u.State == api.TaskRunning && old.State == api.TaskRunning && u.Health != "" && u.Health != old.Health
 }

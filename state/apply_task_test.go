@@ -131,3 +131,36 @@ func TestReportTaskStatus(t *testing.T) {
 	}
 	h.fails(api.CmdReportTaskStatus, api.CodeInvalid, api.ReportTaskStatusPayload{})
 }
+
+// TestReportTaskHealth: a report at a running task's own state is applied
+// when it changes the task's health (protocol 5), and stale otherwise.
+func TestReportTaskHealth(t *testing.T) {
+	h := bootstrapped(t)
+	h.ok(api.CmdWriteTasks, api.WriteTasksPayload{Create: []api.Task{newTask("t1", 1)}, Assign: []api.TaskAssignment{{TaskID: "t1", NodeID: "n1"}}})
+	report := func(s api.TaskState, health string) *ReportTaskStatusResult {
+		t.Helper()
+		return h.ok(api.CmdReportTaskStatus, api.ReportTaskStatusPayload{NodeID: "n1", Updates: []api.TaskStatusUpdate{
+			{TaskID: "t1", Status: api.TaskStatus{State: s, Health: health}},
+		}}).(*ReportTaskStatusResult)
+	}
+	for _, c := range []struct {
+		state   api.TaskState
+		health  string
+		applied bool
+	}{
+		{api.TaskRunning, api.HealthStarting, true},
+		{api.TaskRunning, api.HealthStarting, false},
+		{api.TaskRunning, api.HealthHealthy, true},
+		{api.TaskRunning, "", false},
+		{api.TaskFailed, api.HealthUnhealthy, true},
+		{api.TaskFailed, api.HealthHealthy, false},
+	} {
+		r := report(c.state, c.health)
+		if (r.Applied == 1) != c.applied {
+			t.Fatalf("%s %q: %+v, want applied %v", c.state, c.health, r, c.applied)
+		}
+		if t1 := mustTask(t, h.fsm.store, "t1"); c.applied && (t1.Status.State != c.state || t1.Status.Health != c.health) {
+			t.Fatalf("t1 status = %+v", t1.Status)
+		}
+	}
+}

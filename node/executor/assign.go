@@ -24,6 +24,10 @@ type entry struct {
 	checked bool
 	// since is when this executor learnt of the task.
 	since time.Time
+	// unhealthy, set by the task's health monitor, is the last failed
+	// check's output: the supervisor stops the workload and reports the
+	// task failed.
+	unhealthy string
 }
 
 // attachment is a workload found in a runtime by Run.

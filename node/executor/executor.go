@@ -52,6 +52,10 @@ type Config struct {
 	// running, with the task's attempt (0 for the first task of its slot)
 	// and the time since the task was assigned here. It must not block.
 	Started func(attempt uint64, latency time.Duration)
+	// HealthChecker runs tasks' health checks (default: from the host,
+	// see hostChecker); Clock times them (default: the real clock).
+	HealthChecker HealthChecker
+	Clock         Clock
 	// Logger receives every step of the tasks (at info, with task,
 	// service and slot attributes) and the problems the executor handles
 	// itself (default slog.Default()).
@@ -104,6 +108,12 @@ func New(cfg Config) (*Executor, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.HealthChecker == nil {
+		cfg.HealthChecker = hostChecker{}
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = realClock{}
 	}
 	st, err := newStore(cfg.StateDir)
 	if err != nil {

@@ -35,8 +35,11 @@ func newReportQueue() *reportQueue {
 func (q *reportQueue) put(id string, st api.TaskStatus) {
 	q.mu.Lock()
 	cur := q.pending[id]
-	if n := len(cur); n == 0 || st.State > cur[n-1].State {
+	switch n := len(cur); {
+	case n == 0 || st.State > cur[n-1].State:
 		q.pending[id] = append(cur, st)
+	case st.State == cur[n-1].State && st.Health != cur[n-1].Health:
+		cur[n-1] = st // a running task's health changed: the latest wins
 	}
 	q.mu.Unlock()
 	select {
@@ -80,7 +83,7 @@ func (q *reportQueue) take() []api.TaskStatusUpdate {
 func (q *reportQueue) settle(failed []api.TaskStatusUpdate, keep func(id string) bool) {
 	latest := map[string]api.TaskStatus{}
 	for _, u := range failed {
-		if cur, ok := latest[u.TaskID]; !ok || u.Status.State > cur.State {
+		if cur, ok := latest[u.TaskID]; !ok || u.Status.State >= cur.State {
 			latest[u.TaskID] = u.Status
 		}
 	}
@@ -93,7 +96,7 @@ func (q *reportQueue) settle(failed []api.TaskStatusUpdate, keep func(id string)
 	defer q.mu.Unlock()
 	q.inflight = 0
 	for id, st := range latest {
-		if cur := q.pending[id]; len(cur) > 0 && cur[len(cur)-1].State > st.State {
+		if cur := q.pending[id]; len(cur) > 0 && cur[len(cur)-1].State >= st.State {
 			st = cur[len(cur)-1]
 		}
 		q.pending[id] = []api.TaskStatus{st} // coalesced: the latest wins

@@ -28,6 +28,9 @@ type supervisor struct {
 	// stopRequested: the executor asked the runtime to stop the workload,
 	// so its end is reported as shutdown. stopped: Stop returned.
 	stopRequested, stopped bool
+	// unhealthy is the last check's output of a workload stopped because
+	// its health checks failed: its end is reported as a failure.
+	unhealthy string
 }
 
 type waitResult struct {
@@ -37,9 +40,10 @@ type waitResult struct {
 
 // view is a supervisor's snapshot of its task.
 type view struct {
-	task     api.Task
-	assigned bool
-	known    api.TaskState // the furthest of the leader's and the observed state
+	task      api.Task
+	assigned  bool
+	unhealthy string        // the health monitor's verdict, if unhealthy
+	known     api.TaskState // the furthest of the leader's and the observed state
 }
 
 // shouldStop reports whether a running workload of the task must stop:
@@ -87,7 +91,7 @@ func (s *supervisor) view() view {
 	case <-s.en.kick:
 	default:
 	}
-	return view{task: s.en.task, assigned: s.en.assigned, known: s.e.knownStateLocked(s.id, s.en)}
+	return view{task: s.en.task, assigned: s.en.assigned, unhealthy: s.en.unhealthy, known: s.e.knownStateLocked(s.id, s.en)}
 }
 
 // release ends supervision unless (when !force) the task changed since
@@ -240,17 +244,24 @@ func (s *supervisor) startWaiter(ctx context.Context) {
 		st, err := rt.Wait(wctx, id)
 		ch <- waitResult{st, err}
 	}()
+	s.unhealthy = ""
+	s.startHealth(wctx)
 }
 
 // supervise handles a task whose workload runs: it stops it when it must
 // stop and reports its end.
 func (s *supervisor) supervise(ctx context.Context, v view) {
 	var retry <-chan time.Time
-	if v.shouldStop() && !s.stopped {
-		if !s.stopRequested {
+	if v.unhealthy != "" && s.unhealthy == "" {
+		s.unhealthy = v.unhealthy
+		s.e.taskLog(v.task).Info("task unhealthy; stopping it", "check", v.unhealthy, "grace", grace(v.task))
+	}
+	stop := v.shouldStop()
+	if (stop || s.unhealthy != "") && !s.stopped {
+		if stop && !s.stopRequested {
 			s.e.taskLog(v.task).Info("task stopping", "grace", grace(v.task))
 		}
-		s.stopRequested = true
+		s.stopRequested = s.stopRequested || stop
 		if err := s.rt.Stop(ctx, s.id, grace(v.task)); err != nil {
 			if ctx.Err() != nil {
 				return
@@ -282,8 +293,15 @@ func (s *supervisor) finish(ctx context.Context, r waitResult) {
 		return
 	}
 	// A workload that ends while its task is meant to stop (stopped by an
-	// earlier executor, say) has been shut down.
-	s.e.setStatus(s.id, exitStatus(r.st, s.stopRequested || s.view().shouldStop()))
+	// earlier executor, say) has been shut down; one stopped because it
+	// was unhealthy has failed.
+	shutdown := s.stopRequested || s.view().shouldStop()
+	st := exitStatus(r.st, shutdown)
+	if s.unhealthy != "" && !shutdown {
+		st.State, st.Message, st.Err = api.TaskFailed, "", "unhealthy: "+s.unhealthy
+		st.Health = api.HealthUnhealthy
+	}
+	s.e.setStatus(s.id, st)
 }
 
 // teardown stops and removes the workload of a task that left the
