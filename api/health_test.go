@@ -132,8 +132,9 @@ func TestHealthNeedsProtocol5(t *testing.T) {
 		t.Errorf("a health check needs protocol %d, want 5", got)
 	}
 	spec.Health = nil
+	spec.Labels = map[string]string{"health": "a label"}
 	if got := SpecProtocol(&spec); got != 1 {
-		t.Errorf("no health check needs protocol %d, want 1", got)
+		t.Errorf("no health check (a label named health) needs protocol %d, want 1", got)
 	}
 	raw, _ := json.Marshal(ReportTaskStatusPayload{NodeID: "n", Updates: []TaskStatusUpdate{{TaskID: "t", Status: TaskStatus{State: TaskRunning, Health: HealthHealthy}}}})
 	if got := ProtocolOf(Command{Type: CmdReportTaskStatus, Payload: raw}); got != 5 {

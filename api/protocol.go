@@ -86,9 +86,9 @@ var fieldProtocol = []struct {
 	{CmdUpdateService, `"network"`, 5, nil},
 	{CmdWriteTasks, `"network"`, 5, nil},
 	{CmdReportTaskStatus, `"ip"`, 5, nil},
-	{CmdCreateService, `"health"`, 5, nil},
-	{CmdUpdateService, `"health"`, 5, nil},
-	{CmdWriteTasks, `"health"`, 5, nil},
+	{CmdCreateService, `"health"`, 5, setsHealth},
+	{CmdUpdateService, `"health"`, 5, setsHealth},
+	{CmdWriteTasks, `"health"`, 5, setsHealth},
 	{CmdReportTaskStatus, `"health"`, 5, nil},
 }
 
@@ -119,6 +119,21 @@ func setsProcessUser(typ CommandType, payload []byte) bool {
 	}
 	for _, s := range specs {
 		if s.User != "" && s.runtime() == RuntimeProcess {
+			return true
+		}
+	}
+	return false
+}
+
+// setsHealth reports whether a service or task command carries a spec
+// with a health check (the key alone may be a label's).
+func setsHealth(typ CommandType, payload []byte) bool {
+	specs, err := payloadSpecs(typ, payload)
+	if err != nil {
+		return true
+	}
+	for _, s := range specs {
+		if s.Health != nil {
 			return true
 		}
 	}

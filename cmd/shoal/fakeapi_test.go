@@ -268,6 +268,9 @@ func (f *fakeAPI) step(name string) {
 	s.Pending = nil
 	for i := range kept {
 		kept[i].Status.State, kept[i].Status.Err = kept[i].State, kept[i].Error
+		if kept[i].State == api.TaskRunning && kept[i].Spec.Health != nil {
+			kept[i].Health, kept[i].Status.Health = api.HealthHealthy, api.HealthHealthy
+		}
 		if kept[i].State == api.TaskRunning {
 			running++
 		}

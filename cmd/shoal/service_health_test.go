@@ -21,6 +21,13 @@ func TestServiceHealthFlags(t *testing.T) {
 	if h == nil || h.HTTP != "/healthz:8080" || h.Interval != api.Duration(2*time.Second) || h.Retries != 2 || h.StartPeriod != api.Duration(time.Second) {
 		t.Fatalf("create sent health %+v", h)
 	}
+	f.cli("service", "ps", "web") // the fake's tasks run from the second look
+	if out, _, code := f.cli("service", "ps", "web"); code != 0 || !strings.Contains(out, "Running (healthy) 5 seconds ago") {
+		t.Errorf("service ps: exit %d\n%s", code, out)
+	}
+	if out, _, _ := f.cli("service", "ps", "web", "-o", "json"); !strings.Contains(out, `"health": "healthy"`) {
+		t.Errorf("service ps -o json has no health:\n%s", out)
+	}
 	if _, errOut, code := f.cli("service", "update", "web", "-d", "--health-timeout", "3s"); code != 0 {
 		t.Fatalf("update: exit %d: %s", code, errOut)
 	}
