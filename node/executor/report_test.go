@@ -107,3 +107,24 @@ func TestSetStatusForwardOnly(t *testing.T) {
 		t.Fatalf("assignment state %s, want failed", as[0].Status.State)
 	}
 }
+
+// TestReportQueueHealth: a health change at the queued state replaces the
+// queued status (the latest wins), an equal one is dropped, and a retried
+// batch does not undo a newer health queued meanwhile.
+func TestReportQueueHealth(t *testing.T) {
+	q := newReportQueue()
+	q.put("t1", api.TaskStatus{State: api.TaskRunning, PID: 7})
+	q.put("t1", api.TaskStatus{State: api.TaskRunning, PID: 7, Health: api.HealthStarting})
+	q.put("t1", api.TaskStatus{State: api.TaskRunning, PID: 7, Health: api.HealthStarting})
+	b := q.take()
+	if len(b) != 1 || b[0].Status.Health != api.HealthStarting || b[0].Status.PID != 7 {
+		t.Fatalf("batch = %+v, want one running status, starting", b)
+	}
+	q.put("t1", api.TaskStatus{State: api.TaskRunning, PID: 7, Health: api.HealthHealthy})
+	q.settle(b, func(string) bool { return true }) // the batch failed
+	b = q.take()
+	if len(b) != 1 || b[0].Status.Health != api.HealthHealthy {
+		t.Fatalf("after a failed batch: %+v, want the newer healthy", b)
+	}
+	q.settle(nil, nil)
+}
