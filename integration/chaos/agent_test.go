@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"fmt"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,13 +25,18 @@ type agent struct {
 	mu      sync.Mutex
 	paused  bool
 	clients map[string]*api.Client
+	// creds, once set (cluster.start), make the workload's clients use
+	// the HTTPS endpoint with the bootstrap admin token: a write through
+	// a plain member is then forwarded with the caller's token, as a
+	// remote operator's is (its socket is admin on that host only).
+	creds *api.ClientConfig
 }
 
 // newAgent prepares (but does not start) an agent under root with its own
 // ports and data dir, the process runtime and the fault API.
 func newAgent(t testing.TB, root, name string) *agent {
-	a := &agent{Agent: harness.NewAgent(t, shoalBin, name, filepath.Join(root, name), "--runtime", "process", "--fault-injection"),
-		clients: map[string]*api.Client{}}
+	a := &agent{Agent: harness.NewAgent(t, shoalBin, name, filepath.Join(root, name), "--runtime", "process", "--fault-injection",
+		"--api-addr", fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))), clients: map[string]*api.Client{}}
 	return a
 }
 
@@ -108,10 +114,25 @@ func (a *agent) client(owner string) *api.Client {
 	defer a.mu.Unlock()
 	c := a.clients[owner]
 	if c == nil {
-		c = api.NewClient(a.Endpoint())
+		if a.creds != nil && a.APIAddr != "" {
+			cfg := *a.creds
+			cfg.Addr = "https://" + a.APIAddr
+			c = api.ClientFor(cfg)
+		} else {
+			c = api.NewClient(a.Endpoint())
+		}
 		a.clients[owner] = c
 	}
 	return c
+}
+
+// useCreds makes the agent's workload clients use the HTTPS endpoint
+// with creds (an API token and the pinned cluster CA).
+func (a *agent) useCreds(creds api.ClientConfig) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.creds = &creds
+	a.clients = map[string]*api.Client{}
 }
 
 // get decodes GET path from this agent's API into v.

@@ -3,6 +3,8 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -52,6 +54,18 @@ func (c *cluster) start() {
 		t.Fatal(err)
 	}
 	c.token = tok.Token
+	var ca api.ClusterCA
+	if err := first.get(ctx, "/v1/cluster/ca", &ca); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := os.ReadFile(filepath.Join(first.DataDir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := api.ClientConfig{Token: strings.TrimSpace(string(admin)), TLS: api.TLSOptions{CAFingerprint: ca.Fingerprint}}
+	for _, a := range c.agents {
+		a.useCreds(creds)
+	}
 	for _, a := range c.agents[1:] {
 		a.Start("--join", first.P2PAddr(), "--token", c.token)
 	}

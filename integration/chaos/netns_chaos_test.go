@@ -37,15 +37,15 @@ func TestChaosRealPartitions(t *testing.T) {
 
 // newNetnsCluster prepares an agent per lab node: it runs under `ip netns
 // exec`, binds the node's address on the standard ports (7946 gossip,
-// 7947 p2p; its API on a unix socket) and has no fault API.
+// 7947 p2p, 7948 HTTPS API; and a unix socket) and has no fault API.
 func newNetnsCluster(t testing.TB, root string, lab *netLab) *cluster {
 	c := &cluster{t: t, root: root}
 	for _, n := range lab.nodes {
 		dir := filepath.Join(root, n.name)
 		a := &agent{Agent: harness.NewAgent(t, shoalBin, n.name, dir), clients: map[string]*api.Client{}}
-		a.Host, a.GossipPort, a.P2PPort = n.ip, 7946, 7947
+		a.Host, a.GossipPort, a.P2PPort, a.APIAddr = n.ip, 7946, 7947, n.ip+":7948"
 		a.Args = []string{"agent", "--name", n.name, "--data-dir", dir, "--bind", n.ip,
-			"--gossip-port", "7946", "--p2p-port", "7947", "--api-socket", a.Socket, "--runtime", "process"}
+			"--gossip-port", "7946", "--p2p-port", "7947", "--api-socket", a.Socket, "--api-addr", a.APIAddr, "--runtime", "process"}
 		a.Prefix = []string{"ip", "netns", "exec", n.ns}
 		c.agents = append(c.agents, a)
 	}
