@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/integration/harness"
 )
 
@@ -324,11 +323,8 @@ func startHistogram(b *testing.B, a *agentProc) (sum, count float64) {
 	return sum, count
 }
 
-// labCluster starts an agent in each namespace of a new NetLab (the first
-// bootstraps, the others join), each with its containerd namespace and
-// a /24 of a fresh cluster CIDR, as TestTaskRoutesHostGW does. The
-// cleanup stops the agents, removes their containers and task networks,
-// then the lab, and checks nothing of it is left on the host.
+// labCluster starts a cluster in a new NetLab (startLabCluster); once the
+// lab is gone it checks nothing of it is left on the host.
 func labCluster(b *testing.B, newLab func(testing.TB) *harness.NetLab) (*cluster, *harness.NetLab) {
 	b.Helper()
 	var nodeIDs []string
@@ -338,52 +334,7 @@ func labCluster(b *testing.B, newLab func(testing.TB) *harness.NetLab) (*cluster
 		}
 	})
 	lab := newLab(b)
-	cfg := filepath.Join(b.TempDir(), "agent.toml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("containerd_socket = %q\n", ctrEnv.sock)), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	now := time.Now().UnixNano()
-	cidr := fmt.Sprintf("10.%d.0.0/16", 128+(now/1000+int64(os.Getpid()))%127)
-	nsOf := func(name string) string { return fmt.Sprintf("bn-%d-%s", now, name) }
-	dirs := map[string]string{} // data dir → node ID
-	b.Cleanup(func() {          // after the agents stopped, before the lab goes
-		for _, n := range lab.Nodes {
-			removeContainers(b, nsOf(n.Name), filepath.Join(b.TempDir(), "rt"))
-		}
-		for dir, id := range dirs {
-			teardownTaskNetworks(b, dir, id)
-		}
-	})
-	c := &cluster{t: b}
-	for i, n := range lab.Nodes {
-		a := newAgent(b, n.Name, "--config", cfg, "--containerd-namespace", nsOf(n.Name), "--cluster-cidr", cidr)
-		a.Host, a.Prefix = n.IP, n.Prefix()
-		a.Args[slices.Index(a.Args, "--bind")+1] = n.IP
-		if i == 0 {
-			a.Start("--bootstrap")
-			harness.WaitFor(b, 20*time.Second, "bootstrap leader", func() (bool, string) {
-				st, err := a.status()
-				return err == nil && st.Leader == n.Name, fmt.Sprint(err, a.Output())
-			})
-			var tok api.TokenResponse
-			if err := a.get("/v1/token", &tok); err != nil {
-				b.Fatal(err)
-			}
-			c.token = tok.Token
-		} else {
-			a.Env = append(a.Env, "SHOAL_JOIN_TOKEN="+c.token)
-			a.Start("--join", c.agents[0].P2PAddr())
-		}
-		c.agents = append(c.agents, a)
-	}
-	c.waitMembers(len(lab.Nodes))
-	for _, a := range c.agents {
-		var n api.NodeInfo
-		if err := c.agents[0].get("/v1/nodes/"+a.Name, &n); err != nil || n.Subnet == "" {
-			b.Fatalf("node %s: %v subnet %q", a.Name, err, n.Subnet)
-		}
-		nodeIDs = append(nodeIDs, n.ID)
-		dirs[a.DataDir] = n.ID
-	}
+	c, _, ids, _ := startLabCluster(b, lab)
+	nodeIDs = ids
 	return c, lab
 }

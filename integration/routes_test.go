@@ -169,26 +169,16 @@ func TestTaskRoutesHostGW(t *testing.T) {
 	waitRoutes(t, lab.Nodes[1], []string{via(1, 0)}, []string{via(1, 2)})
 	t.Logf("n3's routes gone %s after node rm", time.Since(start).Round(time.Millisecond))
 
-	for _, s := range []string{"client", "web"} {
-		if out, err := n1.CLI("service", "rm", s); err != nil {
-			t.Fatalf("service rm %s: %v %s", s, err, out)
-		}
-	}
-	harness.WaitFor(t, 30*time.Second, "no containers left", func() (bool, string) {
-		left := 0
-		for _, a := range c.agents {
-			left += len(containersIn(t, a.namespace()))
-		}
-		return left == 0, fmt.Sprintf("%d containers left", left)
-	})
+	removeServices(t, c, "client", "web")
 }
 
 // startLabCluster starts an agent in each of the lab's nodes (n1
 // bootstraps, the others join) with containerd and a fresh cluster CIDR,
 // plus extra flags, and waits until all are members. It returns the
 // nodes' subnets by name, their IDs in lab order, and the CIDR; the
-// nodes' task networks are torn down after the agents stop.
-func startLabCluster(t *testing.T, lab *harness.NetLab, extra ...string) (*cluster, map[string]string, []string, string) {
+// containers the agents leave and their task networks are removed after
+// the agents stop.
+func startLabCluster(t testing.TB, lab *harness.NetLab, extra ...string) (*cluster, map[string]string, []string, string) {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "agent.toml")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("containerd_socket = %q\n", ctrEnv.sock)), 0o600); err != nil {
@@ -196,22 +186,26 @@ func startLabCluster(t *testing.T, lab *harness.NetLab, extra ...string) (*clust
 	}
 	now := time.Now().UnixNano()
 	cidr := fmt.Sprintf("10.%d.0.0/16", 128+(now/1000+int64(os.Getpid()))%127)
+	nsOf := func(name string) string { return fmt.Sprintf("rt-%d-%s", now, name) }
 	dirs := map[string]string{} // data dir → node ID
 	t.Cleanup(func() {          // after the agents stopped, before the lab goes
+		for _, n := range lab.Nodes {
+			removeContainers(t, nsOf(n.Name), filepath.Join(t.TempDir(), "rt"))
+		}
 		for dir, id := range dirs {
 			teardownTaskNetworks(t, dir, id)
 		}
 	})
 	c := &cluster{t: t}
 	for i, n := range lab.Nodes {
-		a := newAgent(t, n.Name, append([]string{"--config", cfg, "--containerd-namespace", fmt.Sprintf("rt-%d-%s", now, n.Name), "--cluster-cidr", cidr}, extra...)...)
+		a := newAgent(t, n.Name, append([]string{"--config", cfg, "--containerd-namespace", nsOf(n.Name), "--cluster-cidr", cidr}, extra...)...)
 		a.Host, a.Prefix = n.IP, n.Prefix()
 		a.Args[slices.Index(a.Args, "--bind")+1] = n.IP
 		if i == 0 {
 			a.Start("--bootstrap")
 			harness.WaitFor(t, 20*time.Second, "bootstrap leader", func() (bool, string) {
 				st, err := a.status()
-				return err == nil && st.Leader == "n1", fmt.Sprint(err, a.Output())
+				return err == nil && st.Leader == n.Name, fmt.Sprint(err, a.Output())
 			})
 			var tok api.TokenResponse
 			if err := a.get("/v1/token", &tok); err != nil {
@@ -256,5 +250,23 @@ func waitRoutes(t *testing.T, n harness.LabNode, want, gone []string) {
 			}
 		}
 		return true, ""
+	})
+}
+
+// removeServices removes the named services through the first agent and
+// waits until no agent's containerd namespace holds a container.
+func removeServices(t testing.TB, c *cluster, names ...string) {
+	t.Helper()
+	for _, s := range names {
+		if out, err := c.agents[0].CLI("service", "rm", s); err != nil {
+			t.Fatalf("service rm %s: %v %s", s, err, out)
+		}
+	}
+	harness.WaitFor(t, 30*time.Second, "no containers left", func() (bool, string) {
+		left := 0
+		for _, a := range c.agents {
+			left += len(containersIn(t, a.namespace()))
+		}
+		return left == 0, fmt.Sprintf("%d containers left", left)
 	})
 }

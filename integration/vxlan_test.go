@@ -134,18 +134,7 @@ func testTaskRoutesVXLAN(t *testing.T, mode cni.Mode) {
 		}
 	}
 
-	for _, s := range []string{"client", "web"} {
-		if out, err := n1.CLI("service", "rm", s); err != nil {
-			t.Fatalf("service rm %s: %v %s", s, err, out)
-		}
-	}
-	harness.WaitFor(t, 30*time.Second, "no containers left", func() (bool, string) {
-		left := 0
-		for _, a := range c.agents {
-			left += len(containersIn(t, a.namespace()))
-		}
-		return left == 0, fmt.Sprintf("%d containers left", left)
-	})
+	removeServices(t, c, "client", "web")
 
 	// n3 removed: in auto mode n1 and n2 have no VXLAN peer left; in
 	// vxlan mode they keep each other.
