@@ -9,6 +9,10 @@ import (
 // one given.
 const DefaultClusterCIDR = "10.42.0.0/16"
 
+// DefaultServiceCIDR is where services' virtual IPs come from in a cluster
+// bootstrapped without --service-cidr.
+const DefaultServiceCIDR = "10.43.0.0/16"
+
 // NodeSubnetBits is the prefix length of each node's subnet (a /24: 253
 // task addresses after the network, gateway and broadcast).
 const NodeSubnetBits = 24

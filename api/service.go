@@ -77,7 +77,31 @@ type PortSpec struct {
 	// namespace (0: the same as Port).
 	TargetPort uint16 `json:"target_port,omitempty"`
 	Protocol   string `json:"protocol,omitempty"` // "tcp" (default) or "udp"
+	// Mode says where a published port (Port != 0) is accepted:
+	// PublishIngress (every node accepts on it and forwards to a healthy
+	// task anywhere; the published port is unique in the cluster) or
+	// PublishHost (only a node that runs a task, mapped straight to it; the
+	// scheduler keeps two tasks that publish one port off one node). Empty
+	// is what a record written before service traffic means: host.
+	// Admission fills it in for new specs (ingress unless said).
+	Mode string `json:"mode,omitempty"`
+	// ProxyProtocol has ingress connections to a TCP port start with a
+	// PROXY protocol v2 header carrying the client's address.
+	ProxyProtocol bool `json:"proxy_protocol,omitempty"`
 }
+
+// Publish modes of a PortSpec.
+const (
+	PublishIngress = "ingress"
+	PublishHost    = "host"
+)
+
+// Published port range: a published port of 0 in an ingress spec is
+// given the lowest free port of this range by the leader.
+const (
+	PublishedPortMin = 30000
+	PublishedPortMax = 32767
+)
 
 // Target is the port the task listens on.
 func (p PortSpec) Target() uint16 {
@@ -152,6 +176,29 @@ type Service struct {
 	Previous  []VersionedSpec `json:"previous,omitempty"`
 	CreatedAt time.Time       `json:"created_at"`
 	UpdatedAt time.Time       `json:"updated_at"`
+	// Endpoint is how the service is reached: its virtual address and its
+	// ports as allocated by the leader. Kept for the service's life.
+	Endpoint Endpoint `json:"endpoint,omitzero"`
+}
+
+// Endpoint is a service's stable address and its ports.
+type Endpoint struct {
+	// VIP is the service's virtual IP from the cluster's service CIDR
+	// ("" in clusters without one, and for services in host-network-only
+	// clusters built before service traffic).
+	VIP string `json:"vip,omitempty"`
+	// Ports are the spec's ports with their published ports allocated.
+	Ports []EndpointPort `json:"ports,omitempty"`
+}
+
+// EndpointPort is one port of a service as served.
+type EndpointPort struct {
+	Name          string `json:"name,omitempty"`
+	Protocol      string `json:"protocol"`            // "tcp" or "udp"
+	Target        uint16 `json:"target"`              // the port tasks listen on
+	Published     uint16 `json:"published,omitempty"` // 0: not published
+	Mode          string `json:"mode,omitempty"`      // PublishIngress or PublishHost when published
+	ProxyProtocol bool   `json:"proxy_protocol,omitempty"`
 }
 
 // VersionedSpec is one past version of a service's spec.

@@ -157,6 +157,10 @@ type Cluster struct {
 	// 5, chosen at bootstrap). Empty for clusters bootstrapped before it:
 	// their nodes get no subnet and their containers use the host network.
 	CIDR string `json:"cidr,omitempty"`
+	// ServiceCIDR is where services' virtual IPs come from (chosen at
+	// bootstrap, default DefaultServiceCIDR). Empty for clusters
+	// bootstrapped before service traffic: their services get no VIP.
+	ServiceCIDR string `json:"service_cidr,omitempty"`
 }
 
 // Redacted returns a copy of c without its secrets, fit for the API.
