@@ -35,6 +35,10 @@ const (
 	CmdWriteTasks CommandType = "task.write" // WriteTasksPayload
 	// CmdReportTaskStatus carries observed states from one node.
 	CmdReportTaskStatus CommandType = "task.report" // ReportTaskStatusPayload
+	// CmdReportTaskStatusBatch carries the reports of several nodes that
+	// reached the leader together, in one entry (protocol 5; the leader
+	// alone proposes it, after checking each report's sender).
+	CmdReportTaskStatusBatch CommandType = "task.reportBatch" // ReportTaskStatusBatchPayload
 
 	CmdReportImages CommandType = "image.report" // ReportImagesPayload
 	CmdRemoveImage  CommandType = "image.remove" // RemoveImagePayload
@@ -189,6 +193,12 @@ type TaskDesire struct {
 type ReportTaskStatusPayload struct {
 	NodeID  string             `json:"node_id"`
 	Updates []TaskStatusUpdate `json:"updates"`
+}
+
+// ReportTaskStatusBatchPayload is several nodes' reports, applied in
+// order as if each were its own task.report entry.
+type ReportTaskStatusBatchPayload struct {
+	Reports []ReportTaskStatusPayload `json:"reports"`
 }
 
 // TaskStatusUpdate is one task's observed status.

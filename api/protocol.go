@@ -49,6 +49,8 @@ var commandProtocol = map[CommandType]int{
 	CmdCreateSecret:   5,
 	CmdRotateKeys:     5,
 	CmdRemoveSecret:   5,
+
+	CmdReportTaskStatusBatch: 5,
 }
 
 // fieldProtocol lists payload fields newer than their command: a command

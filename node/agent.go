@@ -67,6 +67,8 @@ type Agent struct {
 	runtimeNames []string
 	// resources is the capacity this node offers, decided at start.
 	resources api.Resources
+	// reports gathers the task reports this node commits as leader.
+	reports *reportBatcher
 	// imagesChanged fires when this node's image store changed.
 	imagesChanged *signal
 

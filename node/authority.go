@@ -33,6 +33,8 @@ var leaderOnly = map[api.CommandType]bool{
 	api.CmdSetNodeStatus: true,
 	api.CmdSetRaftRoles:  true,
 	api.CmdRotateKeys:    true,
+
+	api.CmdReportTaskStatusBatch: true,
 }
 
 // userCommandRole is the API role each user write needs.

@@ -5,6 +5,8 @@ import (
 	"net"
 
 	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/shoal-project/shoal/api"
 )
 
 // startServices starts the network handlers and the loops every node runs.
@@ -13,6 +15,9 @@ func (a *Agent) startServices() error {
 	if err := a.serveProtocol(joinProtocol, false, a.joins.handle); err != nil {
 		return err
 	}
+	a.reports = newReportBatcher(a.commitAsLeader, func(cmd api.Command) bool {
+		return api.CheckProtocol(cmd, a.store().Nodes()) == nil
+	})
 	a.feed = newFeedClient(a, a.cons.FSM(), a.log)
 	if err := a.serveProtocol(feedProtocol, true, a.serveFeed); err != nil {
 		return err
@@ -38,6 +43,7 @@ func (a *Agent) startServices() error {
 	a.goLoop(func() { a.feed.run(a.ctx) })
 	a.goLoop(func() { a.keyLoop(a.ctx) })
 	a.goLoop(func() { a.dnsLoop(a.ctx) })
+	a.goLoop(func() { a.reports.run(a.ctx) })
 	if a.containerd != nil {
 		a.goLoop(func() { a.routesLoop(a.ctx) })
 	}

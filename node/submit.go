@@ -129,6 +129,14 @@ func (a *Agent) proposeAsLeader(ctx context.Context, cmd api.Command) (proposeRe
 		a.secretMu.Lock()
 		defer a.secretMu.Unlock()
 	}
+	if cmd.Type == api.CmdReportTaskStatus && a.reports != nil {
+		return a.reports.submit(ctx, cmd)
+	}
+	return a.commitAsLeader(ctx, cmd)
+}
+
+// commitAsLeader stamps cmd and commits it through this node's Raft.
+func (a *Agent) commitAsLeader(ctx context.Context, cmd api.Command) (proposeReply, error) {
 	if err := a.stamp(&cmd); err != nil {
 		return proposeReply{}, err
 	}

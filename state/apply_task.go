@@ -1,6 +1,8 @@
 package state
 
 import (
+	"time"
+
 	"github.com/hashicorp/go-memdb"
 	"github.com/shoal-project/shoal/api"
 )
@@ -166,6 +168,42 @@ func (f *FSM) applyReportTaskStatus(txn *memdb.Txn, cmd *api.Command) (any, *api
 	if err := decodePayload(cmd, &p); err != nil {
 		return nil, err
 	}
+	return f.applyReport(txn, cmd.Time, p)
+}
+
+// ReportTaskStatusBatchResult holds, in order, what each report of a
+// task.reportBatch did: its counts, or why it was refused.
+type ReportTaskStatusBatchResult struct {
+	Results []ReportTaskStatusResult `json:"results"`
+	Errors  []string                 `json:"errors,omitempty"` // "" where the report applied
+}
+
+// applyReportTaskStatusBatch applies several nodes' reports in order. A
+// report that is refused (no node ID) does not stop the others: each
+// report's outcome is its own, as if it had been its own entry.
+func (f *FSM) applyReportTaskStatusBatch(txn *memdb.Txn, cmd *api.Command) (any, *api.Error) {
+	var p api.ReportTaskStatusBatchPayload
+	if err := decodePayload(cmd, &p); err != nil {
+		return nil, err
+	}
+	out := &ReportTaskStatusBatchResult{Results: make([]ReportTaskStatusResult, len(p.Reports)), Errors: make([]string, len(p.Reports))}
+	failed := false
+	for i, r := range p.Reports {
+		res, err := f.applyReport(txn, cmd.Time, r)
+		if err != nil {
+			out.Errors[i], failed = err.Message, true
+			continue
+		}
+		out.Results[i] = *res
+	}
+	if !failed {
+		out.Errors = nil
+	}
+	return out, nil
+}
+
+// applyReport applies one node's report at time now.
+func (f *FSM) applyReport(txn *memdb.Txn, now time.Time, p api.ReportTaskStatusPayload) (*ReportTaskStatusResult, *api.Error) {
 	if p.NodeID == "" {
 		return nil, api.Errorf(api.CodeInvalid, "report task status: node id is empty")
 	}
@@ -189,9 +227,9 @@ func (f *FSM) applyReportTaskStatus(txn *memdb.Txn, cmd *api.Command) (any, *api
 		t := *old
 		t.Status = u.Status
 		if t.Status.Timestamp.IsZero() {
-			t.Status.Timestamp = cmd.Time
+			t.Status.Timestamp = now
 		}
-		t.UpdatedAt = cmd.Time
+		t.UpdatedAt = now
 		if err := insert(txn, tableTasks, &t); err != nil {
 			return nil, err
 		}

@@ -1,6 +1,8 @@
 package state
 
 import (
+	"strings"
+
 	"slices"
 	"testing"
 
@@ -162,5 +164,49 @@ func TestReportTaskHealth(t *testing.T) {
 		if t1 := mustTask(t, h.fsm.store, "t1"); c.applied && (t1.Status.State != c.state || t1.Status.Health != c.health) {
 			t.Fatalf("t1 status = %+v", t1.Status)
 		}
+	}
+}
+
+// TestReportTaskStatusBatch: a batch applies several nodes' reports in
+// order, each with its own outcome, as separate task.report entries
+// would; a refused report does not stop the others.
+func TestReportTaskStatusBatch(t *testing.T) {
+	h := bootstrapped(t)
+	h.ok(api.CmdWriteTasks, api.WriteTasksPayload{Create: []api.Task{newTask("t1", 1), newTask("t2", 2)},
+		Assign: []api.TaskAssignment{{TaskID: "t1", NodeID: "n1"}, {TaskID: "t2", NodeID: "n2"}}})
+	upd := func(id string, s api.TaskState) []api.TaskStatusUpdate {
+		return []api.TaskStatusUpdate{{TaskID: id, Status: api.TaskStatus{State: s}}}
+	}
+	r := h.ok(api.CmdReportTaskStatusBatch, api.ReportTaskStatusBatchPayload{Reports: []api.ReportTaskStatusPayload{
+		{NodeID: "n1", Updates: upd("t1", api.TaskStarting)},
+		{NodeID: "n2", Updates: upd("t2", api.TaskRunning)},
+		{NodeID: "", Updates: upd("t2", api.TaskFailed)},
+		{NodeID: "n2", Updates: upd("t1", api.TaskFailed)},
+		{NodeID: "n1", Updates: upd("t1", api.TaskRunning)},
+		{NodeID: "n1", Updates: upd("t1", api.TaskStarting)},
+	}}).(*ReportTaskStatusBatchResult)
+	want := []ReportTaskStatusResult{{Applied: 1}, {Applied: 1}, {}, {WrongNode: 1}, {Applied: 1}, {Stale: 1}}
+	if len(r.Results) != len(want) || len(r.Errors) != len(want) {
+		t.Fatalf("result = %+v", r)
+	}
+	for i := range want {
+		if r.Results[i] != want[i] {
+			t.Fatalf("report %d: %+v, want %+v", i, r.Results[i], want[i])
+		}
+		if (r.Errors[i] != "") != (i == 2) {
+			t.Fatalf("report %d: error %q", i, r.Errors[i])
+		}
+	}
+	if !strings.Contains(r.Errors[2], "node id is empty") {
+		t.Fatalf("refusal = %q", r.Errors[2])
+	}
+	if t1, t2 := mustTask(t, h.fsm.store, "t1"), mustTask(t, h.fsm.store, "t2"); t1.Status.State != api.TaskRunning || t2.Status.State != api.TaskRunning || !t1.Status.Timestamp.Equal(h.now) {
+		t.Fatalf("t1 %+v, t2 %+v", t1.Status, t2.Status)
+	}
+	all := h.ok(api.CmdReportTaskStatusBatch, api.ReportTaskStatusBatchPayload{Reports: []api.ReportTaskStatusPayload{
+		{NodeID: "n1", Updates: upd("t1", api.TaskFailed)},
+	}}).(*ReportTaskStatusBatchResult)
+	if all.Errors != nil || all.Results[0].Applied != 1 {
+		t.Fatalf("a batch without refusals: %+v", all)
 	}
 }
