@@ -24,6 +24,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -157,6 +158,9 @@ func (m *Manager) Setup(ctx context.Context, taskID string, ports []api.PortSpec
 	if err != nil {
 		return "", "", fmt.Errorf("task network: node subnet %q: %v", m.cfg.Subnet(), err)
 	}
+	// Only host-mode ports are mapped here; ingress ports belong to the
+	// service datapath, named ports publish nothing.
+	ports = slices.DeleteFunc(slices.Clone(ports), func(p api.PortSpec) bool { return !p.HostPublished() })
 	need := []string{"loopback", "bridge", "host-local"}
 	if len(ports) > 0 {
 		need = append(need, "portmap")
@@ -224,8 +228,8 @@ func (m *Manager) runtimeConf(taskID, netns string, ports []api.PortSpec) *libcn
 	if len(ports) > 0 {
 		var pm []map[string]any
 		for _, p := range ports {
-			if p.Port == 0 {
-				continue // named, not published
+			if !p.HostPublished() {
+				continue // named, not published, or ingress (the datapath's)
 			}
 			proto := strings.ToLower(p.Protocol)
 			if proto == "" {
