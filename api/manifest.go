@@ -175,13 +175,17 @@ func ParsePlacementPref(s string) (PlacementPreference, error) {
 // ParsePort reads a port as `--publish` takes it:
 //   - "80": the task's port 80, published in ingress mode on an automatic
 //     port (the lowest free one of PublishedPortMin-PublishedPortMax);
-//   - "8080:80": published port 8080 (ingress in a cluster with a service
-//     CIDR, see DefaultPublishModes) forwarded to the task's port 80;
+//   - "8080:80": published port 8080 in ingress mode, forwarded to the
+//     task's port 80;
 //   - each optionally followed by /tcp or /udp;
 //   - the long form "published=8080,target=80,protocol=udp,mode=host,
 //     name=http,proxy_protocol=true" (every key optional but one of
-//     published and target; "name=http,target=80" alone is a named port
-//     that is not published).
+//     published and target; mode is ingress unless said; "name=http,
+//     target=80" alone is a named port that is not published).
+//
+// Every published port it returns names its mode: the command line says
+// what it means whatever the cluster (one without a service CIDR refuses
+// ingress ports, and takes mode=host).
 func ParsePort(s string) (PortSpec, error) {
 	if strings.Contains(s, "=") {
 		return parseLongPort(s)
@@ -198,7 +202,7 @@ func ParsePort(s string) (PortSpec, error) {
 		p.TargetPort, p.Mode = n, PublishIngress
 		return withProtocol(s, p)
 	}
-	p.Port = n
+	p.Port, p.Mode = n, PublishIngress
 	if p.TargetPort, err = portNumber(target); err != nil {
 		return PortSpec{}, bad
 	}
@@ -247,6 +251,8 @@ func parseLongPort(s string) (PortSpec, error) {
 		return PortSpec{}, fmt.Errorf("port %q: mode=host needs published", s)
 	case p.ProxyProtocol && p.Port == 0 && p.Mode == "":
 		return PortSpec{}, fmt.Errorf("port %q: proxy_protocol needs a published port (published=N or mode=ingress)", s)
+	case p.Port != 0 && p.Mode == "":
+		p.Mode = PublishIngress
 	}
 	return withProtocol(s, p)
 }

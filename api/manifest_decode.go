@@ -462,9 +462,9 @@ func (p *manifestPreferences) decode(key string, v any) error {
 }
 
 // manifestPorts is a list of ports, each a number (8080: published and
-// listened on), a string ("53/udp" likewise; "8080:80" and the long form
-// as ParsePort reads them, "mode=ingress,target=80" for an automatic
-// published port) or a table { name = "http", port = 8080,
+// listened on, in the mode the API gives, see DefaultPublishModes), a
+// string ("53/udp" likewise; "8080:80" and the long form as ParsePort
+// reads them, "mode=ingress,target=80" for an automatic published port) or a table { name = "http", port = 8080,
 // target_port = 80, protocol = "tcp", mode = "ingress",
 // proxy_protocol = true }.
 type manifestPorts []PortSpec

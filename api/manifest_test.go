@@ -372,12 +372,12 @@ func TestParsePortForms(t *testing.T) {
 	ok := map[string]PortSpec{
 		"80":                  {TargetPort: 80, Protocol: "tcp", Mode: PublishIngress},
 		"53/udp":              {TargetPort: 53, Protocol: "udp", Mode: PublishIngress},
-		"8080:80":             {Port: 8080, TargetPort: 80, Protocol: "tcp"},
-		"5353:53/udp":         {Port: 5353, TargetPort: 53, Protocol: "udp"},
+		"8080:80":             {Port: 8080, TargetPort: 80, Protocol: "tcp", Mode: PublishIngress},
+		"5353:53/udp":         {Port: 5353, TargetPort: 53, Protocol: "udp", Mode: PublishIngress},
 		"name=http,target=80": {Name: "http", TargetPort: 80, Protocol: "tcp"},
-		"name=dns,published=5353,target=53,protocol=udp":            {Name: "dns", Port: 5353, TargetPort: 53, Protocol: "udp"},
+		"name=dns,published=5353,target=53,protocol=udp":            {Name: "dns", Port: 5353, TargetPort: 53, Protocol: "udp", Mode: PublishIngress},
 		"published=8080,target=80,protocol=udp,mode=host,name=http": {Name: "http", Port: 8080, TargetPort: 80, Protocol: "udp", Mode: PublishHost},
-		"published=443,target=8443,proxy_protocol=true":             {Port: 443, TargetPort: 8443, Protocol: "tcp", ProxyProtocol: true},
+		"published=443,target=8443,proxy_protocol=true":             {Port: 443, TargetPort: 8443, Protocol: "tcp", Mode: PublishIngress, ProxyProtocol: true},
 		"mode=ingress,target=80,proxy_protocol=true":                {TargetPort: 80, Protocol: "tcp", Mode: PublishIngress, ProxyProtocol: true},
 		"mode=host,published=8080":                                  {Port: 8080, Protocol: "tcp", Mode: PublishHost},
 	}

@@ -25,10 +25,10 @@ func FuzzParsePort(f *testing.F) {
 			(p.Mode != "" && p.Mode != PublishIngress && p.Mode != PublishHost) || p.Mode == PublishHost && p.Port == 0 {
 			t.Fatalf("ParsePort(%q) accepted %+v", s, p)
 		}
-		// The short forms: "N" is an automatic ingress port on target N,
-		// "P:T" publishes P.
-		if !strings.Contains(s, "=") && (p.Port == 0) != (p.Mode == PublishIngress) {
-			t.Fatalf("ParsePort(%q) = %+v: a short form publishes P or asks for an automatic ingress port", s, p)
+		// A published port names its mode; the short forms are ingress
+		// ("N" on an automatic port).
+		if p.Port != 0 && p.Mode == "" || !strings.Contains(s, "=") && p.Mode != PublishIngress {
+			t.Fatalf("ParsePort(%q) = %+v: a published port without a mode, or a short form not ingress", s, p)
 		}
 		spec := ServiceSpec{Name: "web", Runtime: RuntimeContainerd, Image: "hello", Mode: ModeReplicated, Replicas: 1, Ports: []PortSpec{p}}
 		if err := spec.Validate(); err != nil && strings.Contains(err.Error(), "\n") {

@@ -26,3 +26,18 @@ func TestPortsColumn(t *testing.T) {
 		t.Errorf("no ports: %q", got)
 	}
 }
+
+// A manifest applied again is unchanged though the API made its published
+// port ingress; a port whose mode the manifest names still counts.
+func TestSameSpecIgnoresFilledPublishMode(t *testing.T) {
+	manifest := api.ServiceSpec{Name: "web", Command: []string{"x"}, Replicas: 1, Ports: []api.PortSpec{{Port: 8080}}}
+	stored := cloneSpec(manifest)
+	stored.Ports[0].Mode = api.PublishIngress
+	if !sameSpec(manifest, stored) {
+		t.Error("a mode the API filled in counts as a change")
+	}
+	manifest.Ports[0].Mode = api.PublishHost
+	if sameSpec(manifest, stored) {
+		t.Error("a mode the manifest changed does not count")
+	}
+}
