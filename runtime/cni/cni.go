@@ -158,9 +158,7 @@ func (m *Manager) Setup(ctx context.Context, taskID string, ports []api.PortSpec
 	if err != nil {
 		return "", "", fmt.Errorf("task network: node subnet %q: %v", m.cfg.Subnet(), err)
 	}
-	// Only host-mode ports are mapped here; ingress ports belong to the
-	// service datapath, named ports publish nothing.
-	ports = slices.DeleteFunc(slices.Clone(ports), func(p api.PortSpec) bool { return !p.HostPublished() })
+	ports = hostPorts(ports)
 	need := []string{"loopback", "bridge", "host-local"}
 	if len(ports) > 0 {
 		need = append(need, "portmap")
@@ -219,6 +217,13 @@ func (m *Manager) Setup(ctx context.Context, taskID string, ports []api.PortSpec
 		return fail(err)
 	}
 	return st.Netns, st.IP, nil
+}
+
+// hostPorts are the ports portmap maps: host-mode ones (and those of
+// records from before publish modes). Ingress ports belong to the service
+// datapath; named ports publish nothing.
+func hostPorts(ports []api.PortSpec) []api.PortSpec {
+	return slices.DeleteFunc(slices.Clone(ports), func(p api.PortSpec) bool { return !p.HostPublished() })
 }
 
 // runtimeConf is the task's CNI runtime configuration; the same one
