@@ -28,6 +28,7 @@ labels = { zone = "a" }
 runtimes = ["process"]
 log_level = "debug"
 log_format = "json"
+service_cidr = "10.50.0.0/20"
 [raft]
 heartbeat_timeout = "250ms"
 [voters]
@@ -48,6 +49,9 @@ vxlan_port = 8472
 	}
 	if c.LogLevel != "debug" || c.LogFormat != "json" {
 		t.Fatalf("log level %q, format %q", c.LogLevel, c.LogFormat)
+	}
+	if c.ServiceCIDR != "10.50.0.0/20" || DefaultConfig().ServiceCIDR != api.DefaultServiceCIDR {
+		t.Fatalf("service CIDR %q", c.ServiceCIDR)
 	}
 	if c.GossipPort != 7946 {
 		t.Fatalf("unset keys must keep defaults, gossip port = %d", c.GossipPort)
@@ -94,6 +98,9 @@ func TestConfigErrorsNameTheProblem(t *testing.T) {
 		{func(c *Config) { c.LogFormat = "xml" }, `log format: "xml" is not text or json`},
 		{func(c *Config) { c.Network.Mode = "overlay" }, `network.mode: "overlay" is not a network mode (auto, host-gw, vxlan)`},
 		{func(c *Config) { c.Network.VXLANPort = 70000 }, `network.vxlan_port: 70000`},
+		{func(c *Config) { c.Bootstrap, c.Join, c.ServiceCIDR = true, "", "10.42.0.0/24" }, "service_cidr: service CIDR 10.42.0.0/24 overlaps the cluster CIDR 10.42.0.0/16"},
+		{func(c *Config) { c.Bootstrap, c.Join, c.ServiceCIDR = true, "", "10.43.0.0/28" }, "service_cidr: service CIDR 10.43.0.0/28: prefix /28 is not within /8 to /24"},
+		{func(c *Config) { c.Bootstrap, c.Join, c.ServiceCIDR = true, "", "vips" }, `service_cidr: service CIDR "vips": not an address/prefix`},
 	}
 	for _, b := range bad {
 		c := validConfig(t)
