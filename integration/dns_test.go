@@ -52,8 +52,8 @@ func runningIPs(t *testing.T, a *agentProc, service string) []string {
 }
 
 // TestTaskDNS: each node serves DNS on its bridge gateway. A real resolver
-// client gets the running tasks' IPs for SERVICE, SERVICE.shoal and
-// tasks.SERVICE, NXDOMAIN for an unknown name; a scale-up shows within a
+// client gets the service's virtual IP for SERVICE and SERVICE.shoal, the
+// running tasks' IPs for tasks.SERVICE, NXDOMAIN for an unknown name; a scale-up shows within a
 // second of the task running; a named port has SRV records; a
 // container's /etc/resolv.conf names the node's server, and a container
 // fetches from another by service name.
@@ -77,8 +77,16 @@ func TestTaskDNS(t *testing.T) {
 	gw[3]++
 	server := net.JoinHostPort(gw.String(), "53")
 
-	want := runningIPs(t, a, "web")
+	var svc api.ServiceInfo
+	if err := a.get("/v1/services/web", &svc); err != nil || svc.Endpoint.VIP == "" {
+		t.Fatalf("web's VIP: %v %+v", err, svc.Endpoint)
+	}
+	tasks := runningIPs(t, a, "web")
 	for _, name := range []string{"web", "web.shoal", "tasks.web", "TASKS.Web.shoal"} {
+		want := tasks
+		if !strings.HasPrefix(strings.ToLower(name), "tasks.") {
+			want = []string{svc.Endpoint.VIP} // the service's stable address
+		}
 		var got []string
 		harness.WaitFor(t, 10*time.Second, "A records of "+name, func() (bool, string) {
 			got, _ = queryA(t, server, name)

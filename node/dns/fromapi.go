@@ -24,7 +24,9 @@ var currentAPIFields = apiFields{
 }
 
 // FromAPI builds the records of the replicated state's services and
-// tasks (a state.View's Services() and Tasks()). A task answers when its
+// tasks (a state.View's Services() and Tasks()). SERVICE answers with the
+// service's virtual IP where it has one (service traffic), otherwise with
+// its running tasks' addresses, as tasks.SERVICE always does. A task answers when its
 // node observed it running, it is meant to run and it has an IP; it is
 // labelled by its slot, or by its ID for a global service.
 func FromAPI(services []*api.Service, tasks []*api.Task) *Snapshot {
@@ -36,7 +38,7 @@ func fromAPI(services []*api.Service, tasks []*api.Task, f apiFields) *Snapshot 
 	svcs := make([]Service, 0, len(services))
 	for _, s := range services {
 		names[s.ID] = s.Spec.Name
-		svc := Service{Name: s.Spec.Name}
+		svc := Service{Name: s.Spec.Name, Addr: s.Endpoint.VIP}
 		for _, p := range s.Spec.Ports {
 			svc.Ports = append(svc.Ports, Port{Name: f.portName(p), Protocol: p.Protocol, Port: f.portTarget(p)})
 		}

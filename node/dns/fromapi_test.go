@@ -58,3 +58,26 @@ func TestFromAPIToday(t *testing.T) {
 		t.Errorf("Service(web) = %v, %v, want the task's reported IP", ips, ok)
 	}
 }
+
+// TestFromAPIServiceVIP: a service with a virtual IP answers SERVICE with
+// it, while tasks.SERVICE still lists its running tasks.
+func TestFromAPIServiceVIP(t *testing.T) {
+	services := []*api.Service{
+		{ID: "s1", Spec: api.ServiceSpec{Name: "web"}, Endpoint: api.Endpoint{VIP: "10.43.0.1"}},
+		{ID: "s2", Spec: api.ServiceSpec{Name: "old"}},
+	}
+	tasks := []*api.Task{
+		apiTask("t1", "s1", 1, api.TaskRunning, api.TaskRunning, "10.42.0.1"),
+		apiTask("t2", "s2", 1, api.TaskRunning, api.TaskRunning, "10.42.0.2"),
+	}
+	s := FromAPI(services, tasks)
+	if ips, ok := s.Service("web"); !ok || fmt.Sprint(ips) != "[10.43.0.1]" {
+		t.Errorf("Service(web) = %v, %v, want its VIP", ips, ok)
+	}
+	if ips, _ := s.Tasks("web"); fmt.Sprint(ips) != "[10.42.0.1]" {
+		t.Errorf("Tasks(web) = %v, want its task", ips)
+	}
+	if ips, _ := s.Service("old"); fmt.Sprint(ips) != "[10.42.0.2]" {
+		t.Errorf("Service(old) without a VIP = %v, want its task", ips)
+	}
+}
