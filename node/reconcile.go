@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shoal-project/shoal/api"
@@ -145,18 +147,55 @@ func (a *Agent) observePass(name string, d time.Duration) {
 }
 
 // commitTasks commits a reconciler's result, split into bounded commands,
-// and reports whether all of it committed.
+// and reports whether all of it committed. The first part (which holds a
+// rolling update's stops with their replacements) commits first; the
+// other parts only create tasks, are independent of each other, and are
+// proposed together, up to partsInFlight at once, so that a large
+// creation costs a few commit round trips rather than one per part.
 func (a *Agent) commitTasks(ctx context.Context, name string, p api.WriteTasksPayload) bool {
-	for _, part := range splitPayload(p) {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		_, err := a.submitPayload(cctx, api.CmdWriteTasks, "", part)
-		cancel()
-		if err != nil {
-			a.log.Warn("reconciler write failed", "reconciler", name, "err", err)
-			return false
-		}
-		a.metrics.placements.Add(float64(placements(part)))
+	return commitParts(splitPayload(p), func(part api.WriteTasksPayload) bool { return a.commitPart(ctx, name, part) })
+}
+
+// commitParts commits parts[0], then the rest up to partsInFlight at a
+// time, and reports whether all committed. After a failure it starts no
+// further part.
+func commitParts(parts []api.WriteTasksPayload, commit func(api.WriteTasksPayload) bool) bool {
+	if !commit(parts[0]) {
+		return false
 	}
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, partsInFlight)
+	for _, part := range parts[1:] {
+		slots <- struct{}{}
+		if failed.Load() {
+			<-slots
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			if !commit(part) {
+				failed.Store(true)
+			}
+		}()
+	}
+	wg.Wait()
+	return !failed.Load()
+}
+
+// partsInFlight bounds the parts of one result proposed at once.
+const partsInFlight = 8
+
+// commitPart commits one part of a reconciler's result.
+func (a *Agent) commitPart(ctx context.Context, name string, part api.WriteTasksPayload) bool {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := a.submitPayload(cctx, api.CmdWriteTasks, "", part); err != nil {
+		a.log.Warn("reconciler write failed", "reconciler", name, "err", err)
+		return false
+	}
+	a.metrics.placements.Add(float64(placements(part)))
 	return true
 }
 

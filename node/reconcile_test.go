@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -120,11 +121,76 @@ func TestReconcileLoopPassesOnlyWhatChanged(t *testing.T) {
 	if sc := next("a node changed"); sc.All || !sc.Nodes["n1"] {
 		t.Fatalf("pass after a node update %+v, want node n1", sc)
 	}
+	// The pass reports its scope before it writes: let the write fail first.
+	eventually(t, 5*time.Second, "the failing write", func() bool { return h.commits.Load() == 1 })
 	h.failing.Store(false)
 	if sc := next("a failed write"); !sc.All {
 		t.Fatalf("pass after a failed write %+v, want everything", sc)
 	}
 	if h.commits.Load() != 1 {
 		t.Fatalf("%d commits, want 1", h.commits.Load())
+	}
+}
+
+// TestCommitPartsPipelines: the first part commits alone, first; the
+// creations after it are in flight together, never more than
+// partsInFlight at once; a failure stops further parts and is reported.
+func TestCommitPartsPipelines(t *testing.T) {
+	var create []api.Task
+	for i := range 20*maxTaskBatch + 1 {
+		create = append(create, api.Task{ID: fmt.Sprintf("t%05d", i)})
+	}
+	parts := splitPayload(api.WriteTasksPayload{Create: create, Desire: []api.TaskDesire{{TaskID: "old"}}})
+	if len(parts) != 21 || len(parts[0].Desire) != 1 || len(parts[1].Desire) != 0 {
+		t.Fatalf("split into %d parts", len(parts))
+	}
+	var mu sync.Mutex
+	inFlight, most, committed := 0, 0, 0
+	release := make(chan struct{})
+	firstDone := false
+	commit := func(p api.WriteTasksPayload) bool {
+		mu.Lock()
+		if len(p.Desire) == 0 && !firstDone {
+			mu.Unlock()
+			t.Error("a later part went before the first committed")
+			return false
+		}
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		if len(p.Desire) == 0 {
+			<-release
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		inFlight--
+		committed++
+		if len(p.Desire) == 1 {
+			firstDone = true
+		}
+		return true
+	}
+	done := make(chan bool, 1)
+	go func() { done <- commitParts(parts, commit) }()
+	eventually(t, 5*time.Second, "partsInFlight parts in flight", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return inFlight == partsInFlight
+	})
+	close(release)
+	if !<-done || committed != len(parts) || most != partsInFlight {
+		t.Fatalf("committed %d of %d, at most %d in flight", committed, len(parts), most)
+	}
+
+	// A failing part: no part starts after the failure is known.
+	calls := 0
+	ok := commitParts(parts, func(p api.WriteTasksPayload) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		return len(p.Desire) == 1 && calls == 1 // only the first succeeds
+	})
+	if ok || calls > 1+partsInFlight {
+		t.Fatalf("with failing parts: ok %v after %d calls", ok, calls)
 	}
 }
