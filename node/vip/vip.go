@@ -1,0 +1,184 @@
+// Package vip is a node's kernel datapath for service virtual IPs: one
+// nftables table per agent (family ip) whose NAT chains send a new
+// connection to VIP:port to one of the port's backends, chosen at random
+// (`numgen random mod N` into a verdict map, as kube-proxy's nftables
+// mode does), without SNAT, so a backend sees the client's own address.
+// Traffic from containers is caught in prerouting (it arrives over the
+// node's bridge), the host's own in output. A port without backends is
+// refused (TCP reset, ICMP port unreachable) by the table's filter
+// chains, which see only what NAT left addressed to the VIP. The whole
+// table is replaced in one netlink transaction, so a packet meets either
+// the old rules or the new ones.
+package vip
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+
+	"github.com/shoal-project/shoal/node/endpoints"
+)
+
+// TableName is the agent's table: "shoalsvc-" and 10 hex digits of the
+// SHA-256 of its node ID, so agents sharing a host each have their own
+// (and none is the masquerade table, runtime/cni's "shoal-…").
+func TableName(nodeID string) string {
+	h := sha256.Sum256([]byte(nodeID))
+	return "shoalsvc-" + hex.EncodeToString(h[:])[:10]
+}
+
+// Sync makes table hold exactly the rules for svcs' VIPs (services
+// without a VIP, and ports of other protocols than tcp and udp, are left
+// out). It deletes and rebuilds the table in one transaction; it runs in
+// the caller's network namespace.
+func Sync(table string, svcs []endpoints.Service) error {
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("vip: %w", err)
+	}
+	t := &nftables.Table{Name: table, Family: nftables.TableFamilyIPv4}
+	c.AddTable(t) // so that the delete finds it the first time too
+	c.DelTable(t)
+	c.AddTable(t)
+	b := &builder{c: c, t: t}
+	b.base()
+	for _, s := range svcs {
+		if !s.VIP.Is4() {
+			continue
+		}
+		for _, p := range s.Ports {
+			if err := b.port(s, p); err != nil {
+				return err
+			}
+		}
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("vip: table %s: %w", table, err)
+	}
+	return nil
+}
+
+// Remove deletes table; a missing one is not an error.
+func Remove(table string) error {
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("vip: %w", err)
+	}
+	tables, err := c.ListTablesOfFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return fmt.Errorf("vip: list tables: %w", err)
+	}
+	for _, t := range tables {
+		if t.Name == table {
+			c.DelTable(t)
+			if err := c.Flush(); err != nil {
+				return fmt.Errorf("vip: delete table %s: %w", table, err)
+			}
+		}
+	}
+	return nil
+}
+
+// builder adds one table's chains and rules to a transaction.
+type builder struct {
+	c        *nftables.Conn
+	t        *nftables.Table
+	services *nftables.Chain // jumped to from both NAT hooks
+	reject   *nftables.Chain // jumped to from both filter hooks
+	n        int             // chains and maps made so far, for names
+}
+
+func (b *builder) base() {
+	b.services = b.c.AddChain(&nftables.Chain{Name: "services", Table: b.t})
+	b.reject = b.c.AddChain(&nftables.Chain{Name: "no-backends", Table: b.t})
+	for _, h := range []struct {
+		name string
+		typ  nftables.ChainType
+		hook *nftables.ChainHook
+		prio *nftables.ChainPriority
+		to   *nftables.Chain
+	}{
+		{"prerouting", nftables.ChainTypeNAT, nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest, b.services},
+		{"output", nftables.ChainTypeNAT, nftables.ChainHookOutput, nftables.ChainPriorityNATDest, b.services},
+		{"forward-filter", nftables.ChainTypeFilter, nftables.ChainHookForward, nftables.ChainPriorityFilter, b.reject},
+		{"output-filter", nftables.ChainTypeFilter, nftables.ChainHookOutput, nftables.ChainPriorityFilter, b.reject},
+	} {
+		ch := b.c.AddChain(&nftables.Chain{Name: h.name, Table: b.t, Type: h.typ, Hooknum: h.hook, Priority: h.prio})
+		b.c.AddRule(&nftables.Rule{Table: b.t, Chain: ch, Exprs: []expr.Any{
+			&expr.Verdict{Kind: expr.VerdictJump, Chain: h.to.Name},
+		}})
+	}
+}
+
+// port adds the rules of one service port.
+func (b *builder) port(s endpoints.Service, p endpoints.Port) error {
+	var proto byte
+	switch p.Protocol {
+	case "tcp":
+		proto = unix.IPPROTO_TCP
+	case "udp":
+		proto = unix.IPPROTO_UDP
+	default:
+		return nil
+	}
+	match := matchDest(s.VIP.As4(), proto, p.Target)
+	if len(p.Backends) == 0 {
+		rej := &expr.Reject{Type: unix.NFT_REJECT_TCP_RST}
+		if proto == unix.IPPROTO_UDP {
+			rej = &expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: 3} // port unreachable
+		}
+		b.c.AddRule(&nftables.Rule{Table: b.t, Chain: b.reject, Exprs: append(match, rej)})
+		return nil
+	}
+	b.n++
+	name := fmt.Sprintf("svc-%s-%s-%d", s.Name, p.Protocol, p.Target)
+	svc := b.c.AddChain(&nftables.Chain{Name: name, Table: b.t})
+	b.c.AddRule(&nftables.Rule{Table: b.t, Chain: b.services, Exprs: append(match,
+		&expr.Verdict{Kind: expr.VerdictGoto, Chain: svc.Name})})
+	var elems []nftables.SetElement
+	for i, be := range p.Backends {
+		ch := b.c.AddChain(&nftables.Chain{Name: fmt.Sprintf("%s-%d", name, i), Table: b.t})
+		a := be.Addr.Addr().As4()
+		port := make([]byte, 2)
+		binary.BigEndian.PutUint16(port, be.Addr.Port())
+		b.c.AddRule(&nftables.Rule{Table: b.t, Chain: ch, Exprs: []expr.Any{
+			&expr.Immediate{Register: 1, Data: a[:]},
+			&expr.Immediate{Register: 2, Data: port},
+			&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2, Specified: true},
+		}})
+		elems = append(elems, nftables.SetElement{
+			Key:         binaryutil.NativeEndian.PutUint32(uint32(i)),
+			VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: ch.Name},
+		})
+	}
+	m := &nftables.Set{Table: b.t, Name: fmt.Sprintf("backends%d", b.n), IsMap: true,
+		KeyType: nftables.TypeInteger, DataType: nftables.TypeVerdict, KeyByteOrder: binaryutil.NativeEndian}
+	if err := b.c.AddSet(m, elems); err != nil {
+		return fmt.Errorf("vip: %s: %w", name, err)
+	}
+	b.c.AddRule(&nftables.Rule{Table: b.t, Chain: svc, Exprs: []expr.Any{
+		&expr.Numgen{Register: 1, Modulus: uint32(len(p.Backends)), Type: unix.NFT_NG_RANDOM},
+		&expr.Lookup{SourceRegister: 1, DestRegister: 0, IsDestRegSet: true, SetName: m.Name, SetID: m.ID},
+	}})
+	return nil
+}
+
+// matchDest matches IPv4 packets to addr, protocol proto, port.
+func matchDest(addr [4]byte, proto byte, port uint16) []expr.Any {
+	p := make([]byte, 2)
+	binary.BigEndian.PutUint16(p, port)
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: addr[:]},
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: p},
+	}
+}
