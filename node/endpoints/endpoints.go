@@ -7,7 +7,6 @@ package endpoints
 
 import (
 	"cmp"
-	"net"
 	"net/netip"
 	"slices"
 
@@ -128,15 +127,11 @@ type liveTask struct {
 // NodeAddr is the address a node advertises (the host of its p2p
 // address): where its host-network tasks are reached.
 func NodeAddr(n *api.Node) netip.Addr {
-	host, _, err := net.SplitHostPort(n.P2PAddr)
+	ap, err := netip.ParseAddrPort(n.P2PAddr)
 	if err != nil {
 		return netip.Addr{}
 	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ip.Unmap()
+	return ap.Addr().Unmap()
 }
 
 // Counts are the number of backends of each service (by name), the

@@ -16,6 +16,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -181,4 +183,21 @@ func matchDest(addr [4]byte, proto byte, port uint16) []expr.Any {
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: p},
 	}
+}
+
+// EnableBridgeNetfilter has bridged IPv4 traffic pass netfilter's ip
+// hooks (br_netfilter, net.bridge.bridge-nf-call-iptables), so that a
+// task's answer to another task on the same bridge, which the bridge
+// forwards without routing, meets conntrack and has the VIP's DNAT
+// undone. The setting is the host's (or network namespace's).
+func EnableBridgeNetfilter() error {
+	const knob = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+	b, err := os.ReadFile(knob)
+	if err != nil {
+		return fmt.Errorf("br_netfilter is not loaded (modprobe br_netfilter): %w", err)
+	}
+	if strings.TrimSpace(string(b)) == "1" {
+		return nil
+	}
+	return os.WriteFile(knob, []byte("1\n"), 0o644)
 }
