@@ -188,6 +188,7 @@ func TestServiceTrafficLoopback(t *testing.T) {
 			seen[task]++
 			return len(seen) == 3, fmt.Sprint(seen)
 		})
+		t.Logf("ingress %s: answers by task %v", addr, seen)
 	}
 	// The VIP, from the host: spread, and no SNAT (the task sees one of
 	// the host's own addresses, never the VIP's node's or 127.0.0.x's
@@ -211,6 +212,7 @@ func TestServiceTrafficLoopback(t *testing.T) {
 		seen[task]++
 		return len(seen) == 3, fmt.Sprint(seen)
 	})
+	t.Logf("VIP %s: answers by task %v", vipAddr, seen)
 
 	// UDP through ingress: request and response.
 	uc, err := net.Dial("udp", fmt.Sprintf("127.0.0.2:%d", udpPub))
@@ -283,6 +285,8 @@ func TestServiceTrafficLoopback(t *testing.T) {
 		return false, fmt.Sprintf("%+v", ts)
 	})
 	onlyFrom(t, webTasks, turned.Add(time.Second), []string{"127.0.0.1:" + fmt.Sprint(webPub), "127.0.0.2:" + fmt.Sprint(webPub), vipAddr}, "n1")
+
+	t.Logf("n2's task unhealthy at %s; from a second later no request reached it", turned.Format("15:04:05.000"))
 
 	// Stopped agents leave no table.
 	var ids []string
