@@ -126,8 +126,9 @@ func pickPort(t testing.TB) int {
 // ingress port with proxy_protocol hands the client's address to the
 // task. A killed node's task leaves the rotation, and so does a task
 // whose health check fails (within a second of it turning unhealthy;
-// its replacement, never healthy, never enters). Agents stopped leave no
-// table behind.
+// its replacement, never healthy, never enters). The agent exports its
+// backends and ingress connections; a restarted agent serves again;
+// agents stopped leave no table behind.
 func TestServiceTrafficLoopback(t *testing.T) {
 	c := loopbackCluster(t, 3)
 	n1 := c.agents[0]
@@ -214,6 +215,14 @@ func TestServiceTrafficLoopback(t *testing.T) {
 	})
 	t.Logf("VIP %s: answers by task %v", vipAddr, seen)
 
+	// The agent's metrics: backends per service, ingress connections.
+	m := fetchMetrics(t, n1)
+	for _, want := range []string{`shoal_service_backends{service="web"} 3`, `shoal_ingress_connections_total{protocol="tcp",service="web"}`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("n1's metrics lack %s", want)
+		}
+	}
+
 	// UDP through ingress: request and response.
 	uc, err := net.Dial("udp", fmt.Sprintf("127.0.0.2:%d", udpPub))
 	if err != nil {
@@ -287,6 +296,20 @@ func TestServiceTrafficLoopback(t *testing.T) {
 	onlyFrom(t, webTasks, turned.Add(time.Second), []string{"127.0.0.1:" + fmt.Sprint(webPub), "127.0.0.2:" + fmt.Sprint(webPub), vipAddr}, "n1")
 
 	t.Logf("n2's task unhealthy at %s; from a second later no request reached it", turned.Format("15:04:05.000"))
+
+	// A restarted agent rebuilds its datapaths from its replica (n2: its
+	// new agent's health checks pass, so a healthy task of its own may
+	// join again).
+	n2 := c.byName("n2")
+	n2.stop()
+	n2.Start()
+	harness.WaitFor(t, 30*time.Second, "n2's ingress port after its restart", func() (bool, string) {
+		_, _, err := whoami(freshClient, fmt.Sprintf("127.0.0.2:%d", webPub))
+		return err == nil, fmt.Sprint(err)
+	})
+	if out, err := exec.Command("nft", "list", "table", "ip", vip.TableName(n2.id)).CombinedOutput(); err != nil || !strings.Contains(string(out), ep.VIP) {
+		t.Errorf("n2's table after its restart: %v\n%s", err, out)
+	}
 
 	// Stopped agents leave no table.
 	var ids []string
@@ -378,6 +401,7 @@ func TestServiceVIPFromContainer(t *testing.T) {
 		seen[task]++
 		return len(seen) == 2, fmt.Sprint(seen)
 	})
+	t.Logf("VIP %s from the container %s: answers by task %v", ep.VIP, cli.Status.IP, seen)
 	harness.WaitFor(t, 20*time.Second, "the container's fetches by name and by VIP", func() (bool, string) {
 		logs, _ := n1.CLI("service", "logs", "vipcli")
 		return strings.Count(logs, ": 200 ") == 2 && strings.Count(logs, " "+cli.Status.IP+":") == 2, logs

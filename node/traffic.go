@@ -3,9 +3,10 @@ package node
 import (
 	"context"
 	"log/slog"
-	"maps"
 	"net/netip"
 	"reflect"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/shoal-project/shoal/internal/ctxutil"
@@ -77,9 +78,9 @@ type traffic struct {
 	backends func(map[string]int) // the per-service gauge
 
 	applied   []endpoints.Service // what both datapaths hold; nil: nothing yet
-	counts    map[string]int
-	tableMade bool // the VIP table may exist
-	syncedAt  time.Time
+	live      map[string][]string // each service's live task IDs, as last logged
+	tableMade bool                // the VIP table may exist
+	lastErr   string              // the failure last logged, so a retry loop logs it once
 }
 
 // run applies the endpoints until ctx ends.
@@ -109,37 +110,47 @@ func (t *traffic) run(ctx context.Context) {
 }
 
 // apply brings both datapaths to svcs when they changed, logs every
-// service whose backend count changed, and reports whether anything
+// service whose set of live tasks changed, and reports whether anything
 // failed (to be tried again).
 func (t *traffic) apply(svcs []endpoints.Service) (failed bool) {
 	if t.applied != nil && (len(svcs) == 0 && len(t.applied) == 0 || reflect.DeepEqual(svcs, t.applied)) {
 		return false
 	}
 	counts := endpoints.Counts(svcs)
-	for name, n := range counts {
-		if old, ok := t.counts[name]; !ok || old != n {
-			t.log.Info("service traffic: backends changed", "service", name, "backends", n)
+	live := make(map[string][]string, len(svcs))
+	for _, s := range svcs {
+		live[s.Name] = s.Live
+		if old, ok := t.live[s.Name]; !ok || !slices.Equal(old, s.Live) {
+			t.log.Info("service traffic: backends changed", "service", s.Name, "backends", len(s.Live))
 		}
 	}
-	for name := range t.counts {
-		if _, ok := counts[name]; !ok {
+	for name := range t.live {
+		if _, ok := live[name]; !ok {
 			t.log.Info("service traffic: service gone", "service", name)
 		}
 	}
-	t.counts = counts
-	t.backends(maps.Clone(counts))
+	t.live = live
+	t.backends(counts)
 	// A node that has never had a service with an endpoint makes no table
 	// (agents without nftables, or rights, stay quiet).
+	var errs []string
 	if len(svcs) > 0 || t.tableMade {
 		t.tableMade = true
 		if err := t.vip(svcs); err != nil {
-			t.log.Warn("service traffic: VIP table not updated; retrying", "err", err)
-			failed = true
+			errs = append(errs, "VIP table: "+err.Error())
 		}
 	}
 	if err := t.ingress(svcs); err != nil {
-		t.log.Warn("service traffic: ingress ports; retrying", "err", err)
-		failed = true
+		errs = append(errs, err.Error())
+	}
+	failed = len(errs) > 0
+	if msg := strings.Join(errs, "; "); msg != t.lastErr {
+		if failed {
+			t.log.Warn("service traffic: datapath not updated; retrying every second", "err", msg)
+		} else {
+			t.log.Info("service traffic: datapath updated again")
+		}
+		t.lastErr = msg
 	}
 	if failed {
 		t.applied = nil

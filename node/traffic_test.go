@@ -34,10 +34,13 @@ func TestTrafficApply(t *testing.T) {
 	}
 	web := func(n int) []endpoints.Service {
 		p := endpoints.Port{Protocol: "tcp", Target: 80}
+		var live []string
 		for i := 0; i < n; i++ {
-			p.Backends = append(p.Backends, endpoints.Backend{TaskID: string(rune('a' + i)), Addr: netip.MustParseAddrPort("127.0.0.1:80")})
+			id := string(rune('a' + i))
+			live = append(live, id)
+			p.Backends = append(p.Backends, endpoints.Backend{TaskID: id, Addr: netip.MustParseAddrPort("127.0.0.1:80")})
 		}
-		return []endpoints.Service{{Name: "web", VIP: netip.MustParseAddr("10.43.0.2"), Ports: []endpoints.Port{p}, Live: n}}
+		return []endpoints.Service{{Name: "web", VIP: netip.MustParseAddr("10.43.0.2"), Ports: []endpoints.Port{p}, Live: live}}
 	}
 	tr.apply(web(2))
 	tr.apply(web(2))

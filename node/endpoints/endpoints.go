@@ -20,9 +20,9 @@ type Service struct {
 	// VIP is the service's virtual IP; invalid when it has none.
 	VIP   netip.Addr
 	Ports []Port
-	// Live is the number of the service's tasks that take new
-	// connections (each port has one backend per live task).
-	Live int
+	// Live are the IDs of the service's tasks that take new connections,
+	// in backend order (each port has one backend per live task).
+	Live []string
 }
 
 // Port is one of a service's ports with the backends that serve it.
@@ -98,7 +98,9 @@ func Compute(services []*api.Service, tasks []*api.Task, nodes []*api.Node) []Se
 			svc.VIP = vip.Unmap()
 		}
 		ts := live[s.ID]
-		svc.Live = len(ts)
+		for _, t := range ts {
+			svc.Live = append(svc.Live, t.id)
+		}
 		slices.SortFunc(ts, func(a, b liveTask) int {
 			return cmp.Or(a.addr.Compare(b.addr), cmp.Compare(a.id, b.id))
 		})
@@ -139,7 +141,7 @@ func NodeAddr(n *api.Node) netip.Addr {
 func Counts(svcs []Service) map[string]int {
 	out := make(map[string]int, len(svcs))
 	for _, s := range svcs {
-		out[s.Name] = s.Live
+		out[s.Name] = len(s.Live)
 	}
 	return out
 }

@@ -69,7 +69,7 @@ func TestCompute(t *testing.T) {
 				t.Fatalf("services: %+v, want web only (plain has no endpoint)", got)
 			}
 			s := got[0]
-			if s.Name != "web" || s.VIP != netip.MustParseAddr("10.43.0.2") || len(s.Ports) != 2 || s.Live != len(tc.want) {
+			if s.Name != "web" || s.VIP != netip.MustParseAddr("10.43.0.2") || len(s.Ports) != 2 || len(s.Live) != len(tc.want) {
 				t.Fatalf("service: %+v", s)
 			}
 			http, dns := s.Ports[0], s.Ports[1]
