@@ -367,7 +367,8 @@ func onlyFrom(t *testing.T, tasks map[string]string, after time.Time, addrs []st
 // on the same bridge (its answer comes back over the bridge, through
 // br_netfilter's conntrack) and one on n2 — and each task sees the
 // client container's own address. By name too: the container's resolver
-// answers the service with its VIP.
+// answers the service with its VIP. A task reaching itself through the
+// VIP is answered too (hairpin).
 func TestServiceVIPFromContainer(t *testing.T) {
 	c := containerCluster(t, 2)
 	n1 := c.agents[0]
@@ -402,6 +403,27 @@ func TestServiceVIPFromContainer(t *testing.T) {
 		return len(seen) == 2, fmt.Sprint(seen)
 	})
 	t.Logf("VIP %s from the container %s: answers by task %v", ep.VIP, cli.Status.IP, seen)
+	// A task reaching its own service: when the VIP picks the task itself
+	// the connection is masqueraded (hairpin), and answers all the same.
+	var self api.TaskInfo
+	for _, x := range waitRunning(t, n1, "vipweb", 2, 10*time.Second) {
+		if x.NodeName == "n1" {
+			self = x
+		}
+	}
+	own := nsClient("/run/netns/shoal-" + self.ID)
+	own.Timeout = 3 * time.Second
+	own.Transport.(*http.Transport).DisableKeepAlives = true
+	hits := map[string]int{}
+	harness.WaitFor(t, 20*time.Second, "a task reaches itself through its VIP", func() (bool, string) {
+		task, _, err := whoami(own, net.JoinHostPort(ep.VIP, "8080"))
+		if err != nil {
+			t.Fatalf("from a task of the service to its VIP: %v (answers so far %v)", err, hits)
+		}
+		hits[task]++
+		return hits[self.ID] > 0 && len(hits) == 2, fmt.Sprint(hits)
+	})
+
 	harness.WaitFor(t, 20*time.Second, "the container's fetches by name and by VIP", func() (bool, string) {
 		logs, _ := n1.CLI("service", "logs", "vipcli")
 		return strings.Count(logs, ": 200 ") == 2 && strings.Count(logs, " "+cli.Status.IP+":") == 2, logs

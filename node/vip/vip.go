@@ -27,6 +27,13 @@ import (
 	"github.com/shoal-project/shoal/node/endpoints"
 )
 
+// HairpinMark is the packet mark bit of a connection from a task to its
+// own service's VIP that was sent back to that very task: postrouting
+// masquerades it (the task would otherwise answer itself directly, from
+// its own address, and the client side of it would not recognise the
+// answer). Only such connections lose their source address.
+const HairpinMark = 0x00200000
+
 // TableName is the agent's table: "shoalsvc-" and 10 hex digits of the
 // SHA-256 of its node ID, so agents sharing a host each have their own
 // (and none is the masquerade table, runtime/cni's "shoal-…").
@@ -99,6 +106,15 @@ type builder struct {
 func (b *builder) base() {
 	b.services = b.c.AddChain(&nftables.Chain{Name: "services", Table: b.t})
 	b.reject = b.c.AddChain(&nftables.Chain{Name: "no-backends", Table: b.t})
+	post := b.c.AddChain(&nftables.Chain{Name: "postrouting", Table: b.t, Type: nftables.ChainTypeNAT,
+		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource})
+	b.c.AddRule(&nftables.Rule{Table: b.t, Chain: post, Exprs: []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(HairpinMark), Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(HairpinMark)},
+		&expr.Masq{},
+	}})
 	for _, h := range []struct {
 		name string
 		typ  nftables.ChainType
@@ -149,6 +165,17 @@ func (b *builder) port(s endpoints.Service, p endpoints.Port) error {
 		a := be.Addr.Addr().As4()
 		port := make([]byte, 2)
 		binary.BigEndian.PutUint16(port, be.Addr.Port())
+		// A task reaching itself through its VIP: its answer would come
+		// from its own address, not the VIP, so the connection is marked
+		// for masquerade (postrouting).
+		b.c.AddRule(&nftables.Rule{Table: b.t, Chain: ch, Exprs: []expr.Any{
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: a[:]},
+			&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+				Mask: binaryutil.NativeEndian.PutUint32(^uint32(HairpinMark)), Xor: binaryutil.NativeEndian.PutUint32(HairpinMark)},
+			&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1},
+		}})
 		b.c.AddRule(&nftables.Rule{Table: b.t, Chain: ch, Exprs: []expr.Any{
 			&expr.Immediate{Register: 1, Data: a[:]},
 			&expr.Immediate{Register: 2, Data: port},
