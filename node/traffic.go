@@ -58,6 +58,9 @@ func (a *Agent) trafficLoop(ctx context.Context) {
 		vip:      func(s []endpoints.Service) error { return vip.Sync(table, s) },
 		ingress:  proxy.Update,
 		backends: func(c map[string]int) { setGauge(a.metrics.serviceBackends, c) },
+		// A table an earlier run of this agent left (killed) is emptied
+		// by the first pass even when no service has an endpoint now.
+		tableMade: vip.Exists(table),
 	}
 	t.run(ctx)
 	proxy.Close()

@@ -75,23 +75,38 @@ func Sync(table string, svcs []endpoints.Service) error {
 
 // Remove deletes table; a missing one is not an error.
 func Remove(table string) error {
+	c, t, err := find(table)
+	if err != nil || t == nil {
+		return err
+	}
+	c.DelTable(t)
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("vip: delete table %s: %w", table, err)
+	}
+	return nil
+}
+
+// Exists reports whether table is there (false when it cannot tell).
+func Exists(table string) bool {
+	_, t, err := find(table)
+	return err == nil && t != nil
+}
+
+func find(table string) (*nftables.Conn, *nftables.Table, error) {
 	c, err := nftables.New()
 	if err != nil {
-		return fmt.Errorf("vip: %w", err)
+		return nil, nil, fmt.Errorf("vip: %w", err)
 	}
 	tables, err := c.ListTablesOfFamily(nftables.TableFamilyIPv4)
 	if err != nil {
-		return fmt.Errorf("vip: list tables: %w", err)
+		return nil, nil, fmt.Errorf("vip: list tables: %w", err)
 	}
 	for _, t := range tables {
 		if t.Name == table {
-			c.DelTable(t)
-			if err := c.Flush(); err != nil {
-				return fmt.Errorf("vip: delete table %s: %w", table, err)
-			}
+			return c, t, nil
 		}
 	}
-	return nil
+	return c, nil, nil
 }
 
 // builder adds one table's chains and rules to a transaction.

@@ -114,8 +114,14 @@ func TestSyncSpreadsRejectsAndRemoves(t *testing.T) {
 		t.Errorf("no backends: %v after %s, want connection refused at once", err, time.Since(start))
 	}
 
+	if !Exists(table) {
+		t.Error("Exists: false for the table")
+	}
 	if err := Remove(table); err != nil {
 		t.Fatal(err)
+	}
+	if Exists(table) {
+		t.Error("Exists: true after Remove")
 	}
 	out, _ := exec.Command("nft", "list", "tables").CombinedOutput()
 	if strings.Contains(string(out), table) {
