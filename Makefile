@@ -125,6 +125,9 @@ fuzz:
 	$(GO) test -run XXX -fuzz '^FuzzParseDuration$$' -fuzztime $(FUZZTIME) ./api/
 	$(GO) test -run XXX -fuzz '^FuzzParseSignal$$' -fuzztime $(FUZZTIME) ./api/
 	$(GO) test -run XXX -fuzz '^FuzzParseConstraint$$' -fuzztime $(FUZZTIME) ./api/
+	$(GO) test -run XXX -fuzz '^FuzzParsePort$$' -fuzztime $(FUZZTIME) ./api/
+	$(GO) test -run XXX -fuzz '^FuzzParseClusterCIDR$$' -fuzztime $(FUZZTIME) ./api/
+	$(GO) test -run XXX -fuzz '^FuzzParseServiceCIDR$$' -fuzztime $(FUZZTIME) ./api/
 	$(GO) test -run XXX -fuzz '^FuzzDecodeMeta$$' -fuzztime $(FUZZTIME) ./gossip/
 	$(GO) test -run XXX -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./node/
 	$(GO) test -run XXX -fuzz '^FuzzParseJoinToken$$' -fuzztime $(FUZZTIME) ./node/

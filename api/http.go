@@ -57,7 +57,9 @@ type ClusterStatus struct {
 	ClusterID string    `json:"cluster_id"`
 	CreatedAt time.Time `json:"created_at"`
 	// CIDR is the cluster's task network ("" for a cluster without one).
-	CIDR         string   `json:"cidr,omitempty"`
+	CIDR string `json:"cidr,omitempty"`
+	// ServiceCIDR is where services' VIPs come from ("" without one).
+	ServiceCIDR  string   `json:"service_cidr,omitempty"`
 	Leader       string   `json:"leader"`    // leader's node name, "" if none
 	LeaderID     string   `json:"leader_id"` // leader's node ID
 	Term         uint64   `json:"term"`

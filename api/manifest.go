@@ -172,11 +172,20 @@ func ParsePlacementPref(s string) (PlacementPreference, error) {
 	return PlacementPreference{Spread: target}, nil
 }
 
-// ParsePort reads a port as `--publish` takes it: "8080" (published and
-// listened on), "8080:80" (published on the node : the task's port), each
-// optionally followed by /tcp or /udp, or the long form
-// "name=http,published=8080,target=80,protocol=tcp" (every key optional
-// but one of published and target).
+// ParsePort reads a port as `--publish` takes it:
+//   - "80": the task's port 80, published in ingress mode on an automatic
+//     port (the lowest free one of PublishedPortMin-PublishedPortMax);
+//   - "8080:80": published port 8080 in ingress mode, forwarded to the
+//     task's port 80;
+//   - each optionally followed by /tcp or /udp;
+//   - the long form "published=8080,target=80,protocol=udp,mode=host,
+//     name=http,proxy_protocol=true" (every key optional but one of
+//     published and target; mode is ingress unless said; "name=http,
+//     target=80" alone is a named port that is not published).
+//
+// Every published port it returns names its mode: the command line says
+// what it means whatever the cluster (one without a service CIDR refuses
+// ingress ports, and takes mode=host).
 func ParsePort(s string) (PortSpec, error) {
 	if strings.Contains(s, "=") {
 		return parseLongPort(s)
@@ -184,19 +193,24 @@ func ParsePort(s string) (PortSpec, error) {
 	nums, proto, _ := strings.Cut(s, "/")
 	pub, target, two := strings.Cut(nums, ":")
 	p := PortSpec{Protocol: proto}
-	var err error
-	if p.Port, err = portNumber(pub); err != nil {
-		return PortSpec{}, fmt.Errorf("port %q must be PORT or PUBLISHED:TARGET (1-65535), optionally followed by /tcp or /udp", s)
+	bad := fmt.Errorf("port %q must be TARGET or PUBLISHED:TARGET (1-65535), optionally followed by /tcp or /udp", s)
+	n, err := portNumber(pub)
+	if err != nil {
+		return PortSpec{}, bad
 	}
-	if two {
-		if p.TargetPort, err = portNumber(target); err != nil {
-			return PortSpec{}, fmt.Errorf("port %q must be PORT or PUBLISHED:TARGET (1-65535), optionally followed by /tcp or /udp", s)
-		}
+	if !two {
+		p.TargetPort, p.Mode = n, PublishIngress
+		return withProtocol(s, p)
+	}
+	p.Port, p.Mode = n, PublishIngress
+	if p.TargetPort, err = portNumber(target); err != nil {
+		return PortSpec{}, bad
 	}
 	return withProtocol(s, p)
 }
 
-// parseLongPort reads "name=http,published=8080,target=80,protocol=tcp".
+// parseLongPort reads "name=http,published=8080,target=80,protocol=tcp,
+// mode=ingress,proxy_protocol=true".
 func parseLongPort(s string) (PortSpec, error) {
 	var p PortSpec
 	for _, kv := range strings.Split(s, ",") {
@@ -211,15 +225,34 @@ func parseLongPort(s string) (PortSpec, error) {
 			p.TargetPort, err = portNumber(v)
 		case "protocol":
 			p.Protocol = v
+		case "mode":
+			if v != PublishIngress && v != PublishHost {
+				return PortSpec{}, fmt.Errorf("port %q: mode %q is not ingress or host", s, v)
+			}
+			p.Mode = v
+		case "proxy_protocol":
+			b, perr := strconv.ParseBool(v)
+			if perr != nil {
+				return PortSpec{}, fmt.Errorf("port %q: proxy_protocol %q is not true or false", s, v)
+			}
+			p.ProxyProtocol = b
+			continue
 		default:
-			return PortSpec{}, fmt.Errorf("port %q: unknown key %q (want name, published, target, protocol)", s, k)
+			return PortSpec{}, fmt.Errorf("port %q: unknown key %q (want name, published, target, protocol, mode, proxy_protocol)", s, k)
 		}
 		if err != nil {
 			return PortSpec{}, fmt.Errorf("port %q: %s %q is not a port 1-65535", s, k, v)
 		}
 	}
-	if p.Port == 0 && p.TargetPort == 0 {
+	switch {
+	case p.Port == 0 && p.TargetPort == 0:
 		return PortSpec{}, fmt.Errorf("port %q: needs published or target", s)
+	case p.Mode == PublishHost && p.Port == 0:
+		return PortSpec{}, fmt.Errorf("port %q: mode=host needs published", s)
+	case p.ProxyProtocol && p.Port == 0 && p.Mode == "":
+		return PortSpec{}, fmt.Errorf("port %q: proxy_protocol needs a published port (published=N or mode=ingress)", s)
+	case p.Port != 0 && p.Mode == "":
+		p.Mode = PublishIngress
 	}
 	return withProtocol(s, p)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"strings"
 )
 
 // manifestService is the schema of one service in a manifest: each field's
@@ -460,9 +461,12 @@ func (p *manifestPreferences) decode(key string, v any) error {
 	return nil
 }
 
-// manifestPorts is a list of ports, each a number (8080), a string
-// ParsePort reads ("53/udp", "8080:80") or a table { name = "http",
-// port = 8080, target_port = 80, protocol = "tcp" }.
+// manifestPorts is a list of ports, each a number (8080: published and
+// listened on, in the mode the API gives, see DefaultPublishModes), a
+// string ("53/udp" likewise; "8080:80" and the long form as ParsePort
+// reads them, "mode=ingress,target=80" for an automatic published port) or a table { name = "http", port = 8080,
+// target_port = 80, protocol = "tcp", mode = "ingress",
+// proxy_protocol = true }.
 type manifestPorts []PortSpec
 
 func (p *manifestPorts) decode(key string, v any) error {
@@ -479,6 +483,13 @@ func (p *manifestPorts) decode(key string, v any) error {
 			if err != nil {
 				return fmt.Errorf("key %s: %v", path, err)
 			}
+			if !strings.ContainsAny(e, ":=") {
+				// "8080" in a manifest keeps the meaning it had before
+				// service traffic, as the number 8080 does: published
+				// and listened on (--publish 8080 asks for an
+				// automatic published port instead).
+				port = PortSpec{Port: port.TargetPort, Protocol: port.Protocol}
+			}
 			out = append(out, port)
 		case map[string]any:
 			var t struct {
@@ -486,11 +497,14 @@ func (p *manifestPorts) decode(key string, v any) error {
 				Port       manifestPortNumber `manifest:"port"`
 				TargetPort manifestPortNumber `manifest:"target_port"`
 				Protocol   manifestString     `manifest:"protocol"`
+				Mode       manifestString     `manifest:"mode"`
+				Proxy      manifestBool       `manifest:"proxy_protocol"`
 			}
 			if err := decodeTable(path, e, &t); err != nil {
 				return err
 			}
-			out = append(out, PortSpec{Name: string(t.Name), Port: uint16(t.Port), TargetPort: uint16(t.TargetPort), Protocol: string(t.Protocol)})
+			out = append(out, PortSpec{Name: string(t.Name), Port: uint16(t.Port), TargetPort: uint16(t.TargetPort), Protocol: string(t.Protocol),
+				Mode: string(t.Mode), ProxyProtocol: bool(t.Proxy)})
 		default:
 			n, err := uintVal(path, e)
 			if err != nil || n == 0 || n > 65535 {
@@ -500,6 +514,18 @@ func (p *manifestPorts) decode(key string, v any) error {
 		}
 	}
 	*p = out
+	return nil
+}
+
+// manifestBool is a boolean.
+type manifestBool bool
+
+func (b *manifestBool) decode(key string, v any) error {
+	x, ok := v.(bool)
+	if !ok {
+		return fmt.Errorf("key %q: must be true or false, not %s", key, typeName(v))
+	}
+	*b = manifestBool(x)
 	return nil
 }
 

@@ -370,12 +370,16 @@ func TestManifestSchema(t *testing.T) {
 
 func TestParsePortForms(t *testing.T) {
 	ok := map[string]PortSpec{
-		"8080":                {Port: 8080, Protocol: "tcp"},
-		"53/udp":              {Port: 53, Protocol: "udp"},
-		"8080:80":             {Port: 8080, TargetPort: 80, Protocol: "tcp"},
-		"5353:53/udp":         {Port: 5353, TargetPort: 53, Protocol: "udp"},
+		"80":                  {TargetPort: 80, Protocol: "tcp", Mode: PublishIngress},
+		"53/udp":              {TargetPort: 53, Protocol: "udp", Mode: PublishIngress},
+		"8080:80":             {Port: 8080, TargetPort: 80, Protocol: "tcp", Mode: PublishIngress},
+		"5353:53/udp":         {Port: 5353, TargetPort: 53, Protocol: "udp", Mode: PublishIngress},
 		"name=http,target=80": {Name: "http", TargetPort: 80, Protocol: "tcp"},
-		"name=dns,published=5353,target=53,protocol=udp": {Name: "dns", Port: 5353, TargetPort: 53, Protocol: "udp"},
+		"name=dns,published=5353,target=53,protocol=udp":            {Name: "dns", Port: 5353, TargetPort: 53, Protocol: "udp", Mode: PublishIngress},
+		"published=8080,target=80,protocol=udp,mode=host,name=http": {Name: "http", Port: 8080, TargetPort: 80, Protocol: "udp", Mode: PublishHost},
+		"published=443,target=8443,proxy_protocol=true":             {Port: 443, TargetPort: 8443, Protocol: "tcp", Mode: PublishIngress, ProxyProtocol: true},
+		"mode=ingress,target=80,proxy_protocol=true":                {TargetPort: 80, Protocol: "tcp", Mode: PublishIngress, ProxyProtocol: true},
+		"mode=host,published=8080":                                  {Port: 8080, Protocol: "tcp", Mode: PublishHost},
 	}
 	for in, want := range ok {
 		if got, err := ParsePort(in); err != nil || got != want {
@@ -383,8 +387,13 @@ func TestParsePortForms(t *testing.T) {
 		}
 	}
 	bad := map[string]string{
-		"0":                 "must be PORT or PUBLISHED:TARGET",
-		"80:x":              "must be PORT or PUBLISHED:TARGET",
+		"0":                            "must be TARGET or PUBLISHED:TARGET",
+		"80:x":                         "must be TARGET or PUBLISHED:TARGET",
+		"70000:80":                     "must be TARGET or PUBLISHED:TARGET",
+		"mode=nodeport,target=80":      `mode "nodeport" is not ingress or host`,
+		"mode=host,target=80":          "mode=host needs published",
+		"target=80,proxy_protocol=yes": `proxy_protocol "yes" is not true or false`,
+		"name=http,target=80,proxy_protocol=true": "proxy_protocol needs a published port",
 		"80/sctp":           "protocol must be tcp or udp",
 		"name=http":         "needs published or target",
 		"name=http,port=80": `unknown key "port"`,

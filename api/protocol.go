@@ -38,7 +38,10 @@ import (
 // allocate, never meet an allocating cluster), a service's network and a
 // task's observed IP (task.report's ip), and health checks (services'
 // health, task.report's health, which may change a running task's
-// status without moving its state).
+// status without moving its state), and service traffic (the cluster's
+// service CIDR, cluster.bootstrap's service_cidr; ports' publish mode and
+// proxy_protocol; the FSM allocates services' endpoints only in a cluster
+// whose record has a service CIDR).
 const ProtocolVersion = 5
 
 // commandProtocol lists the command types newer than protocol 1.
@@ -90,6 +93,31 @@ var fieldProtocol = []struct {
 	{CmdUpdateService, `"health"`, 5, setsHealth},
 	{CmdWriteTasks, `"health"`, 5, setsHealth},
 	{CmdReportTaskStatus, `"health"`, 5, nil},
+	{CmdBootstrap, `"service_cidr"`, 5, nil},
+	{CmdCreateService, `"mode"`, 5, setsPublishMode},
+	{CmdUpdateService, `"mode"`, 5, setsPublishMode},
+	{CmdWriteTasks, `"mode"`, 5, setsPublishMode},
+	{CmdCreateService, `"proxy_protocol"`, 5, setsPublishMode},
+	{CmdUpdateService, `"proxy_protocol"`, 5, setsPublishMode},
+	{CmdWriteTasks, `"proxy_protocol"`, 5, setsPublishMode},
+}
+
+// setsPublishMode reports whether a service or task command carries a
+// port with a publish mode or the PROXY protocol flag (the "mode" key
+// alone is also the service's replicated/global mode).
+func setsPublishMode(typ CommandType, payload []byte) bool {
+	specs, err := payloadSpecs(typ, payload)
+	if err != nil {
+		return true
+	}
+	for _, s := range specs {
+		for _, p := range s.Ports {
+			if p.Mode != "" || p.ProxyProtocol {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // ProtocolOf is the protocol a node must speak to apply cmd.

@@ -339,7 +339,19 @@ func (s *ServiceSpec) validatePorts() string {
 		if proto != "tcp" && proto != "udp" {
 			return fmt.Sprintf("%s.protocol: %q is not \"tcp\" or \"udp\"", field, p.Protocol)
 		}
-		if p.TargetPort != 0 && p.Port != 0 && p.TargetPort != p.Port && !ownNetwork {
+		switch p.Mode {
+		case "", PublishIngress:
+		case PublishHost:
+			if p.Port == 0 {
+				return field + ": mode host needs a published port"
+			}
+		default:
+			return fmt.Sprintf("%s.mode: %q is not \"ingress\" or \"host\"", field, p.Mode)
+		}
+		if p.ProxyProtocol && (p.Mode != PublishIngress || proto != "tcp") {
+			return field + ": proxy_protocol needs an ingress tcp port"
+		}
+		if p.TargetPort != 0 && p.Port != 0 && p.TargetPort != p.Port && !ownNetwork && p.HostPublished() {
 			return fmt.Sprintf("%s: target_port %d differs from port %d, but the tasks listen on the node's network (process tasks, network = host): leave target_port out", field, p.TargetPort, p.Port)
 		}
 		if p.Name != "" {

@@ -7,7 +7,8 @@ import (
 	"github.com/shoal-project/shoal/state"
 )
 
-// admitServiceWrite refuses a service create or update whose spec is invalid or
+// admitServiceWrite refuses a service create or update whose spec is invalid,
+// whose endpoint cannot be allocated (state.PlanEndpoint), or
 // that would take the cluster past its limits (LimitsConfig), as an
 // admission check on the leader: the FSM applies what was admitted. A write that lowers usage,
 // or leaves it where it was, always passes, so a cluster over a lowered
@@ -37,6 +38,17 @@ func admitServiceWrite(lim LimitsConfig, v *state.View, cmd api.Command) error {
 	check.Normalize()
 	if err := check.Validate(); err != nil {
 		return api.Errorf(api.CodeInvalid, "%v", err)
+	}
+	// Published ports taken by another service, a full service CIDR or
+	// port range: refused here with the FSM's own planner, so the caller
+	// hears it before the write enters the log.
+	var old *api.Service
+	if cmd.Type == api.CmdUpdateService {
+		old, _ = v.ServiceByName(name)
+	}
+	c, _ := v.Cluster()
+	if _, err := state.PlanEndpoint(c, &check, old, v.Services()); err != nil {
+		return err
 	}
 	nodes := len(v.Nodes())
 	services, before, after := 0, 0, 0

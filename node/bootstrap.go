@@ -27,7 +27,7 @@ func (a *Agent) bootstrap(self api.Node) error {
 	gossipKey := make([]byte, 32)
 	rand.Read(gossipKey)
 	cluster := api.Cluster{ID: hex.EncodeToString(idBytes), SigningKey: priv, TokenNonce: nonce(), GossipKey: gossipKey,
-		CIDR: cmp.Or(a.cfg.ClusterCIDR, api.DefaultClusterCIDR)}
+		CIDR: cmp.Or(a.cfg.ClusterCIDR, api.DefaultClusterCIDR), ServiceCIDR: cmp.Or(a.cfg.ServiceCIDR, api.DefaultServiceCIDR)}
 	digest := ClusterDigest(pub)
 	a.state = &localState{ClusterID: cluster.ID, ClusterDigest: digest[:], GossipKey: gossipKey,
 		Peers: []peerRecord{{ID: self.ID, Name: self.Name, P2PAddr: self.P2PAddr, GossipAddr: self.GossipAddr}}}

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -62,6 +63,10 @@ type Config struct {
 	// with (default api.DefaultClusterCIDR); every node gets a /24 of it.
 	// Ignored when the node joins or restarts: the cluster record has it.
 	ClusterCIDR string `toml:"cluster_cidr"`
+	// ServiceCIDR is where a --bootstrap cluster's services get their
+	// virtual IPs (default api.DefaultServiceCIDR, /8 to /24, clear of
+	// the cluster CIDR). Ignored when the node joins or restarts.
+	ServiceCIDR string `toml:"service_cidr"`
 	// CNIBinDir holds the CNI plugins containers are wired with
 	// (default /usr/lib/cni, where Debian's containernetworking-plugins
 	// puts them).
@@ -166,6 +171,7 @@ func DefaultConfig() Config {
 		ContainerdSocket:    "/run/containerd/containerd.sock",
 		ContainerdNamespace: "shoal",
 		ClusterCIDR:         api.DefaultClusterCIDR,
+		ServiceCIDR:         api.DefaultServiceCIDR,
 		CNIBinDir:           cni.DefaultBinDir,
 		RestartGrace:        api.Duration(60 * time.Second),
 		LogLevel:            "info",
@@ -248,6 +254,11 @@ func (c *Config) Validate() error {
 	if c.Bootstrap && c.ClusterCIDR != "" {
 		if _, err := api.ParseClusterCIDR(c.ClusterCIDR); err != nil {
 			return fmt.Errorf("cluster_cidr: %v", err)
+		}
+	}
+	if c.Bootstrap && c.ServiceCIDR != "" {
+		if err := api.CheckNetworks(cmp.Or(c.ClusterCIDR, api.DefaultClusterCIDR), c.ServiceCIDR); err != nil {
+			return fmt.Errorf("service_cidr: %v", err)
 		}
 	}
 	if c.CNIBinDir != "" && !filepath.IsAbs(c.CNIBinDir) {

@@ -94,6 +94,9 @@ func TestConfigErrorsNameTheProblem(t *testing.T) {
 		{func(c *Config) { c.LogFormat = "xml" }, `log format: "xml" is not text or json`},
 		{func(c *Config) { c.Network.Mode = "overlay" }, `network.mode: "overlay" is not a network mode (auto, host-gw, vxlan)`},
 		{func(c *Config) { c.Network.VXLANPort = 70000 }, `network.vxlan_port: 70000`},
+		{func(c *Config) { c.Bootstrap, c.Join, c.ServiceCIDR = true, "", "10.42.0.0/24" }, "service_cidr: service CIDR 10.42.0.0/24 overlaps the cluster CIDR 10.42.0.0/16"},
+		{func(c *Config) { c.Bootstrap, c.Join, c.ServiceCIDR = true, "", "10.43.0.0/28" }, "service_cidr: service CIDR 10.43.0.0/28: prefix /28 is not within /8 to /24"},
+		{func(c *Config) { c.Bootstrap, c.Join, c.ServiceCIDR = true, "", "vips" }, `service_cidr: service CIDR "vips": not an address/prefix`},
 	}
 	for _, b := range bad {
 		c := validConfig(t)

@@ -202,7 +202,7 @@ func (s *apiServer) getCluster(r *http.Request) (any, error) {
 		return nil, api.Errorf(api.CodeUnavailable, "this node has not synced the cluster state yet")
 	}
 	leader, term := a.leaderTerm()
-	st := api.ClusterStatus{ClusterID: c.ID, CreatedAt: c.CreatedAt, CIDR: c.CIDR, LeaderID: leader, Term: term,
+	st := api.ClusterStatus{ClusterID: c.ID, CreatedAt: c.CreatedAt, CIDR: c.CIDR, ServiceCIDR: c.ServiceCIDR, LeaderID: leader, Term: term,
 		CommitIndex: a.cons.CommitIndex(), AppliedIndex: v.Index(), Self: a.cfg.Name}
 	if st.CommitIndex < st.AppliedIndex {
 		st.CommitIndex = st.AppliedIndex

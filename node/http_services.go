@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"sort"
 
 	"github.com/shoal-project/shoal/api"
@@ -124,6 +125,9 @@ func (s *apiServer) createService(r *http.Request) (any, error) {
 	if err := decodeBody(r, &spec); err != nil {
 		return nil, err
 	}
+	if s.ingressByDefault() {
+		api.DefaultPublishModes(&spec, nil)
+	}
 	if err := checkSpec(&spec); err != nil {
 		return nil, err
 	}
@@ -167,7 +171,7 @@ func (s *apiServer) updateService(r *http.Request) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		spec, err := updatedSpec(svc, req)
+		spec, err := updatedSpec(svc, req, s.ingressByDefault())
 		if err != nil {
 			return nil, err
 		}
@@ -196,8 +200,17 @@ func (s *apiServer) updateService(r *http.Request) (any, error) {
 	}
 }
 
-// updatedSpec applies an update request to a service's current spec.
-func updatedSpec(svc *api.Service, req api.ServiceUpdateRequest) (api.ServiceSpec, error) {
+// ingressByDefault reports whether published ports that name no mode
+// become ingress ports (api.DefaultPublishModes): in a cluster with a
+// service CIDR. Elsewhere they stay host ports, as before service traffic.
+func (s *apiServer) ingressByDefault() bool {
+	c, ok := s.agent.store().Cluster()
+	return ok && c.ServiceCIDR != ""
+}
+
+// updatedSpec applies an update request to a service's current spec;
+// ingress fills in publish modes (see ingressByDefault).
+func updatedSpec(svc *api.Service, req api.ServiceUpdateRequest, ingress bool) (api.ServiceSpec, error) {
 	spec := svc.Spec
 	switch {
 	case req.Spec != nil && req.Replicas != nil:
@@ -217,6 +230,10 @@ func updatedSpec(svc *api.Service, req api.ServiceUpdateRequest) (api.ServiceSpe
 		spec.Replicas = *req.Replicas
 	default:
 		return spec, api.Errorf(api.CodeInvalid, "request body: give spec or replicas")
+	}
+	if ingress {
+		spec.Ports = slices.Clone(spec.Ports)
+		api.DefaultPublishModes(&spec, &svc.Spec)
 	}
 	return spec, checkSpec(&spec)
 }

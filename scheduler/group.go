@@ -84,6 +84,8 @@ func fingerprint(b []byte, t *api.Task) []byte {
 		b = strconv.AppendUint(b, uint64(p.Port), 10)
 		b = append(b, '/')
 		b = append(b, p.Protocol...)
+		b = append(b, '/')
+		b = append(b, p.Mode...)
 	}
 	return b
 }

@@ -17,11 +17,12 @@ type portKey struct {
 func (p portKey) String() string { return p.proto + "/" + itoa(int64(p.port)) }
 
 // normPorts returns spec's host ports, protocol defaulted to tcp and
-// lower-cased, without duplicates or port 0.
+// lower-cased, without duplicates, port 0 or ingress ports (those are
+// unique in the cluster, and taken by the datapath on every node).
 func normPorts(ps []api.PortSpec) []portKey {
 	var out []portKey
 	for _, p := range ps {
-		if p.Port == 0 {
+		if !p.HostPublished() {
 			continue
 		}
 		k := portKey{proto: strings.ToLower(p.Protocol), port: p.Port}

@@ -49,10 +49,8 @@ func (f *FSM) applyBootstrap(txn *memdb.Txn, cmd *api.Command) (any, *api.Error)
 	case !validGossipKey(c.GossipKey):
 		return nil, api.Errorf(api.CodeInvalid, "bootstrap: gossip key is %d bytes, want 0, 16, 24 or 32", len(c.GossipKey))
 	}
-	if c.CIDR != "" {
-		if _, err := api.ParseClusterCIDR(c.CIDR); err != nil {
-			return nil, api.Errorf(api.CodeInvalid, "bootstrap: %v", err)
-		}
+	if err := api.CheckNetworks(c.CIDR, c.ServiceCIDR); err != nil {
+		return nil, api.Errorf(api.CodeInvalid, "bootstrap: %v", err)
 	}
 	c.JoinSecretHash = JoinSecretHash(c.SigningKey, c.TokenNonce)
 	c.CreatedAt, c.TokenRotatedAt = cmd.Time, cmd.Time

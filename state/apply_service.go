@@ -48,7 +48,11 @@ func (f *FSM) applyCreateService(txn *memdb.Txn, cmd *api.Command) (any, *api.Er
 	if _, ok := first[api.Service](txn, tableServices, indexID, p.ServiceID); ok {
 		return nil, api.Errorf(api.CodeConflict, "service id %q already exists", p.ServiceID)
 	}
-	s := &api.Service{ID: p.ServiceID, Spec: p.Spec, Version: 1, CreatedAt: cmd.Time, UpdatedAt: cmd.Time}
+	ep, err := endpointFor(txn, &p.Spec, nil)
+	if err != nil {
+		return nil, err
+	}
+	s := &api.Service{ID: p.ServiceID, Spec: p.Spec, Version: 1, CreatedAt: cmd.Time, UpdatedAt: cmd.Time, Endpoint: ep}
 	if err := insert(txn, tableServices, s); err != nil {
 		return nil, err
 	}
@@ -79,7 +83,12 @@ func (f *FSM) applyUpdateService(txn *memdb.Txn, cmd *api.Command) (any, *api.Er
 	if p.ExpectVersion != 0 && p.ExpectVersion != old.Version {
 		return nil, api.Errorf(api.CodeConflict, "service %q is at version %d, not %d", p.Name, old.Version, p.ExpectVersion)
 	}
+	ep, err := endpointFor(txn, &p.Spec, old)
+	if err != nil {
+		return nil, err
+	}
 	s := *old
+	s.Endpoint = ep
 	prev := make([]api.VersionedSpec, 0, min(len(old.Previous)+1, MaxPreviousSpecs))
 	prev = append(prev, api.VersionedSpec{Version: old.Version, Spec: old.Spec, UpdatedAt: old.UpdatedAt})
 	for _, v := range old.Previous {

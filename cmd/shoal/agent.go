@@ -89,6 +89,7 @@ over HTTPS with API tokens.`,
 	f.StringVar(&flags.ContainerdSocket, "containerd-socket", flags.ContainerdSocket, "containerd's socket")
 	f.StringVar(&flags.ContainerdNamespace, "containerd-namespace", flags.ContainerdNamespace, "containerd namespace for this agent's containers")
 	f.StringVar(&flags.ClusterCIDR, "cluster-cidr", flags.ClusterCIDR, "with --bootstrap: the task network every node gets a /24 of (IPv4, /8 to /22)")
+	f.StringVar(&flags.ServiceCIDR, "service-cidr", flags.ServiceCIDR, "with --bootstrap: where services' virtual IPs come from (IPv4, /8 to /24, outside the cluster CIDR)")
 	f.StringVar(&flags.CNIBinDir, "cni-bin-dir", flags.CNIBinDir, "directory of the CNI plugins containers are wired with")
 	f.StringVar(&flags.Network.Mode, "network-mode", flags.Network.Mode, "how task subnets of other nodes are reached: auto (host-gw on-link, VXLAN otherwise), host-gw or vxlan")
 	f.BoolVar(&flags.FaultInjection, "fault-injection", false, "enable the fault-injection API (chaos tests only)")
@@ -198,6 +199,9 @@ func overlayFlags(cmd *cobra.Command, cfg, flags *node.Config, labels []string) 
 	}
 	if set("cluster-cidr") {
 		cfg.ClusterCIDR = flags.ClusterCIDR
+	}
+	if set("service-cidr") {
+		cfg.ServiceCIDR = flags.ServiceCIDR
 	}
 	if set("cni-bin-dir") {
 		cfg.CNIBinDir = flags.CNIBinDir

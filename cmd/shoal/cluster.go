@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -50,6 +51,7 @@ func newClusterStatusCommand(e *cliEnv) *cobra.Command {
 			cidr = "(none: containers use the host network)"
 		}
 		t.row("Task network:", cidr)
+		t.row("Service VIPs:", cmp.Or(st.ServiceCIDR, "(none: services get no virtual IP)"))
 		t.row("Leader:", leader)
 		t.row("Term:", fmt.Sprint(st.Term))
 		t.row("Commit index:", fmt.Sprint(st.CommitIndex))

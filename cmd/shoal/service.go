@@ -37,6 +37,7 @@ type serviceSummary struct {
 	Command   []string        `json:"command,omitempty"`
 	Args      []string        `json:"args,omitempty"`
 	Ports     []api.PortSpec  `json:"ports,omitempty"`
+	Endpoint  api.Endpoint    `json:"endpoint,omitzero"` // the VIP and allocated ports
 	Pending   []string        `json:"pending,omitempty"`
 	CreatedAt time.Time       `json:"created_at"`
 	UpdatedAt time.Time       `json:"updated_at"`
@@ -47,7 +48,7 @@ func summarize(s api.ServiceInfo) serviceSummary {
 	return serviceSummary{
 		ID: s.ID, Name: s.Spec.Name, Mode: s.Spec.Mode, Desired: s.Desired, Running: s.Running,
 		Version: s.Version, Runtime: s.Spec.Runtime, Image: s.Spec.Image, Command: s.Spec.Command,
-		Args: s.Spec.Args, Ports: s.Spec.Ports, Pending: s.Pending,
+		Args: s.Spec.Args, Ports: s.Spec.Ports, Endpoint: s.Endpoint, Pending: s.Pending,
 		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, Spec: s.Spec,
 	}
 }
@@ -73,13 +74,13 @@ func newServiceLsCommand(e *cliEnv) *cobra.Command {
 			}
 			return printJSON(w, sums)
 		}
-		t := newTable(w, "NAME", "MODE", "REPLICAS", "IMAGE/COMMAND", "UPDATED")
+		t := newTable(w, "NAME", "MODE", "REPLICAS", "IMAGE/COMMAND", "UPDATED", "PORTS")
 		for _, s := range svcs {
 			replicas := fmt.Sprintf("%d/%d", s.Running, s.Desired)
 			if len(s.Pending) > 0 {
 				replicas += " (pending)"
 			}
-			t.row(s.Spec.Name, string(s.Spec.Mode), replicas, truncate(what(s.Spec), 50), ago(e.now(), s.UpdatedAt))
+			t.row(s.Spec.Name, string(s.Spec.Mode), replicas, truncate(what(s.Spec), 50), ago(e.now(), s.UpdatedAt), portsColumn(s.Service))
 		}
 		return t.flush()
 	}

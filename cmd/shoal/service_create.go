@@ -126,11 +126,22 @@ func cloneSpec(s api.ServiceSpec) api.ServiceSpec {
 }
 
 // sameSpec compares two specs after normalizing both, ignoring the
-// difference between empty and absent lists.
+// difference between empty and absent lists, and a publish mode the API
+// filled in.
 func sameSpec(a, b api.ServiceSpec) bool {
 	a, b = cloneSpec(a), cloneSpec(b)
 	a.Normalize()
 	b.Normalize()
+	// A port a publishes without a mode takes the one the API gave it in
+	// b (ingress, or none for a host port of an older record).
+	for i := range a.Ports {
+		p := &a.Ports[i]
+		for _, q := range b.Ports {
+			if p.Mode == "" && p.Port != 0 && q.Port == p.Port && q.Protocol == p.Protocol {
+				p.Mode = q.Mode
+			}
+		}
+	}
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	return string(ja) == string(jb)

@@ -44,7 +44,7 @@ func (f *serviceFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.memory, "memory", "", "memory to reserve per task (64MiB, 1G)")
 	fs.StringArrayVar(&f.constraints, "constraint", nil, "placement constraint, e.g. node.labels.zone==a (repeatable)")
 	fs.StringArrayVar(&f.prefs, "placement-pref", nil, "placement preference, e.g. spread=node.labels.zone (repeatable)")
-	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "a port: PORT[/udp] (published on the node and listened on), PUBLISHED:TARGET[/udp], or name=NAME,published=N,target=N,protocol=tcp (a name gives DNS SRV records) (repeatable)")
+	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "a port: TARGET[/udp] (the task's port, published on an automatic port 30000-32767 of every node), PUBLISHED:TARGET[/udp] (ingress: every node accepts on PUBLISHED), or published=N,target=N,protocol=tcp|udp,mode=ingress|host,name=NAME,proxy_protocol=true (mode=host: only on the nodes that run a task; name=NAME,target=N alone publishes nothing, a name gives DNS SRV records and $SHOAL_PORT_NAME) (repeatable)")
 	fs.Uint64Var(&f.maxPerNode, "max-per-node", 0, "most tasks of this service on one node (0: no limit)")
 	fs.StringVar(&f.restartCondition, "restart-condition", "", "when to restart a task: any, on-failure or none (default any)")
 	fs.DurationVar(&f.restartDelay, "restart-delay", 0, "wait before restarting a task (default 1s)")

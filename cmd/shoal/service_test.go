@@ -36,7 +36,7 @@ func TestServiceCreateWaitsForConvergence(t *testing.T) {
 		Name: "web", Runtime: "process", Command: []string{"/bin/sleep", "100"}, Env: []string{"A=1,2", "B="}, WorkDir: "/srv",
 		Mode: api.ModeReplicated, Replicas: 2, Reservations: api.Resources{NanoCPUs: 5e8, MemoryBytes: 64 << 20},
 		Constraints: []api.Constraint{{Key: "node.labels.zone", Op: api.OpEq, Value: "a"}}, Preferences: []api.PlacementPreference{{Spread: "node.labels.zone"}},
-		Ports: []api.PortSpec{{Port: 8080, Protocol: "tcp"}, {Port: 53, Protocol: "udp"}}, MaxPerNode: 1,
+		Ports: []api.PortSpec{{TargetPort: 8080, Protocol: "tcp", Mode: api.PublishIngress}, {TargetPort: 53, Protocol: "udp", Mode: api.PublishIngress}}, MaxPerNode: 1,
 		Restart: api.RestartPolicy{Condition: api.RestartOnFailure, Delay: api.Duration(2 * time.Second), MaxAttempts: 3,
 			Window: api.Duration(time.Minute)},
 		StopGracePeriod: api.Duration(5 * time.Second), Labels: map[string]string{"team": "web"},
@@ -99,7 +99,7 @@ func TestServiceLsAndPs(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	l := lines(out)
-	wantWords(t, l[0], "NAME", "MODE", "REPLICAS", "IMAGE/COMMAND", "UPDATED")
+	wantWords(t, l[0], "NAME", "MODE", "REPLICAS", "IMAGE/COMMAND", "UPDATED", "PORTS")
 	wantWords(t, l[1], "cache", "global", "2/2", "redis:7", "2", "minutes", "ago")
 	wantWords(t, l[2], "web", "replicated", "2/2", "/bin/sleep", "100", "2", "minutes", "ago")
 

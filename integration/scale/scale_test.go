@@ -181,7 +181,7 @@ func startAgents(b *testing.B, dir string) *cluster {
 	cfgPath := filepath.Join(dir, "agent.toml")
 	// The tasks of a scale run are past the default limits on purpose,
 	// and its nodes past the 256 /24s of the default task network.
-	conf := "cluster_cidr = \"10.0.0.0/8\"\n[voters]\ntarget = 3\nlarge = 3\n[limits]\nmax_tasks = 0\n"
+	conf := "cluster_cidr = \"10.0.0.0/8\"\nservice_cidr = \"172.31.0.0/16\"\n[voters]\ntarget = 3\nlarge = 3\n[limits]\nmax_tasks = 0\n"
 	if *scaleRelaxed {
 		conf += "[raft]\nheartbeat_timeout = \"1s\"\nelection_timeout = \"1s\"\nleader_lease_timeout = \"500ms\"\n" +
 			"[gossip]\nprobe_interval = \"1s\"\nprobe_timeout = \"500ms\"\n"

@@ -24,6 +24,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -157,6 +158,7 @@ func (m *Manager) Setup(ctx context.Context, taskID string, ports []api.PortSpec
 	if err != nil {
 		return "", "", fmt.Errorf("task network: node subnet %q: %v", m.cfg.Subnet(), err)
 	}
+	ports = hostPorts(ports)
 	need := []string{"loopback", "bridge", "host-local"}
 	if len(ports) > 0 {
 		need = append(need, "portmap")
@@ -217,6 +219,13 @@ func (m *Manager) Setup(ctx context.Context, taskID string, ports []api.PortSpec
 	return st.Netns, st.IP, nil
 }
 
+// hostPorts are the ports portmap maps: host-mode ones (and those of
+// records from before publish modes). Ingress ports belong to the service
+// datapath; named ports publish nothing.
+func hostPorts(ports []api.PortSpec) []api.PortSpec {
+	return slices.DeleteFunc(slices.Clone(ports), func(p api.PortSpec) bool { return !p.HostPublished() })
+}
+
 // runtimeConf is the task's CNI runtime configuration; the same one
 // (container ID, namespace, interface, ports) serves ADD and DEL.
 func (m *Manager) runtimeConf(taskID, netns string, ports []api.PortSpec) *libcni.RuntimeConf {
@@ -224,8 +233,8 @@ func (m *Manager) runtimeConf(taskID, netns string, ports []api.PortSpec) *libcn
 	if len(ports) > 0 {
 		var pm []map[string]any
 		for _, p := range ports {
-			if p.Port == 0 {
-				continue // named, not published
+			if !p.HostPublished() {
+				continue // named, not published, or ingress (the datapath's)
 			}
 			proto := strings.ToLower(p.Protocol)
 			if proto == "" {

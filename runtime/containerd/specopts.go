@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -107,7 +108,8 @@ func containerArgs(imgEntrypoint, imgCmd, entrypoint, command, args []string) ([
 	return out, nil
 }
 
-// taskEnv is spec.Env followed by the SHOAL_* variables (which win); the
+// taskEnv is spec.Env followed by PORT (unless spec.Env has one) and the
+// SHOAL_* variables (which win; see rtapi.PortEnv); the
 // image's environment comes first in the container (oci.WithEnv merges).
 func taskEnv(ts rtapi.TaskSpec, defaultNode string) ([]string, error) {
 	var env []string
@@ -124,6 +126,13 @@ func taskEnv(ts rtapi.TaskSpec, defaultNode string) ([]string, error) {
 	node := ts.NodeName
 	if node == "" {
 		node = defaultNode
+	}
+	for _, kv := range rtapi.PortEnv(ts.Spec.Ports) {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "PORT" && slices.ContainsFunc(env, func(e string) bool { return strings.HasPrefix(e, "PORT=") }) {
+			continue // the spec's own PORT wins
+		}
+		env = append(env, kv)
 	}
 	return append(env,
 		"SHOAL_SERVICE="+ts.ServiceName,

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -41,6 +42,16 @@ func TestTaskEnv(t *testing.T) {
 	want := []string{"A=1", "SHOAL_NODE=fake", "SHOAL_SERVICE=web", "SHOAL_SLOT=3", "SHOAL_TASK_ID=t1", "SHOAL_NODE=node-b"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("taskEnv = %v, want %v (SHOAL_* last, so they win)", got, want)
+	}
+	ts.Spec.Ports = []api.PortSpec{{Port: 8080, TargetPort: 80, Mode: api.PublishIngress}, {Name: "metrics", TargetPort: 9100}}
+	got, _ = taskEnv(ts, "node-b")
+	want = []string{"A=1", "SHOAL_NODE=fake", "PORT=80", "SHOAL_PORT_METRICS=9100", "SHOAL_SERVICE=web", "SHOAL_SLOT=3", "SHOAL_TASK_ID=t1", "SHOAL_NODE=node-b"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("taskEnv with ports = %v, want %v", got, want)
+	}
+	ts.Spec.Env = []string{"PORT=1"}
+	if got, _ = taskEnv(ts, "node-b"); slices.Contains(got, "PORT=80") {
+		t.Errorf("taskEnv = %v: the spec's PORT should win", got)
 	}
 	ts.Spec.Env = []string{"=x"}
 	if _, err := taskEnv(ts, ""); err == nil {

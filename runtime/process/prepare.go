@@ -126,7 +126,8 @@ func resolveWorkDir(workRoot, wd string) (string, error) {
 
 // buildEnv makes the workload's environment: PATH and HOME from the agent
 // (HOME only for a task that runs as root: the keeper sets the user's),
-// then spec.Env, then the SHOAL_* variables (which always win).
+// then spec.Env, then PORT (unless spec.Env has one) and the SHOAL_*
+// variables (which always win; see rtapi.PortEnv).
 func buildEnv(spec rtapi.TaskSpec) ([]string, error) {
 	var keys []string
 	vals := map[string]string{}
@@ -151,6 +152,13 @@ func buildEnv(spec rtapi.TaskSpec) ([]string, error) {
 		}
 		if strings.IndexByte(kv, 0) >= 0 {
 			return nil, fmt.Errorf("env entry for %q contains a NUL byte", k)
+		}
+		set(k, v)
+	}
+	for _, kv := range rtapi.PortEnv(spec.Spec.Ports) {
+		k, v, _ := strings.Cut(kv, "=")
+		if _, ok := vals[k]; ok && k == "PORT" {
+			continue // the spec's own PORT wins
 		}
 		set(k, v)
 	}

@@ -1,0 +1,104 @@
+package api
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestPublishModeOfPorts(t *testing.T) {
+	for _, c := range []struct {
+		p    PortSpec
+		want string
+	}{
+		{PortSpec{Port: 8080}, PublishHost}, // a record from before publish modes
+		{PortSpec{Port: 8080, Mode: PublishHost}, PublishHost},
+		{PortSpec{Port: 8080, Mode: PublishIngress}, PublishIngress},
+		{PortSpec{TargetPort: 80, Mode: PublishIngress}, PublishIngress}, // automatic
+		{PortSpec{Name: "http", TargetPort: 80}, ""},                     // named, unpublished
+	} {
+		if got := c.p.PublishMode(); got != c.want {
+			t.Errorf("%+v: mode %q, want %q", c.p, got, c.want)
+		}
+		if c.p.HostPublished() != (c.want == PublishHost) {
+			t.Errorf("%+v: HostPublished %v", c.p, c.p.HostPublished())
+		}
+	}
+}
+
+func TestDefaultPublishModesKeepsLegacyHostPorts(t *testing.T) {
+	old := ServiceSpec{Ports: []PortSpec{{Port: 8080, Protocol: "tcp"}}}
+	spec := ServiceSpec{Ports: []PortSpec{{Port: 8080, Protocol: "tcp"}, {Port: 9090}, {Name: "x", TargetPort: 1}, {Port: 7070, Mode: PublishHost}}}
+	DefaultPublishModes(&spec, &old)
+	want := []string{"", PublishIngress, "", PublishHost}
+	for i, p := range spec.Ports {
+		if p.Mode != want[i] {
+			t.Errorf("port %d: mode %q, want %q", i, p.Mode, want[i])
+		}
+	}
+	fresh := ServiceSpec{Ports: []PortSpec{{Port: 8080}}}
+	DefaultPublishModes(&fresh, nil)
+	if fresh.Ports[0].Mode != PublishIngress {
+		t.Errorf("a new published port is %q, want ingress", fresh.Ports[0].Mode)
+	}
+}
+
+func TestValidatePublishModes(t *testing.T) {
+	base := ServiceSpec{Name: "web", Runtime: RuntimeProcess, Command: []string{"x"}, Mode: ModeReplicated, Replicas: 1}
+	for _, c := range []struct {
+		ports []PortSpec
+		want  string // "" = valid
+	}{
+		{[]PortSpec{{TargetPort: 80, Mode: PublishIngress}}, ""},
+		{[]PortSpec{{Port: 8080, TargetPort: 80, Mode: PublishIngress}}, ""}, // the datapath forwards
+		{[]PortSpec{{Port: 8080, TargetPort: 80, Mode: PublishIngress, ProxyProtocol: true}}, ""},
+		{[]PortSpec{{Port: 8080, TargetPort: 80, Mode: PublishHost}}, "leave target_port out"},
+		{[]PortSpec{{TargetPort: 80, Mode: PublishHost}}, "mode host needs a published port"},
+		{[]PortSpec{{Port: 80, Mode: "nodeport"}}, `spec.ports[0].mode: "nodeport"`},
+		{[]PortSpec{{Port: 80, Mode: PublishHost, ProxyProtocol: true}}, "proxy_protocol needs an ingress tcp port"},
+		{[]PortSpec{{Port: 53, Protocol: "udp", Mode: PublishIngress, ProxyProtocol: true}}, "proxy_protocol needs an ingress tcp port"},
+	} {
+		s := base
+		s.Ports = c.ports
+		s.Normalize()
+		err := s.Validate()
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%+v: %v, want %q", c.ports, err, c.want)
+		}
+	}
+}
+
+func TestPublishModeNeedsProtocol5(t *testing.T) {
+	spec := ServiceSpec{Name: "web", Runtime: RuntimeContainerd, Image: "hello", Mode: ModeReplicated, Replicas: 1, Ports: []PortSpec{{Port: 8080}}}
+	raw, _ := json.Marshal(CreateServicePayload{Spec: spec})
+	if got := ProtocolOf(Command{Type: CmdCreateService, Payload: raw}); got != 1 {
+		t.Errorf("a plain published port needs protocol %d, want 1 (the service's \"mode\" key is not a port's)", got)
+	}
+	spec.Ports[0].Mode = PublishIngress
+	raw, _ = json.Marshal(CreateServicePayload{Spec: spec})
+	if got := ProtocolOf(Command{Type: CmdCreateService, Payload: raw}); got != 5 {
+		t.Errorf("an ingress port needs protocol %d, want 5", got)
+	}
+	raw, _ = json.Marshal(BootstrapPayload{Cluster: Cluster{ServiceCIDR: DefaultServiceCIDR}})
+	if got := ProtocolOf(Command{Type: CmdBootstrap, Payload: raw}); got != 5 {
+		t.Errorf("a service CIDR needs protocol %d, want 5", got)
+	}
+}
+
+func TestCheckNetworks(t *testing.T) {
+	for _, c := range []struct{ cluster, svc, want string }{
+		{DefaultClusterCIDR, DefaultServiceCIDR, ""},
+		{DefaultClusterCIDR, "10.42.128.0/20", "overlaps the cluster CIDR"},
+		{"10.0.0.0/8", DefaultServiceCIDR, "overlaps the cluster CIDR"},
+		{DefaultClusterCIDR, "10.43.0.0/25", "not within /8 to /24"},
+		{DefaultClusterCIDR, "10.43.0.1/16", "host bits are set"},
+		{DefaultClusterCIDR, "fd00::/64", "must be IPv4"},
+		{DefaultClusterCIDR, "vip", "not an address/prefix"},
+		{"", "10.43.0.0/24", ""},
+	} {
+		err := CheckNetworks(c.cluster, c.svc)
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("CheckNetworks(%q, %q) = %v, want %q", c.cluster, c.svc, err, c.want)
+		}
+	}
+}
