@@ -366,9 +366,10 @@ func onlyFrom(t *testing.T, tasks map[string]string, after time.Time, addrs []st
 // namespace, on n1's bridge) the service's VIP reaches both tasks — one
 // on the same bridge (its answer comes back over the bridge, through
 // br_netfilter's conntrack) and one on n2 — and each task sees the
-// client container's own address. By name too: the container's resolver
-// answers the service with its VIP. A task reaching itself through the
-// VIP is answered too (hairpin).
+// client container's own address. A task reaching itself through the
+// VIP is answered too (hairpin). The container also fetches the service
+// by name (node/dns answers its tasks' addresses until it answers the
+// VIP: the fetch checks the name works, not which of the two it gets).
 func TestServiceVIPFromContainer(t *testing.T) {
 	c := containerCluster(t, 2)
 	n1 := c.agents[0]
