@@ -15,6 +15,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/shoal-project/shoal/node/endpoints"
@@ -47,7 +49,7 @@ func TableName(nodeID string) string {
 // out). It deletes and rebuilds the table in one transaction; it runs in
 // the caller's network namespace.
 func Sync(table string, svcs []endpoints.Service) error {
-	c, err := nftables.New()
+	c, err := nftables.New(nftables.WithSockOptions(bigBuffers))
 	if err != nil {
 		return fmt.Errorf("vip: %w", err)
 	}
@@ -71,6 +73,28 @@ func Sync(table string, svcs []endpoints.Service) error {
 		return fmt.Errorf("vip: table %s: %w", table, err)
 	}
 	return nil
+}
+
+// batchBuffer is the netlink socket's send and receive buffer: a
+// transaction goes out in one sendmsg (and the kernel answers each of
+// its messages), and a table of 1,000 services of 10 backends is about
+// 4 MB. The default (wmem_max, 208 KiB) fits some 50 such services.
+const batchBuffer = 64 << 20
+
+// bigBuffers raises the socket's buffers past the sysctl limits, as nft
+// does (SO_SNDBUFFORCE needs CAP_NET_ADMIN, which nftables needs anyway).
+func bigBuffers(c *netlink.Conn) error {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = raw.Control(func(fd uintptr) {
+		serr = errors.Join(
+			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, batchBuffer),
+			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, batchBuffer))
+	})
+	return errors.Join(err, serr)
 }
 
 // Remove deletes table; a missing one is not an error.
