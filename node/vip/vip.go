@@ -1,14 +1,19 @@
 // Package vip is a node's kernel datapath for service virtual IPs: one
 // nftables table per agent (family ip) whose NAT chains send a new
-// connection to VIP:port to one of the port's backends, chosen at random
-// (`numgen random mod N` into a verdict map, as kube-proxy's nftables
-// mode does), without SNAT, so a backend sees the client's own address.
-// Traffic from containers is caught in prerouting (it arrives over the
-// node's bridge), the host's own in output. A port without backends is
-// refused (TCP reset, ICMP port unreachable) by the table's filter
-// chains, which see only what NAT left addressed to the VIP. The whole
-// table is replaced in one netlink transaction, so a packet meets either
-// the old rules or the new ones.
+// connection to VIP:port to one of the port's backends, chosen at random:
+// one rule per service port, `dnat to numgen random mod N map @backendsK`
+// where the map holds i → address . port (a map with a concatenation, as
+// kube-proxy's nftables mode uses). There is no SNAT, so a backend sees
+// the client's own address — except a task that reaches itself through
+// its VIP: its answer would go straight back to itself from its own
+// address, so postrouting masquerades a packet whose source is its
+// DNATed destination (`ip saddr . ip daddr @hairpin`). Traffic from
+// containers is caught in prerouting (it arrives over the node's
+// bridge), the host's own in output. A port without backends is refused
+// (TCP reset, ICMP port unreachable) by the table's filter chains, which
+// see only what NAT left addressed to the VIP. The whole table is
+// replaced in one netlink transaction, so a packet meets either the old
+// rules or the new ones.
 package vip
 
 import (
@@ -28,13 +33,6 @@ import (
 
 	"github.com/shoal-project/shoal/node/endpoints"
 )
-
-// HairpinMark is the packet mark bit of a connection from a task to its
-// own service's VIP that was sent back to that very task: postrouting
-// masquerades it (the task would otherwise answer itself directly, from
-// its own address, and the client side of it would not recognise the
-// answer). Only such connections lose their source address.
-const HairpinMark = 0x00200000
 
 // TableName is the agent's table: "shoalsvc-" and 10 hex digits of the
 // SHA-256 of its node ID, so agents sharing a host each have their own
@@ -57,7 +55,7 @@ func Sync(table string, svcs []endpoints.Service) error {
 	c.AddTable(t) // so that the delete finds it the first time too
 	c.DelTable(t)
 	c.AddTable(t)
-	b := &builder{c: c, t: t}
+	b := &builder{c: c, t: t, hairpin: map[[4]byte]bool{}}
 	b.base()
 	for _, s := range svcs {
 		if !s.VIP.Is4() {
@@ -68,6 +66,9 @@ func Sync(table string, svcs []endpoints.Service) error {
 				return err
 			}
 		}
+	}
+	if err := b.finish(); err != nil {
+		return err
 	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("vip: table %s: %w", table, err)
@@ -139,21 +140,16 @@ type builder struct {
 	t        *nftables.Table
 	services *nftables.Chain // jumped to from both NAT hooks
 	reject   *nftables.Chain // jumped to from both filter hooks
-	n        int             // chains and maps made so far, for names
+	post     *nftables.Chain // NAT postrouting: hairpin masquerade
+	n        int             // maps made so far, for names
+	hairpin  map[[4]byte]bool
 }
 
 func (b *builder) base() {
 	b.services = b.c.AddChain(&nftables.Chain{Name: "services", Table: b.t})
 	b.reject = b.c.AddChain(&nftables.Chain{Name: "no-backends", Table: b.t})
-	post := b.c.AddChain(&nftables.Chain{Name: "postrouting", Table: b.t, Type: nftables.ChainTypeNAT,
+	b.post = b.c.AddChain(&nftables.Chain{Name: "postrouting", Table: b.t, Type: nftables.ChainTypeNAT,
 		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource})
-	b.c.AddRule(&nftables.Rule{Table: b.t, Chain: post, Exprs: []expr.Any{
-		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
-			Mask: binaryutil.NativeEndian.PutUint32(HairpinMark), Xor: make([]byte, 4)},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(HairpinMark)},
-		&expr.Masq{},
-	}})
 	for _, h := range []struct {
 		name string
 		typ  nftables.ChainType
@@ -194,45 +190,49 @@ func (b *builder) port(s endpoints.Service, p endpoints.Port) error {
 		return nil
 	}
 	b.n++
-	name := fmt.Sprintf("svc-%s-%s-%d", s.Name, p.Protocol, p.Target)
-	svc := b.c.AddChain(&nftables.Chain{Name: name, Table: b.t})
-	b.c.AddRule(&nftables.Rule{Table: b.t, Chain: b.services, Exprs: append(match,
-		&expr.Verdict{Kind: expr.VerdictGoto, Chain: svc.Name})})
+	// backends<n>: i → addr . port, looked up with a random i < N and
+	// DNATed to in one rule (reg 1: the address, reg32 01 — 9 — the port).
+	m := &nftables.Set{Table: b.t, Name: fmt.Sprintf("backends%d", b.n), IsMap: true,
+		KeyType: nftables.TypeInteger, KeyByteOrder: binaryutil.NativeEndian,
+		DataType: nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetService)}
 	var elems []nftables.SetElement
 	for i, be := range p.Backends {
-		ch := b.c.AddChain(&nftables.Chain{Name: fmt.Sprintf("%s-%d", name, i), Table: b.t})
 		a := be.Addr.Addr().As4()
-		port := make([]byte, 2)
-		binary.BigEndian.PutUint16(port, be.Addr.Port())
-		// A task reaching itself through its VIP: its answer would come
-		// from its own address, not the VIP, so the connection is marked
-		// for masquerade (postrouting).
-		b.c.AddRule(&nftables.Rule{Table: b.t, Chain: ch, Exprs: []expr.Any{
-			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: a[:]},
-			&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
-			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
-				Mask: binaryutil.NativeEndian.PutUint32(^uint32(HairpinMark)), Xor: binaryutil.NativeEndian.PutUint32(HairpinMark)},
-			&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1},
-		}})
-		b.c.AddRule(&nftables.Rule{Table: b.t, Chain: ch, Exprs: []expr.Any{
-			&expr.Immediate{Register: 1, Data: a[:]},
-			&expr.Immediate{Register: 2, Data: port},
-			&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2, Specified: true},
-		}})
-		elems = append(elems, nftables.SetElement{
-			Key:         binaryutil.NativeEndian.PutUint32(uint32(i)),
-			VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: ch.Name},
-		})
+		b.hairpin[a] = true
+		val := make([]byte, 8) // address, port, 2 bytes of padding
+		copy(val, a[:])
+		binary.BigEndian.PutUint16(val[4:], be.Addr.Port())
+		elems = append(elems, nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(i)), Val: val})
 	}
-	m := &nftables.Set{Table: b.t, Name: fmt.Sprintf("backends%d", b.n), IsMap: true,
-		KeyType: nftables.TypeInteger, DataType: nftables.TypeVerdict, KeyByteOrder: binaryutil.NativeEndian}
 	if err := b.c.AddSet(m, elems); err != nil {
-		return fmt.Errorf("vip: %s: %w", name, err)
+		return fmt.Errorf("vip: %s %s/%d: %w", s.Name, p.Protocol, p.Target, err)
 	}
-	b.c.AddRule(&nftables.Rule{Table: b.t, Chain: svc, Exprs: []expr.Any{
+	b.c.AddRule(&nftables.Rule{Table: b.t, Chain: b.services, Exprs: append(match,
 		&expr.Numgen{Register: 1, Modulus: uint32(len(p.Backends)), Type: unix.NFT_NG_RANDOM},
-		&expr.Lookup{SourceRegister: 1, DestRegister: 0, IsDestRegSet: true, SetName: m.Name, SetID: m.ID},
+		&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: m.Name, SetID: m.ID},
+		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 9, Specified: true},
+	)})
+	return nil
+}
+
+// finish adds the hairpin set (every backend address, as addr . addr)
+// and the postrouting rule that masquerades a packet whose source is
+// its (DNATed) destination.
+func (b *builder) finish() error {
+	set := &nftables.Set{Table: b.t, Name: "hairpin", Concatenation: true,
+		KeyType: nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeIPAddr)}
+	var elems []nftables.SetElement
+	for a := range b.hairpin {
+		elems = append(elems, nftables.SetElement{Key: append(a[:], a[:]...)})
+	}
+	if err := b.c.AddSet(set, elems); err != nil {
+		return fmt.Errorf("vip: hairpin set: %w", err)
+	}
+	b.c.AddRule(&nftables.Rule{Table: b.t, Chain: b.post, Exprs: []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+		&expr.Payload{DestRegister: 9, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Lookup{SourceRegister: 1, SetName: set.Name, SetID: set.ID},
+		&expr.Masq{},
 	}})
 	return nil
 }

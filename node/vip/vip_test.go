@@ -83,7 +83,7 @@ func TestSyncSpreadsRejectsAndRemoves(t *testing.T) {
 		t.Fatal(err)
 	}
 	rules, err := exec.Command("nft", "list", "table", "ip", table).CombinedOutput()
-	if err != nil || !strings.Contains(string(rules), "numgen random mod 2 vmap") || !strings.Contains(string(rules), "dnat to 127.0.0.2:") {
+	if err != nil || !strings.Contains(string(rules), "dnat ip to numgen random mod 2 map @backends1") || !strings.Contains(string(rules), "127.0.0.2 . ") {
 		t.Fatalf("nft list table: %v\n%s", err, rules)
 	}
 	t.Logf("%s", rules)
