@@ -1,6 +1,7 @@
 package endpoints
 
 import (
+	"fmt"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -103,5 +104,29 @@ func TestComputeOrderAndCounts(t *testing.T) {
 	}
 	if c := Counts(got); !reflect.DeepEqual(c, map[string]int{"alpha": 0, "zeta": 1}) {
 		t.Errorf("counts: %v (a VIP without ports still counts its tasks)", c)
+	}
+}
+
+// BenchmarkCompute: 1,000 services of 10 running tasks on 100 nodes, the
+// work of one pass of the agent's traffic loop.
+func BenchmarkCompute(b *testing.B) {
+	var nodes []*api.Node
+	for i := 0; i < 100; i++ {
+		nodes = append(nodes, &api.Node{ID: fmt.Sprintf("n%03d", i), P2PAddr: fmt.Sprintf("10.0.%d.%d:7000", i/250, i%250+1), Status: api.NodeReady})
+	}
+	var svcs []*api.Service
+	var tasks []*api.Task
+	for i := 0; i < 1000; i++ {
+		id := fmt.Sprintf("s%04d", i)
+		svcs = append(svcs, &api.Service{ID: id, Spec: api.ServiceSpec{Name: id}, Endpoint: api.Endpoint{
+			VIP: fmt.Sprintf("10.43.%d.%d", i/250, i%250+1), Ports: []api.EndpointPort{{Protocol: "tcp", Target: 80}}}})
+		for j := 0; j < 10; j++ {
+			tasks = append(tasks, &api.Task{ID: fmt.Sprintf("%s-%d", id, j), ServiceID: id, NodeID: nodes[(i+j)%100].ID,
+				DesiredState: api.TaskRunning, Status: api.TaskStatus{State: api.TaskRunning, IP: fmt.Sprintf("10.42.%d.%d", (i+j)%100, j+2)}})
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		Compute(svcs, tasks, nodes)
 	}
 }
