@@ -9,6 +9,10 @@ import (
 	"time"
 )
 
+// maxUDPSessions bounds one port's UDP client sessions; a datagram from a
+// new client beyond it is dropped.
+const maxUDPSessions = 4096
+
 // udpFrontend forwards one published UDP port: each client address gets
 // a session, a socket connected to one backend, whose answers go back
 // to the client from the published port. A session ends after UDPIdle
@@ -62,6 +66,9 @@ func (u *udpFrontend) session(client netip.AddrPort) *udpSession {
 	if s, ok := u.sessions[client]; ok {
 		s.last = time.Now()
 		return s
+	}
+	if len(u.sessions) >= maxUDPSessions {
+		return nil // a flood of sources (spoofed, perhaps): each costs a socket
 	}
 	t, order := u.f.pick()
 	for _, b := range order {
