@@ -149,6 +149,15 @@ func (p *Proxy) Close() {
 	}
 }
 
+// network is "tcp4" or "udp4" for an IPv4 address (0.0.0.0 would
+// otherwise be a dual-stack IPv6 socket), the plain name otherwise.
+func (p *Proxy) network(proto string) string {
+	if p.cfg.Addr.Is4() {
+		return proto + "4"
+	}
+	return proto
+}
+
 func (p *Proxy) addr(port uint16) string {
 	return netip.AddrPortFrom(p.cfg.Addr, port).String()
 }
@@ -160,14 +169,14 @@ func (p *Proxy) open(k key, t *target) (*frontend, error) {
 	f.target.Store(t)
 	switch k.protocol {
 	case "tcp":
-		l, err := net.Listen("tcp", p.addr(k.port))
+		l, err := net.Listen(p.network("tcp"), p.addr(k.port))
 		if err != nil {
 			return nil, err
 		}
 		f.close = func() { l.Close() }
 		go p.serveTCP(f, l)
 	case "udp":
-		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.cfg.Addr, k.port)))
+		c, err := net.ListenUDP(p.network("udp"), net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.cfg.Addr, k.port)))
 		if err != nil {
 			return nil, err
 		}

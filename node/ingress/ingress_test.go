@@ -243,3 +243,27 @@ func TestUDPSessions(t *testing.T) {
 		t.Errorf("after a left: %q, want b's answer", got)
 	}
 }
+
+// TestUDPAnswersFromTheAddressAsked: on 0.0.0.0 the answer to a
+// datagram sent to 127.0.0.2 comes from 127.0.0.2, which the client's
+// connected socket requires.
+func TestUDPAnswersFromTheAddressAsked(t *testing.T) {
+	p := New(Config{Addr: netip.IPv4Unspecified()})
+	t.Cleanup(p.Close)
+	port := freePort(t)
+	if err := p.Update(service("udp", port, false, udpEcho(t, "a"))); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("udp", fmt.Sprintf("127.0.0.2:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("hi"))
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 100)
+	n, err := c.Read(buf)
+	if err != nil || !strings.HasPrefix(string(buf[:n]), "a ") {
+		t.Fatalf("answer %q %v", buf[:n], err)
+	}
+}
