@@ -9,9 +9,10 @@
 // address, so postrouting masquerades a packet whose source is its
 // DNATed destination (`ip saddr . ip daddr @hairpin`). Traffic from
 // containers is caught in prerouting (it arrives over the node's
-// bridge), the host's own in output. A port without backends is refused
-// (TCP reset, ICMP port unreachable) by the table's filter chains, which
-// see only what NAT left addressed to the VIP. The whole table is
+// bridge), the host's own in output. A port without backends, or one
+// the service does not have, is refused (TCP reset, ICMP port
+// unreachable) by the table's filter chains, which see only what NAT
+// left addressed to a VIP. The whole table is
 // replaced in one netlink transaction, so a packet meets either the old
 // rules or the new ones.
 package vip
@@ -55,12 +56,13 @@ func Sync(table string, svcs []endpoints.Service) error {
 	c.AddTable(t) // so that the delete finds it the first time too
 	c.DelTable(t)
 	c.AddTable(t)
-	b := &builder{c: c, t: t, hairpin: map[[4]byte]bool{}}
+	b := &builder{c: c, t: t, hairpin: map[[4]byte]bool{}, vips: map[[4]byte]bool{}}
 	b.base()
 	for _, s := range svcs {
 		if !s.VIP.Is4() {
 			continue
 		}
+		b.vips[s.VIP.As4()] = true
 		for _, p := range s.Ports {
 			if err := b.port(s, p); err != nil {
 				return err
@@ -138,16 +140,17 @@ func find(table string) (*nftables.Conn, *nftables.Table, error) {
 type builder struct {
 	c        *nftables.Conn
 	t        *nftables.Table
-	services *nftables.Chain // jumped to from both NAT hooks
-	reject   *nftables.Chain // jumped to from both filter hooks
-	post     *nftables.Chain // NAT postrouting: hairpin masquerade
-	n        int             // maps made so far, for names
-	hairpin  map[[4]byte]bool
+	services *nftables.Chain  // jumped to from both NAT hooks
+	reject   *nftables.Chain  // jumped to from both filter hooks: what NAT left for a VIP
+	post     *nftables.Chain  // NAT postrouting: hairpin masquerade
+	n        int              // maps made so far, for names
+	hairpin  map[[4]byte]bool // every backend address
+	vips     map[[4]byte]bool // every VIP
 }
 
 func (b *builder) base() {
 	b.services = b.c.AddChain(&nftables.Chain{Name: "services", Table: b.t})
-	b.reject = b.c.AddChain(&nftables.Chain{Name: "no-backends", Table: b.t})
+	b.reject = b.c.AddChain(&nftables.Chain{Name: "refuse", Table: b.t})
 	b.post = b.c.AddChain(&nftables.Chain{Name: "postrouting", Table: b.t, Type: nftables.ChainTypeNAT,
 		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource})
 	for _, h := range []struct {
@@ -182,12 +185,7 @@ func (b *builder) port(s endpoints.Service, p endpoints.Port) error {
 	}
 	match := matchDest(s.VIP.As4(), proto, p.Target)
 	if len(p.Backends) == 0 {
-		rej := &expr.Reject{Type: unix.NFT_REJECT_TCP_RST}
-		if proto == unix.IPPROTO_UDP {
-			rej = &expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: 3} // port unreachable
-		}
-		b.c.AddRule(&nftables.Rule{Table: b.t, Chain: b.reject, Exprs: append(match, rej)})
-		return nil
+		return nil // refused: see finish
 	}
 	b.n++
 	// backends<n>: i → addr . port, looked up with a random i < N and
@@ -217,8 +215,32 @@ func (b *builder) port(s endpoints.Service, p endpoints.Port) error {
 
 // finish adds the hairpin set (every backend address, as addr . addr)
 // and the postrouting rule that masquerades a packet whose source is
-// its (DNATed) destination.
+// its (DNATed) destination; and the set of VIPs with the filter rules
+// that refuse what is still addressed to one after NAT — a port without
+// backends, a port the service does not have, anything but TCP and UDP —
+// rather than let it wander off the default route.
 func (b *builder) finish() error {
+	vips := &nftables.Set{Table: b.t, Name: "vips", KeyType: nftables.TypeIPAddr}
+	var ve []nftables.SetElement
+	for a := range b.vips {
+		ve = append(ve, nftables.SetElement{Key: append([]byte(nil), a[:]...)})
+	}
+	if err := b.c.AddSet(vips, ve); err != nil {
+		return fmt.Errorf("vip: VIP set: %w", err)
+	}
+	toVIP := func() []expr.Any {
+		return []expr.Any{
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+			&expr.Lookup{SourceRegister: 1, SetName: vips.Name, SetID: vips.ID},
+		}
+	}
+	b.c.AddRule(&nftables.Rule{Table: b.t, Chain: b.reject, Exprs: append(toVIP(),
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
+		&expr.Reject{Type: unix.NFT_REJECT_TCP_RST})})
+	b.c.AddRule(&nftables.Rule{Table: b.t, Chain: b.reject, Exprs: append(toVIP(),
+		&expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: 3})}) // port unreachable
+
 	set := &nftables.Set{Table: b.t, Name: "hairpin", Concatenation: true,
 		KeyType: nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeIPAddr)}
 	var elems []nftables.SetElement

@@ -56,8 +56,8 @@ func get(addr string) (string, error) {
 
 // TestSyncSpreadsRejectsAndRemoves: a host process reaches two loopback
 // backends through the VIP (output chain DNAT), both answer, the backend
-// sees the client's address unchanged; with no backends the connection
-// is refused at once; Remove leaves no table.
+// sees the client's address unchanged; a port the service lacks, and one
+// with no backends, are refused at once; Remove leaves no table.
 func TestSyncSpreadsRejectsAndRemoves(t *testing.T) {
 	needRoot(t)
 	table := TableName(fmt.Sprintf("vip-test-%d", os.Getpid()))
@@ -104,11 +104,17 @@ func TestSyncSpreadsRejectsAndRemoves(t *testing.T) {
 		t.Errorf("answers %v, want both backends", seen)
 	}
 
+	start := time.Now()
+	_, err = get("10.43.250.7:81")
+	if !errors.Is(err, syscall.ECONNREFUSED) || time.Since(start) > time.Second {
+		t.Errorf("a port the service does not have: %v after %s, want connection refused at once", err, time.Since(start))
+	}
+
 	svc.Ports[0].Backends = nil
 	if err := Sync(table, []endpoints.Service{svc}); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
+	start = time.Now()
 	_, err = get("10.43.250.7:80")
 	if !errors.Is(err, syscall.ECONNREFUSED) || time.Since(start) > time.Second {
 		t.Errorf("no backends: %v after %s, want connection refused at once", err, time.Since(start))
