@@ -293,6 +293,16 @@ func TestServiceTrafficLoopback(t *testing.T) {
 		}
 		return false, fmt.Sprintf("%+v", ts)
 	})
+	// How long n1's table took to drop it, from the API showing it.
+	gone := fmt.Sprintf("127.0.0.2 . %d", web)
+	took, err := harness.PollEvery(10*time.Millisecond, 5*time.Second, "n1's table without n2's task", func() (bool, string) {
+		out, err := exec.Command("nft", "list", "table", "ip", vip.TableName(n1.id)).CombinedOutput()
+		return err == nil && !strings.Contains(string(out), gone), string(out)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("n1's VIP table dropped n2's task %s after the API showed it unhealthy", took.Round(time.Millisecond))
 	onlyFrom(t, webTasks, turned.Add(time.Second), []string{"127.0.0.1:" + fmt.Sprint(webPub), "127.0.0.2:" + fmt.Sprint(webPub), vipAddr}, "n1")
 
 	t.Logf("n2's task unhealthy at %s; from a second later no request reached it", turned.Format("15:04:05.000"))
