@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -100,5 +101,39 @@ func TestCheckNetworks(t *testing.T) {
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("CheckNetworks(%q, %q) = %v, want %q", c.cluster, c.svc, err, c.want)
 		}
+	}
+}
+
+// Manifests: a bare number or "N" string keeps its old meaning (published
+// and listened on, mode left to the API); "P:T", the long form and the
+// table's mode and proxy_protocol name their mode.
+func TestManifestPortModes(t *testing.T) {
+	doc := `[[service]]
+name = "web"
+image = "hello"
+ports = [8080, "53/udp", "9090:90", "mode=ingress,target=7000", { port = 443, target_port = 8443, mode = "ingress", proxy_protocol = true }, { port = 2222, target_port = 22, mode = "host" }]
+`
+	specs, err := ParseManifest("m.toml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []PortSpec{
+		{Port: 8080, Protocol: "tcp"},
+		{Port: 53, Protocol: "udp"},
+		{Port: 9090, TargetPort: 90, Protocol: "tcp", Mode: PublishIngress},
+		{TargetPort: 7000, Protocol: "tcp", Mode: PublishIngress},
+		{Port: 443, TargetPort: 8443, Protocol: "tcp", Mode: PublishIngress, ProxyProtocol: true},
+		{Port: 2222, TargetPort: 22, Protocol: "tcp", Mode: PublishHost},
+	}
+	if got := specs[0].Ports; !reflect.DeepEqual(got, want) {
+		t.Fatalf("ports:\n got %+v\nwant %+v", got, want)
+	}
+	bad := `[[service]]
+name = "web"
+image = "hello"
+ports = [{ port = 443, proxy_protocol = "yes" }]
+`
+	if _, err := ParseManifest("m.toml", []byte(bad)); err == nil || !strings.Contains(err.Error(), "proxy_protocol") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("a bad proxy_protocol: %v", err)
 	}
 }

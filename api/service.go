@@ -64,14 +64,17 @@ type Mount struct {
 	ReadOnly bool      `json:"readonly,omitempty"`
 }
 
-// PortSpec is a host port a task binds; two tasks that bind the same
-// port and protocol never share a node.
+// PortSpec is a port of a service's tasks, and how it is published (see
+// Mode, and api/publish.go for the rules). Two tasks that publish the same
+// host-mode port and protocol never share a node; an ingress port is
+// unique in the cluster.
 type PortSpec struct {
 	// Name names the port for DNS SRV records (_NAME._tcp.SERVICE): a
 	// DNS label of at most 15 characters, as Kubernetes' port names.
 	Name string `json:"name,omitempty"`
-	// Port is published on the node (the scheduler keeps two tasks from
-	// taking one); 0 publishes nothing.
+	// Port is the published port; 0 publishes nothing, except in ingress
+	// mode, where it asks for an automatic port (PublishedPortMin to
+	// PublishedPortMax, allocated in Service.Endpoint).
 	Port uint16 `json:"port"`
 	// TargetPort is the port the task listens on, in its own network
 	// namespace (0: the same as Port).

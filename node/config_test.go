@@ -28,6 +28,7 @@ labels = { zone = "a" }
 runtimes = ["process"]
 log_level = "debug"
 log_format = "json"
+service_cidr = "10.50.0.0/20"
 [raft]
 heartbeat_timeout = "250ms"
 [voters]
@@ -48,6 +49,9 @@ vxlan_port = 8472
 	}
 	if c.LogLevel != "debug" || c.LogFormat != "json" {
 		t.Fatalf("log level %q, format %q", c.LogLevel, c.LogFormat)
+	}
+	if c.ServiceCIDR != "10.50.0.0/20" || DefaultConfig().ServiceCIDR != api.DefaultServiceCIDR {
+		t.Fatalf("service CIDR %q", c.ServiceCIDR)
 	}
 	if c.GossipPort != 7946 {
 		t.Fatalf("unset keys must keep defaults, gossip port = %d", c.GossipPort)
