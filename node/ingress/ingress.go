@@ -6,9 +6,10 @@
 // PROXY protocol v2 header carrying the client's address (the kernel's
 // DNAT would have to masquerade traffic it sends to another node, and
 // the backend would see the node instead of the client), and a backend
-// that refuses the connection is skipped for the next one. Backend sets
-// are swapped atomically by Update; connections already open stay on
-// their backend.
+// that refuses the connection is skipped: the connection goes to the
+// next one. Backend sets are swapped atomically by Update; TCP
+// connections already open stay on their backend, UDP sessions to a
+// backend that left end.
 package ingress
 
 import (
