@@ -52,6 +52,13 @@ func helloBinary(t testing.TB) string {
 	return helloBin.path
 }
 
+// removeHelloBinary removes what helloBinary built (TestMain, at the end).
+func removeHelloBinary() {
+	if helloBin.path != "" {
+		os.RemoveAll(filepath.Dir(helloBin.path))
+	}
+}
+
 // loopbackCluster starts n process-runtime agents on 127.0.0.1 … n.
 func loopbackCluster(t testing.TB, n int) *cluster {
 	t.Helper()
