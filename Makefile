@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/shoal
 export GOFLAGS := -buildvcs=false
 
-.PHONY: image chaos chaos-netns deps bench-containers bench-scale all build demo demo-stop test unit integration vet fmt-check bench bench-failover bench-heal bench-scheduler bench-raft bench-young bench-restart bench-task-memory bench-net fuzz clean
+.PHONY: image chaos chaos-netns deps bench-containers bench-scale all build demo demo-stop test unit integration vet fmt-check bench bench-failover bench-heal bench-scheduler bench-raft bench-young bench-restart bench-task-memory bench-net bench-mesh fuzz clean
 
 all: build
 
@@ -72,6 +72,11 @@ bench-net: build
 
 # A young cluster's first leader killed at a random (seeded) moment within
 # 3s of the third join, KILLS rounds; and SIGTERM restarts in place.
+# Service traffic: requests/s and p50/p99 latency (hey) through a task,
+# its service's VIP and an ingress published port, on 3 loopback agents.
+bench-mesh: build
+	$(GO) test -count=1 -run XXX -bench BenchmarkServiceMesh -benchtime 1x -timeout 20m ./integration/ -mesh-duration=$${DURATION:-5s} -mesh-rounds=$${ROUNDS:-3} -mesh-conc=$${CONC:-16}
+
 bench-young: build
 	$(GO) test -count=1 -run XXX -bench BenchmarkYoungLeaderKill -benchtime 1x -timeout 30m ./integration/ -young-kills=$${KILLS:-20} -young-seed=$${SEED:-1}
 

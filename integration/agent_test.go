@@ -9,12 +9,14 @@ import (
 
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/integration/harness"
+	"github.com/shoal-project/shoal/node/vip"
 )
 
 // agentProc is one `shoal agent` process with this package's timeouts.
 type agentProc struct {
 	*harness.Agent
-	t testing.TB
+	t  testing.TB
+	id string // its node ID, once waitMembers has seen it
 }
 
 // newAgent prepares (but does not start) an agent with its own ports and
@@ -23,6 +25,13 @@ func newAgent(t testing.TB, name string, extra ...string) *agentProc {
 	p := &agentProc{Agent: harness.NewAgent(t, shoalBin, name, filepath.Join(t.TempDir(), name), extra...), t: t}
 	t.Cleanup(func() {
 		p.Die()
+		if p.id != "" {
+			// The agents of a test share the host's network namespace: a
+			// killed agent's VIP table would catch the next test's VIPs.
+			if err := vip.Remove(vip.TableName(p.id)); err != nil {
+				t.Logf("%s's VIP table: %v", name, err)
+			}
+		}
 		if t.Failed() && os.Getenv("SHOAL_TEST_LOGS") != "" {
 			t.Logf("---- %s's log\n%s", name, p.Log())
 		}

@@ -91,6 +91,9 @@ func (c *cluster) waitMembers(want int) {
 				if n.Status == api.NodeReady {
 					ready++
 				}
+				if b := c.byName(n.Name); b != nil {
+					b.id = n.ID
+				}
 			}
 			if ready != want {
 				return false, fmt.Sprintf("%s sees %d ready of %d", a.Name, ready, len(nodes))

@@ -16,5 +16,6 @@ var shoalBin string
 func TestMain(m *testing.M) {
 	code := harness.Run(m, &shoalBin)
 	stopCtrEnv()
+	removeHelloBinary()
 	os.Exit(code)
 }

@@ -28,6 +28,8 @@ type metrics struct {
 	taskRestarts      prometheus.Counter
 	requests          *prometheus.CounterVec
 	requestDuration   *prometheus.HistogramVec
+	serviceBackends   *prometheus.GaugeVec
+	ingressConns      *prometheus.CounterVec
 }
 
 // latencyBuckets span 1 ms to about 16 s.
@@ -73,12 +75,20 @@ func newMetrics() *metrics {
 		Name: "shoal_http_request_duration_seconds", Buckets: latencyBuckets,
 		Help: "HTTP API request latency, by route pattern.",
 	}, []string{"route"})
+	m.serviceBackends = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "shoal_service_backends",
+		Help: "Tasks of each service with an endpoint that this node sends new connections to (VIP and ingress).",
+	}, []string{"service"})
+	m.ingressConns = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shoal_ingress_connections_total",
+		Help: "Connections (TCP) and client sessions (UDP) this node's ingress proxy forwarded, by service and protocol.",
+	}, []string{"service", "protocol"})
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.commitLatency, m.applyDuration, m.memberFailures, m.placements,
 		m.reconcileDuration, m.taskStartLatency, m.taskRestarts,
-		m.requests, m.requestDuration,
+		m.requests, m.requestDuration, m.serviceBackends, m.ingressConns,
 	)
 	for _, t := range state.CommandTypes() {
 		m.applyDuration.WithLabelValues(string(t))
@@ -104,5 +114,13 @@ func (m *metrics) taskStarted(attempt uint64, latency time.Duration) {
 	m.taskStartLatency.Observe(latency.Seconds())
 	if attempt > 0 {
 		m.taskRestarts.Inc()
+	}
+}
+
+// setGauge makes g hold exactly values, one series per key.
+func setGauge(g *prometheus.GaugeVec, values map[string]int) {
+	g.Reset()
+	for k, v := range values {
+		g.WithLabelValues(k).Set(float64(v))
 	}
 }

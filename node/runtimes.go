@@ -42,11 +42,16 @@ func (a *Agent) openRuntimes() (map[string]runtime.Runtime, error) {
 			rt, err := process.New(process.Config{
 				Root:        filepath.Join(a.cfg.DataDir, "runtime", "process"),
 				ShimCommand: []string{self, "runtime-shim"},
+				// A process task's address is its node's: it is reached (by
+				// the VIP table and the ingress proxy too) at the node's
+				// advertised IP, and may listen there alone when agents
+				// share a host.
 				ExtraEnv: func() []string {
+					env := []string{"SHOAL_TASK_IP=" + a.advertiseIP}
 					if ns := a.nameserver(); ns != "" {
-						return []string{"SHOAL_DNS=" + net.JoinHostPort(ns, "53")}
+						env = append(env, "SHOAL_DNS="+net.JoinHostPort(ns, "53"))
 					}
-					return nil
+					return env
 				},
 			})
 			if err != nil {

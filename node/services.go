@@ -44,6 +44,7 @@ func (a *Agent) startServices() error {
 	a.goLoop(func() { a.keyLoop(a.ctx) })
 	a.goLoop(func() { a.dnsLoop(a.ctx) })
 	a.goLoop(func() { a.reports.run(a.ctx) })
+	a.goLoop(func() { a.trafficLoop(a.ctx) })
 	if a.containerd != nil {
 		a.goLoop(func() { a.routesLoop(a.ctx) })
 	}

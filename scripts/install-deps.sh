@@ -3,7 +3,8 @@
 # docker-registry, the CNI plugins in /usr/lib/cni and iptables, which the
 # bridge and portmap plugins drive), what the chaos test's real partitions need (nft) and
 # what the metrics test needs (prometheus, promtool) and the API tests'
-# clients (curl, setpriv) with apt-get, only when
+# clients (curl, setpriv) and the service mesh benchmark's load generator
+# (hey) with apt-get, only when
 # a binary is missing. The packaged prometheus service is not left running:
 # the metrics test runs its own server on a free port.
 set -euo pipefail
@@ -19,8 +20,9 @@ command -v nft >/dev/null || missing+=(nftables)
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v curl >/dev/null || missing+=(curl)
 command -v setpriv >/dev/null || missing+=(util-linux)
+command -v hey >/dev/null || missing+=(hey)
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: containerd, runc, docker-registry, CNI plugins, iptables, nft, prometheus, curl and setpriv are installed"
+  echo "install-deps: containerd, runc, docker-registry, CNI plugins, iptables, nft, prometheus, curl, setpriv and hey are installed"
   exit 0
 fi
 SUDO=

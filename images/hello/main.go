@@ -1,6 +1,7 @@
 // Command hello is Shoal's test image: a tiny static HTTP server. It listens
 // on $PORT (default 8080), answers GET / with "hello from task
-// $SHOAL_TASK_ID on $SHOAL_NODE" and /healthz with "ok", and prints a line
+// $SHOAL_TASK_ID on $SHOAL_NODE" and /healthz with "ok" (see extras.go
+// for $HOST, /whoami, PROXY protocol and UDP), and prints a line
 // to stdout when it starts and for every request to those two. GET
 // /bytes?n=N streams N bytes (from a fixed buffer, without a log line: the
 // network benchmark's traffic, so that logging does not weigh on it).
@@ -46,8 +47,11 @@ func main() {
 		fmt.Printf("request %s %s from %s\n", r.Method, r.URL.Path, r.RemoteAddr)
 		fmt.Fprintln(w, "ok")
 	})
+	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %s\n", task, r.RemoteAddr)
+	})
 	mux.HandleFunc("GET /bytes", serveBytes)
-	srv := &http.Server{Addr: ":" + port, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: net.JoinHostPort(os.Getenv("HOST"), port), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
@@ -65,6 +69,15 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hello:", err)
 		os.Exit(1)
+	}
+	if os.Getenv("HELLO_PROXY_PROTOCOL") == "1" {
+		ln = proxyListener{ln}
+	}
+	if os.Getenv("HELLO_UDP") == "1" {
+		if err := serveUDP(ln.Addr().String(), task); err != nil {
+			fmt.Fprintln(os.Stderr, "hello:", err)
+			os.Exit(1)
+		}
 	}
 	probe()
 	// With PORT=0 the kernel picks the port; say which.

@@ -54,7 +54,8 @@ type Config struct {
 	// MaxLogFiles is how many log files (current plus rotated) are kept.
 	MaxLogFiles int
 	// ExtraEnv, if set, adds KEY=VALUE entries the node gives every task
-	// when it is prepared (SHOAL_DNS once the node's DNS server runs).
+	// when it is prepared (SHOAL_TASK_IP, the node's address, and SHOAL_DNS
+	// once the node's DNS server runs).
 	ExtraEnv func() []string
 }
 

@@ -1,0 +1,164 @@
+package integration
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoal-project/shoal/integration/harness"
+)
+
+var (
+	meshDuration = flag.Duration("mesh-duration", 5*time.Second, "hey's run per path and round in BenchmarkServiceMesh")
+	meshRounds   = flag.Int("mesh-rounds", 3, "rounds over the paths in BenchmarkServiceMesh (median)")
+	meshConc     = flag.Int("mesh-conc", 16, "hey's concurrent workers in BenchmarkServiceMesh")
+)
+
+// BenchmarkServiceMesh (`make bench-mesh`) measures service traffic on a
+// 3-agent loopback process cluster (agents on 127.0.0.1, .2, .3) with a
+// hello service of 3 tasks and an ingress published port: hey's
+// requests/s and latency p50/p99 for GET / through
+//
+//   - a task directly (its node's address and target port),
+//   - the service's VIP (the kernel's DNAT, node/vip),
+//   - the ingress port on n1 (the userspace proxy, node/ingress),
+//
+// with keep-alive connections and with a new connection per request
+// (where the proxy's per-connection cost shows), -mesh-conc workers for
+// -mesh-duration per path, -mesh-rounds rounds alternating the paths,
+// median of each figure; then the ratios to the direct path. Everything
+// shares the machine's cores with the load generator, so the figures are
+// relative. It fails on errors, never on slow numbers.
+func BenchmarkServiceMesh(b *testing.B) {
+	if _, err := exec.LookPath("hey"); err != nil {
+		b.Skip("hey is not installed (scripts/install-deps.sh)")
+	}
+	c := loopbackCluster(b, 3)
+	n1 := c.agents[0]
+	target, published := pickPort(b), pickPort(b)
+	helloService(b, n1, "mesh", target, nil, "--replicas", "3", "--max-per-node", "1",
+		"--publish", fmt.Sprintf("published=%d,target=%d,mode=ingress", published, target))
+	ts := waitRunning(b, n1, "mesh", 3, 60*time.Second)
+	direct := ""
+	for _, t := range ts {
+		if t.NodeName == "n2" {
+			direct = fmt.Sprintf("127.0.0.2:%d", target)
+		}
+	}
+	if direct == "" {
+		b.Fatalf("no task on n2: %+v", ts)
+	}
+	ep := endpointOf(b, n1, "mesh")
+	paths := []struct{ name, addr string }{
+		{"direct (task on n2)", direct},
+		{"VIP (nftables DNAT)", net.JoinHostPort(ep.VIP, fmt.Sprint(target))},
+		{"ingress (n1's proxy)", fmt.Sprintf("127.0.0.1:%d", published)},
+	}
+	for _, p := range paths {
+		harness.WaitFor(b, 10*time.Second, p.name+" answers", func() (bool, string) {
+			_, _, err := whoami(freshClient, p.addr)
+			return err == nil, fmt.Sprint(err)
+		})
+	}
+	for _, mode := range []struct {
+		name string
+		args []string
+	}{{"keep-alive", nil}, {"new connection per request", []string{"-disable-keepalive"}}} {
+		results := make([][]heyResult, len(paths))
+		for r := 0; r < *meshRounds; r++ {
+			for i, p := range paths {
+				res, err := runHey(append(mode.args, "-z", meshDuration.String(), "-c", strconv.Itoa(*meshConc), "http://"+p.addr+"/"))
+				if err != nil {
+					b.Fatalf("%s, %s: %v", p.name, mode.name, err)
+				}
+				results[i] = append(results[i], res)
+			}
+		}
+		fmt.Printf("\nservice mesh, %s (%d workers, %s × %d rounds, medians)\n", mode.name, *meshConc, *meshDuration, *meshRounds)
+		fmt.Printf("%-24s %10s %9s %9s %8s %8s %8s\n", "path", "req/s", "p50 ms", "p99 ms", "×req/s", "×p50", "×p99")
+		base := heyMedian(results[0])
+		for i, p := range paths {
+			m := heyMedian(results[i])
+			fmt.Printf("%-24s %10.0f %9.2f %9.2f %8.2f %8.2f %8.2f\n", p.name, m.rps, m.p50*1000, m.p99*1000,
+				m.rps/base.rps, m.p50/base.p50, m.p99/base.p99)
+			key := strings.Fields(p.name)[0]
+			if mode.args != nil {
+				key += "_newconn"
+			}
+			b.ReportMetric(m.rps, key+"_req/s")
+			b.ReportMetric(m.p99*1000, key+"_p99_ms")
+		}
+	}
+}
+
+// heyResult is one hey run's figures (latencies in seconds).
+type heyResult struct{ rps, p50, p99 float64 }
+
+var (
+	heyRPS     = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	heyPct     = regexp.MustCompile(`(?m)^\s+(50|99)%+ in ([0-9.]+) secs`)
+	heyStatus  = regexp.MustCompile(`(?m)^\s+\[(\d+)\]\s+(\d+) responses`)
+	heyErrors  = regexp.MustCompile(`(?s)Error distribution:(.*)`)
+	heyTimeout = 2 * time.Minute
+)
+
+// runHey runs hey with args and parses its summary; any answer other
+// than 200 or any error is an error.
+func runHey(args []string) (heyResult, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), heyTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "hey", args...).CombinedOutput()
+	if err != nil {
+		return heyResult{}, fmt.Errorf("hey: %v\n%s", err, out)
+	}
+	s := string(out)
+	var r heyResult
+	if m := heyRPS.FindStringSubmatch(s); m != nil {
+		r.rps, _ = strconv.ParseFloat(m[1], 64)
+	}
+	for _, m := range heyPct.FindAllStringSubmatch(s, -1) {
+		v, _ := strconv.ParseFloat(m[2], 64)
+		if m[1] == "50" {
+			r.p50 = v
+		} else {
+			r.p99 = v
+		}
+	}
+	for _, m := range heyStatus.FindAllStringSubmatch(s, -1) {
+		if m[1] != "200" {
+			return r, fmt.Errorf("hey: %s answers with status %s\n%s", m[2], m[1], s)
+		}
+	}
+	if m := heyErrors.FindStringSubmatch(s); m != nil && strings.TrimSpace(m[1]) != "" {
+		return r, fmt.Errorf("hey: errors\n%s", s)
+	}
+	if r.rps == 0 || r.p50 == 0 || r.p99 == 0 {
+		return r, fmt.Errorf("hey: cannot read the summary\n%s", s)
+	}
+	return r, nil
+}
+
+// heyMedian is the median of each figure on its own.
+func heyMedian(rs []heyResult) heyResult {
+	pick := func(f func(heyResult) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	return heyResult{
+		rps: pick(func(r heyResult) float64 { return r.rps }),
+		p50: pick(func(r heyResult) float64 { return r.p50 }),
+		p99: pick(func(r heyResult) float64 { return r.p99 }),
+	}
+}

@@ -1,0 +1,147 @@
+// Package endpoints computes, from the replicated state, where each
+// service's traffic may go: its virtual IP, its ports and, per port, the
+// backends (address and port) of its tasks that may take new
+// connections. It is pure: no I/O, no clock. The node's VIP datapath
+// (node/vip) and ingress proxy (node/ingress) are built from its result.
+package endpoints
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+
+	"github.com/shoal-project/shoal/api"
+)
+
+// Service is one service as its traffic sees it.
+type Service struct {
+	ID   string
+	Name string
+	// VIP is the service's virtual IP; invalid when it has none.
+	VIP   netip.Addr
+	Ports []Port
+	// Live are the IDs of the service's tasks that take new connections,
+	// in backend order (each port has one backend per live task).
+	Live []string
+}
+
+// Port is one of a service's ports with the backends that serve it.
+type Port struct {
+	Name          string
+	Protocol      string // "tcp" or "udp"
+	Target        uint16 // the port tasks listen on
+	Published     uint16 // 0: not published
+	Mode          string // api.PublishIngress or api.PublishHost when published
+	ProxyProtocol bool
+	// Backends are the live tasks' addresses with Target, sorted by
+	// address then task ID.
+	Backends []Backend
+}
+
+// Ingress reports whether every node accepts the port on its own
+// address (a published port in ingress mode).
+func (p Port) Ingress() bool { return p.Published != 0 && p.Mode == api.PublishIngress }
+
+// Backend is one task that may take new connections.
+type Backend struct {
+	TaskID string
+	Addr   netip.AddrPort
+}
+
+// Compute returns the services (sorted by name) that have an endpoint —
+// a VIP or at least one port — with their backends: tasks observed
+// running and meant to run, whose health is none ("": no check) or
+// healthy, on a node that is ready or restarting (a graceful agent
+// restart keeps its tasks running). A task's address is its own IP (a
+// container in its own namespace) or its node's advertised address
+// (process tasks and the host network); a task with neither is left out.
+func Compute(services []*api.Service, tasks []*api.Task, nodes []*api.Node) []Service {
+	nodeAddr := make(map[string]netip.Addr, len(nodes))
+	for _, n := range nodes {
+		if n.Status != api.NodeReady && n.Status != api.NodeRestarting {
+			continue
+		}
+		if a := NodeAddr(n); a.IsValid() {
+			nodeAddr[n.ID] = a
+		}
+	}
+	live := map[string][]liveTask{} // service ID → its live tasks
+	for _, t := range tasks {
+		if t.Status.State != api.TaskRunning || t.DesiredState != api.TaskRunning {
+			continue
+		}
+		if h := t.Status.Health; h != "" && h != api.HealthHealthy {
+			continue
+		}
+		na, ok := nodeAddr[t.NodeID]
+		if !ok {
+			continue
+		}
+		addr := na
+		if t.Status.IP != "" {
+			ip, err := netip.ParseAddr(t.Status.IP)
+			if err != nil {
+				continue
+			}
+			addr = ip.Unmap()
+		}
+		live[t.ServiceID] = append(live[t.ServiceID], liveTask{id: t.ID, addr: addr})
+	}
+	var out []Service
+	for _, s := range services {
+		ep := s.Endpoint
+		if ep.VIP == "" && len(ep.Ports) == 0 {
+			continue
+		}
+		svc := Service{ID: s.ID, Name: s.Spec.Name}
+		if vip, err := netip.ParseAddr(ep.VIP); err == nil {
+			svc.VIP = vip.Unmap()
+		}
+		ts := live[s.ID]
+		for _, t := range ts {
+			svc.Live = append(svc.Live, t.id)
+		}
+		slices.SortFunc(ts, func(a, b liveTask) int {
+			return cmp.Or(a.addr.Compare(b.addr), cmp.Compare(a.id, b.id))
+		})
+		for _, p := range ep.Ports {
+			port := Port{Name: p.Name, Protocol: p.Protocol, Target: p.Target, Published: p.Published,
+				Mode: p.Mode, ProxyProtocol: p.ProxyProtocol}
+			if port.Protocol == "" {
+				port.Protocol = "tcp"
+			}
+			for _, t := range ts {
+				port.Backends = append(port.Backends, Backend{TaskID: t.id, Addr: netip.AddrPortFrom(t.addr, p.Target)})
+			}
+			svc.Ports = append(svc.Ports, port)
+		}
+		out = append(out, svc)
+	}
+	slices.SortFunc(out, func(a, b Service) int { return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID)) })
+	return out
+}
+
+type liveTask struct {
+	id   string
+	addr netip.Addr
+}
+
+// NodeAddr is the address a node advertises (the host of its p2p
+// address): where its host-network tasks are reached.
+func NodeAddr(n *api.Node) netip.Addr {
+	ap, err := netip.ParseAddrPort(n.P2PAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// Counts are the number of backends of each service (by name), the
+// figure that changes are logged and exported by.
+func Counts(svcs []Service) map[string]int {
+	out := make(map[string]int, len(svcs))
+	for _, s := range svcs {
+		out[s.Name] = len(s.Live)
+	}
+	return out
+}

@@ -1,0 +1,203 @@
+// Package ingress is a node's userspace proxy for services' ingress
+// published ports: the node accepts on each such port on its own address
+// and forwards every new TCP connection, or every new UDP client
+// session, to a live backend of the service anywhere in the cluster,
+// round robin. Being in userspace it can start a TCP connection with a
+// PROXY protocol v2 header carrying the client's address (the kernel's
+// DNAT would have to masquerade traffic it sends to another node, and
+// the backend would see the node instead of the client), and a backend
+// that refuses the connection is skipped: the connection goes to the
+// next one. Backend sets are swapped atomically by Update; TCP
+// connections already open stay on their backend, UDP sessions to a
+// backend that left end.
+package ingress
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shoal-project/shoal/node/endpoints"
+)
+
+// Config is what a Proxy needs.
+type Config struct {
+	// Addr is the address the node accepts on (its bind address; the
+	// unspecified address accepts on all).
+	Addr netip.Addr
+	// DialTimeout bounds a connection attempt to one backend (default
+	// 1 s); UDPIdle ends a UDP client's session after that long without
+	// a datagram either way (default 30 s).
+	DialTimeout time.Duration
+	UDPIdle     time.Duration
+	// Accepted, if set, is called for every TCP connection and every UDP
+	// session the proxy forwards (metrics).
+	Accepted func(service, protocol string)
+	Logger   *slog.Logger
+}
+
+// Proxy serves the ingress ports of the services it is given.
+type Proxy struct {
+	cfg Config
+	log *slog.Logger
+
+	mu    sync.Mutex
+	ports map[key]*frontend
+}
+
+// key is one published port.
+type key struct {
+	protocol string
+	port     uint16
+}
+
+// frontend is one published port: its listener and what it forwards to.
+type frontend struct {
+	key
+	target atomic.Pointer[target]
+	next   atomic.Uint64 // round robin
+	close  func()
+	// updated, if set, is told of every new target (UDP ends the
+	// sessions of backends that left).
+	updated func(*target)
+}
+
+// target is where a frontend's new connections go.
+type target struct {
+	service       string
+	proxyProtocol bool
+	backends      []netip.AddrPort
+}
+
+// New returns a proxy that serves no port yet.
+func New(cfg Config) *Proxy {
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = time.Second
+	}
+	if cfg.UDPIdle <= 0 {
+		cfg.UDPIdle = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Accepted == nil {
+		cfg.Accepted = func(string, string) {}
+	}
+	return &Proxy{cfg: cfg, log: cfg.Logger, ports: map[key]*frontend{}}
+}
+
+// Update makes the proxy accept on exactly svcs' ingress ports, each
+// forwarding to its port's backends from now on. A port it cannot listen
+// on is logged and tried again on the next Update; the error joins them.
+func (p *Proxy) Update(svcs []endpoints.Service) error {
+	want := map[key]*target{}
+	for _, s := range svcs {
+		for _, port := range s.Ports {
+			if !port.Ingress() || (port.Protocol != "tcp" && port.Protocol != "udp") {
+				continue
+			}
+			t := &target{service: s.Name, proxyProtocol: port.ProxyProtocol && port.Protocol == "tcp"}
+			for _, b := range port.Backends {
+				t.backends = append(t.backends, b.Addr)
+			}
+			want[key{port.Protocol, port.Published}] = t
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, f := range p.ports {
+		if _, ok := want[k]; !ok {
+			f.close()
+			delete(p.ports, k)
+			p.log.Info("ingress: port closed", "protocol", k.protocol, "port", k.port)
+		}
+	}
+	var errs []error
+	for k, t := range want {
+		f, ok := p.ports[k]
+		if !ok {
+			var err error
+			if f, err = p.open(k, t); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			p.ports[k] = f
+			p.log.Info("ingress: accepting", "service", t.service, "protocol", k.protocol, "addr", p.addr(k.port))
+		}
+		f.target.Store(t)
+		if f.updated != nil {
+			f.updated(t)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("ingress: %v", errs)
+	}
+	return nil
+}
+
+// Close stops accepting on every port and ends the UDP sessions; TCP
+// connections in progress run to their end.
+func (p *Proxy) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, f := range p.ports {
+		f.close()
+		delete(p.ports, k)
+	}
+}
+
+// network is "tcp4" or "udp4" for an IPv4 address (0.0.0.0 would
+// otherwise be a dual-stack IPv6 socket), the plain name otherwise.
+func (p *Proxy) network(proto string) string {
+	if p.cfg.Addr.Is4() {
+		return proto + "4"
+	}
+	return proto
+}
+
+func (p *Proxy) addr(port uint16) string {
+	return netip.AddrPortFrom(p.cfg.Addr, port).String()
+}
+
+// open listens on k and serves it, forwarding to t until Update says
+// otherwise.
+func (p *Proxy) open(k key, t *target) (*frontend, error) {
+	f := &frontend{key: k}
+	f.target.Store(t)
+	switch k.protocol {
+	case "tcp":
+		l, err := net.Listen(p.network("tcp"), p.addr(k.port))
+		if err != nil {
+			return nil, err
+		}
+		f.close = func() { l.Close() }
+		go p.serveTCP(f, l)
+	case "udp":
+		c, err := net.ListenUDP(p.network("udp"), net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.cfg.Addr, k.port)))
+		if err != nil {
+			return nil, err
+		}
+		u := newUDPFrontend(p, f, c)
+		f.close, f.updated = u.close, u.prune
+		go u.serve()
+	}
+	return f, nil
+}
+
+// pick returns the backends in the order a new connection tries them:
+// round robin, starting one further than the previous connection.
+func (f *frontend) pick() (*target, []netip.AddrPort) {
+	t := f.target.Load()
+	n := len(t.backends)
+	if n == 0 {
+		return t, nil
+	}
+	start := int(f.next.Add(1) % uint64(n))
+	out := make([]netip.AddrPort, 0, n)
+	out = append(out, t.backends[start:]...)
+	return t, append(out, t.backends[:start]...)
+}

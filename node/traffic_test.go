@@ -1,0 +1,62 @@
+package node
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/shoal-project/shoal/node/endpoints"
+)
+
+// TestTrafficApply: the datapaths are driven only when the endpoints
+// change, again after a failure, and never before a first service; a
+// backend count change is logged per service.
+func TestTrafficApply(t *testing.T) {
+	var logs bytes.Buffer
+	var vipCalls, ingressCalls int
+	var vipErr error
+	var gauge map[string]int
+	tr := &traffic{
+		log:      slog.New(slog.NewTextHandler(&logs, nil)),
+		vip:      func([]endpoints.Service) error { vipCalls++; return vipErr },
+		ingress:  func([]endpoints.Service) error { ingressCalls++; return nil },
+		backends: func(c map[string]int) { gauge = c },
+	}
+	if tr.apply(nil) || vipCalls != 0 || ingressCalls != 1 {
+		t.Fatalf("no services: vip %d ingress %d (want no table made)", vipCalls, ingressCalls)
+	}
+	tr.apply(nil)
+	if ingressCalls != 1 {
+		t.Errorf("unchanged: ingress called again")
+	}
+	web := func(n int) []endpoints.Service {
+		p := endpoints.Port{Protocol: "tcp", Target: 80}
+		var live []string
+		for i := 0; i < n; i++ {
+			id := string(rune('a' + i))
+			live = append(live, id)
+			p.Backends = append(p.Backends, endpoints.Backend{TaskID: id, Addr: netip.MustParseAddrPort("127.0.0.1:80")})
+		}
+		return []endpoints.Service{{Name: "web", VIP: netip.MustParseAddr("10.43.0.2"), Ports: []endpoints.Port{p}, Live: live}}
+	}
+	tr.apply(web(2))
+	tr.apply(web(2))
+	if vipCalls != 1 || gauge["web"] != 2 || !strings.Contains(logs.String(), "service=web backends=2") {
+		t.Fatalf("vip calls %d, gauge %v, log:\n%s", vipCalls, gauge, logs.String())
+	}
+	vipErr = errors.New("no nftables")
+	if !tr.apply(web(1)) {
+		t.Error("a failed table update is not reported")
+	}
+	vipErr = nil
+	if tr.apply(web(1)) || vipCalls != 3 {
+		t.Errorf("retry: vip calls %d, want 3", vipCalls)
+	}
+	tr.apply(nil)
+	if vipCalls != 4 || !strings.Contains(logs.String(), "service gone") {
+		t.Errorf("after the last service: vip calls %d (the table must be emptied), log:\n%s", vipCalls, logs.String())
+	}
+}
