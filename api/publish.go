@@ -36,15 +36,28 @@ func (p PortSpec) HostPublished() bool { return p.PublishMode() == PublishHost }
 // DefaultPublishModes sets PublishIngress on the published ports of spec
 // that name no mode, except a port old (the spec being updated, or nil)
 // already published the same way without a mode: a service written before
-// service traffic keeps its host ports through updates.
+// service traffic keeps its host ports through updates. A port whose
+// tasks listen on the node's own network (process tasks, network = host)
+// on the published port itself gets PublishHost: the ingress proxy would
+// take that port on every node, the task's own included.
 func DefaultPublishModes(spec *ServiceSpec, old *ServiceSpec) {
 	for i := range spec.Ports {
 		p := &spec.Ports[i]
 		if p.Mode != "" || p.Port == 0 || old != nil && keepsLegacyHost(*p, old.Ports) {
 			continue
 		}
+		if !spec.ownNetwork() && p.Target() == p.Port {
+			p.Mode = PublishHost
+			continue
+		}
 		p.Mode = PublishIngress
 	}
+}
+
+// ownNetwork reports whether the spec's tasks get network namespaces of
+// their own (containers not on the host network).
+func (s *ServiceSpec) ownNetwork() bool {
+	return s.Runtime == RuntimeContainerd && s.Network != NetworkHost
 }
 
 func keepsLegacyHost(p PortSpec, old []PortSpec) bool {

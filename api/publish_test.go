@@ -28,8 +28,8 @@ func TestPublishModeOfPorts(t *testing.T) {
 }
 
 func TestDefaultPublishModesKeepsLegacyHostPorts(t *testing.T) {
-	old := ServiceSpec{Ports: []PortSpec{{Port: 8080, Protocol: "tcp"}}}
-	spec := ServiceSpec{Ports: []PortSpec{{Port: 8080, Protocol: "tcp"}, {Port: 9090}, {Name: "x", TargetPort: 1}, {Port: 7070, Mode: PublishHost}}}
+	old := ServiceSpec{Runtime: RuntimeContainerd, Ports: []PortSpec{{Port: 8080, Protocol: "tcp"}}}
+	spec := ServiceSpec{Runtime: RuntimeContainerd, Ports: []PortSpec{{Port: 8080, Protocol: "tcp"}, {Port: 9090}, {Name: "x", TargetPort: 1}, {Port: 7070, Mode: PublishHost}}}
 	DefaultPublishModes(&spec, &old)
 	want := []string{"", PublishIngress, "", PublishHost}
 	for i, p := range spec.Ports {
@@ -37,10 +37,17 @@ func TestDefaultPublishModesKeepsLegacyHostPorts(t *testing.T) {
 			t.Errorf("port %d: mode %q, want %q", i, p.Mode, want[i])
 		}
 	}
-	fresh := ServiceSpec{Ports: []PortSpec{{Port: 8080}}}
+	fresh := ServiceSpec{Runtime: RuntimeContainerd, Ports: []PortSpec{{Port: 8080}}}
 	DefaultPublishModes(&fresh, nil)
 	if fresh.Ports[0].Mode != PublishIngress {
 		t.Errorf("a new published port is %q, want ingress", fresh.Ports[0].Mode)
+	}
+	// A process task listens on the published port itself, on its node's
+	// address: that stays host mode, since the ingress proxy would take it.
+	proc := ServiceSpec{Runtime: RuntimeProcess, Ports: []PortSpec{{Port: 8080}, {Port: 9090, TargetPort: 90}}}
+	DefaultPublishModes(&proc, nil)
+	if proc.Ports[0].Mode != PublishHost || proc.Ports[1].Mode != PublishIngress {
+		t.Errorf("process ports' modes %q, %q, want host (same port) and ingress", proc.Ports[0].Mode, proc.Ports[1].Mode)
 	}
 }
 
@@ -57,7 +64,11 @@ func TestValidatePublishModes(t *testing.T) {
 		{[]PortSpec{{TargetPort: 80, Mode: PublishHost}}, "mode host needs a published port"},
 		{[]PortSpec{{Port: 80, Mode: "nodeport"}}, `spec.ports[0].mode: "nodeport"`},
 		{[]PortSpec{{Port: 80, Mode: PublishHost, ProxyProtocol: true}}, "proxy_protocol needs an ingress tcp port"},
-		{[]PortSpec{{Port: 53, Protocol: "udp", Mode: PublishIngress, ProxyProtocol: true}}, "proxy_protocol needs an ingress tcp port"},
+		{[]PortSpec{{Port: 5353, TargetPort: 53, Protocol: "udp", Mode: PublishIngress, ProxyProtocol: true}}, "proxy_protocol needs an ingress tcp port"},
+		// Process tasks listen on the node's own address: an ingress port
+		// equal to their port would be taken by the proxy on every node.
+		{[]PortSpec{{Port: 8080, Mode: PublishIngress}}, "spec.ports[0]: ingress port 8080 is also the port the tasks listen on"},
+		{[]PortSpec{{Port: 8080, TargetPort: 8080, Mode: PublishIngress}}, "target=8080 alone gets an automatic one"},
 	} {
 		s := base
 		s.Ports = c.ports

@@ -326,7 +326,7 @@ func checkPath(p string) string {
 func (s *ServiceSpec) validatePorts() string {
 	seen := map[PortSpec]bool{}
 	names := map[string]bool{}
-	ownNetwork := s.Runtime == RuntimeContainerd && s.Network != NetworkHost
+	ownNetwork := s.ownNetwork()
 	for i, p := range s.Ports {
 		field := fmt.Sprintf("spec.ports[%d]", i)
 		if p.Port == 0 && p.TargetPort == 0 {
@@ -347,6 +347,9 @@ func (s *ServiceSpec) validatePorts() string {
 			}
 		default:
 			return fmt.Sprintf("%s.mode: %q is not \"ingress\" or \"host\"", field, p.Mode)
+		}
+		if p.Mode == PublishIngress && !ownNetwork && p.Port != 0 && p.Target() == p.Port {
+			return fmt.Sprintf("%s: ingress port %d is also the port the tasks listen on, on the node's own network (process tasks, network = host), and every node's ingress proxy takes it: publish another port (target=%d alone gets an automatic one) or use mode=host", field, p.Port, p.Port)
 		}
 		if p.ProxyProtocol && (p.Mode != PublishIngress || proto != "tcp") {
 			return field + ": proxy_protocol needs an ingress tcp port"
