@@ -159,6 +159,15 @@ func syncRoutes(t routeTable, want []Route) error {
 type netlinkHost struct{}
 
 func (netlinkHost) local(ip netip.Addr) bool {
+	// 127.0.0.0/8 is this host's whatever lo lists (agents sharing a
+	// host on 127.0.0.1, .2, .3), as is any address the kernel routes
+	// locally.
+	if ip.IsLoopback() {
+		return true
+	}
+	if rs, err := netlink.RouteGet(ip.AsSlice()); err == nil && len(rs) > 0 && rs[0].Type == unix.RTN_LOCAL {
+		return true
+	}
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
 		return false

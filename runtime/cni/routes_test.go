@@ -339,3 +339,23 @@ func TestVXLANInANamespace(t *testing.T) {
 		return nil
 	})
 }
+
+// TestNetlinkHostLocal: every loopback address is this host's (agents on
+// 127.0.0.1, .2 and .3 share one host and need no route to each other),
+// as is an address of one of its interfaces; an address routed elsewhere
+// is not.
+func TestNetlinkHostLocal(t *testing.T) {
+	for _, c := range []struct {
+		ip    string
+		local bool
+	}{
+		{"127.0.0.1", true},
+		{"127.0.0.2", true},
+		{"127.3.4.5", true},
+		{"198.51.100.77", false}, // TEST-NET-2: never this host's
+	} {
+		if got := (netlinkHost{}).local(netip.MustParseAddr(c.ip)); got != c.local {
+			t.Errorf("local(%s) = %v, want %v", c.ip, got, c.local)
+		}
+	}
+}
