@@ -58,7 +58,7 @@ func TestHealthCheckReplacesUnhealthyTask(t *testing.T) {
 		}
 		for _, x := range ts {
 			if x.ID == first.ID {
-				return x.State == api.TaskFailed && strings.HasPrefix(x.Error, "unhealthy: exit status 1"), fmt.Sprintf("%s %q %q", x.State, x.Health, x.Error)
+				return x.State == api.TaskFailed && strings.HasPrefix(x.Error, "unhealthy: exit code 1"), fmt.Sprintf("%s %q %q", x.State, x.Health, x.Error)
 			}
 		}
 		return false, "the first task is gone"
