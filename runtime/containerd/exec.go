@@ -12,6 +12,7 @@ import (
 
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/errdefs"
 
 	"github.com/shoal-project/shoal/internal/textutil"
 	rtapi "github.com/shoal-project/shoal/runtime"
@@ -28,7 +29,7 @@ const execCleanup = 10 * time.Second
 // env and working directory, no terminal, stdout and stderr kept up to
 // runtime.ExecOutputLimit. Each exec has its own ID; the process is
 // killed when ctx ends and always deleted, so none outlives the call.
-func (r *Runtime) Exec(ctx context.Context, taskID string, argv []string) (int, []byte, error) {
+func (r *Runtime) Exec(ctx context.Context, taskID string, argv []string) (code int, output []byte, err error) {
 	if len(argv) == 0 || argv[0] == "" {
 		return 126, nil, errors.New("exec: empty command")
 	}
@@ -66,10 +67,19 @@ func (r *Runtime) Exec(ctx context.Context, taskID string, argv []string) (int, 
 		return 126, nil, fmt.Errorf("task %s: exec: %s", taskID, textutil.OneLine(err.Error()))
 	}
 	// From here on the exec'd process exists in the shim: delete it
-	// whatever happens, killing it if it still runs.
+	// whatever happens (it has exited, never started, or was killed
+	// below), and close its output pipes even if that fails.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), execCleanup)
 	defer cancel()
-	defer p.Delete(cctx, client.WithProcessKill)
+	defer func() {
+		if _, derr := p.Delete(cctx); derr != nil && !errdefs.IsNotFound(derr) && err == nil {
+			err = fmt.Errorf("exec %s: delete the exec'd process: %s", argv[0], textutil.OneLine(derr.Error()))
+		}
+		if pio := p.IO(); pio != nil {
+			pio.Cancel()
+			pio.Close()
+		}
+	}()
 
 	// Wait before Start, so a quick exit is not missed; it must outlive
 	// ctx so that a killed process is still reaped here.
@@ -77,8 +87,11 @@ func (r *Runtime) Exec(ctx context.Context, taskID string, argv []string) (int, 
 	if err != nil {
 		return 126, nil, fmt.Errorf("task %s: exec: %s", taskID, textutil.OneLine(err.Error()))
 	}
-	if err := p.Start(ctx); err != nil {
-		msg := textutil.OneLine(err.Error())
+	if serr := p.Start(ctx); serr != nil {
+		if ctx.Err() != nil { // it may have started all the same
+			killExec(cctx, p, statusC)
+		}
+		msg := textutil.OneLine(serr.Error())
 		code := 126
 		if strings.Contains(msg, "no such file or directory") || strings.Contains(msg, "executable file not found") {
 			code = 127
@@ -87,19 +100,34 @@ func (r *Runtime) Exec(ctx context.Context, taskID string, argv []string) (int, 
 	}
 	select {
 	case st := <-statusC:
-		p.IO().Wait() // all output copied
-		code, _, err := st.Result()
-		if err != nil {
-			return 126, out.Bytes(), fmt.Errorf("exec %s: %s", argv[0], textutil.OneLine(err.Error()))
-		}
-		return int(code), out.Bytes(), nil
-	case <-ctx.Done():
-		p.Kill(cctx, syscall.SIGKILL)
+		// Its output is copied until every writer is gone: a child it
+		// left running in the container holds it open, so wait no
+		// longer than ctx.
+		copied := make(chan struct{})
+		go func() { p.IO().Wait(); close(copied) }()
 		select {
-		case <-statusC:
-		case <-cctx.Done():
+		case <-copied:
+		case <-ctx.Done():
 		}
+		exit, _, werr := st.Result()
+		if werr != nil {
+			return 126, out.Bytes(), fmt.Errorf("exec %s: %s", argv[0], textutil.OneLine(werr.Error()))
+		}
+		return int(exit), out.Bytes(), nil
+	case <-ctx.Done():
+		killExec(cctx, p, statusC)
 		return 137, out.Bytes(), ctx.Err()
+	}
+}
+
+// killExec kills an exec'd process and waits for its exit (or ctx).
+func killExec(ctx context.Context, p client.Process, exited <-chan client.ExitStatus) {
+	if err := p.Kill(ctx, syscall.SIGKILL); err != nil {
+		return // it never started, or is gone
+	}
+	select {
+	case <-exited:
+	case <-ctx.Done():
 	}
 }
 
