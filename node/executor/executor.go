@@ -56,6 +56,11 @@ type Config struct {
 	// cmd checks through the task's runtime, see nodeChecker); Clock times them (default: the real clock).
 	HealthChecker HealthChecker
 	Clock         Clock
+	// ImageHealth, if set, says whether a workload whose spec has no
+	// health check may be checked with its image's HEALTHCHECK now: its
+	// health reports need every node at protocol 5, which a spec's
+	// check got at create (nil: always).
+	ImageHealth func() bool
 	// Logger receives every step of the tasks (at info, with task,
 	// service and slot attributes) and the problems the executor handles
 	// itself (default slog.Default()).

@@ -230,7 +230,7 @@ func (s *supervisor) startHealth(ctx context.Context) {
 		return
 	}
 	img, _ := s.rt.(runtime.ImageHealth)
-	if h == nil && img == nil {
+	if h == nil && (img == nil || e.cfg.ImageHealth != nil && !e.cfg.ImageHealth()) {
 		return
 	}
 	m := &healthMonitor{

@@ -323,3 +323,39 @@ func TestImageHealthCheck(t *testing.T) {
 		t.Errorf("t2, health checks disabled, reported health %q", h)
 	}
 }
+
+// TestImageHealthCheckWaitsForProtocol: while Config.ImageHealth says no
+// (a node of the cluster cannot apply health reports), a task without a
+// health check of its own is not checked with its image's; a task with
+// its own still is.
+func TestImageHealthCheckWaitsForProtocol(t *testing.T) {
+	rt := newExecRuntime(&api.HealthCheck{Cmd: []string{"CMD", "/image-check"}, Interval: api.Duration(50 * time.Millisecond)})
+	var asked sync.Mutex
+	calls := 0
+	env := newEnv(t)
+	n := env.start(func(c *Config) {
+		c.Runtimes = map[string]runtime.Runtime{fakeName: rt}
+		c.ImageHealth = func() bool { asked.Lock(); calls++; asked.Unlock(); return false }
+	})
+	image := shTask("t1", "")
+	image.Spec.Runtime = fakeName
+	own := shTask("t2", "")
+	own.Spec.Runtime = fakeName
+	own.Spec.Health = &api.HealthCheck{Cmd: []string{"CMD", "/own-check"}, Interval: api.Duration(50 * time.Millisecond)}
+	n.e.SetAssignments([]api.Task{image, own})
+	n.waitReported("t1", api.TaskRunning)
+	waitFor(t, 15*time.Second, "t2 reported healthy", func() bool { return n.rec.latest("t2").Health == api.HealthHealthy })
+	if h := n.rec.latest("t1").Health; h != "" {
+		t.Errorf("t1 reported health %q with image checks not allowed", h)
+	}
+	for _, argv := range rt.execs() {
+		if !reflect.DeepEqual(argv, []string{"/own-check"}) {
+			t.Errorf("exec'd %q", argv)
+		}
+	}
+	asked.Lock()
+	defer asked.Unlock()
+	if calls == 0 {
+		t.Error("ImageHealth was never asked")
+	}
+}
