@@ -195,4 +195,24 @@ health = { cmd = ["true"], every = "2s" }
 	if err == nil || !strings.Contains(err.Error(), `"health.every"`) {
 		t.Errorf("unknown health key: %v", err)
 	}
+	specs, err = ParseManifest("m.toml", []byte(`
+[[service]]
+name = "web"
+image = "shoal/hello:v1"
+health = { cmd = ["CMD", "/hello", "-check", "http://127.0.0.1:8080/"] }
+
+[[service]]
+name = "quiet"
+image = "shoal/hello:v1"
+health = { disable = true }
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := specs[0].Health; h == nil || !reflect.DeepEqual(h.Argv(), []string{"/hello", "-check", "http://127.0.0.1:8080/"}) {
+		t.Errorf("CMD form: %+v", h)
+	}
+	if h := specs[1].Health; h == nil || !h.Disable {
+		t.Errorf("disable: %+v", h)
+	}
 }
