@@ -8,13 +8,18 @@ import (
 )
 
 // HealthCheck is how a task's node checks that the task works: exactly
-// one of Cmd, HTTP and TCP. A task is "starting" until its first passing
+// one of Cmd, HTTP and TCP, or Disable. A service without one gets its
+// image's HEALTHCHECK (containers), unless Disable is set. A task is "starting" until its first passing
 // check (failures within StartPeriod do not count), "healthy" after a
 // pass, and "unhealthy" after Retries consecutive failures, when its node
 // stops it and reports it failed, so its restart policy replaces it.
 type HealthCheck struct {
-	// Cmd is an argv run in the task's context (process tasks: on the
-	// host with the task's env and workdir); exit code 0 passes.
+	// Cmd is a command run in the task's context: inside the container
+	// (its user, env and working directory), or for process tasks on the
+	// host as the task's user with its env and workdir. Exit code 0
+	// passes, anything else fails. It takes docker's forms:
+	// ["CMD-SHELL", "LINE"] runs /bin/sh -c LINE, ["CMD", PROG, ARG...]
+	// runs PROG; a list without either prefix is an argv as well.
 	Cmd []string `json:"cmd,omitempty"`
 	// HTTP is "PATH[:PORT]": a GET of PATH on the task's address (or
 	// 127.0.0.1 on the host network) passes with a 2xx or 3xx status.
@@ -28,6 +33,55 @@ type HealthCheck struct {
 	Timeout     Duration `json:"timeout,omitempty"`      // default 5s
 	Retries     uint64   `json:"retries,omitempty"`      // default 3
 	StartPeriod Duration `json:"start_period,omitempty"` // default 0
+
+	// Disable turns health checks off, the image's HEALTHCHECK too (as
+	// docker's --no-healthcheck and compose's disable: true). It is
+	// given alone.
+	Disable bool `json:"disable,omitempty"`
+}
+
+// Docker's health check test forms (the first word of Cmd, or of an
+// image's HEALTHCHECK test).
+const (
+	HealthFormCmd      = "CMD"
+	HealthFormCmdShell = "CMD-SHELL"
+	HealthFormNone     = "NONE"
+)
+
+// Argv is the command a Cmd check runs: CMD-SHELL's line under
+// /bin/sh -c, CMD's words after the prefix, or Cmd itself.
+func (h HealthCheck) Argv() []string {
+	if len(h.Cmd) == 0 {
+		return nil
+	}
+	switch h.Cmd[0] {
+	case HealthFormCmdShell:
+		return append([]string{"/bin/sh", "-c"}, h.Cmd[1:]...)
+	case HealthFormCmd:
+		return h.Cmd[1:]
+	}
+	return h.Cmd
+}
+
+// checkHealthCmd returns what is wrong with a cmd check, or "".
+func checkHealthCmd(cmd []string) string {
+	switch cmd[0] {
+	case HealthFormNone:
+		return `["NONE"] is written disable: true`
+	case HealthFormCmdShell:
+		if len(cmd) != 2 || strings.TrimSpace(cmd[1]) == "" {
+			return `["CMD-SHELL", LINE] takes exactly one non-empty command line`
+		}
+		return ""
+	case HealthFormCmd:
+		if len(cmd) < 2 || cmd[1] == "" {
+			return `["CMD", PROG, ARG...]: the program is empty`
+		}
+		return ""
+	case "":
+		return "the program is empty"
+	}
+	return ""
 }
 
 // Health check defaults.
@@ -140,19 +194,24 @@ func (s *ServiceSpec) validateHealth() string {
 	if h.TCP != "" {
 		n++
 	}
+	if h.Disable {
+		if n != 0 || h.Interval != 0 || h.Timeout != 0 || h.Retries != 0 || h.StartPeriod != 0 {
+			return "spec.health.disable: give it alone (no check, no timings)"
+		}
+		return ""
+	}
 	if n != 1 {
-		return "spec.health: give exactly one of cmd, http and tcp"
+		return "spec.health: give exactly one of cmd, http and tcp (or disable)"
 	}
 	switch {
 	case len(h.Cmd) > 0:
-		if h.Cmd[0] == "" {
-			return "spec.health.cmd: the program is empty"
+		if msg := checkHealthCmd(h.Cmd); msg != "" {
+			return "spec.health.cmd: " + msg
 		}
-		if s.runtime() != RuntimeProcess {
-			return "spec.health.cmd: command checks run for process tasks only (use http or tcp for containers)"
-		}
-		if s.User != "" {
-			return "spec.health.cmd: command checks do not yet run as spec.user; use http or tcp"
+		for _, a := range h.Cmd {
+			if strings.IndexByte(a, 0) >= 0 {
+				return "spec.health.cmd: an argument contains a NUL byte"
+			}
 		}
 	case h.HTTP != "":
 		_, port, err := ParseHealthHTTP(h.HTTP)

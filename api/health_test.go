@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +89,16 @@ func TestValidateHealth(t *testing.T) {
 		{HealthCheck{TCP: "80", Timeout: -1}, "spec.health.timeout:"},
 		{HealthCheck{TCP: "80", StartPeriod: -1}, "spec.health.start_period:"},
 		{HealthCheck{TCP: "80", Retries: 5000}, "spec.health.retries:"},
+		{HealthCheck{Cmd: []string{"CMD-SHELL", "curl -f localhost"}}, ""},
+		{HealthCheck{Cmd: []string{"CMD", "/hello", "-check", "http://127.0.0.1:8080/"}}, ""},
+		{HealthCheck{Disable: true}, ""},
+		{HealthCheck{Cmd: []string{"CMD-SHELL"}}, "spec.health.cmd: [\"CMD-SHELL\", LINE]"},
+		{HealthCheck{Cmd: []string{"CMD-SHELL", "a", "b"}}, "spec.health.cmd: [\"CMD-SHELL\", LINE]"},
+		{HealthCheck{Cmd: []string{"CMD"}}, "spec.health.cmd: [\"CMD\", PROG, ARG...]"},
+		{HealthCheck{Cmd: []string{"NONE"}}, "spec.health.cmd: [\"NONE\"] is written disable: true"},
+		{HealthCheck{Cmd: []string{"true", "a\x00b"}}, "spec.health.cmd: an argument contains a NUL byte"},
+		{HealthCheck{Disable: true, TCP: "80"}, "spec.health.disable: give it alone"},
+		{HealthCheck{Disable: true, Retries: 2}, "spec.health.disable: give it alone"},
 	} {
 		s := base
 		h := c.h
@@ -111,17 +122,30 @@ func TestValidateHealth(t *testing.T) {
 	}
 	ctr := ServiceSpec{Name: "web", Runtime: RuntimeContainerd, Image: "hello", Mode: ModeReplicated, Replicas: 1,
 		Health: &HealthCheck{Cmd: []string{"true"}}}
-	if err := ctr.Validate(); err == nil || !strings.Contains(err.Error(), "process tasks only") {
+	if err := ctr.Validate(); err != nil {
 		t.Errorf("container cmd check: %v", err)
 	}
 	user := base
 	user.User = "nobody"
 	user.Health = &HealthCheck{Cmd: []string{"true"}}
-	if err := user.Validate(); err == nil || !strings.Contains(err.Error(), "spec.health.cmd") {
+	if err := user.Validate(); err != nil {
 		t.Errorf("cmd check with a user: %v", err)
 	}
 	if d := (HealthCheck{}).WithDefaults(); d.Interval != DefaultHealthInterval || d.Timeout != DefaultHealthTimeout || d.Retries != 3 || d.StartPeriod != 0 {
 		t.Errorf("defaults: %+v", d)
+	}
+}
+
+func TestHealthCheckArgv(t *testing.T) {
+	for _, c := range []struct{ cmd, want []string }{
+		{[]string{"CMD-SHELL", "curl -f localhost || exit 1"}, []string{"/bin/sh", "-c", "curl -f localhost || exit 1"}},
+		{[]string{"CMD", "/hello", "-check", "x"}, []string{"/hello", "-check", "x"}},
+		{[]string{"test", "-f", "/tmp/x"}, []string{"test", "-f", "/tmp/x"}},
+		{nil, nil},
+	} {
+		if got := (HealthCheck{Cmd: c.cmd}).Argv(); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("Argv(%q) = %q, want %q", c.cmd, got, c.want)
+		}
 	}
 }
 
@@ -130,6 +154,10 @@ func TestHealthNeedsProtocol5(t *testing.T) {
 		Health: &HealthCheck{TCP: "80"}}
 	if got := SpecProtocol(&spec); got != 5 {
 		t.Errorf("a health check needs protocol %d, want 5", got)
+	}
+	spec.Health = &HealthCheck{Disable: true}
+	if got := SpecProtocol(&spec); got != 5 {
+		t.Errorf("a disabled health check needs protocol %d, want 5", got)
 	}
 	spec.Health = nil
 	spec.Labels = map[string]string{"health": "a label"}
@@ -166,5 +194,25 @@ health = { cmd = ["true"], every = "2s" }
 `))
 	if err == nil || !strings.Contains(err.Error(), `"health.every"`) {
 		t.Errorf("unknown health key: %v", err)
+	}
+	specs, err = ParseManifest("m.toml", []byte(`
+[[service]]
+name = "web"
+image = "shoal/hello:v1"
+health = { cmd = ["CMD", "/hello", "-check", "http://127.0.0.1:8080/"] }
+
+[[service]]
+name = "quiet"
+image = "shoal/hello:v1"
+health = { disable = true }
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := specs[0].Health; h == nil || !reflect.DeepEqual(h.Argv(), []string{"/hello", "-check", "http://127.0.0.1:8080/"}) {
+		t.Errorf("CMD form: %+v", h)
+	}
+	if h := specs[1].Health; h == nil || !h.Disable {
+		t.Errorf("disable: %+v", h)
 	}
 }

@@ -147,6 +147,7 @@ func (m *manifestService) spec() (ServiceSpec, error) {
 			Cmd: h.Cmd, HTTP: string(h.HTTP), TCP: string(h.TCP),
 			Interval: Duration(h.Interval), Timeout: Duration(h.Timeout),
 			Retries: h.Retries.n, StartPeriod: Duration(h.StartPeriod),
+			Disable: bool(h.Disable),
 		}
 	}
 	if !m.Replicas.set && (s.Mode == "" || s.Mode == ModeReplicated) {
@@ -387,6 +388,7 @@ type manifestHealth struct {
 	Timeout     manifestDuration `manifest:"timeout"`
 	Retries     manifestCount    `manifest:"retries"`
 	StartPeriod manifestDuration `manifest:"start_period"`
+	Disable     manifestBool     `manifest:"disable"`
 }
 
 // manifestHealthKey is the health key: absent, or a health table.

@@ -37,7 +37,8 @@ import (
 // a cluster whose record has one, so older replicas, which could not
 // allocate, never meet an allocating cluster), a service's network and a
 // task's observed IP (task.report's ip), and health checks (services'
-// health, task.report's health, which may change a running task's
+// health — with its disable, and cmd checks in containers and as the
+// service's user —, task.report's health, which may change a running task's
 // status without moving its state), and service traffic (the cluster's
 // service CIDR, cluster.bootstrap's service_cidr; ports' publish mode and
 // proxy_protocol; the FSM allocates services' endpoints only in a cluster

@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -58,7 +59,7 @@ func TestHealthCheckReplacesUnhealthyTask(t *testing.T) {
 		}
 		for _, x := range ts {
 			if x.ID == first.ID {
-				return x.State == api.TaskFailed && strings.HasPrefix(x.Error, "unhealthy: exit status 1"), fmt.Sprintf("%s %q %q", x.State, x.Health, x.Error)
+				return x.State == api.TaskFailed && strings.HasPrefix(x.Error, "unhealthy: exit code 1"), fmt.Sprintf("%s %q %q", x.State, x.Health, x.Error)
 			}
 		}
 		return false, "the first task is gone"
@@ -76,6 +77,49 @@ func TestHealthCheckReplacesUnhealthyTask(t *testing.T) {
 		for _, x := range ts {
 			detail += fmt.Sprintf("%s.%d %s %q %q; ", x.ID[:8], x.Slot, x.State, x.Health, x.Error)
 			if x.ID != first.ID && x.Slot == first.Slot && x.State == api.TaskRunning && x.Health == api.HealthHealthy {
+				return true, ""
+			}
+		}
+		return false, detail
+	})
+}
+
+// TestHealthCmdAsUser: a process service's cmd check runs as the
+// service's user (--health-cmd is a shell line, as docker's): a check
+// that holds only for that user's uid passes, one that wants root fails
+// and the task is failed with the check's output.
+func TestHealthCmdAsUser(t *testing.T) {
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skipf("this host has no user nobody: %v", err)
+	}
+	c := startCluster(t, 1, "--runtime", "process")
+	a := c.agents[0]
+	for _, s := range []struct{ name, uid string }{{"asuser", nobody.Uid}, {"asroot", "0"}} {
+		if out, err := a.CLI("service", "create", s.name, "--detach", "--runtime", "process", "--user", "nobody",
+			"--restart-delay", "200ms", "--health-interval", "200ms", "--health-retries", "2",
+			"--health-cmd", `u=$(id -u); echo "uid $u"; test "$u" = `+s.uid,
+			"--", "sh", "-c", "exec sleep 600"); err != nil {
+			t.Fatalf("service create %s: %v\n%s", s.name, err, out)
+		}
+	}
+	harness.WaitFor(t, 30*time.Second, "asuser.1 healthy", func() (bool, string) {
+		ts, err := tasks(a, "asuser")
+		if err != nil || len(ts) != 1 {
+			return false, fmt.Sprintf("%v %+v", err, ts)
+		}
+		return ts[0].State == api.TaskRunning && ts[0].Health == api.HealthHealthy, fmt.Sprintf("%s %q %q", ts[0].State, ts[0].Health, ts[0].Error)
+	})
+	want := "unhealthy: exit code 1: uid " + nobody.Uid
+	harness.WaitFor(t, 30*time.Second, "asroot.1 failed "+want, func() (bool, string) {
+		ts, err := tasks(a, "asroot")
+		if err != nil {
+			return false, err.Error()
+		}
+		detail := ""
+		for _, x := range ts {
+			detail += fmt.Sprintf("%s %q %q; ", x.State, x.Health, x.Error)
+			if x.State == api.TaskFailed && x.Error == want {
 				return true, ""
 			}
 		}

@@ -30,6 +30,10 @@ func (a *Agent) startExecutor() error {
 		Logger:   a.log,
 		Started:  a.metrics.taskStarted,
 		Secrets:  a,
+		ImageHealth: func() bool { // health reports, without a spec that needed protocol 5
+			return everyNodeApplies(api.CmdReportTaskStatus, api.ReportTaskStatusPayload{
+				Updates: []api.TaskStatusUpdate{{Status: api.TaskStatus{State: api.TaskRunning, Health: api.HealthStarting}}}}, a.store().Nodes())
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("executor: %v", err)

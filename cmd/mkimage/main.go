@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -42,6 +43,8 @@ func run(args []string) error {
 	push := fs.String("push", "", "registry reference to push to, e.g. 127.0.0.1:5000/shoal/hello:v1")
 	insecure := fs.Bool("insecure", false, "allow plain HTTP (or an untrusted certificate) for -push")
 	arch := fs.String("arch", "", "image architecture (default: this host's)")
+	healthcheck := fs.String("healthcheck", "", `the image's HEALTHCHECK test as a JSON list, e.g. '["CMD","/hello","-check","http://127.0.0.1:8080/healthz"]'`)
+	healthInterval := fs.Duration("healthcheck-interval", 0, "the HEALTHCHECK's interval (default: docker's)")
 	var env envList
 	fs.Var(&env, "env", "default KEY=VALUE environment (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -59,7 +62,14 @@ func run(args []string) error {
 	if *out != "" && *ref == "" {
 		return errors.New("-o needs -name")
 	}
-	img, err := imagebuild.Build(imagebuild.Spec{Binary: *binary, Path: *imgPath, Env: env, Arch: *arch})
+	spec := imagebuild.Spec{Binary: *binary, Path: *imgPath, Env: env, Arch: *arch}
+	if *healthcheck != "" {
+		spec.Healthcheck = &v1.HealthConfig{Interval: *healthInterval}
+		if err := json.Unmarshal([]byte(*healthcheck), &spec.Healthcheck.Test); err != nil {
+			return fmt.Errorf("-healthcheck: want a JSON list of strings: %v", err)
+		}
+	}
+	img, err := imagebuild.Build(spec)
 	if err != nil {
 		return err
 	}

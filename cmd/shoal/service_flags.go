@@ -61,14 +61,14 @@ func (f *serviceFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.securityOpts, "security-opt", nil, "seccomp=unconfined turns the container's system-call filter off (seccomp=default restores it)")
 	fs.StringVar(&f.network, "network", "", `a container's network: "host" for the node's own, "" for the task's own namespace and address (the default)`)
 	fs.StringArrayVar(&f.secrets, "secret", nil, "give the tasks secret NAME: /run/secrets/NAME in containers, $SHOAL_SECRETS_DIR/NAME for processes (repeatable; on update the list replaces the old one, \"\" clears)")
-	fs.StringVar(&f.healthCmd, "health-cmd", "", `command that checks a task's health, "PROG ARG..." split on spaces (process tasks)`)
+	fs.StringVar(&f.healthCmd, "health-cmd", "", `command line that checks a task's health, run by /bin/sh -c in the task's container (or on the host as the process task's user); exit 0 passes`)
 	fs.StringVar(&f.healthHTTP, "health-http", "", "check health with an HTTP GET of PATH[:PORT] (PORT a number or port name; default the first port): 2xx/3xx passes")
 	fs.StringVar(&f.healthTCP, "health-tcp", "", "check health by connecting to PORT (a number or port name)")
 	fs.DurationVar(&f.healthInterval, "health-interval", 0, "time between health checks (default 10s)")
 	fs.DurationVar(&f.healthTimeout, "health-timeout", 0, "time a health check may take (default 5s)")
 	fs.Uint64Var(&f.healthRetries, "health-retries", 0, "consecutive failures that make a task unhealthy (default 3)")
 	fs.DurationVar(&f.healthStartPeriod, "health-start-period", 0, "time after a task starts in which failed checks do not count (default 0)")
-	fs.BoolVar(&f.noHealthcheck, "no-healthcheck", false, "remove the health check")
+	fs.BoolVar(&f.noHealthcheck, "no-healthcheck", false, "run no health check, not even the image's HEALTHCHECK")
 	fs.StringArrayVar(&f.mounts, "mount", nil, "mount type=volume|bind,source=NAME|/PATH,target=/PATH[,readonly] (repeatable; \"\" clears)")
 }
 
@@ -214,7 +214,7 @@ func (f *serviceFlags) applyHealth(cmd *cobra.Command, spec *api.ServiceSpec) er
 		if kinds > 0 || timings {
 			return usageErrorf(cmd, "--no-healthcheck cannot be used with other --health flags")
 		}
-		spec.Health = nil
+		spec.Health = &api.HealthCheck{Disable: true} // the image's too, as docker's
 		return nil
 	}
 	if kinds > 1 {
@@ -229,8 +229,9 @@ func (f *serviceFlags) applyHealth(cmd *cobra.Command, spec *api.ServiceSpec) er
 	}
 	switch {
 	case set("health-cmd"):
-		h = api.HealthCheck{Cmd: strings.Fields(f.healthCmd), Interval: h.Interval, Timeout: h.Timeout, Retries: h.Retries, StartPeriod: h.StartPeriod}
-		if len(h.Cmd) == 0 {
+		// docker's --health-cmd is a shell command line (CMD-SHELL)
+		h = api.HealthCheck{Cmd: []string{api.HealthFormCmdShell, f.healthCmd}, Interval: h.Interval, Timeout: h.Timeout, Retries: h.Retries, StartPeriod: h.StartPeriod}
+		if strings.TrimSpace(f.healthCmd) == "" {
 			return usageErrorf(cmd, "--health-cmd is empty (use --no-healthcheck to remove the check)")
 		}
 	case set("health-http"):
@@ -243,7 +244,7 @@ func (f *serviceFlags) applyHealth(cmd *cobra.Command, spec *api.ServiceSpec) er
 			return usageErrorf(cmd, "--health-tcp: %v", err)
 		}
 		h = api.HealthCheck{TCP: f.healthTCP, Interval: h.Interval, Timeout: h.Timeout, Retries: h.Retries, StartPeriod: h.StartPeriod}
-	case spec.Health == nil:
+	case spec.Health == nil || spec.Health.Disable:
 		return usageErrorf(cmd, "--health-interval, --health-timeout, --health-retries and --health-start-period need a check: --health-cmd, --health-http or --health-tcp")
 	}
 	if set("health-interval") {

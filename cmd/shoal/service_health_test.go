@@ -9,7 +9,8 @@ import (
 )
 
 // TestServiceHealthFlags: the --health flags set a check on create, the
-// timings change it on update, --no-healthcheck removes it, and bad ones
+// timings change it on update, --no-healthcheck disables checks (the
+// image's too), and bad ones
 // are refused in one line before anything is sent.
 func TestServiceHealthFlags(t *testing.T) {
 	f := newFakeAPI(t)
@@ -37,14 +38,14 @@ func TestServiceHealthFlags(t *testing.T) {
 	if _, errOut, code := f.cli("service", "update", "web", "-d", "--health-cmd", "test -f /tmp/x"); code != 0 {
 		t.Fatalf("update cmd: exit %d: %s", code, errOut)
 	}
-	if h := sentSpec(t, f).Health; h == nil || h.HTTP != "" || strings.Join(h.Cmd, " ") != "test -f /tmp/x" || h.Interval != api.Duration(2*time.Second) {
+	if h := sentSpec(t, f).Health; h == nil || h.HTTP != "" || strings.Join(h.Cmd, "|") != "CMD-SHELL|test -f /tmp/x" || h.Interval != api.Duration(2*time.Second) {
 		t.Fatalf("update cmd sent health %+v", h)
 	}
 	if _, errOut, code := f.cli("service", "update", "web", "-d", "--no-healthcheck"); code != 0 {
 		t.Fatalf("no-healthcheck: exit %d: %s", code, errOut)
 	}
-	if h := sentSpec(t, f).Health; h != nil {
-		t.Fatalf("--no-healthcheck sent health %+v", h)
+	if h := sentSpec(t, f).Health; h == nil || !h.Disable || len(h.Cmd) != 0 {
+		t.Fatalf("--no-healthcheck sent health %+v, want disable", h)
 	}
 	_, writesBefore := f.log()
 	for _, c := range []struct {

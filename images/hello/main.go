@@ -6,6 +6,9 @@
 // /bytes?n=N streams N bytes (from a fixed buffer, without a log line: the
 // network benchmark's traffic, so that logging does not weigh on it).
 //
+// "hello -check URL" is a health check instead (the image has no shell):
+// it GETs URL and exits 0 on a 2xx or 3xx answer, 1 otherwise.
+//
 // With $HELLO_PROBES set it first tries to drive the agent's API as a
 // hostile workload would, and prints what happened (see probe).
 //
@@ -32,6 +35,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "-check" {
+		os.Exit(checkMain(os.Args[2]))
+	}
 	port := os.Getenv("PORT")
 	if port == "" {
 		port = "8080"

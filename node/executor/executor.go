@@ -52,10 +52,15 @@ type Config struct {
 	// running, with the task's attempt (0 for the first task of its slot)
 	// and the time since the task was assigned here. It must not block.
 	Started func(attempt uint64, latency time.Duration)
-	// HealthChecker runs tasks' health checks (default: from the host,
-	// see hostChecker); Clock times them (default: the real clock).
+	// HealthChecker runs tasks' health checks (default: from the node,
+	// cmd checks through the task's runtime, see nodeChecker); Clock times them (default: the real clock).
 	HealthChecker HealthChecker
 	Clock         Clock
+	// ImageHealth, if set, says whether a workload whose spec has no
+	// health check may be checked with its image's HEALTHCHECK now: its
+	// health reports need every node at protocol 5, which a spec's
+	// check got at create (nil: always).
+	ImageHealth func() bool
 	// Logger receives every step of the tasks (at info, with task,
 	// service and slot attributes) and the problems the executor handles
 	// itself (default slog.Default()).
@@ -110,7 +115,7 @@ func New(cfg Config) (*Executor, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.HealthChecker == nil {
-		cfg.HealthChecker = hostChecker{}
+		cfg.HealthChecker = nodeChecker{runtimes: cfg.Runtimes}
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = realClock{}

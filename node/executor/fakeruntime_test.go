@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/runtime"
 )
 
@@ -125,4 +126,52 @@ func (f *fakeRuntime) List(context.Context) ([]runtime.Status, error) {
 
 func (f *fakeRuntime) Logs(context.Context, string, runtime.LogOptions) (io.ReadCloser, error) {
 	return nil, errors.New("the fake runtime keeps no logs")
+}
+
+// execRuntime is a fakeRuntime that also runs commands in its tasks
+// (runtime.Execer) with a result the test sets, and whose images declare
+// image as their health check (runtime.ImageHealth).
+type execRuntime struct {
+	*fakeRuntime
+	image *api.HealthCheck
+
+	emu   sync.Mutex
+	code  int
+	out   string
+	calls [][]string
+}
+
+func newExecRuntime(image *api.HealthCheck) *execRuntime {
+	return &execRuntime{fakeRuntime: newFakeRuntime(), image: image}
+}
+
+// setResult makes every later exec exit with code and print out.
+func (f *execRuntime) setResult(code int, out string) {
+	f.emu.Lock()
+	defer f.emu.Unlock()
+	f.code, f.out = code, out
+}
+
+// execs returns the argvs run so far.
+func (f *execRuntime) execs() [][]string {
+	f.emu.Lock()
+	defer f.emu.Unlock()
+	return append([][]string(nil), f.calls...)
+}
+
+func (f *execRuntime) Exec(ctx context.Context, id string, argv []string) (int, []byte, error) {
+	if _, err := f.Status(ctx, id); err != nil {
+		return 126, nil, err
+	}
+	f.emu.Lock()
+	defer f.emu.Unlock()
+	f.calls = append(f.calls, argv)
+	return f.code, []byte(f.out), nil
+}
+
+func (f *execRuntime) ImageHealthCheck(ctx context.Context, id string) (*api.HealthCheck, error) {
+	if _, ok := f.preparedSpec(id); !ok {
+		return nil, runtime.ErrNotFound
+	}
+	return f.image, nil
 }

@@ -1,18 +1,17 @@
 package executor
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"os/exec"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/runtime"
 )
 
 // HealthChecker runs one health check of a running task. It returns nil
@@ -129,31 +128,25 @@ func oneLine(s string) string {
 	return s
 }
 
-// hostChecker runs checks from the node: cmd checks as a process on the
-// host with the task's env and workdir (process tasks; validation keeps
-// them from containers and from services with a user), http and tcp
-// checks against the task's IP, or 127.0.0.1 on the host network.
-type hostChecker struct{}
+// nodeChecker runs checks from the node: cmd checks through the task's
+// runtime (runtime.Execer: inside the container, or on the host as the
+// process task's user with its env and workdir), http and tcp checks
+// against the task's IP, or 127.0.0.1 on the host network.
+type nodeChecker struct {
+	runtimes map[string]runtime.Runtime
+}
 
-func (hostChecker) Check(ctx context.Context, t api.Task, st api.TaskStatus) error {
+func (c nodeChecker) Check(ctx context.Context, t api.Task, st api.TaskStatus) error {
 	h := t.Spec.Health
 	switch {
-	case h == nil:
+	case h == nil || h.Disable:
 		return nil
 	case len(h.Cmd) > 0:
-		cmd := exec.CommandContext(ctx, h.Cmd[0], h.Cmd[1:]...)
-		cmd.Env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, t.Spec.Env...)
-		cmd.Dir = t.Spec.WorkDir
-		cmd.WaitDelay = time.Second
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil {
-			if o := strings.TrimSpace(out.String()); o != "" {
-				return fmt.Errorf("%v: %s", err, o)
-			}
-			return err
+		ex, ok := c.runtimes[t.Spec.Runtime].(runtime.Execer)
+		if !ok {
+			return fmt.Errorf("runtime %q cannot run command checks", t.Spec.Runtime)
 		}
-		return nil
+		return execCheck(ctx, ex, t.ID, h.Argv())
 	case h.HTTP != "":
 		path, port, err := api.ParseHealthHTTP(h.HTTP)
 		if err != nil {
@@ -192,6 +185,24 @@ func (hostChecker) Check(ctx context.Context, t api.Task, st api.TaskStatus) err
 	}
 }
 
+// execCheck runs a cmd check through ex: exit code 0 passes; otherwise
+// the error carries the exit code and the command's output.
+func execCheck(ctx context.Context, ex runtime.Execer, taskID string, argv []string) error {
+	code, out, err := ex.Exec(ctx, taskID, argv)
+	o := strings.TrimSpace(string(out))
+	switch {
+	case err != nil && o != "":
+		return fmt.Errorf("%v: %s", err, o)
+	case err != nil:
+		return err
+	case code == 0:
+		return nil
+	case o != "":
+		return fmt.Errorf("exit code %d: %s", code, o)
+	}
+	return fmt.Errorf("exit code %d", code)
+}
+
 // checkAddr is host:port of a task's port for a check.
 func checkAddr(t api.Task, st api.TaskStatus, port string) (string, error) {
 	p, err := t.Spec.HealthPort(port)
@@ -206,18 +217,24 @@ func checkAddr(t api.Task, st api.TaskStatus, port string) (string, error) {
 }
 
 // startHealth runs the task's health checks while its workload runs
-// (until ctx, the workload's wait, ends).
+// (until ctx, the workload's wait, ends): the spec's, or without one
+// the image's (runtime.ImageHealth), unless the spec disables them.
 func (s *supervisor) startHealth(ctx context.Context) {
 	e, id := s.e, s.id
 	e.mu.Lock()
 	t := s.en.task
 	s.en.unhealthy = "" // a new workload has no verdict yet
 	e.mu.Unlock()
-	if t.Spec.Health == nil {
+	h := t.Spec.Health
+	if h != nil && h.Disable {
+		return
+	}
+	img, _ := s.rt.(runtime.ImageHealth)
+	if h == nil && (img == nil || e.cfg.ImageHealth != nil && !e.cfg.ImageHealth()) {
 		return
 	}
 	m := &healthMonitor{
-		task: t, checker: e.cfg.HealthChecker, clock: e.cfg.Clock,
+		checker: e.cfg.HealthChecker, clock: e.cfg.Clock,
 		status: func() api.TaskStatus {
 			e.mu.Lock()
 			defer e.mu.Unlock()
@@ -243,6 +260,20 @@ func (s *supervisor) startHealth(ctx context.Context) {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
+		if h == nil {
+			var err error
+			if h, err = img.ImageHealthCheck(ctx, id); err != nil {
+				if ctx.Err() == nil {
+					e.taskLog(t).Warn("task health: reading the image's health check", "err", err)
+				}
+				return
+			}
+			if h == nil {
+				return
+			}
+		}
+		t.Spec.Health = h
+		m.task = t
 		m.run(ctx)
 	}()
 }

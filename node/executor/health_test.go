@@ -6,12 +6,14 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/runtime"
 )
 
 func TestHealthMachine(t *testing.T) {
@@ -180,7 +182,10 @@ func TestHealthMonitor(t *testing.T) {
 	}
 }
 
-func TestHostChecker(t *testing.T) {
+// TestNodeChecker: http and tcp checks from the node; cmd checks run
+// through the task's runtime (runtime.Execer) in docker's forms, and fail
+// with the exit code and output.
+func TestNodeChecker(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -198,13 +203,21 @@ func TestHostChecker(t *testing.T) {
 	})}
 	go srv.Serve(ln)
 	defer srv.Close()
-	spec := api.ServiceSpec{Ports: []api.PortSpec{{Name: "http", Port: uint16(port), Protocol: "tcp"}}}
+	rt := newExecRuntime(nil)
+	task := shTask("t1", "")
+	task.Spec.Runtime = fakeName
+	if err := rt.Prepare(context.Background(), runtime.TaskSpec{TaskID: "t1", Spec: task.Spec}); err != nil {
+		t.Fatal(err)
+	}
+	spec := task.Spec
+	spec.Ports = []api.PortSpec{{Name: "http", Port: uint16(port), Protocol: "tcp"}}
+	checker := nodeChecker{runtimes: map[string]runtime.Runtime{fakeName: rt, "plain": newFakeRuntime()}}
 	run := func(h api.HealthCheck) error {
 		s := spec
 		s.Health = &h
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return hostChecker{}.Check(ctx, api.Task{Spec: s}, api.TaskStatus{State: api.TaskRunning})
+		return checker.Check(ctx, api.Task{ID: "t1", Spec: s}, api.TaskStatus{State: api.TaskRunning})
 	}
 	for _, c := range []struct {
 		h    api.HealthCheck
@@ -216,16 +229,29 @@ func TestHostChecker(t *testing.T) {
 		{api.HealthCheck{HTTP: "/bad"}, false},
 		{api.HealthCheck{TCP: "http"}, true},
 		{api.HealthCheck{Cmd: []string{"true"}}, true},
-		{api.HealthCheck{Cmd: []string{"sh", "-c", "echo broken; exit 3"}}, false},
 	} {
 		err := run(c.h)
 		if (err == nil) != c.pass {
 			t.Errorf("%+v: %v, want pass %v", c.h, err, c.pass)
 		}
 	}
-	if err := run(api.HealthCheck{Cmd: []string{"sh", "-c", "echo broken; exit 3"}}); err == nil || !strings.Contains(err.Error(), "broken") {
-		t.Errorf("cmd output not in the error: %v", err)
+	rt.setResult(3, "broken\n")
+	if err := run(api.HealthCheck{Cmd: []string{"CMD-SHELL", "check || exit 3"}}); err == nil || err.Error() != "exit code 3: broken" {
+		t.Errorf("failing cmd check: %v, want %q", err, "exit code 3: broken")
 	}
+	rt.setResult(1, "")
+	if err := run(api.HealthCheck{Cmd: []string{"CMD", "/hello", "-check", "x"}}); err == nil || err.Error() != "exit code 1" {
+		t.Errorf("failing cmd check without output: %v", err)
+	}
+	want := [][]string{{"true"}, {"/bin/sh", "-c", "check || exit 3"}, {"/hello", "-check", "x"}}
+	if got := rt.execs(); !reflect.DeepEqual(got, want) {
+		t.Errorf("execs = %q, want %q", got, want)
+	}
+	spec.Runtime = "plain"
+	if err := run(api.HealthCheck{Cmd: []string{"true"}}); err == nil || !strings.Contains(err.Error(), "cannot run command checks") {
+		t.Errorf("cmd check on a runtime without exec: %v", err)
+	}
+	spec.Runtime = fakeName
 	if err := run(api.HealthCheck{HTTP: "/bad"}); err == nil || !strings.Contains(err.Error(), "503") {
 		t.Errorf("http status not in the error: %v", err)
 	}
@@ -259,8 +285,77 @@ func TestUnhealthyTaskIsStoppedAndFailed(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := n.waitReported("t1", api.TaskFailed)
-	if st.Err != "unhealthy: exit status 1" || st.Health != api.HealthUnhealthy {
-		t.Fatalf("status = %+v, want failed with %q", st, "unhealthy: exit status 1")
+	if st.Err != "unhealthy: exit code 1" || st.Health != api.HealthUnhealthy {
+		t.Fatalf("status = %+v, want failed with %q", st, "unhealthy: exit code 1")
 	}
 	waitFor(t, 10*time.Second, "the unhealthy workload to end", func() bool { return !alive(pid) })
+}
+
+// TestImageHealthCheck: a task whose spec has no health check is checked
+// with its image's (runtime.ImageHealth), through the runtime's exec,
+// turns healthy, then unhealthy and failed once the check fails; a spec
+// that disables health checks runs none, the image's included.
+func TestImageHealthCheck(t *testing.T) {
+	rt := newExecRuntime(&api.HealthCheck{Cmd: []string{"CMD", "/hello", "-check", "http://127.0.0.1:8080/"},
+		Interval: api.Duration(50 * time.Millisecond), Retries: 2})
+	env := newEnv(t)
+	n := env.start(func(c *Config) { c.Runtimes = map[string]runtime.Runtime{fakeName: rt} })
+	task := shTask("t1", "")
+	task.Spec.Runtime = fakeName
+	off := shTask("t2", "")
+	off.Spec.Runtime = fakeName
+	off.Spec.Health = &api.HealthCheck{Disable: true}
+	n.e.SetAssignments([]api.Task{task, off})
+	n.waitReported("t1", api.TaskRunning)
+	n.waitReported("t2", api.TaskRunning)
+	waitFor(t, 15*time.Second, "t1 reported healthy", func() bool { return n.rec.latest("t1").Health == api.HealthHealthy })
+	rt.setResult(1, "connection refused")
+	st := n.waitReported("t1", api.TaskFailed)
+	if st.Err != "unhealthy: exit code 1: connection refused" || st.Health != api.HealthUnhealthy {
+		t.Fatalf("status = %+v, want failed with %q", st, "unhealthy: exit code 1: connection refused")
+	}
+	for _, argv := range rt.execs() {
+		if !reflect.DeepEqual(argv, []string{"/hello", "-check", "http://127.0.0.1:8080/"}) {
+			t.Fatalf("exec'd %q", argv)
+		}
+	}
+	if h := n.rec.latest("t2").Health; h != "" {
+		t.Errorf("t2, health checks disabled, reported health %q", h)
+	}
+}
+
+// TestImageHealthCheckWaitsForProtocol: while Config.ImageHealth says no
+// (a node of the cluster cannot apply health reports), a task without a
+// health check of its own is not checked with its image's; a task with
+// its own still is.
+func TestImageHealthCheckWaitsForProtocol(t *testing.T) {
+	rt := newExecRuntime(&api.HealthCheck{Cmd: []string{"CMD", "/image-check"}, Interval: api.Duration(50 * time.Millisecond)})
+	var asked sync.Mutex
+	calls := 0
+	env := newEnv(t)
+	n := env.start(func(c *Config) {
+		c.Runtimes = map[string]runtime.Runtime{fakeName: rt}
+		c.ImageHealth = func() bool { asked.Lock(); calls++; asked.Unlock(); return false }
+	})
+	image := shTask("t1", "")
+	image.Spec.Runtime = fakeName
+	own := shTask("t2", "")
+	own.Spec.Runtime = fakeName
+	own.Spec.Health = &api.HealthCheck{Cmd: []string{"CMD", "/own-check"}, Interval: api.Duration(50 * time.Millisecond)}
+	n.e.SetAssignments([]api.Task{image, own})
+	n.waitReported("t1", api.TaskRunning)
+	waitFor(t, 15*time.Second, "t2 reported healthy", func() bool { return n.rec.latest("t2").Health == api.HealthHealthy })
+	if h := n.rec.latest("t1").Health; h != "" {
+		t.Errorf("t1 reported health %q with image checks not allowed", h)
+	}
+	for _, argv := range rt.execs() {
+		if !reflect.DeepEqual(argv, []string{"/own-check"}) {
+			t.Errorf("exec'd %q", argv)
+		}
+	}
+	asked.Lock()
+	defer asked.Unlock()
+	if calls == 0 {
+		t.Error("ImageHealth was never asked")
+	}
 }

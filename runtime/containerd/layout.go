@@ -20,6 +20,9 @@ const (
 	// The task's address in its own network namespace (none on the host
 	// network).
 	labelIP = "shoal.ip"
+	// The image's HEALTHCHECK as an api.HealthCheck in JSON, for a task
+	// whose spec has no health check (absent when the image has none).
+	labelImageHealth = "shoal.image-health"
 	// Set when the task could not be started (no containerd task exists).
 	labelExitCode   = "shoal.exit-code"
 	labelFinishedAt = "shoal.finished-at"

@@ -68,6 +68,12 @@ func (r *Runtime) prepare(ctx context.Context, spec rtapi.TaskSpec) error {
 	if err != nil {
 		return err
 	}
+	imgHealth := ""
+	if s.Health == nil { // the spec's own check, or its disable, wins
+		if imgHealth, err = imageHealthLabel(ctx, img); err != nil {
+			return err
+		}
+	}
 	netns, ip, err := r.setupNetwork(ctx, spec)
 	if err != nil {
 		return err
@@ -106,6 +112,9 @@ func (r *Runtime) prepare(ctx context.Context, spec rtapi.TaskSpec) error {
 	}
 	if ip != "" {
 		labels[labelIP] = ip
+	}
+	if imgHealth != "" {
+		labels[labelImageHealth] = imgHealth
 	}
 	dir := r.taskDir(spec.TaskID)
 	if err := os.MkdirAll(dir, 0o700); err != nil {

@@ -33,6 +33,10 @@ type Spec struct {
 	Env []string
 	// Arch is the image's architecture (default: this host's GOARCH).
 	Arch string
+	// Healthcheck, if set, is the image's HEALTHCHECK (docker's
+	// config.Healthcheck: Test ["CMD", ...], ["CMD-SHELL", LINE] or
+	// ["NONE"], durations in nanoseconds).
+	Healthcheck *v1.HealthConfig
 }
 
 // Build makes a single-layer OCI image holding spec.Binary at spec.Path,
@@ -87,6 +91,7 @@ func Build(spec Spec) (v1.Image, error) {
 	cf.Config.Entrypoint = []string{p}
 	cf.Config.Env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, spec.Env...)
 	cf.Config.WorkingDir = "/"
+	cf.Config.Healthcheck = spec.Healthcheck
 	img, err = mutate.ConfigFile(img, cf)
 	if err != nil {
 		return nil, fmt.Errorf("set config: %w", err)

@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 func fakeBinary(t *testing.T) string {
@@ -170,5 +173,22 @@ func TestWriteDockerArchive(t *testing.T) {
 	}
 	if err := WriteDockerArchive(io.Discard, img, "Bad Ref"); err == nil {
 		t.Fatal("bad tag accepted")
+	}
+}
+
+// TestBuildHealthcheck: Spec.Healthcheck lands in the config blob as
+// docker's config.Healthcheck (what the containerd runtime reads).
+func TestBuildHealthcheck(t *testing.T) {
+	img, err := Build(Spec{Binary: fakeBinary(t), Healthcheck: &v1.HealthConfig{Test: []string{"CMD", "/hello", "-check", "http://127.0.0.1:8080/"}, Interval: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := img.RawConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `"Healthcheck":{"Test":["CMD","/hello","-check","http://127.0.0.1:8080/"],"Interval":1000000000}`
+	if !strings.Contains(string(raw), want) {
+		t.Fatalf("config %s\nlacks %s", raw, want)
 	}
 }
