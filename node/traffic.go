@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/internal/ctxutil"
 	"github.com/shoal-project/shoal/node/endpoints"
 	"github.com/shoal-project/shoal/node/ingress"
@@ -53,7 +54,16 @@ func (a *Agent) trafficLoop(ctx context.Context) {
 		load: func() ([]endpoints.Service, <-chan struct{}) {
 			changed := a.store().Watch() // before the view: it holds all it signals
 			v := a.store().View()
-			return endpoints.Compute(v.Services(), v.Tasks(), v.Nodes()), changed
+			// Only services with ports have backends: the tasks of the
+			// others (at scale, most of them) are not read at all.
+			services := v.Services()
+			var tasks []*api.Task
+			for _, s := range services {
+				if len(s.Endpoint.Ports) > 0 {
+					tasks = append(tasks, v.TasksByService(s.ID)...)
+				}
+			}
+			return endpoints.Compute(services, tasks, v.Nodes()), changed
 		},
 		vip:      func(s []endpoints.Service) error { return vip.Sync(table, s) },
 		ingress:  proxy.Update,

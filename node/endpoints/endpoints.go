@@ -21,7 +21,9 @@ type Service struct {
 	VIP   netip.Addr
 	Ports []Port
 	// Live are the IDs of the service's tasks that take new connections,
-	// in backend order (each port has one backend per live task).
+	// in backend order (each port has one backend per live task). A
+	// service without ports takes none: the agent passes Compute no tasks
+	// of it, and its Live is empty.
 	Live []string
 }
 
