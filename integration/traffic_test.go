@@ -142,8 +142,9 @@ func TestServiceTrafficLoopback(t *testing.T) {
 	sick := t.TempDir()
 	check := filepath.Join(sick, "check")
 	// The health check runs on the host as a child of the task's agent:
-	// $PPID names the agent, so a file per agent makes one node's task sick.
-	if err := os.WriteFile(check, []byte("#!/bin/sh\ntest ! -e "+sick+"/$PPID\n"), 0o755); err != nil {
+	// The check runs with its task's environment: a file named after a
+	// node ($SHOAL_NODE) makes that node's task sick.
+	if err := os.WriteFile(check, []byte("#!/bin/sh\ntest ! -e "+sick+"/$SHOAL_NODE\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	web, webPub := pickPort(t), pickPort(t)
@@ -283,7 +284,7 @@ func TestServiceTrafficLoopback(t *testing.T) {
 
 	// n2's task turns unhealthy: it leaves within a second; its
 	// replacement never turns healthy, so never enters.
-	if err := os.WriteFile(filepath.Join(sick, fmt.Sprint(c.byName("n2").PID())), nil, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(sick, "n2"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var turned time.Time
