@@ -61,5 +61,5 @@ func Merge(ps ...api.WriteTasksPayload) api.WriteTasksPayload {
 
 // Empty reports whether p decides nothing.
 func Empty(p api.WriteTasksPayload) bool {
-	return len(p.Create) == 0 && len(p.Assign) == 0 && len(p.Desire) == 0 && len(p.Delete) == 0 && len(p.Orphan) == 0
+	return len(p.Create) == 0 && len(p.Assign) == 0 && len(p.Desire) == 0 && len(p.Delete) == 0 && len(p.Orphan) == 0 && len(p.Services) == 0
 }

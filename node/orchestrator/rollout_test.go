@@ -1,0 +1,252 @@
+package orchestrator
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoal-project/shoal/api"
+)
+
+// rollEach runs rounds until the service's update is no longer in
+// progress and nothing changes, calling check after every round.
+func rollEach(t *testing.T, e *env, max int, check func()) {
+	t.Helper()
+	for i := 0; ; i++ {
+		changed := e.round()
+		check()
+		if !changed && !e.updating() {
+			return
+		}
+		if i == max {
+			t.Fatalf("the update did not end within %d rounds: %+v", max, e.service("s1").UpdateStatus)
+		}
+	}
+}
+
+func (e *env) service(id string) *api.Service {
+	e.t.Helper()
+	svc, ok := e.view().Service(id)
+	if !ok {
+		e.t.Fatalf("service %s not found", id)
+	}
+	return svc
+}
+
+// counts returns, for a service's live tasks: how many run the current
+// spec and are ready (running, healthy when checked), how many run the
+// current spec but are not ready, and how many are outdated.
+func (e *env) counts(id string) (ready, unready, outdated int) {
+	svc := e.service(id)
+	for _, t := range e.live(id) {
+		switch {
+		case !api.RunsSame(svc.Spec, t.Spec):
+			outdated++
+		case t.Status.State == api.TaskRunning && (t.Spec.Health == nil || t.Status.Health == api.HealthHealthy):
+			ready++
+		default:
+			unready++
+		}
+	}
+	return ready, unready, outdated
+}
+
+// protocol5 makes the env's nodes speak protocol 5, which health checks
+// need.
+func protocol5(e *env) {
+	for _, n := range e.view().Nodes() {
+		c := *n
+		c.Protocol = api.ProtocolVersion
+		e.apply(api.CmdRegisterNode, api.RegisterNodePayload{Node: c})
+	}
+}
+
+// healthSpec is spec with a health check.
+func healthSpec(name string, replicas uint64) api.ServiceSpec {
+	s := spec(name, replicas)
+	s.Health = &api.HealthCheck{HTTP: "/health:8080"}
+	return s
+}
+
+func TestUpdateParallelismBound(t *testing.T) {
+	s := spec("web", 6)
+	s.Update = &api.UpdatePolicy{Parallelism: 2}
+	e := threeNodes(t, s)
+	protocol5(e)
+	e.converge(10)
+	s.Env = []string{"V=2"}
+	e.updateService(s)
+	e.oneReport = true // so that tasks on their way show between rounds
+	most := 0
+	rollEach(t, e, 200, func() {
+		// A slot being replaced has a new task that is not running yet.
+		if _, unready, _ := e.counts("s1"); unready > 2 {
+			t.Fatalf("%d slots being replaced at once; parallelism is 2", unready)
+		} else if unready > most {
+			most = unready
+		}
+	})
+	if most != 2 {
+		t.Fatalf("at most %d slots were replaced at once; want 2", most)
+	}
+	if ready, _, outdated := e.counts("s1"); ready != 6 || outdated != 0 {
+		t.Fatalf("after the update: %d ready, %d outdated", ready, outdated)
+	}
+	if st := e.service("s1").UpdateStatus; st.State != api.UpdateCompleted || st.FromVersion != 1 || st.ToVersion != 2 || st.CompletedAt.IsZero() {
+		t.Fatalf("update status %+v", st)
+	}
+}
+
+func TestUpdateStartFirstKeepsReplicasReady(t *testing.T) {
+	s := healthSpec("web", 3)
+	s.Update = &api.UpdatePolicy{Parallelism: 2, Order: api.UpdateStartFirst}
+	e := threeNodes(t, s)
+	protocol5(e)
+	e.converge(10)
+	s.Env = []string{"V=2"}
+	e.updateService(s)
+	sawPair := false
+	rollEach(t, e, 60, func() {
+		healthy := 0
+		for _, l := range e.live("s1") {
+			if l.Status.State == api.TaskRunning && l.Status.Health == api.HealthHealthy && l.DesiredState == api.TaskRunning {
+				healthy++
+			}
+		}
+		if healthy < 3 {
+			t.Fatalf("%d running healthy tasks during a start-first update of 3 replicas", healthy)
+		}
+		if len(e.live("s1")) > 3 {
+			sawPair = true
+		}
+		if _, unready, _ := e.counts("s1"); unready > 2 {
+			t.Fatalf("%d new tasks starting at once; parallelism is 2", unready)
+		}
+	})
+	if !sawPair {
+		t.Fatal("no new task ever ran beside an old one")
+	}
+	e.checkSlots()
+	if ready, _, outdated := e.counts("s1"); ready != 3 || outdated != 0 || len(e.live("s1")) != 3 {
+		t.Fatalf("after the update: %d ready, %d outdated, %d live", ready, outdated, len(e.live("s1")))
+	}
+	if st := e.service("s1").UpdateStatus; st.State != api.UpdateCompleted {
+		t.Fatalf("update status %+v", st)
+	}
+}
+
+func TestUpdatePausesOnFailure(t *testing.T) {
+	s := spec("web", 4)
+	e := threeNodes(t, s)
+	protocol5(e)
+	e.converge(10)
+	e.breaks = func(t *api.Task) bool { return strings.Contains(strings.Join(t.Spec.Env, ","), "BROKEN") }
+	s.Env = []string{"BROKEN=1"}
+	e.updateService(s)
+	e.converge(30)
+	st := e.service("s1").UpdateStatus
+	if st.State != api.UpdatePaused || !strings.Contains(st.Message, "update paused: task") || !strings.Contains(st.Message, "exit code 1") {
+		t.Fatalf("update status %+v; want paused with the failure", st)
+	}
+	// One slot was tried (parallelism 1) and keeps restarting under the
+	// restart policy; the other three still run the old spec.
+	if _, _, outdated := e.counts("s1"); outdated != 3 {
+		t.Fatalf("%d outdated tasks left; want 3 (the update paused after the first slot)", outdated)
+	}
+	for range 5 {
+		e.round()
+	}
+	if _, _, outdated := e.counts("s1"); outdated != 3 {
+		t.Fatalf("a paused update went on: %d outdated", outdated)
+	}
+}
+
+func TestUpdateRollsBackAutomatically(t *testing.T) {
+	s := healthSpec("web", 4)
+	e := threeNodes(t, s)
+	protocol5(e)
+	e.converge(10)
+	orig := e.service("s1").Spec
+	e.breaks = func(t *api.Task) bool { return strings.Contains(strings.Join(t.Spec.Env, ","), "BROKEN") }
+	bad := s
+	bad.Env = []string{"BROKEN=1"}
+	bad.Update = &api.UpdatePolicy{Parallelism: 2, FailureAction: api.FailureRollback}
+	bad.Rollback = &api.UpdatePolicy{Parallelism: 4}
+	e.updateService(bad)
+	e.converge(60)
+	svc := e.service("s1")
+	st := svc.UpdateStatus
+	if st.State != api.UpdateRollbackCompleted || st.FromVersion != 2 || st.ToVersion != 3 || !strings.Contains(st.Message, "rollback completed") {
+		t.Fatalf("update status %+v; want a completed rollback from 2 to 3", st)
+	}
+	if svc.Version != 3 || !api.RunsSame(svc.Spec, orig) || !reflect.DeepEqual(svc.Spec.Update, bad.Update) {
+		t.Fatalf("after the rollback: version %d spec %+v; want version 3 with the original spec and the update's policies", svc.Version, svc.Spec)
+	}
+	if ready, _, outdated := e.counts("s1"); ready != 4 || outdated != 0 || len(e.live("s1")) != 4 {
+		t.Fatalf("after the rollback: %d ready, %d outdated, %d live", ready, outdated, len(e.live("s1")))
+	}
+}
+
+// TestUpdateCarriesOnAfterLeaderChange checks, at every round of an
+// update, that a new leader — a replica built from the same log — makes
+// the same decisions as the old one, and that the update then finishes.
+func TestUpdateCarriesOnAfterLeaderChange(t *testing.T) {
+	s := healthSpec("web", 5)
+	s.Update = &api.UpdatePolicy{Parallelism: 2, Order: api.UpdateStartFirst, Delay: api.Duration(2 * time.Second)}
+	e := threeNodes(t, s)
+	protocol5(e)
+	e.converge(10)
+	s.Env = []string{"V=2"}
+	e.updateService(s)
+	rounds := 0
+	rollEach(t, e, 80, func() {
+		rounds++
+		fresh := e.replica().Store().View()
+		a := Orchestrate(e.view(), e.now, e.scopedID())
+		b := Orchestrate(fresh, e.now, e.scopedID())
+		if !reflect.DeepEqual(normal(a), normal(b)) {
+			t.Fatalf("round %d: a new leader decides differently:\nold: %s\nnew: %s", rounds, summary(a), summary(b))
+		}
+	})
+	if st := e.service("s1").UpdateStatus; st.State != api.UpdateCompleted {
+		t.Fatalf("update status %+v", st)
+	}
+}
+
+func TestUpdateDelayBetweenSlots(t *testing.T) {
+	s := spec("web", 3)
+	s.Update = &api.UpdatePolicy{Delay: api.Duration(4 * time.Second)}
+	e := threeNodes(t, s)
+	protocol5(e)
+	e.converge(10)
+	s.Env = []string{"V=2"}
+	e.updateService(s)
+	e.converge(60)
+	var created []time.Time
+	for _, l := range e.live("s1") {
+		created = append(created, l.CreatedAt)
+	}
+	for i := range created {
+		for j := range created {
+			if i != j && created[i].Before(created[j]) && created[j].Sub(created[i]) < 4*time.Second {
+				t.Fatalf("slots replaced %s apart; the delay is 4s", created[j].Sub(created[i]))
+			}
+		}
+	}
+}
+
+func TestUpdatePolicyChangeReplacesNothing(t *testing.T) {
+	s := spec("web", 2)
+	e := threeNodes(t, s)
+	protocol5(e)
+	e.converge(10)
+	s.Update = &api.UpdatePolicy{Parallelism: 2, Order: api.UpdateStartFirst}
+	e.updateService(s)
+	if p := Orchestrate(e.view(), e.now, e.newID); !Empty(p) {
+		t.Fatalf("a policy change alone did %s", summary(p))
+	}
+	if st := e.service("s1").UpdateStatus; st != nil {
+		t.Fatalf("a policy change started an update: %+v", st)
+	}
+}
