@@ -49,7 +49,7 @@ line; with --image they are the container's arguments.`,
 		if wait.detach {
 			return nil
 		}
-		return e.waitConverged(cmd, c, spec.Name, wait.timeout)
+		return e.waitConverged(cmd, c, spec.Name, info.Version, wait.timeout)
 	}
 	return cmd
 }
@@ -112,7 +112,7 @@ replaces the whole list. Words after NAME replace the command line.`,
 		if wait.detach {
 			return nil
 		}
-		return e.waitConverged(cmd, c, spec.Name, wait.timeout)
+		return e.waitConverged(cmd, c, spec.Name, info.Version, wait.timeout)
 	}
 	return cmd
 }
