@@ -88,7 +88,8 @@ func (o *svcRun) roll(live []*slot) {
 	if st.Active() && inflight == 0 && allReady && o.created == 0 && !o.now.Before(doneAt.Add(pol.Monitor.Std())) {
 		state, msg := api.UpdateCompleted, "update completed"
 		if st.Rollback() {
-			state, msg = api.UpdateRollbackCompleted, "rollback completed"
+			// Keep why it rolled back: the CLI's last word on the update.
+			state, msg = api.UpdateRollbackCompleted, "rollback completed: "+st.Message
 		}
 		o.decide(state, msg)
 	}
