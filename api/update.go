@@ -103,6 +103,29 @@ func (p *UpdatePolicy) validate(field string) string {
 	return ""
 }
 
+// validateOrder refuses start-first for a global service that publishes
+// a host port: its new task would have to run beside the old one on the
+// same node, on the same port.
+func (s *ServiceSpec) validateOrder() string {
+	if s.Mode != ModeGlobal {
+		return ""
+	}
+	for _, f := range []struct {
+		name string
+		p    *UpdatePolicy
+	}{{"spec.update", s.Update}, {"spec.rollback", s.Rollback}} {
+		if f.p == nil || f.p.Order != UpdateStartFirst {
+			continue
+		}
+		for _, port := range s.Ports {
+			if port.Mode == PublishHost && port.Port != 0 {
+				return fmt.Sprintf("%s.order: start-first would run two tasks of a global service on one node, and both publish host port %d; use stop-first", f.name, port.Port)
+			}
+		}
+	}
+	return ""
+}
+
 // Update states (UpdateStatus.State), as Swarm's.
 const (
 	UpdateUpdating          = "updating"

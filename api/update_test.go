@@ -33,15 +33,24 @@ func TestUpdatePolicyValidation(t *testing.T) {
 		{&UpdatePolicy{FailureAction: FailureRollback, MaxFailureRatio: 0.2, Order: UpdateStartFirst}, &UpdatePolicy{Parallelism: 4}, ""},
 	} {
 		s := ServiceSpec{Name: "web", Command: []string{"sleep"}, Replicas: 1, Update: c.update, Rollback: c.rollback}
-		err := s.Validate()
-		if got := ""; err != nil {
-			got = err.Error()
-			if got != c.want {
-				t.Errorf("%+v/%+v: %q; want %q", c.update, c.rollback, got, c.want)
-			}
-		} else if c.want != "" {
-			t.Errorf("%+v/%+v: valid; want %q", c.update, c.rollback, c.want)
-		}
+		checkValid(t, s, c.want)
+	}
+	global := ServiceSpec{Name: "agent", Command: []string{"sleep"}, Mode: ModeGlobal,
+		Ports: []PortSpec{{Port: 9100, Mode: PublishHost}}, Rollback: &UpdatePolicy{Order: UpdateStartFirst}}
+	checkValid(t, global, "spec.rollback.order: start-first would run two tasks of a global service on one node, and both publish host port 9100; use stop-first")
+	global.Ports[0].Mode = PublishIngress
+	checkValid(t, global, "")
+}
+
+// checkValid validates s and wants the error want ("" for none).
+func checkValid(t *testing.T, s ServiceSpec, want string) {
+	t.Helper()
+	got := ""
+	if err := s.Validate(); err != nil {
+		got = err.Error()
+	}
+	if got != want {
+		t.Errorf("update %+v, rollback %+v: %q; want %q", s.Update, s.Rollback, got, want)
 	}
 }
 

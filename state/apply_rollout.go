@@ -28,6 +28,26 @@ func newVersion(old *api.Service, spec api.ServiceSpec, cmd *api.Command, by str
 	return &s
 }
 
+// nextUpdateStatus is the update status a spec update to version leaves:
+// a new update when the tasks must change; a paused update or rollback
+// resumed (from now, towards the new version, failures counted afresh)
+// when only the policies or replicas changed; else the status as it was.
+func nextUpdateStatus(old *api.Service, spec api.ServiceSpec, version uint64, cmd *api.Command) *api.UpdateStatus {
+	st := old.UpdateStatus
+	switch {
+	case !api.RunsSame(old.Spec, spec):
+		return &api.UpdateStatus{State: api.UpdateUpdating, StartedAt: cmd.Time,
+			Message: "update in progress", FromVersion: old.Version, ToVersion: version}
+	case st != nil && st.State == api.UpdatePaused:
+		return &api.UpdateStatus{State: api.UpdateUpdating, StartedAt: cmd.Time,
+			Message: "update resumed", FromVersion: st.FromVersion, ToVersion: version}
+	case st != nil && st.State == api.UpdateRollbackPaused:
+		return &api.UpdateStatus{State: api.UpdateRollbackStarted, StartedAt: cmd.Time,
+			Message: "rollback resumed", FromVersion: st.FromVersion, ToVersion: version}
+	}
+	return st
+}
+
 // specOf returns the spec of version v of svc, current or kept.
 func specOf(svc *api.Service, v uint64) (api.ServiceSpec, bool) {
 	if v == svc.Version {

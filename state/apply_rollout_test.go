@@ -141,3 +141,27 @@ func TestRolloutIsDeterministic(t *testing.T) {
 		t.Fatalf("final status %+v", st)
 	}
 }
+
+func TestUpdateResumesAPausedUpdate(t *testing.T) {
+	h := bootstrapped(t)
+	s := testSpec("web")
+	s.Env = []string{"V=2"}
+	h.ok(api.CmdUpdateService, api.UpdateServicePayload{Name: "web", Spec: s})
+	h.ok(api.CmdWriteTasks, api.WriteTasksPayload{Services: []api.ServiceUpdate{{ServiceID: "svc-web", Version: 2, State: api.UpdatePaused}}})
+	// A policy change resumes it: counted from now, towards version 3,
+	// still from version 1.
+	s.Update = &api.UpdatePolicy{FailureAction: api.FailureContinue}
+	h.ok(api.CmdUpdateService, api.UpdateServicePayload{Name: "web", Spec: s})
+	want := api.UpdateStatus{State: api.UpdateUpdating, StartedAt: h.now, Message: "update resumed", FromVersion: 1, ToVersion: 3}
+	if st := h.web().UpdateStatus; *st != want {
+		t.Fatalf("status %+v; want %+v", st, want)
+	}
+	// A scale of a completed update leaves it as it is.
+	h.ok(api.CmdWriteTasks, api.WriteTasksPayload{Services: []api.ServiceUpdate{{ServiceID: "svc-web", Version: 3, State: api.UpdateCompleted}}})
+	before := *h.web().UpdateStatus
+	s.Replicas = 7
+	h.ok(api.CmdUpdateService, api.UpdateServicePayload{Name: "web", Spec: s})
+	if st := h.web().UpdateStatus; *st != before {
+		t.Fatalf("a scale changed the status: %+v", st)
+	}
+}

@@ -89,10 +89,7 @@ func (f *FSM) applyUpdateService(txn *memdb.Txn, cmd *api.Command) (any, *api.Er
 	}
 	s := newVersion(old, p.Spec, cmd, p.By)
 	s.Endpoint = ep
-	if !api.RunsSame(old.Spec, p.Spec) {
-		s.UpdateStatus = &api.UpdateStatus{State: api.UpdateUpdating, StartedAt: cmd.Time,
-			Message: "update in progress", FromVersion: old.Version, ToVersion: s.Version}
-	}
+	s.UpdateStatus = nextUpdateStatus(old, p.Spec, s.Version, cmd)
 	if err := insert(txn, tableServices, s); err != nil {
 		return nil, err
 	}

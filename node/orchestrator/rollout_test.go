@@ -250,3 +250,68 @@ func TestUpdatePolicyChangeReplacesNothing(t *testing.T) {
 		t.Fatalf("a policy change started an update: %+v", st)
 	}
 }
+
+func TestUpdateGlobalStartFirst(t *testing.T) {
+	e := newEnv(t)
+	e.addNode("n2", nil)
+	e.addNode("n3", nil)
+	protocol5(e)
+	s := globalSpec()
+	s.Update = &api.UpdatePolicy{Order: api.UpdateStartFirst}
+	e.createService("g1", s)
+	e.converge(10)
+	s.Args = []string{"--v2"}
+	e.updateService(s)
+	e.oneReport = true
+	checkRunning := func() {
+		running := 0
+		for _, l := range e.live("g1") {
+			if l.Status.State == api.TaskRunning && l.DesiredState == api.TaskRunning {
+				running++
+			}
+		}
+		if running < 3 {
+			t.Fatalf("%d running tasks during a start-first update of a global service on 3 nodes", running)
+		}
+	}
+	for i := 0; e.round() || e.updating(); i++ {
+		checkRunning()
+		if i == 100 {
+			t.Fatal("no convergence")
+		}
+	}
+	svc := e.service("g1")
+	if svc.UpdateStatus.State != api.UpdateCompleted || len(e.live("g1")) != 3 {
+		t.Fatalf("status %+v, %d live", svc.UpdateStatus, len(e.live("g1")))
+	}
+	for _, l := range e.live("g1") {
+		if l.SpecVersion != 2 {
+			t.Fatalf("after the update: %+v", l)
+		}
+	}
+}
+
+// TestManualRollbackRolls: service.rollback restores the previous spec,
+// rolled with the rollback policy's parallelism.
+func TestManualRollbackRolls(t *testing.T) {
+	s := spec("web", 4)
+	s.Rollback = &api.UpdatePolicy{Parallelism: 4}
+	e := threeNodes(t, s)
+	e.converge(10)
+	s.Env = []string{"V=2"}
+	e.updateService(s)
+	e.converge(60)
+	e.apply(api.CmdRollbackService, api.RollbackServicePayload{Name: "web"})
+	p := Orchestrate(e.view(), e.now, e.newID)
+	if len(p.Create) != 4 || len(p.Desire) != 4 {
+		t.Fatalf("the rollback's first step %s; want all 4 slots at once", summary(p))
+	}
+	e.converge(60)
+	svc := e.service("s1")
+	if svc.Version != 3 || len(svc.Spec.Env) != 0 || svc.UpdateStatus.State != api.UpdateRollbackCompleted {
+		t.Fatalf("after the rollback: v%d %v %+v", svc.Version, svc.Spec.Env, svc.UpdateStatus)
+	}
+	if ready, _, outdated := e.counts("s1"); ready != 4 || outdated != 0 {
+		t.Fatalf("%d ready, %d outdated", ready, outdated)
+	}
+}
