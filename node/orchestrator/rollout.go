@@ -42,10 +42,8 @@ func (o *svcRun) roll(live []*slot) {
 	}
 	inflight := o.inflight
 	var outdated []*slot
-	var doneAt time.Time // when the last replaced task became ready
-	if st != nil {
-		doneAt = st.StartedAt
-	}
+	var lastReady time.Time // when the last replaced task became ready
+
 	allReady := true
 	for _, s := range live {
 		switch {
@@ -61,8 +59,8 @@ func (o *svcRun) roll(live []*slot) {
 			}
 			if !o.ready(s.live, pol) {
 				allReady = false
-			} else if o.replaced(s) && s.live.UpdatedAt.Add(pol.MinHealthy.Std()).After(doneAt) {
-				doneAt = s.live.UpdatedAt.Add(pol.MinHealthy.Std())
+			} else if at := s.live.UpdatedAt.Add(pol.MinHealthy.Std()); o.replaced(s) && at.After(lastReady) {
+				lastReady = at
 			}
 		}
 	}
@@ -74,7 +72,7 @@ func (o *svcRun) roll(live []*slot) {
 	}
 	if len(outdated) > 0 {
 		budget := int(min(pol.Parallelism, api.MaxReplicas)) - inflight
-		if budget <= 0 || (inflight == 0 && o.now.Before(doneAt.Add(pol.Delay.Std())) && pol.Delay > 0) {
+		if budget <= 0 || (!lastReady.IsZero() && o.now.Before(lastReady.Add(pol.Delay.Std()))) {
 			return
 		}
 		for _, s := range outdated[:min(budget, len(outdated))] {
@@ -85,7 +83,7 @@ func (o *svcRun) roll(live []*slot) {
 		}
 		return
 	}
-	if st.Active() && inflight == 0 && allReady && o.created == 0 && !o.now.Before(doneAt.Add(pol.Monitor.Std())) {
+	if st.Active() && inflight == 0 && allReady && o.created == 0 && !o.now.Before(later(st.StartedAt, lastReady).Add(pol.Monitor.Std())) {
 		state, msg := api.UpdateCompleted, "update completed"
 		if st.Rollback() {
 			// Keep why it rolled back: the CLI's last word on the update.
@@ -93,6 +91,14 @@ func (o *svcRun) roll(live []*slot) {
 		}
 		o.decide(state, msg)
 	}
+}
+
+// later returns the later of two times.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // replaced reports whether a slot's live task replaced an outdated one

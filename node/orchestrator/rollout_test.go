@@ -222,6 +222,9 @@ func TestUpdateDelayBetweenSlots(t *testing.T) {
 	e.converge(10)
 	s.Env = []string{"V=2"}
 	e.updateService(s)
+	if p := Orchestrate(e.view(), e.now, e.scopedID()); len(p.Create) != 1 {
+		t.Fatalf("the first slot waited for the delay: %s", summary(p))
+	}
 	e.converge(60)
 	var created []time.Time
 	for _, l := range e.live("s1") {
