@@ -201,3 +201,44 @@ func TestRollbackHistoryAndDiff(t *testing.T) {
 		t.Fatalf("service ls: %v\n%s", err, out)
 	}
 }
+
+// TestUpdateCarriesOnAfterLeaderDeath: the leader dies while an update is
+// half done; the new leader carries the same update on from the stored
+// status (not a new one) until every replica runs the new spec, healthy.
+func TestUpdateCarriesOnAfterLeaderDeath(t *testing.T) {
+	c := startCluster(t, 3, "--runtime", "process")
+	waitVoters(t, c.agents[0], 3)
+	leader := c.leader()
+	flag := healthyFlag(t)
+	createService(t, leader, "web", "--replicas", "6", "--restart-delay", "200ms",
+		"--health-cmd", "test -f "+flag, "--health-interval", "200ms", "--health-retries", "2",
+		"--update-delay", "1s", "--update-monitor", "1s")
+	waitHealthy(t, leader, "web", 6)
+	if out, err := leader.CLI("service", "update", "web", "--detach", "--env", "V=2"); err != nil {
+		t.Fatalf("service update: %v\n%s", err, out)
+	}
+	harness.WaitFor(t, 60*time.Second, "two slots updated", func() (bool, string) {
+		ts, err := tasks(leader, "web")
+		if err != nil {
+			return false, err.Error()
+		}
+		_, at := healthyTasks(ts, service(t, leader, "web").Spec)
+		return at >= 2, fmt.Sprintf("%d healthy at version 2", at)
+	})
+	if st := service(t, leader, "web").UpdateStatus; st.State != api.UpdateUpdating {
+		t.Fatalf("the update ended before the leader died: %+v", st)
+	}
+	leader.Die()
+	survivor := c.anyRunning(leader)
+	harness.WaitFor(t, 90*time.Second, "the update completed under a new leader", func() (bool, string) {
+		var s api.ServiceInfo
+		if err := survivor.get("/v1/services/web", &s); err != nil {
+			return false, err.Error()
+		}
+		return s.UpdateStatus != nil && s.UpdateStatus.State == api.UpdateCompleted, fmt.Sprintf("%+v", s.UpdateStatus)
+	})
+	waitHealthy(t, survivor, "web", 6)
+	if s := service(t, survivor, "web"); s.Version != 2 || s.UpdateStatus.FromVersion != 1 || s.UpdateStatus.ToVersion != 2 {
+		t.Fatalf("after the leader change: version %d, status %+v", s.Version, s.UpdateStatus)
+	}
+}
