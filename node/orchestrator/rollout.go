@@ -75,11 +75,25 @@ func (o *svcRun) roll(live []*slot) {
 		if budget <= 0 || (!lastReady.IsZero() && o.now.Before(lastReady.Add(pol.Delay.Std()))) {
 			return
 		}
-		for _, s := range outdated[:min(budget, len(outdated))] {
+		for _, s := range outdated {
+			if budget == 0 {
+				break
+			}
+			// A start-first replacement that failed beside its old task is
+			// retried as the restart policy says.
+			var notBefore time.Time
+			if last := s.last(); last != s.live && !o.chk.outdated(last) && endedOnItsOwn(last) {
+				ok, nb, _ := Restart(o.chk.generation(s.hist), o.svc.Spec.Restart, o.now)
+				if !ok {
+					continue
+				}
+				notBefore = nb
+			}
 			if pol.Order != api.UpdateStartFirst {
 				o.stop(s.live)
 			}
-			o.create(s, time.Time{})
+			o.create(s, notBefore)
+			budget--
 		}
 		return
 	}

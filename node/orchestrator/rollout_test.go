@@ -318,3 +318,45 @@ func TestManualRollbackRolls(t *testing.T) {
 		t.Fatalf("%d ready, %d outdated", ready, outdated)
 	}
 }
+
+// TestStartFirstRetryWaitsForRestartDelay: with failure action continue,
+// a start-first replacement that fails beside its old task is retried
+// after the restart delay, not at once.
+func TestStartFirstRetryWaitsForRestartDelay(t *testing.T) {
+	s := spec("web", 1)
+	s.Restart.Delay = api.Duration(5 * time.Second)
+	s.Update = &api.UpdatePolicy{Order: api.UpdateStartFirst, FailureAction: api.FailureContinue}
+	e := threeNodes(t, s)
+	protocol5(e)
+	e.converge(10)
+	e.breaks = func(t *api.Task) bool { return strings.Contains(strings.Join(t.Spec.Env, ","), "BROKEN") }
+	s.Env = []string{"BROKEN=1"}
+	e.updateService(s)
+	for range 10 {
+		e.round()
+	}
+	var tries []*api.Task
+	for _, x := range e.view().TasksByService("s1") {
+		if x.SpecVersion == 2 {
+			tries = append(tries, x)
+		}
+	}
+	if len(tries) < 2 || len(tries) > 3 {
+		t.Fatalf("%d tries of the new spec in 10s with a 5s restart delay; want 2 or 3", len(tries))
+	}
+	sortHistory(tries)
+	for _, x := range tries[1:] {
+		if x.NotBefore.IsZero() {
+			t.Fatalf("retry %s has no restart delay", x.ID)
+		}
+	}
+	running := 0
+	for _, x := range e.live("s1") {
+		if x.SpecVersion == 1 && x.Status.State == api.TaskRunning {
+			running++
+		}
+	}
+	if running != 1 {
+		t.Fatalf("%d old tasks running; want the old task to keep running", running)
+	}
+}
