@@ -19,7 +19,8 @@ import (
 //     task became ready;
 //   - stop-first stops the old task and creates the new one in the same
 //     payload; start-first creates the new one beside the old, which is
-//     stopped once the new one is ready;
+//     stopped once the new one is ready (a new one that fails is retried
+//     as the restart policy says, the old one still running);
 //   - a failure is a task of the current spec, created since the update
 //     started, that ended failed or is unhealthy. Once failures exceed
 //     MaxFailureRatio of those tasks, FailureAction applies: pause stops
@@ -32,8 +33,8 @@ import (
 //
 // Without an UpdateStatus (a service updated before rolling updates had
 // one) outdated tasks are still replaced by the policy, and no status is
-// written. A paused update replaces nothing until the spec changes again
-// or is rolled back.
+// written. A paused update replaces nothing until a spec update resumes
+// it or the service is rolled back (state.FSM).
 func (o *svcRun) roll(live []*slot) {
 	st := o.svc.UpdateStatus
 	pol := o.svc.Spec.Update.Effective()
@@ -43,7 +44,6 @@ func (o *svcRun) roll(live []*slot) {
 	inflight := o.inflight
 	var outdated []*slot
 	var lastReady time.Time // when the last replaced task became ready
-
 	allReady := true
 	for _, s := range live {
 		switch {
