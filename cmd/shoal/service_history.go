@@ -3,10 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/shoal-project/shoal/api"
 )
@@ -26,22 +28,40 @@ stay as they are. 'shoal service history NAME' lists the kept versions.`,
 	cmd.Flags().Uint64Var(&to, "to", 0, "the version to roll back to (default: the one before the current)")
 	wait.register(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c := e.client()
-		info, err := c.RollbackService(cmd.Context(), args[0], to)
-		if err != nil {
-			return err
-		}
-		from := uint64(0)
-		if info.UpdateStatus != nil {
-			from = info.UpdateStatus.FromVersion
-		}
-		fmt.Fprintf(cmd.OutOrStdout(), "service %s rolled back from version %d (now version %d)\n", info.Spec.Name, from, info.Version)
-		if wait.detach {
-			return nil
-		}
-		return e.waitConverged(cmd, c, info.Spec.Name, info.Version, wait.timeout)
+		return e.rollback(cmd, e.client(), args[0], to, wait)
 	}
 	return cmd
+}
+
+// rollback rolls a service back to version to (0: the one before the
+// current) and, unless detached, waits until the rollback ends.
+func (e *cliEnv) rollback(cmd *cobra.Command, c *api.Client, name string, to uint64, wait waitFlags) error {
+	info, err := c.RollbackService(cmd.Context(), name, to)
+	if err != nil {
+		return err
+	}
+	from := uint64(0)
+	if info.UpdateStatus != nil {
+		from = info.UpdateStatus.FromVersion
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "service %s rolled back from version %d (now version %d)\n", info.Spec.Name, from, info.Version)
+	if wait.detach {
+		return nil
+	}
+	return e.waitConverged(cmd, c, info.Spec.Name, info.Version, wait.timeout)
+}
+
+// onlyFlags returns a flag of cmd's own that was given and is not one of
+// names, or "".
+func onlyFlags(cmd *cobra.Command, names ...string) string {
+	other := ""
+	inherited := cmd.InheritedFlags()
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if other == "" && !slices.Contains(names, f.Name) && inherited.Lookup(f.Name) == nil {
+			other = f.Name
+		}
+	})
+	return other
 }
 
 func newServiceHistoryCommand(e *cliEnv) *cobra.Command {

@@ -139,3 +139,26 @@ func TestUpdateVerdict(t *testing.T) {
 		}
 	}
 }
+
+func TestServiceRollbackCommands(t *testing.T) {
+	f := newFakeAPI(t)
+	versionedWeb(f)
+	out, stderr, code := f.cli("service", "rollback", "web", "--to", "1", "--detach")
+	if code != 0 || out != "service web rolled back from version 3 (now version 4)\n" {
+		t.Fatalf("rollback --to 1: exit %d %q %q", code, out, stderr)
+	}
+	if s := f.services["web"]; s.Version != 4 || len(s.Spec.Env) != 0 {
+		t.Fatalf("after rollback: %+v", s.Service)
+	}
+	out, stderr, code = f.cli("service", "update", "web", "--rollback", "--detach")
+	if code != 0 || out != "service web rolled back from version 4 (now version 5)\n" {
+		t.Fatalf("update --rollback: exit %d %q %q", code, out, stderr)
+	}
+	reqs, bodies := f.log()
+	if last := reqs[len(reqs)-1]; last != "POST /v1/services/web/rollback" || bodies[len(bodies)-1] != "{}\n" && bodies[len(bodies)-1] != "{}" {
+		t.Fatalf("last request %s %q", last, bodies[len(bodies)-1])
+	}
+	if _, stderr, code := f.cli("service", "update", "web", "--rollback", "--env", "A=1"); code == 0 || !strings.Contains(stderr, "--rollback takes no other change") {
+		t.Fatalf("update --rollback --env: exit %d %q", code, stderr)
+	}
+}
