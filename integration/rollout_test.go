@@ -186,11 +186,12 @@ func TestRollbackHistoryAndDiff(t *testing.T) {
 		By      string   `json:"by"`
 		Changes []string `json:"changes"`
 		Note    string   `json:"note"`
+		RunsAs  uint64   `json:"runs_as"`
 	}
 	if err != nil || json.Unmarshal([]byte(out), &rows) != nil || len(rows) != 3 {
 		t.Fatalf("service history: %v\n%s", err, out)
 	}
-	if rows[0].Version != 3 || strings.Join(rows[0].Changes, ",") != "env,replicas" || rows[0].By == "" ||
+	if rows[0].Version != 3 || strings.Join(rows[0].Changes, ",") != "env,replicas" || rows[0].By == "" || rows[0].RunsAs != 1 ||
 		rows[1].Version != 2 || strings.Join(rows[1].Changes, ",") != "env,replicas,update.monitor" || rows[2].Note != "created" {
 		t.Fatalf("history %+v", rows)
 	}

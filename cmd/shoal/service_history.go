@@ -100,6 +100,9 @@ type historyRow struct {
 	Current bool     `json:"current,omitempty"`
 	// Note says "created", or that earlier versions are no longer kept.
 	Note string `json:"note,omitempty"`
+	// RunsAs is an older kept version (not the one just before) whose
+	// tasks this version runs again, as after a rollback; 0 for none.
+	RunsAs uint64 `json:"runs_as,omitempty"`
 }
 
 // history lists a service's kept versions, newest first, with what each
@@ -113,6 +116,12 @@ func history(info api.ServiceInfo) []historyRow {
 		case i+1 < len(vs):
 			for _, c := range specDiff(vs[i+1].Spec, v.Spec) {
 				r.Changes = append(r.Changes, c.Field)
+			}
+			for _, older := range vs[i+2:] {
+				if !api.RunsSame(vs[i+1].Spec, v.Spec) && api.RunsSame(older.Spec, v.Spec) {
+					r.RunsAs = older.Version
+					break
+				}
 			}
 		case v.Version == 1:
 			r.Note = "created"
@@ -142,6 +151,9 @@ func printHistory(w io.Writer, now time.Time, rows []historyRow) error {
 			changes = "(no change)"
 		default:
 			changes = strings.Join(r.Changes, ", ")
+		}
+		if r.RunsAs != 0 {
+			changes += fmt.Sprintf(" (runs as version %d)", r.RunsAs)
 		}
 		t.row(v, ago(now, r.UpdatedAt), by, changes)
 	}

@@ -87,6 +87,14 @@ func TestServiceHistory(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) != 3 || strings.Join(rows[0].Changes, ",") != "env,replicas,update.parallelism" {
 		t.Fatalf("history -o json: %v %s", err, out)
 	}
+	// After a rollback to 1, version 4 runs as version 1 again.
+	if _, stderr, code := f.cli("service", "rollback", "web", "--to", "1", "--detach"); code != 0 {
+		t.Fatalf("rollback: %s", stderr)
+	}
+	out, _, _ = f.cli("service", "history", "web")
+	if l := lines(out); !strings.Contains(l[1], "(runs as version 1)") || strings.Contains(l[2], "runs as") {
+		t.Fatalf("history after a rollback:\n%s", out)
+	}
 }
 
 func TestServiceDiff(t *testing.T) {
