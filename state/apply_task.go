@@ -29,6 +29,7 @@ type WriteTasksResult struct {
 
 // TaskSkip is one WriteTasks entry that did not apply.
 type TaskSkip struct {
+	// TaskID names the entry's task, or its service for a service update.
 	TaskID string `json:"task_id"`
 	Reason string `json:"reason"`
 }
