@@ -243,3 +243,39 @@ func TestUpdateCarriesOnAfterLeaderDeath(t *testing.T) {
 		t.Fatalf("after the leader change: version %d, status %+v", s.Version, s.UpdateStatus)
 	}
 }
+
+// TestUpdatePausesOnFailedHealth: with the default failure action, an
+// update whose health check fails pauses after the first slot: the CLI
+// exits non-zero with the reason, service ls shows paused, the other
+// replicas keep the old spec; service rollback then ends it well.
+func TestUpdatePausesOnFailedHealth(t *testing.T) {
+	c := startCluster(t, 1, "--runtime", "process")
+	a := c.agents[0]
+	flag := healthyFlag(t)
+	createService(t, a, "web", "--replicas", "3", "--restart-delay", "200ms",
+		"--health-cmd", "test -f "+flag, "--health-interval", "200ms", "--health-retries", "2")
+	waitHealthy(t, a, "web", 3)
+	orig := service(t, a, "web").Spec
+
+	out, err := a.CLI("service", "update", "web", "--health-cmd", "test -f "+flag+".missing", "--timeout", "60s")
+	if err == nil || !strings.Contains(out, "service web: update paused: task") || !strings.Contains(out, "unhealthy") {
+		t.Fatalf("service update: %v; want a non-zero exit with the pause's reason\n%s", err, out)
+	}
+	if out, err := a.CLI("service", "ls"); err != nil || !strings.Contains(out, "paused") {
+		t.Fatalf("service ls: %v\n%s", err, out)
+	}
+	ts, err := tasks(a, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, old := healthyTasks(ts, orig); old != 2 {
+		t.Fatalf("%d healthy tasks of the old spec while paused; want 2 (one slot was tried)", old)
+	}
+	if out, err := a.CLI("service", "rollback", "web", "--timeout", "60s"); err != nil || !strings.Contains(out, "update status: rollback_completed") {
+		t.Fatalf("service rollback: %v\n%s", err, out)
+	}
+	waitHealthy(t, a, "web", 3)
+	if s := service(t, a, "web"); !api.RunsSame(s.Spec, orig) || s.Version != 3 {
+		t.Fatalf("after the rollback: version %d, health %+v", s.Version, s.Spec.Health)
+	}
+}
