@@ -171,7 +171,9 @@ type ServiceUpdate struct {
 	// rollback_paused or rollback_completed; or rollback_started, which
 	// also rolls the spec back to the update's FromVersion as a new
 	// version.
-	State   string `json:"state"`
+	State string `json:"state"`
+	// Message is the status's message; for rollback_started, why (the
+	// FSM says to which version it rolled back).
 	Message string `json:"message,omitempty"`
 }
 

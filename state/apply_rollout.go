@@ -127,7 +127,9 @@ func (f *FSM) applyRollbackService(txn *memdb.Txn, cmd *api.Command) (any, *api.
 
 // advanceUpdate applies the leader's decision about a service's update.
 // A decision about another version than the service's, or about a service
-// whose update is not in progress, is stale and skipped.
+// whose update is not in progress, is stale and skipped. A rollback that
+// cannot be made (its version is no longer kept, a secret it names is
+// gone) pauses the update instead, with both reasons.
 func advanceUpdate(txn *memdb.Txn, cmd *api.Command, u api.ServiceUpdate, res *WriteTasksResult) *api.Error {
 	svc, ok := first[api.Service](txn, tableServices, indexID, u.ServiceID)
 	skip := func(why string) *api.Error {
@@ -157,9 +159,12 @@ func advanceUpdate(txn *memdb.Txn, cmd *api.Command, u api.ServiceUpdate, res *W
 		if st.State != api.UpdateUpdating {
 			return skip("not an update")
 		}
-		s, err := rollBack(txn, svc, st.FromVersion, cmd, "", u.Message)
+		why := "rolled back to version " + strconv.FormatUint(st.FromVersion, 10) + ": " + u.Message
+		s, err := rollBack(txn, svc, st.FromVersion, cmd, "", why)
 		if err != nil {
-			return skip(err.Message)
+			// Pause instead, so the leader does not ask again and again.
+			u.State, u.Message = api.UpdatePaused, "update paused: "+u.Message+"; cannot roll back: "+err.Message
+			break
 		}
 		next = s
 	default:

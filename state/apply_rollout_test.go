@@ -74,7 +74,7 @@ func TestWriteTasksRollsBack(t *testing.T) {
 	s.Env = []string{"BROKEN=1"}
 	s.Update = &api.UpdatePolicy{FailureAction: api.FailureRollback}
 	h.ok(api.CmdUpdateService, api.UpdateServicePayload{Name: "web", Spec: s})
-	h.ok(api.CmdWriteTasks, api.WriteTasksPayload{Services: []api.ServiceUpdate{{ServiceID: "svc-web", Version: 2, State: api.UpdateRollbackStarted, Message: "rolled back to version 1: boom"}}})
+	h.ok(api.CmdWriteTasks, api.WriteTasksPayload{Services: []api.ServiceUpdate{{ServiceID: "svc-web", Version: 2, State: api.UpdateRollbackStarted, Message: "boom"}}})
 	svc := h.web()
 	if svc.Version != 3 || !api.RunsSame(svc.Spec, testSpec("web")) || svc.Spec.Update == nil || svc.Spec.Update.FailureAction != api.FailureRollback {
 		t.Fatalf("after the rollback: version %d, spec %+v", svc.Version, svc.Spec)
@@ -163,5 +163,24 @@ func TestUpdateResumesAPausedUpdate(t *testing.T) {
 	h.ok(api.CmdUpdateService, api.UpdateServicePayload{Name: "web", Spec: s})
 	if st := h.web().UpdateStatus; *st != before {
 		t.Fatalf("a scale changed the status: %+v", st)
+	}
+}
+
+func TestRollbackThatCannotBeMadePauses(t *testing.T) {
+	h := bootstrapped(t)
+	s := testSpec("web")
+	s.Env = []string{"V=2"}
+	h.ok(api.CmdUpdateService, api.UpdateServicePayload{Name: "web", Spec: s})
+	// Eleven scales push version 1 out of the kept history.
+	for r := uint64(4); r < 15; r++ {
+		s.Replicas = r
+		h.ok(api.CmdUpdateService, api.UpdateServicePayload{Name: "web", Spec: s})
+	}
+	v := h.web().Version
+	h.ok(api.CmdWriteTasks, api.WriteTasksPayload{Services: []api.ServiceUpdate{{ServiceID: "svc-web", Version: v, State: api.UpdateRollbackStarted, Message: "boom"}}})
+	svc := h.web()
+	if svc.Version != v || svc.UpdateStatus.State != api.UpdatePaused ||
+		svc.UpdateStatus.Message != `update paused: boom; cannot roll back: service "web": no version 1 to roll back to (kept: 12, 11, 10, 9, 8, 7, 6, 5, 4, 3)` {
+		t.Fatalf("v%d %+v", svc.Version, svc.UpdateStatus)
 	}
 }

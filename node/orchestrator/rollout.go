@@ -175,7 +175,7 @@ func (o *svcRun) failing(st *api.UpdateStatus, pol api.UpdatePolicy) bool {
 	case st.Rollback():
 		o.decide(api.UpdateRollbackPaused, "rollback paused: "+reason)
 	case pol.FailureAction == api.FailureRollback:
-		o.decide(api.UpdateRollbackStarted, fmt.Sprintf("rolled back to version %d: %s", st.FromVersion, reason))
+		o.decide(api.UpdateRollbackStarted, reason)
 	default:
 		o.decide(api.UpdatePaused, "update paused: "+reason)
 	}
