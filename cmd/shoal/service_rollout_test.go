@@ -132,8 +132,8 @@ func TestUpdateVerdict(t *testing.T) {
 		{&api.UpdateStatus{State: api.UpdateCompleted, FromVersion: 1, ToVersion: 2}, true, ""},
 		{&api.UpdateStatus{State: api.UpdatePaused, FromVersion: 1, ToVersion: 2, Message: "update paused: task x failed"}, false, "service web: update paused: task x failed"},
 		{&api.UpdateStatus{State: api.UpdateRollbackStarted, FromVersion: 2, ToVersion: 3}, false, ""},
-		{&api.UpdateStatus{State: api.UpdateRollbackCompleted, FromVersion: 2, ToVersion: 3, Message: "rollback completed"},
-			false, "service web: the update to version 2 was rolled back (now version 3, rollback completed): rollback completed"},
+		{&api.UpdateStatus{State: api.UpdateRollbackCompleted, FromVersion: 2, ToVersion: 3, Message: "rollback completed: rolled back to version 1: task x failed"},
+			false, "service web: the update to version 2 was rolled back (now version 3, rollback completed): rolled back to version 1: task x failed"},
 		{&api.UpdateStatus{State: api.UpdateCompleted, FromVersion: 0, ToVersion: 1}, true, ""}, // an older update
 		{&api.UpdateStatus{State: api.UpdateUpdating, FromVersion: 2, ToVersion: 3}, true, ""},  // someone else's
 	} {

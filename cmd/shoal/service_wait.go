@@ -114,7 +114,7 @@ func updateVerdict(info api.ServiceInfo, version uint64) (ended bool, failure er
 			return false, nil
 		}
 		return false, fmt.Errorf("service %s: the update to version %d was rolled back (now version %d, %s): %s",
-			name, version, st.ToVersion, strings.ReplaceAll(st.State, "_", " "), st.Message)
+			name, version, st.ToVersion, strings.ReplaceAll(st.State, "_", " "), strings.TrimPrefix(st.Message, "rollback completed: "))
 	}
 	return true, nil
 }
