@@ -163,6 +163,13 @@ func (c *Client) ScaleService(ctx context.Context, name string, replicas uint64)
 	return c.UpdateService(ctx, name, ServiceUpdateRequest{Replicas: &replicas})
 }
 
+// RollbackService makes an earlier spec of a service its new version:
+// toVersion's, or with 0 the version before the current one.
+func (c *Client) RollbackService(ctx context.Context, name string, toVersion uint64) (ServiceInfo, error) {
+	var out ServiceInfo
+	return out, c.do(ctx, http.MethodPost, "/v1/services/"+url.PathEscape(name)+"/rollback", ServiceRollbackRequest{ToVersion: toVersion}, &out)
+}
+
 // RemoveService removes a service; its tasks are shut down.
 func (c *Client) RemoveService(ctx context.Context, name string) error {
 	return c.do(ctx, http.MethodDelete, "/v1/services/"+url.PathEscape(name), nil, nil)

@@ -30,6 +30,8 @@ const (
 	CmdCreateService CommandType = "service.create" // CreateServicePayload
 	CmdUpdateService CommandType = "service.update" // UpdateServicePayload
 	CmdRemoveService CommandType = "service.remove" // RemoveServicePayload
+	// CmdRollbackService makes an earlier spec the new version (protocol 5).
+	CmdRollbackService CommandType = "service.rollback" // RollbackServicePayload
 	// CmdWriteTasks carries the leader's task decisions: new tasks,
 	// assignments and desired-state changes, in one batch.
 	CmdWriteTasks CommandType = "task.write" // WriteTasksPayload
@@ -136,6 +138,8 @@ type RemoveNodePayload struct {
 type CreateServicePayload struct {
 	ServiceID string      `json:"service_id"`
 	Spec      ServiceSpec `json:"spec"`
+	// By names who asked (the API caller), for the history (protocol 5).
+	By string `json:"by,omitempty"`
 }
 
 // UpdateServicePayload replaces a service's spec. If ExpectVersion is
@@ -144,6 +148,8 @@ type UpdateServicePayload struct {
 	Name          string      `json:"name"`
 	ExpectVersion uint64      `json:"expect_version,omitempty"`
 	Spec          ServiceSpec `json:"spec"`
+	// By names who asked (the API caller), for the history (protocol 5).
+	By string `json:"by,omitempty"`
 }
 
 // RemoveServicePayload removes a service; its tasks are told to shut down.
@@ -165,6 +171,8 @@ type WriteTasksPayload struct {
 	// observed state orphaned, written by the leader because the node cannot
 	// report. A node that comes back stops what it still runs of them.
 	Orphan []TaskOrphan `json:"orphan,omitempty"`
+	// Services advance services' rolling updates (protocol 5).
+	Services []ServiceUpdate `json:"service_updates,omitempty"`
 }
 
 // TaskOrphan ends one task on a lost node.

@@ -117,6 +117,13 @@ type TaskAddress struct {
 	IP string `json:"ip,omitempty"`
 }
 
+// ServiceRollbackRequest is the body of POST
+// /v1/services/{name}/rollback: ToVersion, or 0 for the version before
+// the current one.
+type ServiceRollbackRequest struct {
+	ToVersion uint64 `json:"to_version,omitempty"`
+}
+
 // ServiceUpdateRequest is the body of POST /v1/services/{name}. Either a
 // whole new Spec, or just Replicas (a scale).
 type ServiceUpdateRequest struct {

@@ -39,6 +39,8 @@ const MaxManifestSize = 1 << 20
 //	constraints = ["node.labels.zone!=c"]
 //	placement_prefs = ["spread=node.labels.zone"]
 //	restart = { condition = "on-failure", max_attempts = 3, delay = "2s" }
+//	update = { parallelism = 2, order = "start-first", failure_action = "rollback" }
+//	rollback = { parallelism = 6, max_failure_ratio = 0.5 }
 //	stop_grace_period = "10s"
 //
 // user = "NAME[:GROUP]" (or "UID[:GID]") runs a process service as that

@@ -47,6 +47,8 @@ type manifestService struct {
 
 	Health          manifestHealthKey `manifest:"health"`
 	Restart         manifestRestart   `manifest:"restart"`
+	Update          manifestUpdateKey `manifest:"update"`
+	Rollback        manifestUpdateKey `manifest:"rollback"`
 	StopGracePeriod manifestDuration  `manifest:"stop_grace_period"`
 	StopSignal      manifestString    `manifest:"stop_signal"`
 	Labels          manifestLabels    `manifest:"labels"`
@@ -141,6 +143,8 @@ func (m *manifestService) spec() (ServiceSpec, error) {
 		StopGracePeriod: Duration(m.StopGracePeriod),
 		StopSignal:      string(m.StopSignal),
 		Labels:          m.Labels,
+		Update:          m.Update.policy(),
+		Rollback:        m.Rollback.policy(),
 	}
 	if h := m.Health.h; h != nil {
 		s.Health = &HealthCheck{

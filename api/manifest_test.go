@@ -350,6 +350,7 @@ func TestManifestSchema(t *testing.T) {
 		{reflect.TypeFor[manifestService](), reflect.TypeFor[ServiceSpec]()},
 		{reflect.TypeFor[manifestRestart](), reflect.TypeFor[RestartPolicy]()},
 		{reflect.TypeFor[manifestResources](), reflect.TypeFor[Resources]()},
+		{reflect.TypeFor[manifestUpdate](), reflect.TypeFor[UpdatePolicy]()},
 	} {
 		keys := map[string]bool{}
 		for f := range c.schema.Fields() {

@@ -42,17 +42,20 @@ import (
 // status without moving its state), and service traffic (the cluster's
 // service CIDR, cluster.bootstrap's service_cidr; ports' publish mode and
 // proxy_protocol; the FSM allocates services' endpoints only in a cluster
-// whose record has a service CIDR).
+// whose record has a service CIDR), and rolling updates (services'
+// update and rollback policies, service.rollback, task.write's
+// service_updates, the by of service.create and service.update).
 const ProtocolVersion = 5
 
 // commandProtocol lists the command types newer than protocol 1.
 var commandProtocol = map[CommandType]int{
-	CmdNodeRestarting: 2,
-	CmdCreateACLToken: 5,
-	CmdRevokeACLToken: 5,
-	CmdCreateSecret:   5,
-	CmdRotateKeys:     5,
-	CmdRemoveSecret:   5,
+	CmdNodeRestarting:  2,
+	CmdCreateACLToken:  5,
+	CmdRevokeACLToken:  5,
+	CmdCreateSecret:    5,
+	CmdRotateKeys:      5,
+	CmdRemoveSecret:    5,
+	CmdRollbackService: 5,
 
 	CmdReportTaskStatusBatch: 5,
 }
@@ -103,6 +106,43 @@ var fieldProtocol = []struct {
 	{CmdCreateService, `"proxy_protocol"`, 5, setsPublishMode},
 	{CmdUpdateService, `"proxy_protocol"`, 5, setsPublishMode},
 	{CmdWriteTasks, `"proxy_protocol"`, 5, setsPublishMode},
+	{CmdCreateService, `"update"`, 5, setsUpdatePolicy},
+	{CmdUpdateService, `"update"`, 5, setsUpdatePolicy},
+	{CmdWriteTasks, `"update"`, 5, setsUpdatePolicy},
+	{CmdCreateService, `"rollback"`, 5, setsUpdatePolicy},
+	{CmdUpdateService, `"rollback"`, 5, setsUpdatePolicy},
+	{CmdWriteTasks, `"rollback"`, 5, setsUpdatePolicy},
+	{CmdCreateService, `"by"`, 5, setsBy},
+	{CmdUpdateService, `"by"`, 5, setsBy},
+	{CmdWriteTasks, `"service_updates"`, 5, nil},
+}
+
+// setsBy reports whether a service command names who made it (the key
+// alone may be a label's).
+func setsBy(typ CommandType, payload []byte) bool {
+	var p struct {
+		By string `json:"by"`
+	}
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return true
+	}
+	return p.By != ""
+}
+
+// setsUpdatePolicy reports whether a service or task command carries a
+// spec with an update or rollback policy (the keys alone may be a
+// label's).
+func setsUpdatePolicy(typ CommandType, payload []byte) bool {
+	specs, err := payloadSpecs(typ, payload)
+	if err != nil {
+		return true
+	}
+	for _, s := range specs {
+		if s.Update != nil || s.Rollback != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // setsPublishMode reports whether a service or task command carries a
@@ -222,7 +262,9 @@ func ErrUnknownCommand(t CommandType, version int) error {
 // tasks only on nodes that speak it, which matters for a node of an older
 // build that joins after the service was created.
 func SpecProtocol(spec *ServiceSpec) int {
-	raw, err := json.Marshal(CreateServicePayload{Spec: *spec})
+	run := *spec
+	run.Update, run.Rollback = nil, nil // how to roll: no node reads them
+	raw, err := json.Marshal(CreateServicePayload{Spec: run})
 	if err != nil {
 		return ProtocolVersion
 	}

@@ -164,7 +164,13 @@ type ServiceSpec struct {
 	// Health is the task's health check (protocol 5); nil checks nothing.
 	Health *HealthCheck `json:"health,omitempty"`
 
-	Restart         RestartPolicy     `json:"restart"`
+	Restart RestartPolicy `json:"restart"`
+	// Update and Rollback say how tasks are replaced when the spec changes
+	// and when it is rolled back (protocol 5); nil takes the defaults.
+	// They are how to roll, not what runs: changing them alone replaces
+	// no task, and a rollback keeps them.
+	Update          *UpdatePolicy     `json:"update,omitempty"`
+	Rollback        *UpdatePolicy     `json:"rollback,omitempty"`
 	StopGracePeriod Duration          `json:"stop_grace_period,omitempty"`
 	StopSignal      string            `json:"stop_signal,omitempty"`
 	Labels          map[string]string `json:"labels,omitempty"`
@@ -179,6 +185,12 @@ type Service struct {
 	Previous  []VersionedSpec `json:"previous,omitempty"`
 	CreatedAt time.Time       `json:"created_at"`
 	UpdatedAt time.Time       `json:"updated_at"`
+	// UpdatedBy names who made the current version (an API token's
+	// name, "local" for the node's socket); empty when unknown.
+	UpdatedBy string `json:"updated_by,omitempty"`
+	// UpdateStatus is the progress of the latest rolling update or
+	// rollback; nil before the first.
+	UpdateStatus *UpdateStatus `json:"update_status,omitempty"`
 	// Endpoint is how the service is reached: its virtual address and its
 	// ports as allocated by the leader. Kept for the service's life.
 	Endpoint Endpoint `json:"endpoint,omitzero"`
@@ -209,6 +221,7 @@ type VersionedSpec struct {
 	Version   uint64      `json:"version"`
 	Spec      ServiceSpec `json:"spec"`
 	UpdatedAt time.Time   `json:"updated_at"`
+	UpdatedBy string      `json:"updated_by,omitempty"`
 }
 
 // NetworkHost puts a container on its node's own network.

@@ -114,6 +114,15 @@ func (s *ServiceSpec) validate() string {
 			return fmt.Sprintf("spec.env[%d]: %q is not KEY=VALUE", i, e)
 		}
 	}
+	if msg := s.Update.validate("spec.update"); msg != "" {
+		return msg
+	}
+	if msg := s.Rollback.validate("spec.rollback"); msg != "" {
+		return msg
+	}
+	if msg := s.validateOrder(); msg != "" {
+		return msg
+	}
 	if strings.ContainsRune(s.WorkDir, 0) {
 		return "spec.workdir: contains a NUL byte"
 	}

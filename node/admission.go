@@ -29,6 +29,15 @@ func admitServiceWrite(lim LimitsConfig, v *state.View, cmd api.Command) error {
 			return nil
 		}
 		name, spec = p.Name, p.Spec
+	case api.CmdRollbackService:
+		var p api.RollbackServicePayload
+		if json.Unmarshal(cmd.Payload, &p) != nil {
+			return nil
+		}
+		var ok bool
+		if name, spec, ok = rollbackTarget(v, p); !ok {
+			return nil // the FSM refuses it with the reason
+		}
 	default:
 		return nil
 	}
@@ -43,7 +52,7 @@ func admitServiceWrite(lim LimitsConfig, v *state.View, cmd api.Command) error {
 	// port range: refused here with the FSM's own planner, so the caller
 	// hears it before the write enters the log.
 	var old *api.Service
-	if cmd.Type == api.CmdUpdateService {
+	if cmd.Type == api.CmdUpdateService || cmd.Type == api.CmdRollbackService {
 		old, _ = v.ServiceByName(name)
 	}
 	c, _ := v.Cluster()
@@ -84,4 +93,23 @@ func desiredTasks(spec api.ServiceSpec, nodes int) int {
 		return nodes
 	}
 	return int(min(spec.Replicas, uint64(1)<<40))
+}
+
+// rollbackTarget is the spec a rollback makes current, as the FSM picks
+// it; false when the FSM will refuse the rollback.
+func rollbackTarget(v *state.View, p api.RollbackServicePayload) (string, api.ServiceSpec, bool) {
+	svc, ok := v.ServiceByName(p.Name)
+	if !ok || len(svc.Previous) == 0 {
+		return "", api.ServiceSpec{}, false
+	}
+	to := p.ToVersion
+	if to == 0 {
+		to = svc.Previous[0].Version
+	}
+	for _, prev := range svc.Previous {
+		if prev.Version == to {
+			return svc.Spec.Name, prev.Spec, true
+		}
+	}
+	return "", api.ServiceSpec{}, false
 }

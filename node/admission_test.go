@@ -59,3 +59,28 @@ func TestAdmitServiceWrite(t *testing.T) {
 		}
 	}
 }
+
+// TestAdmitRollback: a rollback is admitted as the spec it restores.
+func TestAdmitRollback(t *testing.T) {
+	h := &fakeReconcileHost{t: t, fsm: state.NewFSM(state.NewStore())}
+	h.apply(api.CmdBootstrap, api.BootstrapPayload{Cluster: *joinTestCluster(), Node: api.Node{ID: "n1", Name: "n1"}})
+	spec := api.ServiceSpec{Name: "web", Runtime: "process", Command: []string{"x"}, Mode: api.ModeReplicated, Replicas: 6}
+	h.apply(api.CmdCreateService, api.CreateServicePayload{ServiceID: "s1", Spec: spec})
+	spec.Replicas = 2
+	h.apply(api.CmdUpdateService, api.UpdateServicePayload{Name: "web", Spec: spec})
+	v := h.fsm.Store().View()
+	rollback := func(to uint64) api.Command {
+		raw, _ := json.Marshal(api.RollbackServicePayload{Name: "web", ToVersion: to})
+		return api.Command{Type: api.CmdRollbackService, Payload: raw}
+	}
+	lim := LimitsConfig{MaxTasks: 5}
+	if err := admitServiceWrite(lim, v, rollback(0)); err == nil || !strings.Contains(err.Error(), "6 tasks in all would pass the cluster's limit of 5") {
+		t.Fatalf("a rollback to 6 replicas past a limit of 5: %v", err)
+	}
+	if err := admitServiceWrite(lim, v, rollback(9)); err != nil {
+		t.Fatalf("a rollback to a version not kept is the FSM's to refuse: %v", err)
+	}
+	if err := admitServiceWrite(LimitsConfig{MaxTasks: 6}, v, rollback(1)); err != nil {
+		t.Fatalf("a rollback within the limit: %v", err)
+	}
+}

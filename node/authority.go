@@ -39,17 +39,18 @@ var leaderOnly = map[api.CommandType]bool{
 
 // userCommandRole is the API role each user write needs.
 var userCommandRole = map[api.CommandType]api.ACLRole{
-	api.CmdCreateService:  api.ACLOperator,
-	api.CmdUpdateService:  api.ACLOperator,
-	api.CmdRemoveService:  api.ACLOperator,
-	api.CmdUpdateNode:     api.ACLOperator,
-	api.CmdRemoveImage:    api.ACLOperator,
-	api.CmdRemoveNode:     api.ACLAdmin,
-	api.CmdRotateToken:    api.ACLAdmin,
-	api.CmdCreateACLToken: api.ACLAdmin,
-	api.CmdRevokeACLToken: api.ACLAdmin,
-	api.CmdCreateSecret:   api.ACLAdmin,
-	api.CmdRemoveSecret:   api.ACLAdmin,
+	api.CmdCreateService:   api.ACLOperator,
+	api.CmdUpdateService:   api.ACLOperator,
+	api.CmdRemoveService:   api.ACLOperator,
+	api.CmdRollbackService: api.ACLOperator,
+	api.CmdUpdateNode:      api.ACLOperator,
+	api.CmdRemoveImage:     api.ACLOperator,
+	api.CmdRemoveNode:      api.ACLAdmin,
+	api.CmdRotateToken:     api.ACLAdmin,
+	api.CmdCreateACLToken:  api.ACLAdmin,
+	api.CmdRevokeACLToken:  api.ACLAdmin,
+	api.CmdCreateSecret:    api.ACLAdmin,
+	api.CmdRemoveSecret:    api.ACLAdmin,
 }
 
 // proposal is a forwarded write as the leader checks it.

@@ -20,6 +20,7 @@ func (s *apiServer) routeServices() {
 	s.route("POST /v1/services/{name}", api.ACLOperator, s.updateService)
 	s.route("DELETE /v1/services/{name}", api.ACLOperator, s.removeService)
 	s.route("GET /v1/services/{name}/tasks", api.ACLReadOnly, s.serviceTasks)
+	s.routeRollout()
 	s.handle("GET /v1/services/{name}/logs", api.ACLReadOnly, s.streams.limited(s.serviceLogs))
 	s.handle("GET /v1/tasks/{id}/logs", api.ACLReadOnly, s.streams.limited(s.taskLogs))
 }
@@ -131,7 +132,7 @@ func (s *apiServer) createService(r *http.Request) (any, error) {
 	if err := checkSpec(&spec); err != nil {
 		return nil, err
 	}
-	raw, err := s.submit(r, api.CmdCreateService, api.CreateServicePayload{Spec: spec})
+	raw, err := s.submit(r, api.CmdCreateService, api.CreateServicePayload{Spec: spec, By: s.changedBy(r)})
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +189,7 @@ func (s *apiServer) updateService(r *http.Request) (any, error) {
 			// write is a new request.
 			id = fmt.Sprintf("%s/%d", requestID, attempt)
 		}
-		raw, err := s.agent.submitPayload(r.Context(), api.CmdUpdateService, id, api.UpdateServicePayload{Name: svc.Spec.Name, ExpectVersion: expect, Spec: spec})
+		raw, err := s.agent.submitPayload(r.Context(), api.CmdUpdateService, id, api.UpdateServicePayload{Name: svc.Spec.Name, ExpectVersion: expect, Spec: spec, By: s.changedBy(r)})
 		if err == nil {
 			return s.serviceFromResult(raw)
 		}

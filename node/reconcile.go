@@ -30,6 +30,10 @@ type reconciler struct {
 	// every, when set, is the least time between two passes: changes that
 	// come sooner are gathered into the next one.
 	every time.Duration
+	// onTick runs a pass every second even when nothing changed: the
+	// orchestrator's rolling updates wait on time (delay, min healthy,
+	// monitor), and its scoped pass looks at just the services updating.
+	onTick bool
 }
 
 // reconcilers lists the leader's task loops. Each watches the store,
@@ -38,7 +42,7 @@ type reconciler struct {
 // through Raft, and waits for the next change. They never call each other.
 func reconcilers() []reconciler {
 	return []reconciler{
-		{name: "orchestrator", pass: func(v *state.View, now time.Time, sc orchestrator.Scope) api.WriteTasksPayload {
+		{name: "orchestrator", onTick: true, pass: func(v *state.View, now time.Time, sc orchestrator.Scope) api.WriteTasksPayload {
 			return orchestrator.OrchestrateScope(v, now, api.NewRequestID, sc)
 		}},
 		{name: "allocator", pass: func(v *state.View, _ time.Time, _ orchestrator.Scope) api.WriteTasksPayload {
@@ -74,11 +78,12 @@ type reconcileHost interface {
 // rest on the latest state; after a commit it acts only on a view that
 // includes that commit. Each pass looks at what changed since the last one
 // (the FSM's dirty tracker): everything on the first pass, after a failed
-// write, and every fullPassEvery.
+// write, and every fullPassEvery; with onTick, a pass also runs every
+// second over nothing changed.
 func reconcileLoop(ctx context.Context, h reconcileHost, r reconciler, clock func() time.Time) {
 	dirty := h.trackDirty()
 	defer dirty.Close()
-	verified := false
+	verified, ticked := false, false
 	lastFull, lastPass := time.Time{}, time.Time{}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -107,7 +112,8 @@ func reconcileLoop(ctx context.Context, h reconcileHost, r reconciler, clock fun
 		if sc.All {
 			lastFull = start
 		}
-		if !sc.Empty() {
+		if !sc.Empty() || (ticked && r.onTick) {
+			ticked = false
 			lastPass = start
 			p := r.pass(h.store().View(), start, sc)
 			h.observePass(r.name, clock().Sub(start))
@@ -124,6 +130,7 @@ func reconcileLoop(ctx context.Context, h reconcileHost, r reconciler, clock fun
 		case <-ctx.Done():
 		case <-watch:
 		case <-tick.C:
+			ticked = true
 		}
 	}
 }

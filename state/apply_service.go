@@ -52,7 +52,7 @@ func (f *FSM) applyCreateService(txn *memdb.Txn, cmd *api.Command) (any, *api.Er
 	if err != nil {
 		return nil, err
 	}
-	s := &api.Service{ID: p.ServiceID, Spec: p.Spec, Version: 1, CreatedAt: cmd.Time, UpdatedAt: cmd.Time, Endpoint: ep}
+	s := &api.Service{ID: p.ServiceID, Spec: p.Spec, Version: 1, CreatedAt: cmd.Time, UpdatedAt: cmd.Time, UpdatedBy: p.By, Endpoint: ep}
 	if err := insert(txn, tableServices, s); err != nil {
 		return nil, err
 	}
@@ -87,24 +87,13 @@ func (f *FSM) applyUpdateService(txn *memdb.Txn, cmd *api.Command) (any, *api.Er
 	if err != nil {
 		return nil, err
 	}
-	s := *old
+	s := newVersion(old, p.Spec, cmd, p.By)
 	s.Endpoint = ep
-	prev := make([]api.VersionedSpec, 0, min(len(old.Previous)+1, MaxPreviousSpecs))
-	prev = append(prev, api.VersionedSpec{Version: old.Version, Spec: old.Spec, UpdatedAt: old.UpdatedAt})
-	for _, v := range old.Previous {
-		if len(prev) == MaxPreviousSpecs {
-			break
-		}
-		prev = append(prev, v)
-	}
-	s.Previous = prev
-	s.Spec = p.Spec
-	s.Version = old.Version + 1
-	s.UpdatedAt = cmd.Time
-	if err := insert(txn, tableServices, &s); err != nil {
+	s.UpdateStatus = nextUpdateStatus(old, p.Spec, s.Version, cmd)
+	if err := insert(txn, tableServices, s); err != nil {
 		return nil, err
 	}
-	return &s, nil
+	return s, nil
 }
 
 func (f *FSM) applyRemoveService(txn *memdb.Txn, cmd *api.Command) (any, *api.Error) {

@@ -19,6 +19,8 @@ type WriteTasksResult struct {
 	Deleted int `json:"deleted"`
 	// Orphaned counts tasks ended because their node is down.
 	Orphaned int `json:"orphaned"`
+	// Updates counts services whose update status the write advanced.
+	Updates int `json:"updates,omitempty"`
 	// Missing lists task IDs in Assign, Desire or Delete that do not exist.
 	Missing []string `json:"missing,omitempty"`
 	// Skipped lists entries that did not apply, with the reason.
@@ -27,6 +29,7 @@ type WriteTasksResult struct {
 
 // TaskSkip is one WriteTasks entry that did not apply.
 type TaskSkip struct {
+	// TaskID names the entry's task, or its service for a service update.
 	TaskID string `json:"task_id"`
 	Reason string `json:"reason"`
 }
@@ -83,6 +86,11 @@ func (f *FSM) applyWriteTasks(txn *memdb.Txn, cmd *api.Command) (any, *api.Error
 			return nil, err
 		}
 		res.Deleted++
+	}
+	for _, u := range p.Services {
+		if err := advanceUpdate(txn, cmd, u, res); err != nil {
+			return nil, err
+		}
 	}
 	return res, nil
 }

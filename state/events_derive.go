@@ -51,6 +51,12 @@ func serviceEvents(c memdb.Change, emit func(api.Event)) {
 	case before != nil && after != nil && after.Version != before.Version:
 		emit(serviceEvent(after, "update"))
 	}
+	if after != nil && after.UpdateStatus != nil && (before == nil || before.UpdateStatus == nil || *before.UpdateStatus != *after.UpdateStatus) {
+		// A rolling update started, paused, completed or rolled back.
+		e := serviceEvent(after, "update_state")
+		e.Attrs["state"], e.Attrs["message"] = after.UpdateStatus.State, after.UpdateStatus.Message
+		emit(e)
+	}
 }
 
 func serviceEvent(s *api.Service, action string) api.Event {

@@ -87,6 +87,11 @@ func TestEventsForEveryCommand(t *testing.T) {
 	up := testSpec("web")
 	up.Replicas = 2
 	h.step(t, api.CmdUpdateService, api.UpdateServicePayload{Name: "web", Spec: up}, "$ service update web version=2\n")
+	up.Env = []string{"V=3"}
+	h.step(t, api.CmdUpdateService, api.UpdateServicePayload{Name: "web", Spec: up}, "$ service update web version=3\n$ service update_state web state=updating version=3\n")
+	h.step(t, api.CmdWriteTasks, api.WriteTasksPayload{Services: []api.ServiceUpdate{{ServiceID: "svc-web", Version: 3, State: api.UpdateRollbackStarted, Message: "x"}}},
+		"$ service update web version=4\n$ service update_state web state=rollback_started version=4\n")
+	h.step(t, api.CmdRollbackService, api.RollbackServicePayload{Name: "web", ToVersion: 2}, "$ service update web version=5\n$ service update_state web state=rollback_started version=5\n")
 	h.step(t, api.CmdWriteTasks, api.WriteTasksPayload{Create: []api.Task{newTask("t1", 1), newTask("t2", 2)}},
 		"$ task create web.1 desired=running\n$ task create web.2 desired=running\n")
 	h.step(t, api.CmdWriteTasks, api.WriteTasksPayload{Assign: []api.TaskAssignment{{TaskID: "t1", NodeID: "n2"}, {TaskID: "t2", Err: "no room"}}},
@@ -105,7 +110,7 @@ func TestEventsForEveryCommand(t *testing.T) {
 	h.step(t, api.CmdSetNodeStatus, api.SetNodeStatusPayload{NodeID: "n2", Status: api.NodeDown}, "$ node down node-2 status=down\n")
 	h.step(t, api.CmdWriteTasks, api.WriteTasksPayload{Orphan: []api.TaskOrphan{{TaskID: "t1", Reason: "node down"}}},
 		"$ task orphaned web.1 state=orphaned @node-2\n")
-	h.step(t, api.CmdRemoveService, api.RemoveServicePayload{Name: "web"}, "$ service remove web version=2\n$ task desired web.2 desired=shutdown\n")
+	h.step(t, api.CmdRemoveService, api.RemoveServicePayload{Name: "web"}, "$ service remove web version=5\n$ task desired web.2 desired=shutdown\n")
 	h.step(t, api.CmdWriteTasks, api.WriteTasksPayload{Delete: []string{"t1"}}, "$ task remove web.1 @node-2\n")
 	h.step(t, api.CmdRemoveNode, api.RemoveNodePayload{NodeID: "n2"}, "$ node remove node-2\n")
 	h.step(t, api.CmdRotateToken, api.RotateTokenPayload{TokenNonce: []byte("nonce-2")}, "$ cluster token_rotate \n")

@@ -163,6 +163,25 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 		s.Version++
 		f.reply(w, s)
 	})
+	mux.HandleFunc("POST /v1/services/{name}/rollback", func(w http.ResponseWriter, r *http.Request) {
+		var req api.ServiceRollbackRequest
+		f.decode(r, &req)
+		s := f.services[r.PathValue("name")]
+		if s == nil {
+			f.notFound(w, "service", r.PathValue("name"))
+			return
+		}
+		for _, p := range s.Previous {
+			if p.Version == req.ToVersion || req.ToVersion == 0 {
+				s.Previous = append([]api.VersionedSpec{{Version: s.Version, Spec: s.Spec}}, s.Previous...)
+				s.UpdateStatus = &api.UpdateStatus{State: api.UpdateRollbackStarted, FromVersion: s.Version, ToVersion: s.Version + 1}
+				s.Spec, s.Version = p.Spec, s.Version+1
+				f.reply(w, s)
+				return
+			}
+		}
+		writeAPIError(w, api.Errorf(api.CodeInvalid, "no version %d", req.ToVersion))
+	})
 	mux.HandleFunc("DELETE /v1/services/{name}", func(w http.ResponseWriter, r *http.Request) {
 		if f.services[r.PathValue("name")] == nil {
 			f.notFound(w, "service", r.PathValue("name"))

@@ -19,6 +19,7 @@ func newServiceCommand(e *cliEnv) *cobra.Command {
 		newServiceCreateCommand(e), newServiceUpdateCommand(e),
 		newServiceLsCommand(e), newServicePsCommand(e), newServiceInspectCommand(e),
 		newServiceScaleCommand(e), newServiceRmCommand(e), newServiceLogsCommand(e),
+		newServiceRollbackCommand(e), newServiceHistoryCommand(e), newServiceDiffCommand(e),
 	)
 	return group
 }
@@ -41,7 +42,9 @@ type serviceSummary struct {
 	Pending   []string        `json:"pending,omitempty"`
 	CreatedAt time.Time       `json:"created_at"`
 	UpdatedAt time.Time       `json:"updated_at"`
-	Spec      api.ServiceSpec `json:"spec"`
+	// Update is the state of the latest rolling update or rollback.
+	Update *api.UpdateStatus `json:"update_status,omitempty"`
+	Spec   api.ServiceSpec   `json:"spec"`
 }
 
 func summarize(s api.ServiceInfo) serviceSummary {
@@ -49,7 +52,7 @@ func summarize(s api.ServiceInfo) serviceSummary {
 		ID: s.ID, Name: s.Spec.Name, Mode: s.Spec.Mode, Desired: s.Desired, Running: s.Running,
 		Version: s.Version, Runtime: s.Spec.Runtime, Image: s.Spec.Image, Command: s.Spec.Command,
 		Args: s.Spec.Args, Ports: s.Spec.Ports, Endpoint: s.Endpoint, Pending: s.Pending,
-		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, Spec: s.Spec,
+		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, Update: s.UpdateStatus, Spec: s.Spec,
 	}
 }
 
@@ -74,17 +77,26 @@ func newServiceLsCommand(e *cliEnv) *cobra.Command {
 			}
 			return printJSON(w, sums)
 		}
-		t := newTable(w, "NAME", "MODE", "REPLICAS", "IMAGE/COMMAND", "UPDATED", "PORTS")
+		t := newTable(w, "NAME", "MODE", "REPLICAS", "IMAGE/COMMAND", "UPDATED", "UPDATE", "PORTS")
 		for _, s := range svcs {
 			replicas := fmt.Sprintf("%d/%d", s.Running, s.Desired)
 			if len(s.Pending) > 0 {
 				replicas += " (pending)"
 			}
-			t.row(s.Spec.Name, string(s.Spec.Mode), replicas, truncate(what(s.Spec), 50), ago(e.now(), s.UpdatedAt), portsColumn(s.Service))
+			t.row(s.Spec.Name, string(s.Spec.Mode), replicas, truncate(what(s.Spec), 50), ago(e.now(), s.UpdatedAt), updateColumn(s.UpdateStatus), portsColumn(s.Service))
 		}
 		return t.flush()
 	}
 	return cmd
+}
+
+// updateColumn is the state of a service's latest update: "updating",
+// "paused", "rollback_completed"..., or "-" before the first.
+func updateColumn(st *api.UpdateStatus) string {
+	if st == nil {
+		return "-"
+	}
+	return st.State
 }
 
 // what is a spec's image, or its command line.
@@ -264,7 +276,7 @@ func newServiceScaleCommand(e *cliEnv) *cobra.Command {
 			return nil
 		}
 		for _, s := range todo {
-			if err := e.waitConverged(cmd, c, s.name, wait.timeout); err != nil {
+			if err := e.waitConverged(cmd, c, s.name, 0, wait.timeout); err != nil {
 				return err
 			}
 		}

@@ -49,7 +49,7 @@ line; with --image they are the container's arguments.`,
 		if wait.detach {
 			return nil
 		}
-		return e.waitConverged(cmd, c, spec.Name, wait.timeout)
+		return e.waitConverged(cmd, c, spec.Name, info.Version, wait.timeout)
 	}
 	return cmd
 }
@@ -75,7 +75,8 @@ func newServiceUpdateCommand(e *cliEnv) *cobra.Command {
 		Short: "Change a service; only the flags given change",
 		Long: `Change a service and, unless --detach, wait until its tasks run the new spec.
 Only the flags given change; a repeatable flag (--env, --constraint, ...)
-replaces the whole list. Words after NAME replace the command line.`,
+replaces the whole list. Words after NAME replace the command line.
+--rollback alone is 'shoal service rollback NAME'.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 || cmd.ArgsLenAtDash() == 0 {
 				return usageErrorf(cmd, "%q needs a service NAME", cmd.CommandPath())
@@ -85,8 +86,16 @@ replaces the whole list. Words after NAME replace the command line.`,
 	}
 	flags.register(cmd.Flags())
 	wait.register(cmd)
+	var rollback bool
+	cmd.Flags().BoolVar(&rollback, "rollback", false, "roll back to the version before the current one, as docker service update --rollback")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		c := e.client()
+		if rollback {
+			if onlyFlags(cmd, "rollback", "detach", "timeout") != "" || len(args) > 1 {
+				return usageErrorf(cmd, "--rollback takes no other change (only --detach and --timeout)")
+			}
+			return e.rollback(cmd, c, args[0], 0, wait)
+		}
 		cur, err := c.Service(cmd.Context(), args[0])
 		if err != nil {
 			return err
@@ -112,7 +121,7 @@ replaces the whole list. Words after NAME replace the command line.`,
 		if wait.detach {
 			return nil
 		}
-		return e.waitConverged(cmd, c, spec.Name, wait.timeout)
+		return e.waitConverged(cmd, c, spec.Name, info.Version, wait.timeout)
 	}
 	return cmd
 }

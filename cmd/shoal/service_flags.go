@@ -31,9 +31,14 @@ type serviceFlags struct {
 	healthInterval, healthTimeout, healthStartPeriod time.Duration
 	healthRetries                                    uint64
 	noHealthcheck                                    bool
+	// update and rollback are the --update-* and --rollback-* policies.
+	update, rollback policyFlags
 }
 
 func (f *serviceFlags) register(fs *pflag.FlagSet) {
+	f.update.prefix, f.rollback.prefix = "update", "rollback"
+	f.update.register(fs)
+	f.rollback.register(fs)
 	fs.Uint64Var(&f.replicas, "replicas", 1, "number of tasks (replicated mode)")
 	fs.StringVar(&f.mode, "mode", "", "replicated or global (default replicated)")
 	fs.StringVar(&f.runtime, "runtime", "", "process or containerd (default: containerd with --image, else process)")
@@ -95,6 +100,12 @@ func (f *serviceFlags) apply(cmd *cobra.Command, spec *api.ServiceSpec) error {
 	}
 	if set("runtime") {
 		spec.Runtime = f.runtime
+	}
+	if err := f.update.apply(cmd, &spec.Update); err != nil {
+		return err
+	}
+	if err := f.rollback.apply(cmd, &spec.Rollback); err != nil {
+		return err
 	}
 	if set("secret") {
 		spec.Secrets = nil

@@ -99,9 +99,9 @@ func TestServiceLsAndPs(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	l := lines(out)
-	wantWords(t, l[0], "NAME", "MODE", "REPLICAS", "IMAGE/COMMAND", "UPDATED", "PORTS")
-	wantWords(t, l[1], "cache", "global", "2/2", "redis:7", "2", "minutes", "ago")
-	wantWords(t, l[2], "web", "replicated", "2/2", "/bin/sleep", "100", "2", "minutes", "ago")
+	wantWords(t, l[0], "NAME", "MODE", "REPLICAS", "IMAGE/COMMAND", "UPDATED", "UPDATE", "PORTS")
+	wantWords(t, l[1], "cache", "global", "2/2", "redis:7", "2", "minutes", "ago", "-")
+	wantWords(t, l[2], "web", "replicated", "2/2", "/bin/sleep", "100", "2", "minutes", "ago", "-")
 
 	out, _, _ = f.cli("service", "ls", "-o", "json")
 	var svcs []json.RawMessage

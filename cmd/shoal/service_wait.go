@@ -24,14 +24,17 @@ type progress struct {
 }
 
 // waitConverged polls a service until every desired task runs its current
-// spec, printing progress lines as they change. A timeout with tasks that
-// cannot be placed exits 2; any other timeout exits 1.
-func (e *cliEnv) waitConverged(cmd *cobra.Command, c *api.Client, name string, timeout time.Duration) error {
+// spec, printing progress lines as they change, and, for version (the
+// version the caller's write made; 0 for none), until its rolling update
+// or rollback ends (see updateVerdict). A timeout with tasks that cannot
+// be placed exits 2; any other timeout exits 1.
+func (e *cliEnv) waitConverged(cmd *cobra.Command, c *api.Client, name string, version uint64, timeout time.Duration) error {
 	w := cmd.OutOrStdout()
 	ctx := cmd.Context()
 	deadline := time.Now().Add(timeout)
 	shown := map[string]string{}
 	lastRunning := -1
+	lastStatus := ""
 	var last progress
 	tick := time.NewTicker(e.poll)
 	defer tick.Stop()
@@ -56,7 +59,17 @@ func (e *cliEnv) waitConverged(cmd *cobra.Command, c *api.Client, name string, t
 					shown[k] = s
 				}
 			}
-			if last.converged {
+			if st := info.UpdateStatus; st != nil && version != 0 {
+				if line := st.State + ": " + st.Message; line != lastStatus {
+					fmt.Fprintf(w, "update status: %s\n", line)
+					lastStatus = line
+				}
+			}
+			ended, failure := updateVerdict(info, version)
+			if failure != nil {
+				return failure
+			}
+			if ended && last.converged {
 				fmt.Fprintln(w, "verify: Service converged")
 				return nil
 			}
@@ -74,6 +87,36 @@ func (e *cliEnv) waitConverged(cmd *cobra.Command, c *api.Client, name string, t
 		case <-tick.C:
 		}
 	}
+}
+
+// updateVerdict says whether the update (or rollback) that made version
+// has ended well, or why it failed: it paused, or it was rolled back (once
+// the rollback ended, so that the old spec runs again). A status of an
+// older version (the write replaced no task), of a newer one someone else
+// made, or none at all leaves the verdict to the tasks.
+func updateVerdict(info api.ServiceInfo, version uint64) (ended bool, failure error) {
+	st := info.UpdateStatus
+	if version == 0 || st == nil {
+		return true, nil
+	}
+	name := info.Spec.Name
+	switch {
+	case st.ToVersion == version:
+		switch st.State {
+		case api.UpdatePaused, api.UpdateRollbackPaused:
+			return false, fmt.Errorf("service %s: %s", name, st.Message)
+		case api.UpdateCompleted, api.UpdateRollbackCompleted:
+			return true, nil
+		}
+		return false, nil
+	case st.FromVersion == version && st.Rollback():
+		if st.State == api.UpdateRollbackStarted {
+			return false, nil
+		}
+		return false, fmt.Errorf("service %s: the update to version %d was rolled back (now version %d, %s): %s",
+			name, version, st.ToVersion, strings.ReplaceAll(st.State, "_", " "), strings.TrimPrefix(st.Message, "rollback completed: "))
+	}
+	return true, nil
 }
 
 // timeoutError explains why a wait ended: unplaceable tasks exit 2.

@@ -7,7 +7,8 @@
 // result was applied, it returns an empty payload.
 //
 //   - Orchestrate converges every service's tasks to its spec: replica
-//     count, restart policy, global placement and rolling updates.
+//     count, restart policy, global placement and rolling updates (and
+//     advances their update status: api.ServiceUpdate).
 //   - Allocate places new tasks on nodes with the scheduler.
 //   - HandleNodeFailures orphans the tasks of lost nodes and evicts the
 //     tasks of draining ones.
@@ -55,11 +56,12 @@ func Merge(ps ...api.WriteTasksPayload) api.WriteTasksPayload {
 				out.Orphan = append(out.Orphan, o)
 			}
 		}
+		out.Services = append(out.Services, p.Services...)
 	}
 	return out
 }
 
 // Empty reports whether p decides nothing.
 func Empty(p api.WriteTasksPayload) bool {
-	return len(p.Create) == 0 && len(p.Assign) == 0 && len(p.Desire) == 0 && len(p.Delete) == 0 && len(p.Orphan) == 0
+	return len(p.Create) == 0 && len(p.Assign) == 0 && len(p.Desire) == 0 && len(p.Delete) == 0 && len(p.Orphan) == 0 && len(p.Services) == 0
 }

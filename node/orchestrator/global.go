@@ -36,7 +36,7 @@ func (o *svcRun) global(tasks []*api.Task) {
 		n := o.nodes[id]
 		if s.live != nil {
 			if !o.keeps(n, cons) {
-				o.stop(s.live)
+				o.stopSlot(s)
 			} else if o.takes(n, cons) {
 				live = append(live, s)
 			}

@@ -29,6 +29,11 @@ type env struct {
 	// oneReport makes the simulated nodes report one change a round, so
 	// that each report is a change of its own.
 	oneReport bool
+	// breaks, if set, says which tasks fail (exit 1) instead of running,
+	// or run unhealthy when their spec has a health check.
+	breaks func(*api.Task) bool
+	// log holds every committed entry, to replay on a new replica.
+	log [][]byte
 }
 
 func newEnv(t testing.TB) *env {
@@ -53,6 +58,7 @@ func (e *env) apply(typ api.CommandType, payload any) any {
 		e.t.Fatal(err)
 	}
 	e.index++
+	e.log = append(e.log, data)
 	res := e.fsm.Apply(state.Entry{Index: e.index, Data: data})
 	if res.Err != nil {
 		e.t.Fatalf("%s: %v", typ, res.Err)
@@ -142,8 +148,21 @@ func (e *env) task(id string) *api.Task {
 	return t
 }
 
+// replica replays the log on a fresh FSM: the store a new leader has.
+func (e *env) replica() *state.FSM {
+	f := state.NewFSM(state.NewStore())
+	for i, data := range e.log {
+		if res := f.Apply(state.Entry{Index: uint64(i + 1), Data: data}); res.Err != nil {
+			e.t.Fatalf("replay of entry %d: %v", i+1, res.Err)
+		}
+	}
+	return f
+}
+
 // runNodes plays the node agents of ready nodes: assigned tasks whose
-// NotBefore has passed start running, tasks desired shut down stop. It
+// NotBefore has passed start running (or fail, if e.breaks says so),
+// running tasks with a health check report healthy (or unhealthy, and
+// fail as the executor stops them), tasks desired shut down stop. It
 // reports whether anything changed.
 func (e *env) runNodes() bool {
 	v := e.view()
@@ -158,7 +177,25 @@ func (e *env) runNodes() bool {
 			e.report(n.ID, t.ID, api.TaskStatus{State: api.TaskShutdown})
 			changed = true
 		case t.Status.State < api.TaskRunning && !t.NotBefore.After(e.now):
-			e.report(n.ID, t.ID, api.TaskStatus{State: api.TaskRunning})
+			if e.breaks != nil && e.breaks(t) && t.Spec.Health == nil {
+				e.fail(t.ID, 1)
+			} else {
+				e.report(n.ID, t.ID, api.TaskStatus{State: api.TaskRunning})
+			}
+			changed = true
+		case t.Status.State == api.TaskRunning && t.Spec.Health != nil && t.Status.Health == "":
+			e.report(n.ID, t.ID, api.TaskStatus{State: api.TaskRunning, Health: api.HealthStarting})
+			changed = true
+		case t.Status.State == api.TaskRunning && t.Spec.Health != nil && t.Status.Health == api.HealthStarting:
+			if e.breaks != nil && e.breaks(t) {
+				e.report(n.ID, t.ID, api.TaskStatus{State: api.TaskRunning, Health: api.HealthUnhealthy})
+			} else {
+				e.report(n.ID, t.ID, api.TaskStatus{State: api.TaskRunning, Health: api.HealthHealthy})
+			}
+			changed = true
+		case t.Status.State == api.TaskRunning && t.Status.Health == api.HealthUnhealthy:
+			code := 1
+			e.report(n.ID, t.ID, api.TaskStatus{State: api.TaskFailed, ExitCode: &code, Err: "unhealthy: check failed"})
 			changed = true
 		}
 		if changed && e.oneReport {
@@ -249,12 +286,12 @@ func normal(p api.WriteTasksPayload) api.WriteTasksPayload {
 	return p
 }
 
-// converge runs rounds until nothing changes, failing after max rounds,
-// then checks that every function is idempotent on the result and that no
+// converge runs rounds until nothing changes and no update is in
+// progress (one waits for time), failing after max rounds, then checks that every function is idempotent on the result and that no
 // slot holds two live tasks.
 func (e *env) converge(max int) {
 	e.t.Helper()
-	for i := 0; e.round(); i++ {
+	for i := 0; e.round() || e.updating(); i++ {
 		if i == max {
 			e.t.Fatalf("no convergence within %d rounds", max)
 		}
@@ -267,7 +304,19 @@ func (e *env) converge(max int) {
 	e.checkSlots()
 }
 
-// checkSlots fails if a slot (or a global service's node) has two live tasks.
+// updating reports whether a service's update is in progress.
+func (e *env) updating() bool {
+	for _, svc := range e.view().Services() {
+		if svc.UpdateStatus.Active() {
+			return true
+		}
+	}
+	return false
+}
+
+// checkSlots fails if a slot (or a global service's node) has two live
+// tasks (a start-first update may run one outdated task beside one of the
+// current spec).
 func (e *env) checkSlots() {
 	e.t.Helper()
 	seen := map[string]string{}
@@ -278,6 +327,9 @@ func (e *env) checkSlots() {
 		k := fmt.Sprintf("%s/%d/%s", t.ServiceID, t.Slot, t.NodeID)
 		if t.Slot != 0 {
 			k = fmt.Sprintf("%s/%d", t.ServiceID, t.Slot)
+		}
+		if svc, ok := e.view().Service(t.ServiceID); ok && !api.RunsSame(svc.Spec, t.Spec) {
+			k += "/outdated"
 		}
 		if other, dup := seen[k]; dup {
 			e.t.Fatalf("slot %s has two live tasks: %s and %s", k, other, t.ID)

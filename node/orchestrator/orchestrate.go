@@ -28,10 +28,11 @@ import (
 // gets no new one; tasks on other nodes are stopped.
 //
 // Rolling update: live tasks that are outdated (older spec version whose
-// spec differs in more than Replicas) are replaced one slot at a time,
-// stop-first: the old task is stopped and the new one created in the same
-// slot in one payload, and the next slot waits until no updated task is
-// still on its way to running. Tasks of removed services are stopped.
+// spec differs in more than Replicas and the update policies) are
+// replaced as the service's update policy says (its rollback policy
+// during a rollback); see roll.
+//
+// Tasks of removed services are stopped.
 //
 // New tasks take their IDs from newID, in a deterministic order.
 func Orchestrate(v *state.View, now time.Time, newID IDGen) api.WriteTasksPayload {
@@ -46,8 +47,9 @@ func OrchestrateScope(v *state.View, now time.Time, newID IDGen, sc Scope) api.W
 		r.nodes[n.ID] = n
 	}
 	converge := func(svc *api.Service) {
-		o := &svcRun{run: r, svc: svc, chk: newSpecCheck(svc)}
-		switch tasks := v.TasksByService(svc.ID); svc.Spec.Mode {
+		tasks := v.TasksByService(svc.ID)
+		o := &svcRun{run: r, svc: svc, chk: newSpecCheck(svc), tasks: tasks}
+		switch svc.Spec.Mode {
 		case api.ModeReplicated:
 			o.replicated(tasks)
 		case api.ModeGlobal:
@@ -103,20 +105,25 @@ func (r *run) stop(t *api.Task) {
 // svcRun orchestrates one service.
 type svcRun struct {
 	*run
-	svc *api.Service
-	chk *specCheck
-	// updating is set once a task that replaces an outdated one is created.
-	updating bool
+	svc   *api.Service
+	chk   *specCheck
+	tasks []*api.Task
+	// inflight counts the tasks created in this payload that replace an
+	// outdated one (or its failed replacement); created counts them all.
+	inflight, created int
 }
 
 // slot is the history of one replica slot, or of one node for a global
 // service.
 type slot struct {
-	num       uint64
-	node      string
-	hist      []*api.Task // oldest first
-	live      *api.Task   // the live task, if any
-	notBefore time.Time   // for a restart
+	num  uint64
+	node string
+	hist []*api.Task // oldest first
+	live *api.Task   // the live task, if any
+	// old is an outdated live task beside a current live one: a
+	// start-first replacement under way. It stops once live is ready.
+	old       *api.Task
+	notBefore time.Time // for a restart
 }
 
 // last returns the newest task of the slot, or nil.
@@ -135,21 +142,46 @@ func (s *slot) nextAttempt() uint64 {
 	return 0
 }
 
-// newSlot sorts a slot's history and finds its live task. Should a slot
-// hold more than one, the newest stays and the others are stopped.
+// newSlot sorts a slot's history and finds its live task: the newest
+// that runs the current spec, else the newest. Beside a current live
+// task, the newest outdated one is kept as the slot's old task (a
+// start-first replacement); any other live task is stopped.
 func (o *svcRun) newSlot(num uint64, node string, hist []*api.Task) *slot {
 	s := &slot{num: num, node: node, hist: hist}
 	sortHistory(hist)
+	var lives []*api.Task
 	for _, t := range hist {
-		if !t.Active() {
-			continue
+		if t.Active() {
+			lives = append(lives, t)
 		}
-		if s.live != nil {
-			o.stop(s.live)
+	}
+	for i := len(lives) - 1; i >= 0; i-- {
+		if s.live == nil || (o.chk.outdated(s.live) && !o.chk.outdated(lives[i])) {
+			s.live = lives[i]
 		}
-		s.live = t
+	}
+	if s.live != nil && !o.chk.outdated(s.live) {
+		for i := len(lives) - 1; i >= 0; i-- {
+			if o.chk.outdated(lives[i]) {
+				s.old = lives[i]
+				break
+			}
+		}
+	}
+	for _, t := range lives {
+		if t != s.live && t != s.old {
+			o.stop(t)
+		}
 	}
 	return s
+}
+
+// stopSlot stops a slot's live tasks.
+func (o *svcRun) stopSlot(s *slot) {
+	o.stop(s.live)
+	if s.old != nil {
+		o.stop(s.old)
+	}
 }
 
 // vacancy is what a slot without a live task calls for.
@@ -192,31 +224,8 @@ func (o *svcRun) create(s *slot, notBefore time.Time) {
 		Attempt: s.nextAttempt(), NotBefore: notBefore,
 	}
 	o.out.Create = append(o.out.Create, t)
+	o.created++
 	if len(o.chk.generation(s.hist)) < len(s.hist) {
-		o.updating = true
-	}
-}
-
-// roll replaces the first outdated live task among live (in slot order),
-// unless an update is already under way: a task that replaced an outdated
-// one is created in this payload or is live but not running yet.
-func (o *svcRun) roll(live []*slot) {
-	if o.updating {
-		return
-	}
-	var next *slot
-	for _, s := range live {
-		switch {
-		case o.chk.outdated(s.live):
-			if next == nil {
-				next = s
-			}
-		case s.live.Status.State < api.TaskRunning && len(o.chk.generation(s.hist)) < len(s.hist):
-			return
-		}
-	}
-	if next != nil {
-		o.stop(next.live)
-		o.create(next, time.Time{})
+		o.inflight++
 	}
 }

@@ -78,7 +78,11 @@ func (o *svcRun) scaleDown(live []*slot, n int) []*slot {
 	gone := map[*api.Task]bool{}
 	for _, t := range scheduler.SelectForRemoval(tasks, n) {
 		gone[t] = true
-		o.stop(t)
+	}
+	for _, s := range live {
+		if gone[s.live] {
+			o.stopSlot(s)
+		}
 	}
 	return slices.DeleteFunc(live, func(s *slot) bool { return gone[s.live] })
 }

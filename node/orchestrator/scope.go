@@ -25,7 +25,9 @@ var Everything = Scope{All: true}
 // IDs of services that no longer exist are included. With rolling, a
 // service whose tasks only progressed is included too if it was ever
 // updated: a rolling update waits for tasks to reach running, and a
-// service at its first version has nothing to roll.
+// service at its first version has nothing to roll. With rolling, a
+// service whose update is in progress is always included: its update
+// also waits for time alone (delay, min healthy, monitor).
 func scopeServiceIDs(v *state.View, sc Scope, rolling bool) []string {
 	ids := map[string]bool{}
 	for id := range sc.Services {
@@ -35,6 +37,11 @@ func scopeServiceIDs(v *state.View, sc Scope, rolling bool) []string {
 		for id := range sc.Progress {
 			if svc, ok := v.Service(id); ok && svc.Version > 1 {
 				ids[id] = true
+			}
+		}
+		for _, svc := range v.Services() {
+			if svc.UpdateStatus.Active() {
+				ids[svc.ID] = true
 			}
 		}
 	}

@@ -71,10 +71,11 @@ func newSpecCheck(svc *api.Service) *specCheck {
 	return &specCheck{svc: svc, key: specKey(svc.Spec), byVersion: map[uint64]bool{}}
 }
 
-// specKey encodes a spec without its replica count. JSON with omitempty
+// specKey encodes a spec without its replica count and update policies. JSON with omitempty
 // makes nil and empty lists equal, and sorts map keys.
 func specKey(s api.ServiceSpec) []byte {
 	s.Replicas = 0
+	s.Update, s.Rollback = nil, nil // how to roll, not what runs
 	b, err := json.Marshal(s)
 	if err != nil {
 		return []byte("unencodable")

@@ -1,0 +1,47 @@
+package node
+
+import (
+	"net/http"
+
+	"github.com/shoal-project/shoal/api"
+)
+
+func (s *apiServer) routeRollout() {
+	s.route("POST /v1/services/{name}/rollback", api.ACLOperator, s.rollbackService)
+}
+
+// changedBy names the API caller for a service's history, or "" while a
+// node of the cluster speaks a protocol older than the one that records
+// it (a write is never refused for its history).
+func (s *apiServer) changedBy(r *http.Request) string {
+	c, ok := callerOf(r.Context())
+	if !ok {
+		return ""
+	}
+	for _, n := range s.agent.store().Nodes() {
+		if n.ProtocolOf() < 5 {
+			return ""
+		}
+	}
+	return c.Name
+}
+
+// rollbackService makes an earlier spec of a service its new version:
+// the one before the current, or the body's to_version.
+func (s *apiServer) rollbackService(r *http.Request) (any, error) {
+	var req api.ServiceRollbackRequest
+	if r.ContentLength != 0 {
+		if err := decodeBody(r, &req); err != nil {
+			return nil, err
+		}
+	}
+	svc, err := s.findService(r.PathValue("name"))
+	if err != nil {
+		return nil, err
+	}
+	raw, err := s.submit(r, api.CmdRollbackService, api.RollbackServicePayload{Name: svc.Spec.Name, ToVersion: req.ToVersion, By: s.changedBy(r)})
+	if err != nil {
+		return nil, err
+	}
+	return s.serviceFromResult(raw)
+}
