@@ -38,7 +38,7 @@ func TestUpdatePolicyValidation(t *testing.T) {
 	global := ServiceSpec{Name: "agent", Command: []string{"sleep"}, Mode: ModeGlobal,
 		Ports: []PortSpec{{Port: 9100, Mode: PublishHost}}, Rollback: &UpdatePolicy{Order: UpdateStartFirst}}
 	checkValid(t, global, "spec.rollback.order: start-first would run two tasks of a global service on one node, and both publish host port 9100; use stop-first")
-	global.Ports[0].Mode = PublishIngress
+	global.Ports[0].Mode, global.Ports[0].TargetPort = PublishIngress, 9101 // process tasks: ingress on another port than theirs
 	checkValid(t, global, "")
 }
 
