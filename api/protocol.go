@@ -149,6 +149,12 @@ func setsUpdatePolicy(typ CommandType, payload []byte) bool {
 // port with a publish mode or the PROXY protocol flag (the "mode" key
 // alone is also the service's replicated/global mode).
 func setsPublishMode(typ CommandType, payload []byte) bool {
+	// Every spec has a "mode" (replicated or global); only one with ports
+	// can have a publish mode, and most task writes have none: they are
+	// not decoded.
+	if !bytes.Contains(payload, []byte(`"ports"`)) {
+		return false
+	}
 	specs, err := payloadSpecs(typ, payload)
 	if err != nil {
 		return true

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -121,6 +122,23 @@ func TestProtocolOfTaskNetwork(t *testing.T) {
 		}
 		if got := ProtocolOf(Command{Type: c.typ, Payload: raw}); got != c.want {
 			t.Errorf("%s %s needs protocol %d, want %d", c.typ, raw, got, c.want)
+		}
+	}
+}
+
+// BenchmarkProtocolOfTaskWrite is the protocol check of a 500-task write
+// without ports (the common scheduling write): no spec is decoded.
+func BenchmarkProtocolOfTaskWrite(b *testing.B) {
+	var p WriteTasksPayload
+	for i := range 500 {
+		p.Create = append(p.Create, Task{ID: fmt.Sprint(i), Spec: ServiceSpec{Name: "web", Runtime: RuntimeProcess, Command: []string{"sleep", "1"}, Mode: ModeReplicated, Replicas: 500}})
+	}
+	raw, _ := json.Marshal(p)
+	cmd := Command{Type: CmdWriteTasks, Payload: raw}
+	b.ResetTimer()
+	for range b.N {
+		if ProtocolOf(cmd) > ProtocolVersion {
+			b.Fatal("protocol")
 		}
 	}
 }
