@@ -127,23 +127,25 @@ func pickPort(t testing.TB) int {
 }
 
 // TestServiceTrafficLoopback: on three loopback agents, a service's
-// ingress port answers on every node and spreads over its three tasks;
-// its VIP answers the host and spreads too, and the task sees the
-// host's own address; a UDP ingress port does request/response; an
-// ingress port with proxy_protocol hands the client's address to the
-// task. A killed node's task leaves the rotation, and so does a task
+// ingress port (the kernel's DNAT) answers on every node and spreads
+// over its three tasks; its VIP answers the host and spreads too, and
+// the task sees the host's own address; a UDP ingress port does
+// request/response (the userspace proxy); an ingress port with
+// proxy_protocol (the userspace proxy) hands the client's address to
+// the task. A killed node's task leaves the rotation, and so does a task
 // whose health check fails (within a second of it turning unhealthy;
 // its replacement, never healthy, never enters). The agent exports its
-// backends and ingress connections; a restarted agent serves again;
+// backends and the userspace proxy's connections; a restarted agent serves again;
 // agents stopped leave no table behind.
 func TestServiceTrafficLoopback(t *testing.T) {
 	c := loopbackCluster(t, 3)
 	n1 := c.agents[0]
 	sick := t.TempDir()
 	check := filepath.Join(sick, "check")
-	// The health check runs on the host as a child of the task's agent:
-	// $PPID names the agent, so a file per agent makes one node's task sick.
-	if err := os.WriteFile(check, []byte("#!/bin/sh\ntest ! -e "+sick+"/$PPID\n"), 0o755); err != nil {
+	// The health check runs on the host with the task's env: $SHOAL_NODE
+	// names its node, so a file per node makes one node's task sick (the
+	// check's parent is no longer the agent: process Exec starts it).
+	if err := os.WriteFile(check, []byte("#!/bin/sh\ntest ! -e "+sick+"/$SHOAL_NODE\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	web, webPub := pickPort(t), pickPort(t)
@@ -222,12 +224,9 @@ func TestServiceTrafficLoopback(t *testing.T) {
 	})
 	t.Logf("VIP %s: answers by task %v", vipAddr, seen)
 
-	// The agent's metrics: backends per service, ingress connections.
-	m := fetchMetrics(t, n1)
-	for _, want := range []string{`shoal_service_backends{service="web"} 3`, `shoal_ingress_connections_total{protocol="tcp",service="web"}`} {
-		if !strings.Contains(m, want) {
-			t.Errorf("n1's metrics lack %s", want)
-		}
+	// web's ingress port is the kernel's: n1's table DNATs it.
+	if n, rules := ingressBackends(n1, webPub); n != 3 {
+		t.Errorf("n1's ingress rule for web: %d backends, want 3\n%s", n, rules)
 	}
 
 	// UDP through ingress: request and response.
@@ -260,6 +259,16 @@ func TestServiceTrafficLoopback(t *testing.T) {
 		return strings.Contains(string(b), " "+conn.LocalAddr().String()+"\n"), fmt.Sprintf("client %s, answer %q", conn.LocalAddr(), b)
 	})
 
+	// The agent's metrics: backends per service, connections through the
+	// userspace proxy (PROXY protocol and UDP ports; the kernel's are not
+	// counted).
+	m := fetchMetrics(t, c.byName("n3"))
+	for _, want := range []string{`shoal_service_backends{service="web"} 3`, `shoal_ingress_connections_total{protocol="tcp",service="pp"}`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("n3's metrics lack %s", want)
+		}
+	}
+
 	// A killed node's task leaves. The loopback agents share the host's
 	// nftables: a dead host's table dies with it, this one the test removes.
 	n3 := c.byName("n3")
@@ -283,7 +292,7 @@ func TestServiceTrafficLoopback(t *testing.T) {
 
 	// n2's task turns unhealthy: it leaves within a second; its
 	// replacement never turns healthy, so never enters.
-	if err := os.WriteFile(filepath.Join(sick, fmt.Sprint(c.byName("n2").PID())), nil, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(sick, "n2"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var turned time.Time
