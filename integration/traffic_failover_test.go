@@ -65,7 +65,9 @@ func TestServiceTrafficIngressFailover(t *testing.T) {
 	defer rate.Stop()
 
 	var fos []failover
-	fos = append(fos, killTask(t, n1, "ff", "n2", published, 2))
+	f := killTask(t, n1, "ff", "n2")
+	f.dropped = waitDropped(t, n1, published, 2)
+	fos = append(fos, f)
 	burst(t, addr, 50)
 	waitHealthy(t, n1, "ff", 3) // n2's replacement
 	harness.WaitFor(t, 10*time.Second, "n1's rule with n2's replacement", func() (bool, string) {
@@ -81,7 +83,7 @@ func TestServiceTrafficIngressFailover(t *testing.T) {
 		return n >= 200, fmt.Sprint(n)
 	})
 	n3 := c.byName("n3")
-	f := failover{what: "node n3 died", killed: time.Now()}
+	f = failover{what: "node n3 died", killed: time.Now()}
 	n3.Die()
 	if err := vip.Remove(vip.TableName(n3.id)); err != nil {
 		t.Fatal(err)
@@ -98,10 +100,7 @@ func TestServiceTrafficIngressFailover(t *testing.T) {
 		}
 		return false, "n3 not listed"
 	})
-	f.dropped = waitSeen(t, "n1's rule without n3's task", func() (bool, string) {
-		n, d := ingressBackends(n1, published)
-		return n == 2, d
-	})
+	f.dropped = waitDropped(t, n1, published, 2)
 	fos = append(fos, f)
 	burst(t, addr, 50)
 	rate.Stop()

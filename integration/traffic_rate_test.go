@@ -108,9 +108,8 @@ type failover struct {
 }
 
 // killTask kills -9 the process of service's running task on node and
-// returns when the observer's API shows it gone and its ingress rule
-// for published has dropped it (want backends left).
-func killTask(t testing.TB, observer *agentProc, service, node string, published, left int) failover {
+// returns when the observer's API shows it gone (failed, or unhealthy).
+func killTask(t testing.TB, observer *agentProc, service, node string) failover {
 	t.Helper()
 	ts, err := tasks(observer, service)
 	if err != nil {
@@ -141,11 +140,17 @@ func killTask(t testing.TB, observer *agentProc, service, node string, published
 		}
 		return true, "" // gone
 	})
-	f.dropped = waitSeen(t, "the ingress rule without it", func() (bool, string) {
-		n, detail := ingressBackends(observer, published)
+	return f
+}
+
+// waitDropped waits until node's ingress rule for published has left
+// backends and returns when.
+func waitDropped(t testing.TB, node *agentProc, published, left int) time.Time {
+	t.Helper()
+	return waitSeen(t, fmt.Sprintf("%s's ingress rule with %d backends", node.Name, left), func() (bool, string) {
+		n, detail := ingressBackends(node, published)
 		return n == left, detail
 	})
-	return f
 }
 
 // waitSeen polls cond every 10 ms (10 s at most) and returns when it held.
