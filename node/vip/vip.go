@@ -1,20 +1,35 @@
-// Package vip is a node's kernel datapath for service virtual IPs: one
-// nftables table per agent (family ip) whose NAT chains send a new
-// connection to VIP:port to one of the port's backends, chosen at random:
-// one rule per service port, `dnat to numgen random mod N map @backendsK`
-// where the map holds i → address . port (a map with a concatenation, as
-// kube-proxy's nftables mode uses). There is no SNAT, so a backend sees
-// the client's own address — except a task that reaches itself through
-// its VIP: its answer would go straight back to itself from its own
-// address, so postrouting masquerades a packet whose source is its
-// DNATed destination (`ip saddr . ip daddr @hairpin`). Traffic from
-// containers is caught in prerouting (it arrives over the node's
-// bridge), the host's own in output. A port without backends, or one
-// the service does not have, is refused (TCP reset, ICMP port
-// unreachable) by the table's filter chains, which see only what NAT
-// left addressed to a VIP. The whole table is
-// replaced in one netlink transaction, so a packet meets either the old
-// rules or the new ones.
+// Package vip is a node's kernel datapath for service virtual IPs and
+// for TCP ingress published ports: one nftables table per agent (family
+// ip) whose NAT chains send a new connection to one of the port's
+// backends, chosen at random: `dnat to numgen random mod N map
+// @backendsK` where the map holds i → address . port (a map with a
+// concatenation, as kube-proxy's nftables mode uses).
+//
+// VIPs: one rule per service port in chain services (`ip daddr VIP tcp
+// dport PORT`). There is no SNAT, so a backend sees the client's own
+// address — except a task that reaches itself through its VIP: its
+// answer would go straight back to itself from its own address, so
+// postrouting masquerades a packet whose source is its DNATed
+// destination (`ip saddr . ip daddr @hairpin`). A port without
+// backends, or one the service does not have, is refused (TCP reset,
+// ICMP port unreachable) by the table's filter chains, which see only
+// what NAT left addressed to a VIP.
+//
+// Ingress (endpoints.Port.KernelIngress: TCP, without PROXY protocol):
+// one rule per published port in chain ingress, for connections
+// addressed to this node — `ip daddr BIND`, or `fib daddr type local`
+// when the agent is bound to 0.0.0.0 — on the published port; it sets
+// the conntrack mark bit IngressMark and DNATs with the same map as the
+// VIP rule. Postrouting masquerades a marked connection whose backend is
+// not on this node (`ct mark & IngressMark != 0 ip daddr != @local
+// masquerade`), so that its answers come back through this node to be
+// un-DNATed: such a backend sees this node's address, one on this node
+// the client's own. A port without backends has no rule: nothing
+// listens, the connection is refused.
+//
+// Traffic from containers and other hosts is caught in prerouting, the
+// host's own in output. The whole table is replaced in one netlink
+// transaction, so a packet meets either the old rules or the new ones.
 package vip
 
 import (
