@@ -103,6 +103,10 @@ func TestServiceTrafficIngressFailover(t *testing.T) {
 	f.dropped = waitDropped(t, n1, published, 2)
 	fos = append(fos, f)
 	burst(t, addr, 50)
+	harness.WaitFor(t, 10*time.Second, "a second of requests after n1's rule dropped n3's task", func() (bool, string) {
+		_, n := rate.failed(f.dropped, time.Time{})
+		return n >= 200, fmt.Sprint(n)
+	})
 	rate.Stop()
 
 	for i, f := range fos {

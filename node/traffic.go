@@ -66,8 +66,13 @@ func (a *Agent) trafficLoop(ctx context.Context) {
 			}
 			return endpoints.Compute(services, tasks, v.Nodes()), changed
 		},
-		vip:      func(s []endpoints.Service) error { return vip.Sync(table, vip.Node{ID: a.ID(), Bind: bind.Unmap()}, s) },
-		ingress:  func(s []endpoints.Service) error { return proxy.Update(userspaceIngress(s)) },
+		vip: func(s []endpoints.Service) error { return vip.Sync(table, vip.Node{ID: a.ID(), Bind: bind.Unmap()}, s) },
+		ingress: func(s []endpoints.Service) error {
+			if bind.Unmap().Is4() { // else the table has no ingress rules: the proxy keeps them all
+				s = userspaceIngress(s)
+			}
+			return proxy.Update(s)
+		},
 		backends: func(c map[string]int) { setGauge(a.metrics.serviceBackends, c) },
 		// A table an earlier run of this agent left (killed) is emptied
 		// by the first pass even when no service has an endpoint now.

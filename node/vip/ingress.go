@@ -21,11 +21,11 @@ const IngressMark = 0x00100000
 //	ip daddr BIND tcp dport PUB ct mark set ct mark | IngressMark dnat ip to numgen random mod N map @backendsK
 //
 // with `fib daddr type local` instead of `ip daddr BIND` when the agent
-// is bound to the unspecified address. The port's backends on this node
+// is bound to 0.0.0.0 (Sync adds ingress rules only for an IPv4 Bind). The port's backends on this node
 // join the set of local ones, which are not masqueraded.
 func (b *builder) ingressRule(proto byte, p endpoints.Port, m *nftables.Set) {
 	var match []expr.Any
-	if b.node.Bind.Is4() && !b.node.Bind.IsUnspecified() {
+	if !b.node.Bind.IsUnspecified() {
 		match = matchAddr(b.node.Bind.As4())
 	} else {
 		match = []expr.Any{

@@ -41,8 +41,8 @@ func getFrom(src, addr string) (string, error) {
 // port on the node's bind address, spread over both backends; the
 // backend on this node sees the client's own address, the one on
 // another node (masqueraded) does not; PROXY protocol and UDP ports get
-// no rule; on an unspecified bind address the match is `fib daddr type
-// local`.
+// no rule; on 0.0.0.0 the match is `fib daddr type local`; on an IPv6
+// bind address there is no ingress rule.
 func TestIngressDNAT(t *testing.T) {
 	needRoot(t)
 	table := TableName(fmt.Sprintf("vip-ingress-test-%d", os.Getpid()))
@@ -105,5 +105,14 @@ func TestIngressDNAT(t *testing.T) {
 	}
 	if _, err := getFrom("127.0.0.9", fmt.Sprintf("127.0.0.2:%d", published)); err != nil {
 		t.Errorf("bound to all addresses, 127.0.0.2:%d: %v", published, err)
+	}
+
+	node.Bind = netip.MustParseAddr("::1") // the IPv4 table leaves it to the proxy
+	if err := Sync(table, node, []endpoints.Service{svc}); err != nil {
+		t.Fatal(err)
+	}
+	rules, _ = exec.Command("nft", "list", "table", "ip", table).CombinedOutput()
+	if strings.Contains(string(rules), "dnat") {
+		t.Errorf("an IPv6 bind address: ingress rules in the IPv4 table\n%s", rules)
 	}
 }

@@ -63,7 +63,9 @@ func TableName(nodeID string) string {
 type Node struct {
 	ID string // its backends (endpoints.Backend.NodeID) are local
 	// Bind is the address the agent serves ingress ports on: a specific
-	// one, or the unspecified address for all of the host's.
+	// one, or 0.0.0.0 for all of the host's. The table (family ip) has
+	// ingress rules only for an IPv4 one: an agent bound to an IPv6
+	// address leaves its ingress ports to the userspace proxy.
 	Bind netip.Addr
 }
 
@@ -216,7 +218,7 @@ func (b *builder) port(s endpoints.Service, p endpoints.Port) error {
 	default:
 		return nil
 	}
-	vip, ingress := s.VIP.Is4(), p.KernelIngress()
+	vip, ingress := s.VIP.Is4(), p.KernelIngress() && b.node.Bind.Is4()
 	if len(p.Backends) == 0 || !vip && !ingress {
 		return nil // a VIP's port is refused (see finish); ingress: nothing listens
 	}
