@@ -170,7 +170,7 @@ type builder struct {
 	services *nftables.Chain  // jumped to from both NAT hooks
 	ingress  *nftables.Chain  // jumped to from both NAT hooks, after services
 	reject   *nftables.Chain  // jumped to from both filter hooks: what NAT left for a VIP
-	post     *nftables.Chain  // NAT postrouting: hairpin masquerade
+	post     *nftables.Chain  // NAT postrouting: hairpin and ingress masquerade
 	n        int              // maps made so far, for names
 	hairpin  map[[4]byte]bool // every backend address
 	vips     map[[4]byte]bool // every VIP
