@@ -38,8 +38,9 @@ func (p PortSpec) HostPublished() bool { return p.PublishMode() == PublishHost }
 // already published the same way without a mode: a service written before
 // service traffic keeps its host ports through updates. A port whose
 // tasks listen on the node's own network (process tasks, network = host)
-// on the published port itself gets PublishHost: the ingress proxy would
-// take that port on every node, the task's own included.
+// on the published port itself gets PublishHost: ingress (the kernel's
+// DNAT, or the proxy) would take that port on every node, the task's
+// own included.
 func DefaultPublishModes(spec *ServiceSpec, old *ServiceSpec) {
 	for i := range spec.Ports {
 		p := &spec.Ports[i]

@@ -358,7 +358,7 @@ func (s *ServiceSpec) validatePorts() string {
 			return fmt.Sprintf("%s.mode: %q is not \"ingress\" or \"host\"", field, p.Mode)
 		}
 		if p.Mode == PublishIngress && !ownNetwork && p.Port != 0 && p.Target() == p.Port {
-			return fmt.Sprintf("%s: ingress port %d is also the port the tasks listen on, on the node's own network (process tasks, network = host), and every node's ingress proxy takes it: publish another port (target=%d alone gets an automatic one) or use mode=host", field, p.Port, p.Port)
+			return fmt.Sprintf("%s: ingress port %d is also the port the tasks listen on, on the node's own network (process tasks, network = host), and every node's ingress takes it: publish another port (target=%d alone gets an automatic one) or use mode=host", field, p.Port, p.Port)
 		}
 		if p.ProxyProtocol && (p.Mode != PublishIngress || proto != "tcp") {
 			return field + ": proxy_protocol needs an ingress tcp port"

@@ -127,21 +127,21 @@ func pickPort(t testing.TB) int {
 }
 
 // TestServiceTrafficLoopback: on three loopback agents, a service's
-// ingress port answers on every node and spreads over its three tasks;
-// its VIP answers the host and spreads too, and the task sees the
-// host's own address; a UDP ingress port does request/response; an
-// ingress port with proxy_protocol hands the client's address to the
-// task. A killed node's task leaves the rotation, and so does a task
+// ingress port (the kernel's DNAT) answers on every node and spreads
+// over its three tasks; its VIP answers the host and spreads too, and
+// the task sees the host's own address; a UDP ingress port does
+// request/response (the userspace proxy); an ingress port with
+// proxy_protocol (the userspace proxy) hands the client's address to
+// the task. A killed node's task leaves the rotation, and so does a task
 // whose health check fails (within a second of it turning unhealthy;
 // its replacement, never healthy, never enters). The agent exports its
-// backends and ingress connections; a restarted agent serves again;
+// backends and the userspace proxy's connections; a restarted agent serves again;
 // agents stopped leave no table behind.
 func TestServiceTrafficLoopback(t *testing.T) {
 	c := loopbackCluster(t, 3)
 	n1 := c.agents[0]
 	sick := t.TempDir()
 	check := filepath.Join(sick, "check")
-	// The health check runs on the host as a child of the task's agent:
 	// The check runs with its task's environment: a file named after a
 	// node ($SHOAL_NODE) makes that node's task sick.
 	if err := os.WriteFile(check, []byte("#!/bin/sh\ntest ! -e "+sick+"/$SHOAL_NODE\n"), 0o755); err != nil {
@@ -223,12 +223,9 @@ func TestServiceTrafficLoopback(t *testing.T) {
 	})
 	t.Logf("VIP %s: answers by task %v", vipAddr, seen)
 
-	// The agent's metrics: backends per service, ingress connections.
-	m := fetchMetrics(t, n1)
-	for _, want := range []string{`shoal_service_backends{service="web"} 3`, `shoal_ingress_connections_total{protocol="tcp",service="web"}`} {
-		if !strings.Contains(m, want) {
-			t.Errorf("n1's metrics lack %s", want)
-		}
+	// web's ingress port is the kernel's: n1's table DNATs it.
+	if n, rules := ingressBackends(n1, webPub); n != 3 {
+		t.Errorf("n1's ingress rule for web: %d backends, want 3\n%s", n, rules)
 	}
 
 	// UDP through ingress: request and response.
@@ -260,6 +257,16 @@ func TestServiceTrafficLoopback(t *testing.T) {
 		b, _ := io.ReadAll(conn)
 		return strings.Contains(string(b), " "+conn.LocalAddr().String()+"\n"), fmt.Sprintf("client %s, answer %q", conn.LocalAddr(), b)
 	})
+
+	// The agent's metrics: backends per service, connections through the
+	// userspace proxy (PROXY protocol and UDP ports; the kernel's are not
+	// counted).
+	m := fetchMetrics(t, c.byName("n3"))
+	for _, want := range []string{`shoal_service_backends{service="web"} 3`, `shoal_ingress_connections_total{protocol="tcp",service="pp"}`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("n3's metrics lack %s", want)
+		}
+	}
 
 	// A killed node's task leaves. The loopback agents share the host's
 	// nftables: a dead host's table dies with it, this one the test removes.

@@ -81,7 +81,7 @@ func newMetrics() *metrics {
 	}, []string{"service"})
 	m.ingressConns = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shoal_ingress_connections_total",
-		Help: "Connections (TCP) and client sessions (UDP) this node's ingress proxy forwarded, by service and protocol.",
+		Help: "Connections (TCP) and client sessions (UDP) this node's userspace ingress proxy forwarded (PROXY protocol and UDP ports), by service and protocol.",
 	}, []string{"service", "protocol"})
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),

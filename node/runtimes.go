@@ -43,7 +43,7 @@ func (a *Agent) openRuntimes() (map[string]runtime.Runtime, error) {
 				Root:        filepath.Join(a.cfg.DataDir, "runtime", "process"),
 				ShimCommand: []string{self, "runtime-shim"},
 				// A process task's address is its node's: it is reached (by
-				// the VIP table and the ingress proxy too) at the node's
+				// the VIP table and ingress too) at the node's
 				// advertised IP, and may listen there alone when agents
 				// share a host.
 				ExtraEnv: func() []string {

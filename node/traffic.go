@@ -29,8 +29,9 @@ const (
 
 // trafficLoop runs this node's service datapaths, following the local
 // replica (node/endpoints computes each service's live backends): the
-// VIP table in the kernel (node/vip) and the ingress proxy on the node's
-// bind address (node/ingress). When the agent stops, both go: the table
+// table in the kernel (node/vip: VIPs, and TCP ingress ports on the
+// node's bind address) and the userspace ingress proxy (node/ingress:
+// PROXY protocol and UDP ingress ports). When the agent stops, both go: the table
 // is deleted and the ports closed; a restarted agent rebuilds them from
 // its replica.
 func (a *Agent) trafficLoop(ctx context.Context) {
@@ -65,8 +66,13 @@ func (a *Agent) trafficLoop(ctx context.Context) {
 			}
 			return endpoints.Compute(services, tasks, v.Nodes()), changed
 		},
-		vip:      func(s []endpoints.Service) error { return vip.Sync(table, s) },
-		ingress:  proxy.Update,
+		vip: func(s []endpoints.Service) error { return vip.Sync(table, vip.Node{ID: a.ID(), Bind: bind.Unmap()}, s) },
+		ingress: func(s []endpoints.Service) error {
+			if bind.Unmap().Is4() { // else the table has no ingress rules: the proxy keeps them all
+				s = userspaceIngress(s)
+			}
+			return proxy.Update(s)
+		},
 		backends: func(c map[string]int) { setGauge(a.metrics.serviceBackends, c) },
 		// A table an earlier run of this agent left (killed) is emptied
 		// by the first pass even when no service has an endpoint now.
@@ -79,6 +85,18 @@ func (a *Agent) trafficLoop(ctx context.Context) {
 			a.log.Warn("service traffic: removing the VIP table", "table", table, "err", err)
 		}
 	}
+}
+
+// userspaceIngress is svcs without the ports whose ingress is the
+// kernel's (endpoints.Port.KernelIngress): what the userspace proxy
+// serves (PROXY protocol and UDP ports).
+func userspaceIngress(svcs []endpoints.Service) []endpoints.Service {
+	out := make([]endpoints.Service, 0, len(svcs))
+	for _, s := range svcs {
+		s.Ports = slices.DeleteFunc(slices.Clone(s.Ports), endpoints.Port.KernelIngress)
+		out = append(out, s)
+	}
+	return out
 }
 
 // traffic is trafficLoop's state, with what it drives passed in (tests

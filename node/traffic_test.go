@@ -60,3 +60,26 @@ func TestTrafficApply(t *testing.T) {
 		t.Errorf("after the last service: vip calls %d (the table must be emptied), log:\n%s", vipCalls, logs.String())
 	}
 }
+
+// TestUserspaceIngress: the proxy is left the PROXY protocol and UDP
+// ingress ports; TCP ingress ports are the kernel's; the input is not
+// changed.
+func TestUserspaceIngress(t *testing.T) {
+	in := []endpoints.Service{{Name: "s", Ports: []endpoints.Port{
+		{Protocol: "tcp", Published: 80, Mode: "ingress"},
+		{Protocol: "tcp", Published: 81, Mode: "ingress", ProxyProtocol: true},
+		{Protocol: "udp", Published: 82, Mode: "ingress"},
+		{Protocol: "tcp", Target: 83},
+	}}}
+	out := userspaceIngress(in)
+	var got []uint16
+	for _, p := range out[0].Ports {
+		got = append(got, p.Published)
+	}
+	if len(got) != 3 || got[0] != 81 || got[1] != 82 || got[2] != 0 {
+		t.Errorf("userspace ports %v, want [81 82 0]", got)
+	}
+	if len(in[0].Ports) != 4 {
+		t.Errorf("input changed: %+v", in[0].Ports)
+	}
+}

@@ -44,10 +44,16 @@ type Port struct {
 // address (a published port in ingress mode).
 func (p Port) Ingress() bool { return p.Published != 0 && p.Mode == api.PublishIngress }
 
+// KernelIngress reports whether the port's ingress is the kernel's
+// (node/vip's DNAT): a TCP ingress port without PROXY protocol. The
+// others — PROXY protocol, UDP — are the userspace proxy's (node/ingress).
+func (p Port) KernelIngress() bool { return p.Ingress() && p.Protocol == "tcp" && !p.ProxyProtocol }
+
 // Backend is one task that may take new connections.
 type Backend struct {
 	TaskID string
 	Addr   netip.AddrPort
+	NodeID string // the task's node
 }
 
 // Compute returns the services (sorted by name) that have an endpoint —
@@ -87,7 +93,7 @@ func Compute(services []*api.Service, tasks []*api.Task, nodes []*api.Node) []Se
 			}
 			addr = ip.Unmap()
 		}
-		live[t.ServiceID] = append(live[t.ServiceID], liveTask{id: t.ID, addr: addr})
+		live[t.ServiceID] = append(live[t.ServiceID], liveTask{id: t.ID, addr: addr, node: t.NodeID})
 	}
 	var out []Service
 	for _, s := range services {
@@ -113,7 +119,7 @@ func Compute(services []*api.Service, tasks []*api.Task, nodes []*api.Node) []Se
 				port.Protocol = "tcp"
 			}
 			for _, t := range ts {
-				port.Backends = append(port.Backends, Backend{TaskID: t.id, Addr: netip.AddrPortFrom(t.addr, p.Target)})
+				port.Backends = append(port.Backends, Backend{TaskID: t.id, Addr: netip.AddrPortFrom(t.addr, p.Target), NodeID: t.node})
 			}
 			svc.Ports = append(svc.Ports, port)
 		}
@@ -124,8 +130,8 @@ func Compute(services []*api.Service, tasks []*api.Task, nodes []*api.Node) []Se
 }
 
 type liveTask struct {
-	id   string
-	addr netip.Addr
+	id, node string
+	addr     netip.Addr
 }
 
 // NodeAddr is the address a node advertises (the host of its p2p

@@ -1,15 +1,17 @@
 // Package ingress is a node's userspace proxy for services' ingress
-// published ports: the node accepts on each such port on its own address
-// and forwards every new TCP connection, or every new UDP client
+// published ports: the node accepts on each port it is given on its own
+// address and forwards every new TCP connection, or every new UDP client
 // session, to a live backend of the service anywhere in the cluster,
-// round robin. Being in userspace it can start a TCP connection with a
-// PROXY protocol v2 header carrying the client's address (the kernel's
-// DNAT would have to masquerade traffic it sends to another node, and
-// the backend would see the node instead of the client), and a backend
-// that refuses the connection is skipped: the connection goes to the
-// next one. Backend sets are swapped atomically by Update; TCP
-// connections already open stay on their backend, UDP sessions to a
-// backend that left end.
+// round robin. The agent gives it the ports the kernel does not serve
+// (node/vip DNATs TCP ports without PROXY protocol): those with PROXY
+// protocol, whose TCP connections it starts with a v2 header carrying
+// the client's address (a backend on another node would otherwise see
+// the node's, masqueraded), and UDP ports, whose sessions end when their
+// backend leaves (conntrack would keep a UDP flow on a dead backend
+// until it idles out). A backend that refuses the connection is
+// skipped: the connection goes to the next one. Backend sets are swapped
+// atomically by Update; TCP connections already open stay on their
+// backend, UDP sessions to a backend that left end.
 package ingress
 
 import (

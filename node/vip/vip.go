@@ -1,20 +1,35 @@
-// Package vip is a node's kernel datapath for service virtual IPs: one
-// nftables table per agent (family ip) whose NAT chains send a new
-// connection to VIP:port to one of the port's backends, chosen at random:
-// one rule per service port, `dnat to numgen random mod N map @backendsK`
-// where the map holds i → address . port (a map with a concatenation, as
-// kube-proxy's nftables mode uses). There is no SNAT, so a backend sees
-// the client's own address — except a task that reaches itself through
-// its VIP: its answer would go straight back to itself from its own
-// address, so postrouting masquerades a packet whose source is its
-// DNATed destination (`ip saddr . ip daddr @hairpin`). Traffic from
-// containers is caught in prerouting (it arrives over the node's
-// bridge), the host's own in output. A port without backends, or one
-// the service does not have, is refused (TCP reset, ICMP port
-// unreachable) by the table's filter chains, which see only what NAT
-// left addressed to a VIP. The whole table is
-// replaced in one netlink transaction, so a packet meets either the old
-// rules or the new ones.
+// Package vip is a node's kernel datapath for service virtual IPs and
+// for TCP ingress published ports: one nftables table per agent (family
+// ip) whose NAT chains send a new connection to one of the port's
+// backends, chosen at random: `dnat to numgen random mod N map
+// @backendsK` where the map holds i → address . port (a map with a
+// concatenation, as kube-proxy's nftables mode uses).
+//
+// VIPs: one rule per service port in chain services (`ip daddr VIP tcp
+// dport PORT`). There is no SNAT, so a backend sees the client's own
+// address — except a task that reaches itself through its VIP: its
+// answer would go straight back to itself from its own address, so
+// postrouting masquerades a packet whose source is its DNATed
+// destination (`ip saddr . ip daddr @hairpin`). A port without
+// backends, or one the service does not have, is refused (TCP reset,
+// ICMP port unreachable) by the table's filter chains, which see only
+// what NAT left addressed to a VIP.
+//
+// Ingress (endpoints.Port.KernelIngress: TCP, without PROXY protocol):
+// one rule per published port in chain ingress, for connections
+// addressed to this node — `ip daddr BIND`, or `fib daddr type local`
+// when the agent is bound to 0.0.0.0 — on the published port; it sets
+// the conntrack mark bit IngressMark and DNATs with the same map as the
+// VIP rule. Postrouting masquerades a marked connection whose backend is
+// not on this node (`ct mark & IngressMark != 0 ip daddr != @local
+// masquerade`), so that its answers come back through this node to be
+// un-DNATed: such a backend sees this node's address, one on this node
+// the client's own. A port without backends has no rule: nothing
+// listens, the connection is refused.
+//
+// Traffic from containers and other hosts is caught in prerouting, the
+// host's own in output. The whole table is replaced in one netlink
+// transaction, so a packet meets either the old rules or the new ones.
 package vip
 
 import (
@@ -23,6 +38,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 
@@ -43,11 +59,22 @@ func TableName(nodeID string) string {
 	return "shoalsvc-" + hex.EncodeToString(h[:])[:10]
 }
 
+// Node is what the table needs to know of the agent it belongs to.
+type Node struct {
+	ID string // its backends (endpoints.Backend.NodeID) are local
+	// Bind is the address the agent serves ingress ports on: a specific
+	// one, or 0.0.0.0 for all of the host's. The table (family ip) has
+	// ingress rules only for an IPv4 one: an agent bound to an IPv6
+	// address leaves its ingress ports to the userspace proxy.
+	Bind netip.Addr
+}
+
 // Sync makes table hold exactly the rules for svcs' VIPs (services
 // without a VIP, and ports of other protocols than tcp and udp, are left
-// out). It deletes and rebuilds the table in one transaction; it runs in
-// the caller's network namespace.
-func Sync(table string, svcs []endpoints.Service) error {
+// out) and for their kernel ingress ports (endpoints.Port.KernelIngress)
+// on node. It deletes and rebuilds the table in one transaction; it runs
+// in the caller's network namespace.
+func Sync(table string, node Node, svcs []endpoints.Service) error {
 	c, err := nftables.New(nftables.WithSockOptions(bigBuffers))
 	if err != nil {
 		return fmt.Errorf("vip: %w", err)
@@ -56,13 +83,12 @@ func Sync(table string, svcs []endpoints.Service) error {
 	c.AddTable(t) // so that the delete finds it the first time too
 	c.DelTable(t)
 	c.AddTable(t)
-	b := &builder{c: c, t: t, hairpin: map[[4]byte]bool{}, vips: map[[4]byte]bool{}}
+	b := &builder{c: c, t: t, node: node, hairpin: map[[4]byte]bool{}, vips: map[[4]byte]bool{}, local: map[[4]byte]bool{}}
 	b.base()
 	for _, s := range svcs {
-		if !s.VIP.Is4() {
-			continue
+		if s.VIP.Is4() {
+			b.vips[s.VIP.As4()] = true
 		}
-		b.vips[s.VIP.As4()] = true
 		for _, p := range s.Ports {
 			if err := b.port(s, p); err != nil {
 				return err
@@ -140,16 +166,20 @@ func find(table string) (*nftables.Conn, *nftables.Table, error) {
 type builder struct {
 	c        *nftables.Conn
 	t        *nftables.Table
+	node     Node
 	services *nftables.Chain  // jumped to from both NAT hooks
+	ingress  *nftables.Chain  // jumped to from both NAT hooks, after services
 	reject   *nftables.Chain  // jumped to from both filter hooks: what NAT left for a VIP
-	post     *nftables.Chain  // NAT postrouting: hairpin masquerade
+	post     *nftables.Chain  // NAT postrouting: hairpin and ingress masquerade
 	n        int              // maps made so far, for names
 	hairpin  map[[4]byte]bool // every backend address
 	vips     map[[4]byte]bool // every VIP
+	local    map[[4]byte]bool // kernel ingress backends on this node
 }
 
 func (b *builder) base() {
 	b.services = b.c.AddChain(&nftables.Chain{Name: "services", Table: b.t})
+	b.ingress = b.c.AddChain(&nftables.Chain{Name: "ingress", Table: b.t})
 	b.reject = b.c.AddChain(&nftables.Chain{Name: "refuse", Table: b.t})
 	b.post = b.c.AddChain(&nftables.Chain{Name: "postrouting", Table: b.t, Type: nftables.ChainTypeNAT,
 		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource})
@@ -169,6 +199,11 @@ func (b *builder) base() {
 		b.c.AddRule(&nftables.Rule{Table: b.t, Chain: ch, Exprs: []expr.Any{
 			&expr.Verdict{Kind: expr.VerdictJump, Chain: h.to.Name},
 		}})
+		if h.to == b.services {
+			b.c.AddRule(&nftables.Rule{Table: b.t, Chain: ch, Exprs: []expr.Any{
+				&expr.Verdict{Kind: expr.VerdictJump, Chain: b.ingress.Name},
+			}})
+		}
 	}
 }
 
@@ -183,9 +218,9 @@ func (b *builder) port(s endpoints.Service, p endpoints.Port) error {
 	default:
 		return nil
 	}
-	match := matchDest(s.VIP.As4(), proto, p.Target)
-	if len(p.Backends) == 0 {
-		return nil // refused: see finish
+	vip, ingress := s.VIP.Is4(), p.KernelIngress() && b.node.Bind.Is4()
+	if len(p.Backends) == 0 || !vip && !ingress {
+		return nil // a VIP's port is refused (see finish); ingress: nothing listens
 	}
 	b.n++
 	// backends<n>: i → addr . port, looked up with a random i < N and
@@ -205,12 +240,23 @@ func (b *builder) port(s endpoints.Service, p endpoints.Port) error {
 	if err := b.c.AddSet(m, elems); err != nil {
 		return fmt.Errorf("vip: %s %s/%d: %w", s.Name, p.Protocol, p.Target, err)
 	}
-	b.c.AddRule(&nftables.Rule{Table: b.t, Chain: b.services, Exprs: append(match,
-		&expr.Numgen{Register: 1, Modulus: uint32(len(p.Backends)), Type: unix.NFT_NG_RANDOM},
+	if vip {
+		match := append(matchAddr(s.VIP.As4()), matchPort(proto, p.Target)...)
+		b.c.AddRule(&nftables.Rule{Table: b.t, Chain: b.services, Exprs: append(match, dnat(m, len(p.Backends))...)})
+	}
+	if ingress {
+		b.ingressRule(proto, p, m)
+	}
+	return nil
+}
+
+// dnat sends the packet to a random element of the map m of n backends.
+func dnat(m *nftables.Set, n int) []expr.Any {
+	return []expr.Any{
+		&expr.Numgen{Register: 1, Modulus: uint32(n), Type: unix.NFT_NG_RANDOM},
 		&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: m.Name, SetID: m.ID},
 		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 9, Specified: true},
-	)})
-	return nil
+	}
 }
 
 // finish adds the hairpin set (every backend address, as addr . addr)
@@ -256,16 +302,22 @@ func (b *builder) finish() error {
 		&expr.Lookup{SourceRegister: 1, SetName: set.Name, SetID: set.ID},
 		&expr.Masq{},
 	}})
-	return nil
+	return b.finishIngress()
 }
 
-// matchDest matches IPv4 packets to addr, protocol proto, port.
-func matchDest(addr [4]byte, proto byte, port uint16) []expr.Any {
-	p := make([]byte, 2)
-	binary.BigEndian.PutUint16(p, port)
+// matchAddr matches IPv4 packets to addr.
+func matchAddr(addr [4]byte) []expr.Any {
 	return []expr.Any{
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: addr[:]},
+	}
+}
+
+// matchPort matches packets of protocol proto to port.
+func matchPort(proto byte, port uint16) []expr.Any {
+	p := make([]byte, 2)
+	binary.BigEndian.PutUint16(p, port)
+	return []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},

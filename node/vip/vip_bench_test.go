@@ -28,7 +28,7 @@ func BenchmarkSync(b *testing.B) {
 			VIP: netip.AddrFrom4([4]byte{10, 43, byte(i >> 8), byte(i)}), Ports: []endpoints.Port{p}})
 	}
 	for i := 0; i < b.N; i++ {
-		if err := Sync(table, svcs); err != nil {
+		if err := Sync(table, Node{}, svcs); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -76,10 +76,10 @@ func TestSyncSpreadsRejectsAndRemoves(t *testing.T) {
 		{TaskID: "a", Addr: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port)},
 		{TaskID: "b", Addr: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.2"), port)},
 	}}}}
-	if err := Sync(table, []endpoints.Service{svc}); err != nil {
+	if err := Sync(table, Node{}, []endpoints.Service{svc}); err != nil {
 		t.Fatal(err)
 	}
-	if err := Sync(table, []endpoints.Service{svc}); err != nil { // again: replaces
+	if err := Sync(table, Node{}, []endpoints.Service{svc}); err != nil { // again: replaces
 		t.Fatal(err)
 	}
 	rules, err := exec.Command("nft", "list", "table", "ip", table).CombinedOutput()
@@ -111,7 +111,7 @@ func TestSyncSpreadsRejectsAndRemoves(t *testing.T) {
 	}
 
 	svc.Ports[0].Backends = nil
-	if err := Sync(table, []endpoints.Service{svc}); err != nil {
+	if err := Sync(table, Node{}, []endpoints.Service{svc}); err != nil {
 		t.Fatal(err)
 	}
 	start = time.Now()

@@ -1,0 +1,78 @@
+package vip
+
+import (
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+
+	"github.com/shoal-project/shoal/node/endpoints"
+)
+
+// IngressMark is the conntrack mark bit the ingress rules set on a
+// connection they DNAT; postrouting masquerades such a connection when
+// its backend is on another node.
+const IngressMark = 0x00100000
+
+// ingressRule adds, to the ingress chain, the DNAT of a new connection
+// addressed to this node on p's published port to one of p's backends
+// (the map m, the one the VIP rule uses), marking the connection:
+//
+//	ip daddr BIND tcp dport PUB ct mark set ct mark | IngressMark dnat ip to numgen random mod N map @backendsK
+//
+// with `fib daddr type local` instead of `ip daddr BIND` when the agent
+// is bound to 0.0.0.0 (Sync adds ingress rules only for an IPv4 Bind). The port's backends on this node
+// join the set of local ones, which are not masqueraded.
+func (b *builder) ingressRule(proto byte, p endpoints.Port, m *nftables.Set) {
+	var match []expr.Any
+	if !b.node.Bind.IsUnspecified() {
+		match = matchAddr(b.node.Bind.As4())
+	} else {
+		match = []expr.Any{
+			&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)},
+		}
+	}
+	match = append(match, matchPort(proto, p.Published)...)
+	match = append(match,
+		&expr.Ct{Register: 1, Key: expr.CtKeyMARK},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(^uint32(IngressMark)),
+			Xor:  binaryutil.NativeEndian.PutUint32(IngressMark)},
+		&expr.Ct{Register: 1, Key: expr.CtKeyMARK, SourceRegister: true},
+	)
+	b.c.AddRule(&nftables.Rule{Table: b.t, Chain: b.ingress, Exprs: append(match, dnat(m, len(p.Backends))...)})
+	for _, be := range p.Backends {
+		if be.NodeID == b.node.ID {
+			b.local[be.Addr.Addr().As4()] = true
+		}
+	}
+}
+
+// finishIngress adds the set of local ingress backends and the
+// postrouting rule that masquerades an ingress connection to any other
+// backend, so that its answers come back through this node to be
+// un-DNATed (kube-proxy's externalTrafficPolicy=Cluster):
+//
+//	ct mark & IngressMark == IngressMark ip daddr != @local masquerade
+func (b *builder) finishIngress() error {
+	set := &nftables.Set{Table: b.t, Name: "local", KeyType: nftables.TypeIPAddr}
+	var elems []nftables.SetElement
+	for a := range b.local {
+		elems = append(elems, nftables.SetElement{Key: append([]byte(nil), a[:]...)})
+	}
+	if err := b.c.AddSet(set, elems); err != nil {
+		return err
+	}
+	b.c.AddRule(&nftables.Rule{Table: b.t, Chain: b.post, Exprs: []expr.Any{
+		&expr.Ct{Register: 1, Key: expr.CtKeyMARK},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(IngressMark),
+			Xor:  binaryutil.NativeEndian.PutUint32(0)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Lookup{SourceRegister: 1, SetName: set.Name, SetID: set.ID, Invert: true},
+		&expr.Masq{},
+	}})
+	return nil
+}
