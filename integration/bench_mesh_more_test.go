@@ -79,7 +79,7 @@ func meshKills(b *testing.B, c *cluster, service string, published int, kernel b
 		f := killTask(b, n1, service, node)
 		if kernel {
 			f.dropped = waitDropped(b, n1, published, 2)
-			waitHealthy(b, n1, service, 3)
+			waitRunningHealthy(b, n1, service, 3)
 			waitDropped(b, n1, published, 3)
 		} else {
 			waitRunning(b, n1, service, 3, 30*time.Second)

@@ -21,11 +21,11 @@ func healthyService(t testing.TB, c *cluster, name string, target, published int
 		"--publish", fmt.Sprintf("published=%d,target=%d,mode=ingress%s", published, target, publish),
 		"--health-cmd", helloBinary(t)+" -check http://$SHOAL_TASK_IP:$PORT/healthz",
 		"--health-interval", "200ms", "--health-retries", "1", "--restart-delay", "200ms")
-	waitHealthy(t, n1, name, 3)
+	waitRunningHealthy(t, n1, name, 3)
 }
 
-// waitHealthy waits until the service has want running healthy tasks.
-func waitHealthy(t testing.TB, a *agentProc, name string, want int) {
+// waitRunningHealthy waits until the service has want running healthy tasks.
+func waitRunningHealthy(t testing.TB, a *agentProc, name string, want int) {
 	t.Helper()
 	harness.WaitFor(t, 60*time.Second, fmt.Sprintf("%d healthy %s tasks", want, name), func() (bool, string) {
 		ts, err := tasks(a, name)
@@ -69,7 +69,7 @@ func TestServiceTrafficIngressFailover(t *testing.T) {
 	f.dropped = waitDropped(t, n1, published, 2)
 	fos = append(fos, f)
 	burst(t, addr, 50)
-	waitHealthy(t, n1, "ff", 3) // n2's replacement
+	waitRunningHealthy(t, n1, "ff", 3) // n2's replacement
 	harness.WaitFor(t, 10*time.Second, "n1's rule with n2's replacement", func() (bool, string) {
 		n, d := ingressBackends(n1, published)
 		return n == 3, d
