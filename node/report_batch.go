@@ -23,8 +23,9 @@ const (
 	// reportsInFlight is how many report commits may be under way at once:
 	// one being committed while the next gathers.
 	reportsInFlight = 2
-	// maxBatchUpdates bounds the task updates of one batch entry.
-	maxBatchUpdates = 5000
+	// maxBatchUpdates bounds the task updates of one batch entry (each is
+	// ~150 bytes): what a user's write may wait behind stays small.
+	maxBatchUpdates = 1000
 	// reportQueue is how many reports may wait for a commit slot.
 	reportQueue = 4096
 	// reportCommitTimeout bounds one commit of a batch.
