@@ -63,10 +63,21 @@ func TestIngressDNAT(t *testing.T) {
 	if err := Sync(table, node, []endpoints.Service{svc}); err != nil {
 		t.Fatal(err)
 	}
+	// A second agent on this host, with an ingress port of its own: its
+	// postrouting sees n1's connections too, and must leave them alone.
+	other := TableName(fmt.Sprintf("vip-ingress-test-other-%d", os.Getpid()))
+	t.Cleanup(func() { Remove(other) })
+	otherSvc := endpoints.Service{Name: "api", Ports: []endpoints.Port{{Protocol: "tcp", Target: target, Published: freePort(t), Mode: "ingress",
+		Backends: []endpoints.Backend{be("c", "127.0.0.2", "n9")}}}}
+	if err := Sync(other, Node{ID: "n9", Bind: netip.MustParseAddr("127.0.0.3")}, []endpoints.Service{otherSvc}); err != nil {
+		t.Fatal(err)
+	}
 	rules, err := exec.Command("nft", "list", "table", "ip", table).CombinedOutput()
 	t.Logf("%s", rules)
 	if err != nil || strings.Count(string(rules), "dnat ip to numgen") != 1 ||
-		!strings.Contains(string(rules), fmt.Sprintf("ip daddr 127.0.0.1 tcp dport %d ct mark set ct mark | 0x00100000 dnat", published)) ||
+		!strings.Contains(string(rules), fmt.Sprintf("ip daddr 127.0.0.1 tcp dport %d ct mark set ct mark & ", published)) ||
+		!strings.Contains(string(rules), fmt.Sprintf(" | 0x%08x dnat", ingressMark(table))) ||
+		!strings.Contains(string(rules), fmt.Sprintf("ct mark 0x%08x/16 ip daddr != @local masquerade", ingressMark(table))) ||
 		!strings.Contains(string(rules), "ip daddr != @local masquerade") {
 		t.Fatalf("nft list table: %v (want one DNAT rule, the TCP port's, and the masquerade)", err)
 	}

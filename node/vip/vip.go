@@ -19,10 +19,10 @@
 // one rule per published port in chain ingress, for connections
 // addressed to this node — `ip daddr BIND`, or `fib daddr type local`
 // when the agent is bound to 0.0.0.0 — on the published port; it sets
-// the conntrack mark bit IngressMark and DNATs with the same map as the
-// VIP rule. Postrouting masquerades a marked connection whose backend is
-// not on this node (`ct mark & IngressMark != 0 ip daddr != @local
-// masquerade`), so that its answers come back through this node to be
+// the agent's own conntrack mark (ingressMark) and DNATs with the same
+// map as the VIP rule. Postrouting masquerades a connection with that
+// mark whose backend is not on this node (`ct mark & 0xffff0000 == MARK
+// ip daddr != @local masquerade`), so that its answers come back through this node to be
 // un-DNATed: such a backend sees this node's address, one on this node
 // the client's own. A port without backends has no rule: nothing
 // listens, the connection is refused.
@@ -83,7 +83,7 @@ func Sync(table string, node Node, svcs []endpoints.Service) error {
 	c.AddTable(t) // so that the delete finds it the first time too
 	c.DelTable(t)
 	c.AddTable(t)
-	b := &builder{c: c, t: t, node: node, hairpin: map[[4]byte]bool{}, vips: map[[4]byte]bool{}, local: map[[4]byte]bool{}}
+	b := &builder{c: c, t: t, node: node, mark: ingressMark(table), hairpin: map[[4]byte]bool{}, vips: map[[4]byte]bool{}, local: map[[4]byte]bool{}}
 	b.base()
 	for _, s := range svcs {
 		if s.VIP.Is4() {
@@ -167,6 +167,7 @@ type builder struct {
 	c        *nftables.Conn
 	t        *nftables.Table
 	node     Node
+	mark     uint32           // this table's ingress conntrack mark
 	services *nftables.Chain  // jumped to from both NAT hooks
 	ingress  *nftables.Chain  // jumped to from both NAT hooks, after services
 	reject   *nftables.Chain  // jumped to from both filter hooks: what NAT left for a VIP
