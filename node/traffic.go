@@ -66,13 +66,8 @@ func (a *Agent) trafficLoop(ctx context.Context) {
 			}
 			return endpoints.Compute(services, tasks, v.Nodes()), changed
 		},
-		vip: func(s []endpoints.Service) error { return vip.Sync(table, vip.Node{ID: a.ID(), Bind: bind.Unmap()}, s) },
-		ingress: func(s []endpoints.Service) error {
-			if bind.Unmap().Is4() { // else the table has no ingress rules: the proxy keeps them all
-				s = userspaceIngress(s)
-			}
-			return proxy.Update(s)
-		},
+		vip:      func(s []endpoints.Service) error { return vip.Sync(table, vip.Node{ID: a.ID(), Bind: bind.Unmap()}, s) },
+		ingress:  func(s []endpoints.Service) error { return proxy.Update(userspaceIngress(s, bind.Unmap())) },
 		backends: func(c map[string]int) { setGauge(a.metrics.serviceBackends, c) },
 		// A table an earlier run of this agent left (killed) is emptied
 		// by the first pass even when no service has an endpoint now.
@@ -87,13 +82,14 @@ func (a *Agent) trafficLoop(ctx context.Context) {
 	}
 }
 
-// userspaceIngress is svcs without the ports whose ingress is the
-// kernel's (endpoints.Port.KernelIngress): what the userspace proxy
-// serves (PROXY protocol and UDP ports).
-func userspaceIngress(svcs []endpoints.Service) []endpoints.Service {
+// userspaceIngress is svcs without the ports whose ingress the kernel
+// serves on a node bound to bind (endpoints.Port.KernelIngressAt): what
+// the userspace proxy serves (PROXY protocol and UDP ports, all ports of
+// an IPv6-bound node, and container backends behind a loopback bind).
+func userspaceIngress(svcs []endpoints.Service, bind netip.Addr) []endpoints.Service {
 	out := make([]endpoints.Service, 0, len(svcs))
 	for _, s := range svcs {
-		s.Ports = slices.DeleteFunc(slices.Clone(s.Ports), endpoints.Port.KernelIngress)
+		s.Ports = slices.DeleteFunc(slices.Clone(s.Ports), func(p endpoints.Port) bool { return p.KernelIngressAt(bind) })
 		out = append(out, s)
 	}
 	return out

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -62,24 +63,36 @@ func TestTrafficApply(t *testing.T) {
 }
 
 // TestUserspaceIngress: the proxy is left the PROXY protocol and UDP
-// ingress ports; TCP ingress ports are the kernel's; the input is not
-// changed.
+// ingress ports; TCP ingress ports are the kernel's, except behind a
+// loopback bind address with a backend off loopback (a container), and
+// on an IPv6 bind address; the input is not changed.
 func TestUserspaceIngress(t *testing.T) {
+	loopback := []endpoints.Backend{{Addr: netip.MustParseAddrPort("127.0.0.2:9000")}}
+	container := []endpoints.Backend{{Addr: netip.MustParseAddrPort("10.42.1.2:80")}}
 	in := []endpoints.Service{{Name: "s", Ports: []endpoints.Port{
-		{Protocol: "tcp", Published: 80, Mode: "ingress"},
+		{Protocol: "tcp", Published: 80, Mode: "ingress", Backends: loopback},
 		{Protocol: "tcp", Published: 81, Mode: "ingress", ProxyProtocol: true},
 		{Protocol: "udp", Published: 82, Mode: "ingress"},
 		{Protocol: "tcp", Target: 83},
+		{Protocol: "tcp", Published: 84, Mode: "ingress", Backends: container},
 	}}}
-	out := userspaceIngress(in)
-	var got []uint16
-	for _, p := range out[0].Ports {
-		got = append(got, p.Published)
+	published := func(svcs []endpoints.Service) []uint16 {
+		var got []uint16
+		for _, p := range svcs[0].Ports {
+			got = append(got, p.Published)
+		}
+		return got
 	}
-	if len(got) != 3 || got[0] != 81 || got[1] != 82 || got[2] != 0 {
-		t.Errorf("userspace ports %v, want [81 82 0]", got)
+	if got := published(userspaceIngress(in, netip.MustParseAddr("192.0.2.10"))); !slices.Equal(got, []uint16{81, 82, 0}) {
+		t.Errorf("on 192.0.2.10: userspace ports %v, want [81 82 0]", got)
 	}
-	if len(in[0].Ports) != 4 {
+	if got := published(userspaceIngress(in, netip.MustParseAddr("127.0.0.1"))); !slices.Equal(got, []uint16{81, 82, 0, 84}) {
+		t.Errorf("on 127.0.0.1: userspace ports %v, want [81 82 0 84] (the container's port on the proxy)", got)
+	}
+	if got := published(userspaceIngress(in, netip.MustParseAddr("::1"))); len(got) != 5 {
+		t.Errorf("on ::1: userspace ports %v, want all five", got)
+	}
+	if len(in[0].Ports) != 5 {
 		t.Errorf("input changed: %+v", in[0].Ports)
 	}
 }

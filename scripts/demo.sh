@@ -31,8 +31,14 @@ stop() {
   # Workloads outlive agents by design; the demo cleans them up.
   pkill -f "$DIR/.*/runtime/process" 2>/dev/null || true
   [ -S "$DIR/ctr/containerd.sock" ] && ./scripts/containerd-env.sh stop "$DIR/ctr" >/dev/null 2>&1 || true
+  # A stopped agent keeps its bridge, NAT table and service table for
+  # the tasks that outlive it; the demo removes them with its tasks.
   for id in $ids; do
-    ip link del "shoal$(printf %s "$id" | sha256sum | cut -c1-10)" 2>/dev/null || true
+    h=$(printf %s "$id" | sha256sum | cut -c1-10)
+    ip link del "shoal$h" 2>/dev/null || true
+    ip link del "shoalvx${h:0:8}" 2>/dev/null || true
+    nft delete table ip "shoal-$h" 2>/dev/null || true
+    nft delete table ip "shoalsvc-$h" 2>/dev/null || true
   done
   echo "demo stopped (data in $DIR; rm -rf $DIR to forget it)"
 }
@@ -105,7 +111,7 @@ if command -v curl >/dev/null; then
   echo
   for addr in 127.0.0.1 127.0.0.2 127.0.0.3 127.0.0.1 127.0.0.2 127.0.0.3; do
     printf '$ curl http://%s:8080/   ' "$addr"
-    curl -s --max-time 5 --retry 10 --retry-all-errors --retry-delay 1 "http://$addr:8080/" || echo "(no answer)"
+    curl -s --max-time 5 --retry 5 --retry-all-errors --retry-delay 1 "http://$addr:8080/" || echo "(no answer)"
   done
 fi
 echo

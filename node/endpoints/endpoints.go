@@ -49,6 +49,28 @@ func (p Port) Ingress() bool { return p.Published != 0 && p.Mode == api.PublishI
 // others — PROXY protocol, UDP — are the userspace proxy's (node/ingress).
 func (p Port) KernelIngress() bool { return p.Ingress() && p.Protocol == "tcp" && !p.ProxyProtocol }
 
+// KernelIngressAt reports whether the kernel serves the port's ingress on
+// a node bound to bind: a KernelIngress port, on an IPv4 bind address
+// (the table is IPv4), and — when bind is a loopback address (agents
+// sharing a host) — only while every backend is on loopback too: a host
+// client's connection to 127.x DNATed to a task's own address would
+// leave with a loopback source, which the kernel does not route
+// (route_localnet, left off as kube-proxy's nftables mode leaves it).
+// The userspace proxy serves every other ingress port.
+func (p Port) KernelIngressAt(bind netip.Addr) bool {
+	if !p.KernelIngress() || !bind.Is4() {
+		return false
+	}
+	if bind.IsLoopback() {
+		for _, b := range p.Backends {
+			if !b.Addr.Addr().IsLoopback() {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // Backend is one task that may take new connections.
 type Backend struct {
 	TaskID string

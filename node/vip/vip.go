@@ -219,7 +219,7 @@ func (b *builder) port(s endpoints.Service, p endpoints.Port) error {
 	default:
 		return nil
 	}
-	vip, ingress := s.VIP.Is4(), p.KernelIngress() && b.node.Bind.Is4()
+	vip, ingress := s.VIP.Is4(), p.KernelIngressAt(b.node.Bind)
 	if len(p.Backends) == 0 || !vip && !ingress {
 		return nil // a VIP's port is refused (see finish); ingress: nothing listens
 	}
