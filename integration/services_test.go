@@ -280,6 +280,19 @@ command = ["sh", "-c", "sleep 1000"]
 	if out, err := a.CLI("apply", "-f", m); err != nil || !strings.Contains(out, "unchanged") {
 		t.Fatalf("second apply: %v\n%s", err, out)
 	}
+	// --dry-run says what would change and changes nothing.
+	var before api.ServiceInfo
+	if err := a.get("/v1/services/app", &before); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := a.CLI("apply", "--dry-run", "-f", write(3)); err != nil ||
+		!strings.Contains(out, fmt.Sprintf("service app: would be updated from version %d\n  replicas: 2 -> 3\n  no task would be replaced", before.Version)) {
+		t.Fatalf("apply --dry-run: %v\n%s", err, out)
+	}
+	var after api.ServiceInfo
+	if err := a.get("/v1/services/app", &after); err != nil || after.Version != before.Version || after.Spec.Replicas != 2 {
+		t.Fatalf("after --dry-run: version %d -> %d, replicas %d (%v)", before.Version, after.Version, after.Spec.Replicas, err)
+	}
 	if out, err := a.CLI("apply", "-f", write(3)); err != nil || !strings.Contains(out, "updated") {
 		t.Fatalf("changed apply: %v\n%s", err, out)
 	}

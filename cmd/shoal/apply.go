@@ -62,7 +62,9 @@ func newApplyCommand(e *cliEnv) *cobra.Command {
 differ. Running it again with the same manifest changes nothing.`,
 		Args: noArgs,
 	}
+	var dryRun bool
 	cmd.Flags().StringArrayVarP(&files, "file", "f", nil, "manifest file, .toml or .json; - reads stdin (repeatable)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would change (services created, fields changed, tasks replaced) and change nothing")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		specs, err := e.readManifests(cmd, files)
 		if err != nil {
@@ -70,6 +72,22 @@ differ. Running it again with the same manifest changes nothing.`,
 		}
 		c := e.client()
 		w := cmd.OutOrStdout()
+		if dryRun {
+			var plans []servicePlan
+			for _, spec := range specs {
+				cur, err := c.Service(cmd.Context(), spec.Name)
+				switch {
+				case api.CodeOf(err) == api.CodeNotFound:
+					plans = append(plans, planService(spec, nil))
+				case err != nil:
+					return err
+				default:
+					plans = append(plans, planService(spec, &cur))
+				}
+			}
+			printPlan(w, plans)
+			return nil
+		}
 		for _, spec := range specs {
 			cur, err := c.Service(cmd.Context(), spec.Name)
 			switch {
@@ -103,7 +121,9 @@ func newDeleteCommand(e *cliEnv) *cobra.Command {
 		Short: "Remove the services a manifest defines",
 		Args:  noArgs,
 	}
+	var dryRun bool
 	cmd.Flags().StringArrayVarP(&files, "file", "f", nil, "manifest file, .toml or .json; - reads stdin (repeatable)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would change (services created, fields changed, tasks replaced) and change nothing")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		specs, err := e.readManifests(cmd, files)
 		if err != nil {
@@ -111,6 +131,22 @@ func newDeleteCommand(e *cliEnv) *cobra.Command {
 		}
 		c := e.client()
 		w := cmd.OutOrStdout()
+		if dryRun {
+			var plans []servicePlan
+			for _, spec := range specs {
+				cur, err := c.Service(cmd.Context(), spec.Name)
+				switch {
+				case api.CodeOf(err) == api.CodeNotFound:
+					plans = append(plans, planService(spec, nil))
+				case err != nil:
+					return err
+				default:
+					plans = append(plans, planService(spec, &cur))
+				}
+			}
+			printPlan(w, plans)
+			return nil
+		}
 		for _, spec := range specs {
 			err := c.RemoveService(cmd.Context(), spec.Name)
 			switch {

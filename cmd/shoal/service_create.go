@@ -137,12 +137,15 @@ func cloneSpec(s api.ServiceSpec) api.ServiceSpec {
 // sameSpec compares two specs after normalizing both, ignoring the
 // difference between empty and absent lists, and a publish mode the API
 // filled in.
-func sameSpec(a, b api.ServiceSpec) bool {
+func sameSpec(a, b api.ServiceSpec) bool { return sameJSON(normalizedPair(a, b)) }
+
+// normalizedPair returns a (a manifest's spec) and b (as stored)
+// normalized, with the publish modes the API gave b's ports filled in on
+// a's ports that publish without a mode.
+func normalizedPair(a, b api.ServiceSpec) (api.ServiceSpec, api.ServiceSpec) {
 	a, b = cloneSpec(a), cloneSpec(b)
 	a.Normalize()
 	b.Normalize()
-	// A port a publishes without a mode takes the one the API gave it in
-	// b (ingress, or none for a host port of an older record).
 	for i := range a.Ports {
 		p := &a.Ports[i]
 		for _, q := range b.Ports {
@@ -151,7 +154,5 @@ func sameSpec(a, b api.ServiceSpec) bool {
 			}
 		}
 	}
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
-	return string(ja) == string(jb)
+	return a, b
 }

@@ -3,7 +3,6 @@ package orchestrator
 import (
 	"bytes"
 	"cmp"
-	"encoding/json"
 	"maps"
 	"slices"
 	"strings"
@@ -71,17 +70,8 @@ func newSpecCheck(svc *api.Service) *specCheck {
 	return &specCheck{svc: svc, key: specKey(svc.Spec), byVersion: map[uint64]bool{}}
 }
 
-// specKey encodes a spec without its replica count and update policies. JSON with omitempty
-// makes nil and empty lists equal, and sorts map keys.
-func specKey(s api.ServiceSpec) []byte {
-	s.Replicas = 0
-	s.Update, s.Rollback = nil, nil // how to roll, not what runs
-	b, err := json.Marshal(s)
-	if err != nil {
-		return []byte("unencodable")
-	}
-	return b
-}
+// specKey is what a task of spec s runs (api.WorkloadKey).
+func specKey(s api.ServiceSpec) []byte { return api.WorkloadKey(s) }
 
 // outdated reports whether t runs an older spec than the service's. Tasks
 // of one spec version share one spec, so the answer is cached per version.
