@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -75,29 +76,25 @@ differ. Running it again with the same manifest changes nothing.`,
 		if dryRun {
 			var plans []servicePlan
 			for _, spec := range specs {
-				cur, err := c.Service(cmd.Context(), spec.Name)
-				switch {
-				case api.CodeOf(err) == api.CodeNotFound:
-					plans = append(plans, planService(spec, nil))
-				case err != nil:
+				cur, err := storedService(cmd.Context(), c, spec.Name)
+				if err != nil {
 					return err
-				default:
-					plans = append(plans, planService(spec, &cur))
 				}
+				plans = append(plans, planService(spec, cur))
 			}
 			printPlan(w, plans)
 			return nil
 		}
 		for _, spec := range specs {
-			cur, err := c.Service(cmd.Context(), spec.Name)
+			cur, err := storedService(cmd.Context(), c, spec.Name)
 			switch {
-			case api.CodeOf(err) == api.CodeNotFound:
+			case err != nil:
+				return err
+			case cur == nil:
 				if _, err := c.CreateService(cmd.Context(), spec); err != nil {
 					return fmt.Errorf("create service %s: %w", spec.Name, err)
 				}
 				fmt.Fprintf(w, "service %s created\n", spec.Name)
-			case err != nil:
-				return err
 			case sameSpec(spec, cur.Spec):
 				fmt.Fprintf(w, "service %s unchanged\n", spec.Name)
 			default:
@@ -114,6 +111,19 @@ differ. Running it again with the same manifest changes nothing.`,
 	return cmd
 }
 
+// storedService returns the service named name as stored, or nil when
+// there is none.
+func storedService(ctx context.Context, c *api.Client, name string) (*api.ServiceInfo, error) {
+	cur, err := c.Service(ctx, name)
+	switch {
+	case api.CodeOf(err) == api.CodeNotFound:
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return &cur, nil
+}
+
 func newDeleteCommand(e *cliEnv) *cobra.Command {
 	var files []string
 	cmd := &cobra.Command{
@@ -121,9 +131,7 @@ func newDeleteCommand(e *cliEnv) *cobra.Command {
 		Short: "Remove the services a manifest defines",
 		Args:  noArgs,
 	}
-	var dryRun bool
 	cmd.Flags().StringArrayVarP(&files, "file", "f", nil, "manifest file, .toml or .json; - reads stdin (repeatable)")
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would change (services created, fields changed, tasks replaced) and change nothing")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		specs, err := e.readManifests(cmd, files)
 		if err != nil {
@@ -131,22 +139,6 @@ func newDeleteCommand(e *cliEnv) *cobra.Command {
 		}
 		c := e.client()
 		w := cmd.OutOrStdout()
-		if dryRun {
-			var plans []servicePlan
-			for _, spec := range specs {
-				cur, err := c.Service(cmd.Context(), spec.Name)
-				switch {
-				case api.CodeOf(err) == api.CodeNotFound:
-					plans = append(plans, planService(spec, nil))
-				case err != nil:
-					return err
-				default:
-					plans = append(plans, planService(spec, &cur))
-				}
-			}
-			printPlan(w, plans)
-			return nil
-		}
 		for _, spec := range specs {
 			err := c.RemoveService(cmd.Context(), spec.Name)
 			switch {
