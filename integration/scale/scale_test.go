@@ -1,6 +1,7 @@
 package scale
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -136,7 +137,7 @@ func printTable(w io.Writer, rows []result) {
 			r.nodes, r.relaxed, r.terms, len(r.writes), r.writeErrs, pct(r.writes, 50), p99(r.writes), pct(r.writes, 100),
 			r.feedFrames, float64(r.feedBytes)/(1<<20), r.snapshots, r.feedErrors, r.lastFeedErr, r.reportErrors, r.profile)
 		if r.progress != "" {
-			fmt.Fprintf(w, "N=%d: RUNNING over time: %s\n", r.nodes, r.progress)
+			fmt.Fprintf(w, "N=%d: assigned/RUNNING over time: %s\n", r.nodes, r.progress)
 		}
 		if r.failed != "" {
 			fmt.Fprintf(w, "N=%d: FAILED: %s\n", r.nodes, r.failed)
@@ -550,8 +551,14 @@ func runScale(b *testing.B, n int) (r result) {
 		r.runningGot = got
 		if time.Since(lastMark) >= 5*time.Second {
 			lastMark = time.Now()
-			progress = append(progress, fmt.Sprintf("%.0fs:%d", time.Since(t0).Seconds(), got))
-			fmt.Printf("  %.0fs: %d/%d RUNNING\n", time.Since(t0).Seconds(), got, *scaleTasks)
+			assigned := 0
+			for _, s := range sims {
+				assigned += s.Stats().Assigned
+			}
+			progress = append(progress, fmt.Sprintf("%.0fs:%d/%d", time.Since(t0).Seconds(), assigned, got))
+			pl, commits, sum := leaderMetrics(leader)
+			fmt.Printf("  %.0fs: %d/%d assigned (as the simulated nodes see it; the leader placed %.0f), %d RUNNING; %.0f commits, mean %.0f ms\n",
+				time.Since(t0).Seconds(), assigned, *scaleTasks, pl, got, commits, 1000*sum/max(commits, 1))
 		}
 		if s, err := sampleProc(pid); err == nil {
 			peakHWM = max(peakHWM, s.hwm)
@@ -670,4 +677,34 @@ func profileLeader(c *cluster, leader *harness.Agent, n int, d time.Duration) st
 		return "failed: " + err.Error()
 	}
 	return path
+}
+
+// leaderMetrics reads a few counters from the leader's /metrics: the
+// placements so far, and the Raft commit latency's count and sum, so a
+// progress line says how far the leader is ahead of its members.
+func leaderMetrics(a *harness.Agent) (placements, commits, commitSum float64) {
+	resp, err := a.HTTP().Get(a.URL("/metrics"))
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		v, _ := strconv.ParseFloat(f[1], 64)
+		switch f[0] {
+		case "shoal_scheduler_placements_total":
+			placements = v
+		case "shoal_raft_commit_latency_seconds_count":
+			commits = v
+		case "shoal_raft_commit_latency_seconds_sum":
+			commitSum = v
+		}
+	}
+	return
 }
