@@ -44,8 +44,9 @@ import (
 // proxy_protocol; the FSM allocates services' endpoints only in a cluster
 // whose record has a service CIDR), and rolling updates (services'
 // update and rollback policies, service.rollback, task.write's
-// service_updates, the by of service.create and service.update).
-const ProtocolVersion = 5
+// service_updates, the by of service.create and service.update); 6 adds
+// task.write's spawn (new tasks without a spec of their own).
+const ProtocolVersion = 6
 
 // commandProtocol lists the command types newer than protocol 1.
 var commandProtocol = map[CommandType]int{
@@ -71,6 +72,7 @@ var fieldProtocol = []struct {
 	when    func(CommandType, []byte) bool
 }{
 	{CmdUpdateNode, `"drain_deadline"`, 3, nil},
+	{CmdWriteTasks, `"spawn"`, 6, nil},
 	{CmdWriteTasks, `"stop_deadline"`, 3, nil},
 	{CmdCreateService, `"seccomp"`, 4, nil},
 	{CmdUpdateService, `"seccomp"`, 4, nil},
