@@ -45,7 +45,8 @@ import (
 // whose record has a service CIDR), and rolling updates (services'
 // update and rollback policies, service.rollback, task.write's
 // service_updates, the by of service.create and service.update); 6 adds
-// task.write's spawn (new tasks without a spec of their own).
+// task.write's spawn (new tasks without a spec of their own) and services'
+// stop delay.
 const ProtocolVersion = 6
 
 // commandProtocol lists the command types newer than protocol 1.
@@ -73,6 +74,9 @@ var fieldProtocol = []struct {
 }{
 	{CmdUpdateNode, `"drain_deadline"`, 3, nil},
 	{CmdWriteTasks, `"spawn"`, 6, nil},
+	{CmdCreateService, `"stop_delay"`, 6, nil},
+	{CmdUpdateService, `"stop_delay"`, 6, nil},
+	{CmdWriteTasks, `"stop_delay"`, 6, nil},
 	{CmdWriteTasks, `"stop_deadline"`, 3, nil},
 	{CmdCreateService, `"seccomp"`, 4, nil},
 	{CmdUpdateService, `"seccomp"`, 4, nil},
