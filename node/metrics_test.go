@@ -101,7 +101,7 @@ func TestMetricsHandlerExportsFamilies(t *testing.T) {
 	m.taskStarted(0, time.Second)
 	m.taskStarted(2, time.Second)
 	m.placements.Add(5)
-	m.reconcileDuration.WithLabelValues("allocator").Observe(0.01)
+	m.reconcileDuration.WithLabelValues("reaper").Observe(0.01)
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.handler())
@@ -140,7 +140,7 @@ func TestMetricsHandlerExportsFamilies(t *testing.T) {
 		{"shoal_scheduler_pending_tasks", map[string]string{"reason": "memory"}, 1},
 		{"shoal_scheduler_pending_tasks", map[string]string{"reason": "cpu"}, 0},
 		{"shoal_scheduler_placements_total", nil, 5},
-		{"shoal_reconcile_pass_duration_seconds", map[string]string{"loop": "allocator"}, 1},
+		{"shoal_reconcile_pass_duration_seconds", map[string]string{"loop": "reaper"}, 1},
 		{"shoal_executor_tasks", map[string]string{"state": "running"}, 1},
 		{"shoal_executor_tasks", map[string]string{"state": "failed"}, 1},
 		{"shoal_executor_task_start_latency_seconds", nil, 2},

@@ -46,11 +46,10 @@ type reconciler struct {
 // through Raft, and waits for the next change. They never call each other.
 func reconcilers() []reconciler {
 	return []reconciler{
+		// The orchestrator's new tasks are placed in the same pass, with
+		// the pending ones: every placement is decided by this one loop.
 		{name: "orchestrator", onTick: true, pass: func(v *state.View, now time.Time, sc orchestrator.Scope) api.WriteTasksPayload {
-			return orchestrator.OrchestrateScope(v, now, api.NewRequestID, sc)
-		}},
-		{name: "allocator", pass: func(v *state.View, _ time.Time, _ orchestrator.Scope) api.WriteTasksPayload {
-			return orchestrator.Allocate(v, scheduler.Options{})
+			return orchestrator.Place(v, orchestrator.OrchestrateScope(v, now, api.NewRequestID, sc), scheduler.Options{})
 		}},
 		{name: "node-failures", pass: func(v *state.View, _ time.Time, sc orchestrator.Scope) api.WriteTasksPayload {
 			return orchestrator.HandleNodeFailuresScope(v, sc)
@@ -270,12 +269,20 @@ func splitPayload(p api.WriteTasksPayload) []api.WriteTasksPayload {
 	return out
 }
 
-// placements counts the assignments of p that put a task on a node.
+// placements counts the assignments of p that put a task on a node, and
+// its new tasks that go out placed.
 func placements(p api.WriteTasksPayload) int {
 	n := 0
 	for _, as := range p.Assign {
 		if as.NodeID != "" {
 			n++
+		}
+	}
+	for _, ts := range [][]api.Task{p.Create, p.Spawn} {
+		for _, t := range ts {
+			if t.Status.State == api.TaskAssigned {
+				n++
+			}
 		}
 	}
 	return n

@@ -29,9 +29,50 @@ func Allocate(v *state.View, opts scheduler.Options) api.WriteTasksPayload {
 	if !v.HasUnplacedTasks() {
 		return api.WriteTasksPayload{}
 	}
+	return allocate(v, nil, opts)
+}
+
+// Place completes an orchestrator result p with the scheduler's decisions
+// in the same step: p's new tasks go out already placed (NodeID set,
+// status assigned) or pending with the reason, and the view's pending
+// tasks get their assignments in p.Assign, as Allocate gives them. One
+// step decides every placement, so no two decisions race for a node's
+// room, and a new task costs one write instead of a create and an
+// assignment. The new tasks are placed before the view's pending ones
+// (they are newer only by the orchestrator's pass).
+func Place(v *state.View, p api.WriteTasksPayload, opts scheduler.Options) api.WriteTasksPayload {
+	if len(p.Create) == 0 {
+		if v.HasUnplacedTasks() {
+			p.Assign = append(p.Assign, allocate(v, nil, opts).Assign...)
+		}
+		return p
+	}
+	p.Create = slices.Clone(p.Create)
+	fresh := map[string]*api.Task{}
+	for i := range p.Create {
+		fresh[p.Create[i].ID] = &p.Create[i]
+	}
+	a := allocate(v, fresh, opts)
+	for _, as := range a.Assign {
+		t, ok := fresh[as.TaskID]
+		switch {
+		case !ok:
+			p.Assign = append(p.Assign, as)
+		case as.NodeID != "":
+			t.NodeID, t.Status = as.NodeID, api.TaskStatus{State: api.TaskAssigned}
+		default:
+			t.Status = api.TaskStatus{State: api.TaskPending, Err: as.Err}
+		}
+	}
+	return p
+}
+
+// allocate is Allocate over the view's tasks and fresh, new tasks that
+// are not in the view yet.
+func allocate(v *state.View, fresh map[string]*api.Task, opts scheduler.Options) api.WriteTasksPayload {
 	var active, pending []*api.Task
 	preset := map[string][]*api.Task{}
-	for _, t := range v.Tasks() {
+	sortOut := func(t *api.Task) {
 		switch {
 		case !t.Active():
 		case t.Status.State >= api.TaskAssigned:
@@ -44,6 +85,19 @@ func Allocate(v *state.View, opts scheduler.Options) api.WriteTasksPayload {
 		default:
 			pending = append(pending, t)
 		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(fresh)) {
+		sortOut(fresh[id])
+	}
+	for _, t := range v.Tasks() {
+		sortOut(t)
+	}
+	task := func(id string) *api.Task {
+		if t, ok := fresh[id]; ok {
+			return t
+		}
+		t, _ := v.Task(id)
+		return t
 	}
 	var out api.WriteTasksPayload
 	var noImage []api.TaskAssignment
@@ -72,20 +126,22 @@ func Allocate(v *state.View, opts scheduler.Options) api.WriteTasksPayload {
 		plan := scheduler.Schedule(nodes, byNode[id], ts, opts)
 		for _, a := range plan.Assignments {
 			// Book the placed task, so the rest of the batch sees it.
-			t, _ := v.Task(a.TaskID)
-			c := *t
+			c := *task(a.TaskID)
 			c.Status.State = api.TaskAssigned
 			active = append(active, &c)
 		}
 		collect(&out, v, plan)
 	}
+	// New tasks are all decided (they sort first: the FSM stamps their
+	// creation time); pending ones up to the batch.
+	limit := MaxAllocateBatch + len(fresh)
 	sortPending(pending)
-	if room := max(MaxAllocateBatch-len(out.Assign), 0); len(pending) > room {
+	if room := max(limit-len(out.Assign), 0); len(pending) > room {
 		pending = pending[:room]
 	}
 	collect(&out, v, scheduler.Schedule(v.Nodes(), active, pending, opts))
-	if len(out.Assign) > MaxAllocateBatch {
-		out.Assign = out.Assign[:MaxAllocateBatch]
+	if len(out.Assign) > limit {
+		out.Assign = out.Assign[:limit]
 	}
 	return out
 }

@@ -232,8 +232,9 @@ func (e *env) round() bool {
 func (e *env) loops() []func(*state.View) api.WriteTasksPayload {
 	return []func(*state.View) api.WriteTasksPayload{
 		HandleNodeFailures,
-		func(v *state.View) api.WriteTasksPayload { return Orchestrate(v, e.now, e.newID) },
-		func(v *state.View) api.WriteTasksPayload { return Allocate(v, scheduler.Options{}) },
+		func(v *state.View) api.WriteTasksPayload {
+			return Place(v, Orchestrate(v, e.now, e.newID), scheduler.Options{})
+		},
 		func(v *state.View) api.WriteTasksPayload { return Reap(v, DefaultHistoryLimit) },
 	}
 }
@@ -243,9 +244,8 @@ func (e *env) scoped() []func(*state.View, Scope) api.WriteTasksPayload {
 	return []func(*state.View, Scope) api.WriteTasksPayload{
 		HandleNodeFailuresScope,
 		func(v *state.View, sc Scope) api.WriteTasksPayload {
-			return OrchestrateScope(v, e.now, e.scopedID(), sc)
+			return Place(v, OrchestrateScope(v, e.now, e.scopedID(), sc), scheduler.Options{})
 		},
-		func(v *state.View, _ Scope) api.WriteTasksPayload { return Allocate(v, scheduler.Options{}) },
 		func(v *state.View, sc Scope) api.WriteTasksPayload { return ReapScope(v, DefaultHistoryLimit, sc) },
 	}
 }
