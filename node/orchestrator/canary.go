@@ -1,0 +1,82 @@
+package orchestrator
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/shoal-project/shoal/api"
+)
+
+// canary is roll during an update's canary phase (api.CanaryPhase): the
+// update starts want tasks of the new spec beside the old ones, then
+// holds until the service is promoted or rolled back. As everything the
+// orchestrator decides, it follows from the view and now alone:
+//
+//   - a canary slot is one whose history has tasks of the current spec
+//     (its canary, running, starting or failed); the first outdated
+//     slots without one get a start-first replacement, all at once (not
+//     Parallelism at a time), until want slots are canaries. Old tasks
+//     are never stopped in this phase, so replicas+want tasks run;
+//   - a canary that failed beside its old task is retried as the
+//     restart policy says; failures count as in any update (failing),
+//     and the failure action applies, held or not;
+//   - once every canary slot runs its canary ready (running, healthy
+//     when checked, MinHealthy) and nothing is in flight, the update
+//     moves to api.UpdateCanary and waits. Promote (state.FSM) marks
+//     the status Promoted: roll then stops the old tasks beside ready
+//     canaries — the canaries count as updated slots — and replaces the
+//     rest by the policy.
+func (o *svcRun) canary(live []*slot, pol api.UpdatePolicy, want int) {
+	st := o.svc.UpdateStatus
+	canaries, ready, inflight := 0, 0, o.inflight
+	var outdated []*slot
+	for _, s := range live {
+		isCanary := len(o.chk.generation(s.hist)) > 0
+		if isCanary {
+			canaries++
+		}
+		switch {
+		case o.chk.outdated(s.live):
+			outdated = append(outdated, s)
+		case !o.ready(s.live, pol):
+			inflight++
+		case isCanary:
+			ready++
+		}
+	}
+	if st.State == api.UpdatePaused || o.failing(st, pol) {
+		return
+	}
+	budget := want - canaries
+	for _, s := range outdated {
+		var notBefore time.Time
+		if len(o.chk.generation(s.hist)) > 0 {
+			// Its canary ended beside the old task: the restart policy
+			// says whether and when it is retried.
+			last := s.last()
+			if !endedOnItsOwn(last) {
+				continue // stopping; the next pass sees how it ended
+			}
+			ok, nb, _ := Restart(o.chk.generation(s.hist), o.svc.Spec.Restart, o.now)
+			if !ok {
+				continue
+			}
+			notBefore = nb
+		} else {
+			if budget <= 0 {
+				continue
+			}
+			budget--
+		}
+		o.create(s, notBefore)
+		inflight++
+	}
+	if st.State != api.UpdateUpdating || inflight > 0 || o.created > 0 || ready < canaries || canaries < min(want, len(live)) {
+		return
+	}
+	msg := fmt.Sprintf("canary: %d of %d replicas run version %d beside the old tasks; promote or roll back", canaries, o.svc.Spec.Replicas, st.ToVersion)
+	if p := o.svc.Spec.Update.TrafficNew; p != nil {
+		msg = fmt.Sprintf("traffic: %d new replicas of version %d ready beside the old; %d%% of new connections go to them; promote or roll back", canaries, st.ToVersion, *p)
+	}
+	o.decide(api.UpdateCanary, msg)
+}
