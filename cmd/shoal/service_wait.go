@@ -69,6 +69,13 @@ func (e *cliEnv) waitConverged(cmd *cobra.Command, c *api.Client, name string, v
 			if failure != nil {
 				return failure
 			}
+			if st := info.UpdateStatus; version != 0 && st.Held() && st.ToVersion <= version {
+				// Held by the caller's write, or by an earlier one that a
+				// weight-only write left held: nothing more happens
+				// until a promote or a rollback.
+				fmt.Fprintf(w, "verify: update held (%s); 'shoal service promote %s' continues it, 'shoal service rollback %s' ends it\n", updateColumn(info.Service), name, name)
+				return nil
+			}
 			if ended && last.converged {
 				fmt.Fprintln(w, "verify: Service converged")
 				return nil
