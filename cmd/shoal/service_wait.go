@@ -144,7 +144,8 @@ func timeoutError(w io.Writer, name string, timeout time.Duration, last progress
 
 // measure works out a service's rollout progress from its tasks. A task is
 // current if it was made for the service's version, or for a spec that
-// differs only in Replicas (a scale does not replace tasks).
+// differs only in Replicas and the update and rollback policies (a scale
+// or a policy change does not replace tasks).
 func measure(info api.ServiceInfo, tasks []api.TaskInfo) progress {
 	p := progress{desired: int(info.Desired), status: map[string]string{}}
 	global := info.Spec.Mode == api.ModeGlobal
@@ -157,6 +158,8 @@ func measure(info api.ServiceInfo, tasks []api.TaskInfo) progress {
 		}
 		a, b := t.Spec, info.Spec
 		a.Replicas, b.Replicas = 0, 0
+		// A policy alone (a traffic split's weight) replaces no task.
+		a.Update, a.Rollback, b.Update, b.Rollback = nil, nil, nil, nil
 		return sameSpec(a, b)
 	}
 	latest := map[string]api.TaskInfo{}

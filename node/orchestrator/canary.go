@@ -74,9 +74,10 @@ func (o *svcRun) canary(live []*slot, pol api.UpdatePolicy, want int) {
 	if st.State != api.UpdateUpdating || inflight > 0 || o.created > 0 || ready < canaries || canaries < min(want, len(live)) {
 		return
 	}
-	msg := fmt.Sprintf("canary: %d of %d replicas run version %d beside the old tasks; promote or roll back", canaries, o.svc.Spec.Replicas, st.ToVersion)
-	if p := o.svc.Spec.Update.TrafficNew; p != nil {
-		msg = fmt.Sprintf("traffic: %d new replicas of version %d ready beside the old; %d%% of new connections go to them; promote or roll back", canaries, st.ToVersion, *p)
+	msg := fmt.Sprintf("%d of %d replicas run version %d beside the old tasks; promote or roll back", canaries, o.svc.Spec.Replicas, st.ToVersion)
+	if o.svc.Spec.Update.TrafficNew != nil {
+		// The split itself is the policy's, which a write may change.
+		msg = fmt.Sprintf("%d new replicas of version %d ready beside the old, new connections split by traffic_new; promote or roll back", canaries, st.ToVersion)
 	}
 	o.decide(api.UpdateCanary, msg)
 }
