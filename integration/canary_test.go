@@ -1,7 +1,11 @@
 package integration
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -102,7 +106,9 @@ func TestCanaryThenPromote(t *testing.T) {
 // --env V=2 --traffic new=20` holds with 2 tasks of each version, and
 // of 1,000 requests, each on a new connection, 15–25% reach the new
 // tasks; `--traffic new=50` then changes the split alone; `service
-// promote` sends every request to the new tasks and stops the old ones.
+// promote` sends every request to the new tasks and stops the old ones,
+// while a download already under way from an old task runs to its end
+// (the task's stop grace period: hello shuts down gracefully).
 func TestTrafficSplitByWeight(t *testing.T) {
 	// Process tasks listen on their node's address: one per node, so the
 	// 2 new replicas beside the 2 old ones need 4 agents.
@@ -171,9 +177,28 @@ func TestTrafficSplitByWeight(t *testing.T) {
 		t.Fatalf("a weight change replaced tasks: %v, was %v", v, vers)
 	}
 
-	out, err = a.CLI("service", "promote", "web", "--timeout", "90s")
-	if err != nil || !strings.Contains(out, "update status: completed") {
-		t.Fatalf("service promote: %v\n%s", err, out)
+	// A download from an old task, under way when the promotion comes.
+	inflight := oldDownload(t, addr, vers)
+	done := cliAsync(a, "service", "promote", "web", "--timeout", "90s")
+	harness.WaitFor(t, 30*time.Second, "the promotion stops "+inflight.task, func() (bool, string) {
+		ts, err := tasks(a, "web")
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, x := range ts {
+			if x.ID == inflight.task {
+				return x.DesiredState > api.TaskRunning, fmt.Sprintf("%s desired %s", x.State, x.DesiredState)
+			}
+		}
+		return false, "task gone"
+	})
+	if n, err := io.Copy(io.Discard, inflight.body); err != nil || n+inflight.read != downloadSize {
+		t.Fatalf("the download in flight on old task %s: %d of %d bytes, %v", inflight.task, n+inflight.read, downloadSize, err)
+	}
+	inflight.conn.Close()
+	res := <-done
+	if res[1] != "" || !strings.Contains(res[0], "update status: completed") {
+		t.Fatalf("service promote: %s\n%s", res[1], res[0])
 	}
 	ts, _ := tasks(a, "web")
 	for _, x := range ts {
@@ -189,4 +214,54 @@ func TestTrafficSplitByWeight(t *testing.T) {
 	if got["new"] != 200 {
 		t.Fatalf("after promote: %v of 200 requests, want all to the new version", got)
 	}
+}
+
+// downloadSize is what oldDownload asks for: more than the sockets
+// buffer, so that most of it is still to come when the promotion stops
+// the task.
+const downloadSize = 16 << 20
+
+// inflightGet is a GET /bytes in flight on one connection.
+type inflightGet struct {
+	task string
+	conn net.Conn
+	body io.Reader
+	read int64
+}
+
+// oldDownload opens connections to addr until one reaches an old task
+// (GET /whoami on it), starts a download of downloadSize bytes on the
+// same connection and reads its first 64 KiB.
+func oldDownload(t *testing.T, addr string, vers map[string]string) inflightGet {
+	t.Helper()
+	for range 100 {
+		c, err := net.DialTimeout("tcp", addr, 3*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(c)
+		get := func(path string) *http.Response {
+			fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: web\r\n\r\n", path)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("GET %s: %v", path, err)
+			}
+			return resp
+		}
+		resp := get("/whoami")
+		b, _ := io.ReadAll(resp.Body)
+		task, _, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+		if vers[task] != "old" {
+			c.Close()
+			continue
+		}
+		resp = get(fmt.Sprintf("/bytes?n=%d", downloadSize))
+		n, err := io.CopyN(io.Discard, resp.Body, 64<<10)
+		if err != nil {
+			t.Fatalf("download from %s: %v", task, err)
+		}
+		return inflightGet{task: task, conn: c, body: resp.Body, read: n}
+	}
+	t.Fatal("100 connections and none reached an old task")
+	return inflightGet{}
 }
