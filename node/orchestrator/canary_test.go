@@ -202,3 +202,26 @@ func TestCanaryFailurePauses(t *testing.T) {
 		}
 	}
 }
+
+// TestHeldCanaryFailureRollsBack: a canary that fails while the update
+// holds is a failure; with failure action rollback the update rolls back
+// from the hold and ends on the old tasks.
+func TestHeldCanaryFailureRollsBack(t *testing.T) {
+	e, _, old := canaryEnv(t, api.UpdatePolicy{Canary: 1, FailureAction: api.FailureRollback})
+	holdCanary(t, e, 20)
+	svc := e.service("s1")
+	for _, l := range e.live("s1") {
+		if l.SpecVersion == svc.Version {
+			e.fail(l.ID, 1)
+		}
+	}
+	rounds := 0
+	rollEach(t, e, 60, func() { sameAfterLeaderChange(t, e, rounds); rounds++ })
+	svc = e.service("s1")
+	if len(svc.Spec.Env) != 0 || svc.UpdateStatus.State != api.UpdateRollbackCompleted {
+		t.Fatalf("after the failure: v%d %v %+v", svc.Version, svc.Spec.Env, svc.UpdateStatus)
+	}
+	if got := liveIDs(e, false); !slices.Equal(got, old) {
+		t.Fatalf("live tasks %v, want the old ones %v", got, old)
+	}
+}
