@@ -18,8 +18,10 @@ import (
 //     Parallelism at a time), until want slots are canaries. Old tasks
 //     are never stopped in this phase, so replicas+want tasks run;
 //   - a canary that failed beside its old task is retried as the
-//     restart policy says; failures count as in any update (failing),
-//     and the failure action applies, held or not;
+//     restart policy says (one lost with its node at once); failures
+//     count as in any update (failing), and the failure action applies,
+//     held or not. An old task that ends is replaced as any task is,
+//     by the current spec: its slot then counts as a canary;
 //   - once every canary slot runs its canary ready (running, healthy
 //     when checked, MinHealthy) and nothing is in flight, the update
 //     moves to api.UpdateCanary and waits. Promote (state.FSM) marks
@@ -51,17 +53,16 @@ func (o *svcRun) canary(live []*slot, pol api.UpdatePolicy, want int) {
 	for _, s := range outdated {
 		var notBefore time.Time
 		if len(o.chk.generation(s.hist)) > 0 {
-			// Its canary ended beside the old task: the restart policy
-			// says whether and when it is retried.
-			last := s.last()
-			if !endedOnItsOwn(last) {
-				continue // stopping; the next pass sees how it ended
+			// Its canary ended beside the old task: on its own, the
+			// restart policy says whether and when it is retried; lost
+			// with its node, it is replaced at once (as roll does).
+			if endedOnItsOwn(s.last()) {
+				ok, nb, _ := Restart(o.chk.generation(s.hist), o.svc.Spec.Restart, o.now)
+				if !ok {
+					continue
+				}
+				notBefore = nb
 			}
-			ok, nb, _ := Restart(o.chk.generation(s.hist), o.svc.Spec.Restart, o.now)
-			if !ok {
-				continue
-			}
-			notBefore = nb
 		} else {
 			if budget <= 0 {
 				continue

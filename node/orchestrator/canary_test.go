@@ -225,3 +225,30 @@ func TestHeldCanaryFailureRollsBack(t *testing.T) {
 		t.Fatalf("live tasks %v, want the old ones %v", got, old)
 	}
 }
+
+// TestCanaryLostWithItsNode: a held canary whose node goes down is
+// replaced on another node and the update holds again; nothing live is
+// left on the down node.
+func TestCanaryLostWithItsNode(t *testing.T) {
+	e, _, _ := canaryEnv(t, api.UpdatePolicy{Canary: 1})
+	holdCanary(t, e, 20)
+	svc := e.service("s1")
+	var down string
+	for _, l := range e.live("s1") {
+		if l.SpecVersion == svc.Version {
+			down = l.NodeID
+		}
+	}
+	e.setStatus(down, api.NodeDown)
+	e.round()
+	holdCanary(t, e, 30)
+	ready, unready, _ := e.counts("s1")
+	if ready < 1 || unready != 0 {
+		t.Fatalf("held again: %d ready new tasks, %d unready", ready, unready)
+	}
+	for _, l := range e.live("s1") {
+		if l.NodeID == down {
+			t.Fatalf("task %s still live on the down node %s", l.ID, down)
+		}
+	}
+}
