@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/shoal
 export GOFLAGS := -buildvcs=false
 
-.PHONY: image chaos chaos-netns deps bench-containers bench-scale all build demo demo-stop test unit integration vet fmt-check bench bench-failover bench-heal bench-scheduler bench-raft bench-young bench-restart bench-task-memory bench-net bench-mesh fuzz clean
+.PHONY: image chaos chaos-netns deps bench-containers bench-scale all build demo demo-stop test unit integration vet fmt-check bench bench-failover bench-heal bench-scheduler bench-raft bench-young bench-restart bench-rollout bench-task-memory bench-net bench-mesh fuzz clean
 
 all: build
 
@@ -79,6 +79,11 @@ bench-mesh: build
 
 bench-young: build
 	$(GO) test -count=1 -run XXX -bench BenchmarkYoungLeaderKill -benchtime 1x -timeout 30m ./integration/ -young-kills=$${KILLS:-20} -young-seed=$${SEED:-1}
+
+# Rolling update of 100 container replicas, parallelism 10, start-first,
+# under 100 new connections a second to the VIP: time and failed requests.
+bench-rollout: build
+	$(GO) test -count=1 -run XXX -bench BenchmarkRollingUpdate -benchtime 1x -timeout 30m ./integration/ -rollout-replicas=$${REPLICAS:-100} -rollout-rounds=$${ROUNDS:-3}
 
 bench-restart: build
 	$(GO) test -count=1 -run XXX -bench BenchmarkRestartInPlace -benchtime 1x -timeout 20m ./integration/ -restart-rounds=$${ROUNDS:-5}

@@ -164,6 +164,12 @@ type RemoveServicePayload struct {
 type WriteTasksPayload struct {
 	// Create holds new tasks, with IDs stamped by the leader.
 	Create []Task `json:"create,omitempty"`
+	// Spawn holds new tasks, as Create, that run their service's spec at
+	// their SpecVersion and carry no spec of their own: the FSM fills it
+	// in from the service record (protocol 6). A creation entry then
+	// holds each spec once, in the service, instead of once per task, and
+	// the tasks of one version share it in memory.
+	Spawn []Task `json:"spawn,omitempty"`
 	// Assign moves pending tasks to nodes, or records why they stay pending.
 	Assign []TaskAssignment `json:"assign,omitempty"`
 	// Desire lowers tasks' desired state (to shutdown).

@@ -42,6 +42,7 @@ const MaxManifestSize = 1 << 20
 //	update = { parallelism = 2, order = "start-first", failure_action = "rollback" }
 //	rollback = { parallelism = 6, max_failure_ratio = 0.5 }
 //	stop_grace_period = "10s"
+//	stop_delay = "1s"
 //
 // user = "NAME[:GROUP]" (or "UID[:GID]") runs a process service as that
 // user, looked up on the node that runs each task; without it a process

@@ -45,13 +45,14 @@ type manifestService struct {
 	Ports          manifestPorts          `manifest:"ports"`
 	MaxPerNode     manifestCount          `manifest:"max_per_node"`
 
-	Health          manifestHealthKey `manifest:"health"`
-	Restart         manifestRestart   `manifest:"restart"`
-	Update          manifestUpdateKey `manifest:"update"`
-	Rollback        manifestUpdateKey `manifest:"rollback"`
-	StopGracePeriod manifestDuration  `manifest:"stop_grace_period"`
-	StopSignal      manifestString    `manifest:"stop_signal"`
-	Labels          manifestLabels    `manifest:"labels"`
+	Health          manifestHealthKey   `manifest:"health"`
+	Restart         manifestRestart     `manifest:"restart"`
+	Update          manifestUpdateKey   `manifest:"update"`
+	Rollback        manifestUpdateKey   `manifest:"rollback"`
+	StopGracePeriod manifestDuration    `manifest:"stop_grace_period"`
+	StopDelay       manifestOptDuration `manifest:"stop_delay"`
+	StopSignal      manifestString      `manifest:"stop_signal"`
+	Labels          manifestLabels      `manifest:"labels"`
 }
 
 // A manifestField reads the value of one key. v is what decoding the
@@ -141,6 +142,7 @@ func (m *manifestService) spec() (ServiceSpec, error) {
 			Window:      Duration(m.Restart.Window),
 		},
 		StopGracePeriod: Duration(m.StopGracePeriod),
+		StopDelay:       m.StopDelay.d,
 		StopSignal:      string(m.StopSignal),
 		Labels:          m.Labels,
 		Update:          m.Update.policy(),
@@ -279,6 +281,19 @@ func (d *manifestDuration) decode(key string, v any) error {
 		return fmt.Errorf("key %q: %v", key, err)
 	}
 	*d = manifestDuration(dur)
+	return nil
+}
+
+// manifestOptDuration is a duration whose absence differs from 0.
+type manifestOptDuration struct{ d *Duration }
+
+func (o *manifestOptDuration) decode(key string, v any) error {
+	var d manifestDuration
+	if err := d.decode(key, v); err != nil {
+		return err
+	}
+	dur := Duration(d)
+	o.d = &dur
 	return nil
 }
 

@@ -113,6 +113,7 @@ func TestParseManifestErrors(t *testing.T) {
 		{"r.toml", "[[service]]\nname = \"web\"\ncommand = [\"x\"]\nreplicas = -1\n", `key "replicas": must be a whole number ≥ 0, not -1`},
 		{"r.toml", "[[service]]\nname = \"web\"\ncommand = [\"x\"]\nreplicas = \"3\"\n", `key "replicas": must be a whole number`},
 		{"d.toml", "[[service]]\nname = \"web\"\ncommand = [\"x\"]\nstop_grace_period = 10\n", `key "stop_grace_period": must be a duration string like "5s", not 10`},
+		{"d.toml", "[[service]]\nname = \"web\"\ncommand = [\"x\"]\nstop_delay = true\n", `key "stop_delay": must be a duration string like "5s", not a boolean`},
 		{"c.toml", "[[service]]\nname = \"web\"\ncommand = [\"x\"]\ncpu = 1\nreservations = { nano_cpus = 5 }\n", `CPU is already set`},
 		{"p.toml", "[[service]]\nname = \"web\"\ncommand = [\"x\"]\nplacement_prefs = [\"node.labels.zone\"]\n", `must look like spread=node.labels.<key>`},
 		{"t.toml", "[service\nname = 1", `manifest t.toml: invalid TOML: line 2: expected`},
@@ -442,5 +443,27 @@ func TestNamedPortsValidateAndNeedProtocol5(t *testing.T) {
 	raw, _ = json.Marshal(CreateServicePayload{Spec: plain})
 	if got := ProtocolOf(Command{Type: CmdCreateService, Payload: raw}); got != 1 {
 		t.Errorf("a plain published port needs protocol %d, want 1", got)
+	}
+}
+
+// TestManifestStopDelay: stop_delay absent is unset (the default
+// applies), "0s" is an explicit none.
+func TestManifestStopDelay(t *testing.T) {
+	for _, tc := range []struct {
+		doc  string
+		want *Duration
+	}{
+		{"[[service]]\nname = \"web\"\ncommand = [\"x\"]\n", nil},
+		{"[[service]]\nname = \"web\"\ncommand = [\"x\"]\nstop_delay = \"0s\"\n", new(Duration)},
+		{"[[service]]\nname = \"web\"\ncommand = [\"x\"]\nstop_delay = \"3s\"\n", func() *Duration { d := Duration(3 * time.Second); return &d }()},
+	} {
+		specs, err := ParseManifest("m.toml", []byte(tc.doc))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.doc, err)
+		}
+		got := specs[0].StopDelay
+		if (got == nil) != (tc.want == nil) || got != nil && *got != *tc.want {
+			t.Fatalf("%q: stop delay %v, want %v", tc.doc, got, tc.want)
+		}
 	}
 }

@@ -45,8 +45,10 @@ import (
 // whose record has a service CIDR), and rolling updates (services'
 // update and rollback policies, service.rollback, task.write's
 // service_updates, the by of service.create and service.update); 6 adds
-// canaries and traffic splits (update policies' canary and traffic_new,
-// task.write's service_updates to the canary state, service.promote).
+// task.write's spawn (new tasks without a spec of their own), services'
+// stop delay, and canaries and traffic splits (update policies' canary
+// and traffic_new, task.write's service_updates to the canary state,
+// service.promote).
 const ProtocolVersion = 6
 
 // commandProtocol lists the command types newer than protocol 1.
@@ -74,6 +76,10 @@ var fieldProtocol = []struct {
 	when    func(CommandType, []byte) bool
 }{
 	{CmdUpdateNode, `"drain_deadline"`, 3, nil},
+	{CmdWriteTasks, `"spawn"`, 6, nil},
+	{CmdCreateService, `"stop_delay"`, 6, nil},
+	{CmdUpdateService, `"stop_delay"`, 6, nil},
+	{CmdWriteTasks, `"stop_delay"`, 6, nil},
 	{CmdWriteTasks, `"stop_deadline"`, 3, nil},
 	{CmdCreateService, `"seccomp"`, 4, nil},
 	{CmdUpdateService, `"seccomp"`, 4, nil},

@@ -169,11 +169,33 @@ type ServiceSpec struct {
 	// and when it is rolled back (protocol 5); nil takes the defaults.
 	// They are how to roll, not what runs: changing them alone replaces
 	// no task, and a rollback keeps them.
-	Update          *UpdatePolicy     `json:"update,omitempty"`
-	Rollback        *UpdatePolicy     `json:"rollback,omitempty"`
-	StopGracePeriod Duration          `json:"stop_grace_period,omitempty"`
-	StopSignal      string            `json:"stop_signal,omitempty"`
-	Labels          map[string]string `json:"labels,omitempty"`
+	Update          *UpdatePolicy `json:"update,omitempty"`
+	Rollback        *UpdatePolicy `json:"rollback,omitempty"`
+	StopGracePeriod Duration      `json:"stop_grace_period,omitempty"`
+	// StopDelay is how long a task told to stop keeps running, already
+	// out of its service's endpoints, before it gets its stop signal: the
+	// time every node's datapath takes to stop sending it new connections
+	// (Nomad's shutdown_delay). Unset: DefaultStopDelay for a service with
+	// ports, none for one without (protocol 6).
+	StopDelay  *Duration         `json:"stop_delay,omitempty"`
+	StopSignal string            `json:"stop_signal,omitempty"`
+	Labels     map[string]string `json:"labels,omitempty"`
+}
+
+// DefaultStopDelay is the stop delay of a service with ports that sets
+// none: several times what the state feed and a node's traffic loop take
+// to drop a backend.
+const DefaultStopDelay = Duration(time.Second)
+
+// EffectiveStopDelay is the spec's StopDelay with its default filled in.
+func (s *ServiceSpec) EffectiveStopDelay() time.Duration {
+	switch {
+	case s.StopDelay != nil:
+		return s.StopDelay.Std()
+	case len(s.Ports) > 0:
+		return DefaultStopDelay.Std()
+	}
+	return 0
 }
 
 // Service is a ServiceSpec as stored: with its ID, version and history.

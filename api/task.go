@@ -92,10 +92,13 @@ type Task struct {
 	ServiceName string `json:"service_name"`
 	// Slot is 1..N for replicated services, 0 for global ones (which are
 	// keyed by NodeID).
-	Slot        uint64      `json:"slot"`
-	SpecVersion uint64      `json:"spec_version"`
-	Spec        ServiceSpec `json:"spec"`
-	NodeID      string      `json:"node_id,omitempty"`
+	Slot        uint64 `json:"slot"`
+	SpecVersion uint64 `json:"spec_version"`
+	// Spec is what the task runs. A task spawned by task.write's spawn
+	// carries none on the wire (its service's spec at SpecVersion is
+	// filled in by the FSM); a stored task always has one.
+	Spec   ServiceSpec `json:"spec,omitzero"`
+	NodeID string      `json:"node_id,omitempty"`
 
 	DesiredState TaskState  `json:"desired_state"`
 	Status       TaskStatus `json:"status"`

@@ -18,6 +18,8 @@ const (
 const (
 	DefaultRestartDelay    = Duration(time.Second)
 	DefaultStopGracePeriod = Duration(10 * time.Second)
+	// MaxStopDelay bounds a spec's stop delay.
+	MaxStopDelay = Duration(10 * time.Minute)
 	// MaxReplicas bounds a replicated service's task count.
 	MaxReplicas = 100000
 )
@@ -159,6 +161,9 @@ func (s *ServiceSpec) validate() string {
 	}
 	if msg := s.validateHealth(); msg != "" {
 		return msg
+	}
+	if s.StopDelay != nil && (*s.StopDelay < 0 || *s.StopDelay > MaxStopDelay) {
+		return fmt.Sprintf("spec.stop_delay: %s is outside 0s to %s", s.StopDelay.Std(), MaxStopDelay.Std())
 	}
 	if s.StopGracePeriod < 0 {
 		return fmt.Sprintf("spec.stop_grace_period: %s is negative", s.StopGracePeriod.Std())

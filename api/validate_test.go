@@ -57,6 +57,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{func(s *ServiceSpec) { s.Restart.Delay = -1 }, "spec.restart.delay: -1ns is negative"},
 		{func(s *ServiceSpec) { s.Restart.Window = Duration(-time.Second) }, "spec.restart.window: -1s is negative"},
 		{func(s *ServiceSpec) { s.StopGracePeriod = Duration(-time.Second) }, "spec.stop_grace_period: -1s is negative"},
+		{func(s *ServiceSpec) { d := Duration(-time.Second); s.StopDelay = &d }, "spec.stop_delay: -1s is outside 0s to 10m0s"},
 		{func(s *ServiceSpec) { s.Ports = []PortSpec{{Port: 0}} }, "spec.ports[0]: needs a port (published on the node) or a target_port"},
 		{func(s *ServiceSpec) { s.Ports = []PortSpec{{Port: 80}, {Port: 80, Protocol: "tcp"}} }, "spec.ports[1]: 80/tcp is listed twice"},
 		{func(s *ServiceSpec) { s.Ports = []PortSpec{{Port: 80, Protocol: "sctp"}} }, `spec.ports[0].protocol: "sctp"`},

@@ -14,8 +14,12 @@ import (
 )
 
 // maxTaskBatch bounds the tasks one WriteTasks command creates, so Raft
-// entries stay small.
-const maxTaskBatch = 500
+// entries stay small; maxSpawnBatch bounds the tasks it spawns, which
+// carry no spec and take about a quarter of the bytes.
+const (
+	maxTaskBatch  = 500
+	maxSpawnBatch = 2000
+)
 
 // fullPassEvery is how often a reconciler looks at everything rather than
 // at what changed: decisions that change with time alone (a restart
@@ -160,7 +164,41 @@ func (a *Agent) observePass(name string, d time.Duration) {
 // proposed together, up to partsInFlight at once, so that a large
 // creation costs a few commit round trips rather than one per part.
 func (a *Agent) commitTasks(ctx context.Context, name string, p api.WriteTasksPayload) bool {
+	if a.everyNodeSpawns() {
+		p = spawnForm(p)
+	}
 	return commitParts(splitPayload(p), func(part api.WriteTasksPayload) bool { return a.commitPart(ctx, name, part) })
+}
+
+// spawnProtocol is the protocol a node needs to apply task.write's spawn.
+var spawnProtocol = api.ProtocolOf(api.Command{Type: api.CmdWriteTasks, Payload: []byte(`{"spawn":[]}`)})
+
+// everyNodeSpawns reports whether every node in the cluster applies
+// task.write's spawn.
+func (a *Agent) everyNodeSpawns() bool {
+	for _, n := range a.store().Nodes() {
+		if n.ProtocolOf() < spawnProtocol {
+			return false
+		}
+	}
+	return true
+}
+
+// spawnForm moves p's new tasks to Spawn without their specs: the
+// orchestrator creates every task with its service's spec at the
+// service's version, which the FSM fills in from the service record.
+func spawnForm(p api.WriteTasksPayload) api.WriteTasksPayload {
+	if len(p.Create) == 0 {
+		return p
+	}
+	spawn := make([]api.Task, 0, len(p.Spawn)+len(p.Create))
+	spawn = append(spawn, p.Spawn...)
+	for _, t := range p.Create {
+		t.Spec = api.ServiceSpec{}
+		spawn = append(spawn, t)
+	}
+	p.Create, p.Spawn = nil, spawn
+	return p
 }
 
 // commitParts commits parts[0], then the rest up to partsInFlight at a
@@ -208,18 +246,25 @@ func (a *Agent) commitPart(ctx context.Context, name string, part api.WriteTasks
 	return true
 }
 
-// splitPayload cuts a large creation into several commands. A rolling
-// update's stop and create for one slot stay together in the first part.
+// splitPayload cuts a large creation (Create, or Spawn once spawnForm
+// moved it there) into several commands. A rolling update's stop and
+// create for one slot stay together in the first part.
 func splitPayload(p api.WriteTasksPayload) []api.WriteTasksPayload {
-	if len(p.Create) <= maxTaskBatch {
+	news, limit := p.Create, maxTaskBatch
+	with := func(q api.WriteTasksPayload, ts []api.Task) api.WriteTasksPayload { q.Create = ts; return q }
+	if len(p.Spawn) > 0 && len(p.Create) == 0 {
+		news, limit = p.Spawn, maxSpawnBatch
+		with = func(q api.WriteTasksPayload, ts []api.Task) api.WriteTasksPayload { q.Spawn = ts; return q }
+	} else if len(p.Spawn) > 0 {
+		return []api.WriteTasksPayload{p} // both lists: never made by this package
+	}
+	if len(news) <= limit {
 		return []api.WriteTasksPayload{p}
 	}
-	first := p
-	first.Create = p.Create[:maxTaskBatch]
-	out := []api.WriteTasksPayload{first}
-	for rest := p.Create[maxTaskBatch:]; len(rest) > 0; {
-		n := min(len(rest), maxTaskBatch)
-		out = append(out, api.WriteTasksPayload{Create: rest[:n]})
+	out := []api.WriteTasksPayload{with(p, news[:limit])}
+	for rest := news[limit:]; len(rest) > 0; {
+		n := min(len(rest), limit)
+		out = append(out, with(api.WriteTasksPayload{}, rest[:n]))
 		rest = rest[n:]
 	}
 	return out

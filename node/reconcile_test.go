@@ -194,3 +194,27 @@ func TestCommitPartsPipelines(t *testing.T) {
 		t.Fatalf("with failing parts: ok %v after %d calls", ok, calls)
 	}
 }
+
+// TestSpawnFormSplitsSpawns: once every node applies spawn, new tasks go
+// without their specs, in parts of maxSpawnBatch, the first part keeping
+// the payload's other decisions.
+func TestSpawnFormSplitsSpawns(t *testing.T) {
+	var create []api.Task
+	for i := range 2*maxSpawnBatch + 1 {
+		create = append(create, api.Task{ID: fmt.Sprintf("t%05d", i), SpecVersion: 3, Spec: api.ServiceSpec{Name: "web"}})
+	}
+	p := spawnForm(api.WriteTasksPayload{Create: create, Desire: []api.TaskDesire{{TaskID: "old"}}})
+	if len(p.Create) != 0 || len(p.Spawn) != len(create) || p.Spawn[0].Spec.Name != "" || p.Spawn[0].SpecVersion != 3 {
+		t.Fatalf("spawn form: %d created, %d spawned, first %+v", len(p.Create), len(p.Spawn), p.Spawn[0])
+	}
+	if create[0].Spec.Name != "web" {
+		t.Fatal("spawnForm changed the caller's tasks")
+	}
+	parts := splitPayload(p)
+	if len(parts) != 3 || len(parts[0].Spawn) != maxSpawnBatch || len(parts[0].Desire) != 1 || len(parts[2].Spawn) != 1 || len(parts[1].Desire) != 0 {
+		t.Fatalf("split into %d parts", len(parts))
+	}
+	if q := spawnForm(api.WriteTasksPayload{Desire: []api.TaskDesire{{TaskID: "old"}}}); q.Spawn != nil {
+		t.Fatal("a payload without new tasks gained a spawn list")
+	}
+}

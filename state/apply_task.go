@@ -1,6 +1,7 @@
 package state
 
 import (
+	"reflect"
 	"time"
 
 	"github.com/hashicorp/go-memdb"
@@ -61,6 +62,12 @@ func (f *FSM) applyWriteTasks(txn *memdb.Txn, cmd *api.Command) (any, *api.Error
 		}
 		res.Created++
 	}
+	for i := range p.Spawn {
+		if err := spawnTask(txn, cmd, &p.Spawn[i]); err != nil {
+			return nil, err
+		}
+		res.Created++
+	}
 	for _, a := range p.Assign {
 		if err := assignTask(txn, cmd, a, res); err != nil {
 			return nil, err
@@ -93,6 +100,39 @@ func (f *FSM) applyWriteTasks(txn *memdb.Txn, cmd *api.Command) (any, *api.Error
 		}
 	}
 	return res, nil
+}
+
+// spawnTask creates a task that runs its service's spec at its
+// SpecVersion: the current one or one the service keeps in Previous. The
+// spec is shared with the service record, as every stored value is
+// immutable. Any error fails the whole batch.
+func spawnTask(txn *memdb.Txn, cmd *api.Command, t *api.Task) *api.Error {
+	if !reflect.ValueOf(t.Spec).IsZero() {
+		return api.Errorf(api.CodeInvalid, "write tasks: spawned task %s carries a spec of its own", t.ID)
+	}
+	svc, ok := first[api.Service](txn, tableServices, indexID, t.ServiceID)
+	if !ok {
+		return api.Errorf(api.CodeNotFound, "write tasks: task %s: service %q not found", t.ID, t.ServiceID)
+	}
+	spec, ok := specAt(svc, t.SpecVersion)
+	if !ok {
+		return api.Errorf(api.CodeConflict, "write tasks: task %s: service %s keeps no spec version %d", t.ID, svc.Spec.Name, t.SpecVersion)
+	}
+	t.Spec = spec
+	return createTask(txn, cmd, t)
+}
+
+// specAt returns svc's spec at version v, if the service still keeps it.
+func specAt(svc *api.Service, v uint64) (api.ServiceSpec, bool) {
+	if v == svc.Version {
+		return svc.Spec, true
+	}
+	for _, p := range svc.Previous {
+		if p.Version == v {
+			return p.Spec, true
+		}
+	}
+	return api.ServiceSpec{}, false
 }
 
 // createTask validates and inserts one new task. Any error fails the

@@ -13,11 +13,11 @@ import (
 // serviceFlags are the spec flags shared by `service create` and `service
 // update`. Only flags given on the command line change a spec.
 type serviceFlags struct {
-	replicas, maxPerNode, restartMaxAttempts     uint64
-	mode, runtime, image, workdir, cpu, memory   string
-	restartCondition, stopSignal, user           string
-	env, constraints, prefs, publish, labels     []string
-	restartDelay, restartWindow, stopGracePeriod time.Duration
+	replicas, maxPerNode, restartMaxAttempts                uint64
+	mode, runtime, image, workdir, cpu, memory              string
+	restartCondition, stopSignal, user                      string
+	env, constraints, prefs, publish, labels                []string
+	restartDelay, restartWindow, stopGracePeriod, stopDelay time.Duration
 	// Container-only settings (containerd runtime).
 	entrypoint, limitCPU, limitMemory string
 	pidsLimit                         int64
@@ -56,6 +56,7 @@ func (f *serviceFlags) register(fs *pflag.FlagSet) {
 	fs.Uint64Var(&f.restartMaxAttempts, "restart-max-attempts", 0, "restarts allowed within the window (0: no limit)")
 	fs.DurationVar(&f.restartWindow, "restart-window", 0, "window for --restart-max-attempts")
 	fs.DurationVar(&f.stopGracePeriod, "stop-grace-period", 0, "time between the stop signal and a kill (default 10s)")
+	fs.DurationVar(&f.stopDelay, "stop-delay", 0, "time a task told to stop keeps running, out of the service's endpoints, before its stop signal (default 1s for a service with ports, 0 otherwise)")
 	fs.StringVar(&f.stopSignal, "stop-signal", "", "signal that stops a task (default SIGTERM)")
 	fs.StringArrayVarP(&f.labels, "label", "l", nil, "service label KEY=VALUE (repeatable)")
 	fs.StringVarP(&f.user, "user", "u", "", `user the tasks run as: NAME[:GROUP] or UID[:GID], looked up on the node (process; default root) or in the image (containerd); "" clears`)
@@ -186,6 +187,10 @@ func (f *serviceFlags) apply(cmd *cobra.Command, spec *api.ServiceSpec) error {
 	}
 	if set("stop-grace-period") {
 		spec.StopGracePeriod = api.Duration(f.stopGracePeriod)
+	}
+	if set("stop-delay") {
+		d := api.Duration(f.stopDelay)
+		spec.StopDelay = &d
 	}
 	if set("stop-signal") {
 		spec.StopSignal = f.stopSignal

@@ -28,6 +28,9 @@ type supervisor struct {
 	// stopRequested: the executor asked the runtime to stop the workload,
 	// so its end is reported as shutdown. stopped: Stop returned.
 	stopRequested, stopped bool
+	// stopOrderedAt is when this supervisor first saw its task told to
+	// stop: its stop delay runs from there.
+	stopOrderedAt time.Time
 	// unhealthy is the last check's output of a workload stopped because
 	// its health checks failed: its end is reported as a failure.
 	unhealthy string
@@ -257,6 +260,21 @@ func (s *supervisor) supervise(ctx context.Context, v view) {
 		s.e.taskLog(v.task).Info("task unhealthy; stopping it", "check", v.unhealthy, "grace", grace(v.task))
 	}
 	stop := v.shouldStop()
+	if stop && s.unhealthy == "" && !s.stopped {
+		// Out of its service's endpoints already (they list only tasks
+		// meant to run): keep serving what the other nodes' datapaths
+		// still send it until they have dropped it.
+		if wait := s.stopDelayLeft(v); wait > 0 {
+			select {
+			case r := <-s.exited:
+				s.finish(ctx, r)
+			case <-s.en.kick:
+			case <-time.After(wait):
+			case <-ctx.Done():
+			}
+			return
+		}
+	}
 	if (stop || s.unhealthy != "") && !s.stopped {
 		if stop && !s.stopRequested {
 			s.e.taskLog(v.task).Info("task stopping", "grace", grace(v.task))
@@ -279,6 +297,28 @@ func (s *supervisor) supervise(ctx context.Context, v view) {
 	case <-retry:
 	case <-ctx.Done():
 	}
+}
+
+// stopDelayLeft is how much longer a task told to stop keeps running
+// before its stop signal: its spec's stop delay from the moment this
+// supervisor saw the order, cut to a drain's stop deadline. A task its
+// node no longer holds (its service removed) has no delay.
+func (s *supervisor) stopDelayLeft(v view) time.Duration {
+	if !v.assigned || v.task.DesiredState <= api.TaskRunning {
+		return 0
+	}
+	now := time.Now()
+	if s.stopOrderedAt.IsZero() {
+		s.stopOrderedAt = now
+		if d := v.task.Spec.EffectiveStopDelay(); d > 0 {
+			s.e.taskLog(v.task).Info("task leaving its service's endpoints", "stop_delay", d)
+		}
+	}
+	end := s.stopOrderedAt.Add(v.task.Spec.EffectiveStopDelay())
+	if dl := v.task.StopDeadline; !dl.IsZero() && dl.Before(end) {
+		end = dl
+	}
+	return end.Sub(now)
 }
 
 // finish reports the workload's end.
@@ -340,7 +380,7 @@ func (s *supervisor) teardown(ctx context.Context, v view) bool {
 	s.e.mu.Lock()
 	if s.en.assigned { // assigned again meanwhile: start over
 		s.e.mu.Unlock()
-		s.rt, s.stopRequested, s.stopped = nil, false, false
+		s.rt, s.stopRequested, s.stopped, s.stopOrderedAt = nil, false, false, time.Time{}
 		return false
 	}
 	s.en.supervised = false

@@ -165,7 +165,7 @@ func (t *tracker) entry(data []byte) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, c := range p.Create {
+	for _, c := range append(p.Create, p.Spawn...) {
 		if c.NodeID == t.self {
 			t.assignLocked(c.ID, c.Status.State, c.DesiredState)
 		}

@@ -1,0 +1,80 @@
+package integration
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoal-project/shoal/api"
+)
+
+// TestRollingUpdateUnderLoad: 6 container replicas behind their VIP are
+// updated 2 at a time, start-first, health-gated, while a client opens a
+// new connection to the VIP 100 times a second: at every poll at least 6
+// healthy tasks run, the update completes, every task ends on the new
+// version, and not one request fails.
+func TestRollingUpdateUnderLoad(t *testing.T) {
+	c := containerCluster(t, 3)
+	n1 := c.agents[0]
+	if out, err := n1.CLI("image", "load", ctrEnv.helloTar); err != nil {
+		t.Fatalf("image load: %v %s", err, out)
+	}
+	if out, err := n1.CLI("service", "create", "roll", "--detach", "--image", "shoal/hello:v1", "--env", "PORT=8080",
+		"--replicas", "6", "--publish", "name=http,target=8080", "--health-http", "/healthz",
+		"--health-interval", "200ms", "--health-retries", "1", "--restart-delay", "200ms",
+		"--update-parallelism", "2", "--update-order", "start-first", "--update-monitor", "1s"); err != nil {
+		t.Fatalf("create: %v %s", err, out)
+	}
+	waitHealthy(t, n1, "roll", 6)
+	ep := endpointOf(t, n1, "roll")
+	rate := startRate(net.JoinHostPort(ep.VIP, "8080"), 10*time.Millisecond)
+	defer rate.Stop()
+
+	start := time.Now()
+	done := cliAsync(n1, "service", "update", "roll", "--env", "V=2", "--timeout", "180s")
+	polls := 0
+	deadline := time.Now().Add(200 * time.Second)
+	var res [2]string
+wait:
+	for {
+		select {
+		case res = <-done:
+			break wait
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("service update did not return")
+		}
+		ts, err := tasks(n1, "roll")
+		if err != nil {
+			t.Fatalf("poll: %v", err)
+		}
+		polls++
+		if healthy, _ := healthyTasks(ts, api.ServiceSpec{}); healthy < 6 {
+			t.Fatalf("poll %d: %d healthy running tasks during a start-first update of 6", polls, healthy)
+		}
+		time.Sleep(100 * time.Millisecond) // the polling interval
+	}
+	end := time.Now()
+	if res[1] != "" || !strings.Contains(res[0], "update status: completed") {
+		t.Fatalf("service update: %s\n%s", res[1], res[0])
+	}
+	waitHealthy(t, n1, "roll", 6)
+	rate.Stop()
+	fails, total := rate.failed(start, end)
+	if total < 100 {
+		t.Fatalf("only %d requests during the update", total)
+	}
+	if len(fails) > 0 {
+		for i, f := range fails {
+			if i < 5 {
+				t.Logf("failed at %s: %v", f.at.Format("15:04:05.000"), f.err)
+			}
+		}
+		t.Fatalf("%d of %d requests failed during the rolling update", len(fails), total)
+	}
+	t.Logf("update took %s, %d polls, %d requests, none failed", end.Sub(start).Round(time.Millisecond), polls, total)
+	_ = fmt.Sprint()
+}
