@@ -202,10 +202,23 @@ func TestTrafficSplitByWeight(t *testing.T) {
 	}
 	ts, _ := tasks(a, "web")
 	for _, x := range ts {
-		if vers[x.ID] == "old" && (x.DesiredState == api.TaskRunning || !x.State.Terminal()) {
-			t.Fatalf("old task %s is %s (desired %s) after the promotion", x.ID, x.State, x.DesiredState)
+		if vers[x.ID] == "old" && x.DesiredState == api.TaskRunning {
+			t.Fatalf("old task %s is still desired running after the promotion", x.ID)
 		}
 	}
+	// They stop after their stop delay (out of the endpoints meanwhile).
+	harness.WaitFor(t, 20*time.Second, "the old tasks stopped", func() (bool, string) {
+		ts, err := tasks(a, "web")
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, x := range ts {
+			if vers[x.ID] == "old" && !x.State.Terminal() {
+				return false, fmt.Sprintf("old task %s is %s", x.ID, x.State)
+			}
+		}
+		return true, ""
+	})
 	harness.WaitFor(t, 20*time.Second, "n1's ingress rule has the new tasks alone", func() (bool, string) {
 		n, rules := ingressBackends(a, pub)
 		return n == 2, rules
