@@ -105,7 +105,8 @@ func TestCanaryThenPromote(t *testing.T) {
 // ingress port (the kernel's DNAT on 4 loopback agents); `service update
 // --env V=2 --traffic new=20` holds with 2 tasks of each version, and
 // of 1,000 requests, each on a new connection, 15–25% reach the new
-// tasks; `--traffic new=50` then changes the split alone; `service
+// tasks, and so do 15–25% of 1,000 UDP sessions through the same
+// service's UDP ingress port (the userspace proxy); `--traffic new=50` then changes the split alone; `service
 // promote` sends every request to the new tasks and stops the old ones,
 // while a download already under way from an old task runs to its end
 // (the task's stop grace period: hello shuts down gracefully).
@@ -114,15 +115,16 @@ func TestTrafficSplitByWeight(t *testing.T) {
 	// 2 new replicas beside the 2 old ones need 4 agents.
 	c := loopbackCluster(t, 4)
 	a := c.agents[0]
-	port, pub := pickPort(t), pickPort(t)
-	helloService(t, a, "web", port, nil, "--replicas", "2", "--max-per-node", "1",
+	port, pub, udpPub := pickPort(t), pickPort(t), pickPort(t)
+	helloService(t, a, "web", port, []string{"HELLO_UDP=1"}, "--replicas", "2", "--max-per-node", "1",
 		"--publish", fmt.Sprintf("published=%d,target=%d,mode=ingress", pub, port),
+		"--publish", fmt.Sprintf("published=%d,target=%d,protocol=udp,mode=ingress", udpPub, port),
 		"--health-cmd", `test -n "$PORT"`, "--health-interval", "200ms", "--health-retries", "1",
 		"--update-monitor", "1s")
 	waitRunningHealthy(t, a, "web", 2)
 	addr := fmt.Sprintf("127.0.0.1:%d", pub)
 
-	out, err := a.CLI("service", "update", "web", "--env", "V=2", "--traffic", "new=20", "--timeout", "90s")
+	out, err := a.CLI("service", "update", "web", "--env", "V=2", "--env", "HELLO_UDP=1", "--traffic", "new=20", "--timeout", "90s")
 	if err != nil || !strings.Contains(out, "verify: update held (traffic 20%)") {
 		t.Fatalf("service update --traffic new=20: %v\n%s", err, out)
 	}
@@ -167,6 +169,20 @@ func TestTrafficSplitByWeight(t *testing.T) {
 	t.Logf("new=20: %v", got)
 	if got["new"] < 150 || got["new"] > 250 || got["new"]+got["old"] != 1000 {
 		t.Fatalf("new=20: %v of 1000 requests, want 150-250 to the new version", got)
+	}
+
+	// The UDP port is the userspace proxy's: it draws by the same shares.
+	udp := map[string]int{}
+	for range 1000 {
+		task, err := udpWhoami(fmt.Sprintf("127.0.0.1:%d", udpPub))
+		if err != nil {
+			t.Fatalf("UDP through the proxy: %v (after %v)", err, udp)
+		}
+		udp[vers[task]]++
+	}
+	t.Logf("new=20 over UDP: %v", udp)
+	if udp["new"] < 150 || udp["new"] > 250 || udp["new"]+udp["old"] != 1000 {
+		t.Fatalf("new=20 over UDP: %v of 1000 sessions, want 150-250 to the new version", udp)
 	}
 
 	out, err = a.CLI("service", "update", "web", "--traffic", "new=50", "--timeout", "30s")
@@ -277,4 +293,28 @@ func oldDownload(t *testing.T, addr string, vers map[string]string) inflightGet 
 	}
 	t.Fatal("100 connections and none reached an old task")
 	return inflightGet{}
+}
+
+// udpWhoami sends a datagram to addr from a new socket (a new session
+// for the proxy, so a new choice of backend) and returns the task that
+// answered ("TASK CLIENT PAYLOAD"); it tries 3 times.
+func udpWhoami(addr string) (string, error) {
+	var err error
+	for range 3 {
+		var c net.Conn
+		if c, err = net.Dial("udp", addr); err != nil {
+			return "", err
+		}
+		c.Write([]byte("ping"))
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		buf := make([]byte, 1024)
+		var n int
+		n, err = c.Read(buf)
+		c.Close()
+		if err == nil {
+			task, _, _ := strings.Cut(string(buf[:n]), " ")
+			return task, nil
+		}
+	}
+	return "", err
 }
