@@ -41,7 +41,8 @@ func byEnv(ts []api.TaskInfo) map[string]int {
 // --env V=2 --canary 1` exits 0 once the canary is healthy beside the
 // old tasks (4 tasks, one of v2, UPDATE "canary 1/1"); `service promote`
 // exits 0 when the update completed, with 3 tasks, all v2, the canary
-// among them.
+// among them. The next update (--env V=3) holds with its canary too, and
+// `service rollback` stops it and ends on v2's tasks.
 func TestCanaryThenPromote(t *testing.T) {
 	c := startCluster(t, 3, "--runtime", "process")
 	a := c.agents[0]
@@ -96,8 +97,30 @@ func TestCanaryThenPromote(t *testing.T) {
 	}
 	// Promoting again: nothing is held, a one-line refusal.
 	out, err = a.CLI("service", "promote", "web")
-	if err == nil || !strings.Contains(out, "no update held in canary") {
+	if err == nil || !strings.Contains(out, "no update held in canary") || strings.Count(strings.TrimSpace(out), "\n") != 0 {
 		t.Fatalf("a second promote: %v\n%s", err, out)
+	}
+
+	// The policy keeps its canary: the next update holds too, and a
+	// rollback then stops the canary and ends on v2, its tasks kept.
+	before := liveTasks(ts)
+	out, err = a.CLI("service", "update", "web", "--env", "V=3", "--timeout", "90s")
+	if err != nil || !strings.Contains(out, "verify: update held (canary 1/1)") {
+		t.Fatalf("service update --env V=3: %v\n%s", err, out)
+	}
+	out, err = a.CLI("service", "rollback", "web", "--timeout", "90s")
+	if err != nil || !strings.Contains(out, "update status: rollback_completed") {
+		t.Fatalf("service rollback during the canary: %v\n%s", err, out)
+	}
+	waitHealthy(t, a, "web", 3)
+	ts, _ = tasks(a, "web")
+	if got := byEnv(ts); got["V=2"] != 3 || len(got) != 1 {
+		t.Fatalf("rolled back: live tasks by version %v, want 3 of v2", got)
+	}
+	for _, x := range before {
+		if !slices.ContainsFunc(liveTasks(ts), func(y api.TaskInfo) bool { return y.ID == x.ID }) {
+			t.Fatalf("v2 task %s was replaced by the rollback; it runs the restored spec", x.ID)
+		}
 	}
 }
 
