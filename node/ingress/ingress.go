@@ -2,7 +2,8 @@
 // published ports: the node accepts on each port it is given on its own
 // address and forwards every new TCP connection, or every new UDP client
 // session, to a live backend of the service anywhere in the cluster,
-// round robin. The agent gives it the ports the kernel does not serve
+// round robin — or, under a held update's traffic split, drawn at random
+// by the backends' shares (endpoints.Port.Shares). The agent gives it the ports the kernel does not serve
 // (node/vip DNATs TCP ports without PROXY protocol): those with PROXY
 // protocol, whose TCP connections it starts with a v2 header carrying
 // the client's address (a backend on another node would otherwise see
