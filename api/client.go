@@ -163,6 +163,12 @@ func (c *Client) ScaleService(ctx context.Context, name string, replicas uint64)
 	return c.UpdateService(ctx, name, ServiceUpdateRequest{Replicas: &replicas})
 }
 
+// PromoteService continues a service's update held in its canary state.
+func (c *Client) PromoteService(ctx context.Context, name string) (ServiceInfo, error) {
+	var out ServiceInfo
+	return out, c.do(ctx, http.MethodPost, "/v1/services/"+url.PathEscape(name)+"/promote", nil, &out)
+}
+
 // RollbackService makes an earlier spec of a service its new version:
 // toVersion's, or with 0 the version before the current one.
 func (c *Client) RollbackService(ctx context.Context, name string, toVersion uint64) (ServiceInfo, error) {

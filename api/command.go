@@ -32,6 +32,9 @@ const (
 	CmdRemoveService CommandType = "service.remove" // RemoveServicePayload
 	// CmdRollbackService makes an earlier spec the new version (protocol 5).
 	CmdRollbackService CommandType = "service.rollback" // RollbackServicePayload
+	// CmdPromoteService continues an update held in its canary state
+	// (protocol 6).
+	CmdPromoteService CommandType = "service.promote" // PromoteServicePayload
 	// CmdWriteTasks carries the leader's task decisions: new tasks,
 	// assignments and desired-state changes, in one batch.
 	CmdWriteTasks CommandType = "task.write" // WriteTasksPayload

@@ -14,6 +14,8 @@ type manifestUpdate struct {
 	MaxFailureRatio manifestRatio    `manifest:"max_failure_ratio"`
 	FailureAction   manifestString   `manifest:"failure_action"`
 	MinHealthy      manifestDuration `manifest:"min_healthy"`
+	Canary          manifestCount    `manifest:"canary"`
+	TrafficNew      manifestCount    `manifest:"traffic_new"`
 }
 
 // manifestUpdateKey is the update or rollback key: absent, or a table.
@@ -34,11 +36,17 @@ func (k manifestUpdateKey) policy() *UpdatePolicy {
 	if u == nil {
 		return nil
 	}
-	return &UpdatePolicy{
+	p := &UpdatePolicy{
 		Parallelism: u.Parallelism.n, Delay: Duration(u.Delay), Order: string(u.Order),
 		Monitor: Duration(u.Monitor), MaxFailureRatio: float64(u.MaxFailureRatio),
 		FailureAction: string(u.FailureAction), MinHealthy: Duration(u.MinHealthy),
+		Canary: u.Canary.n,
 	}
+	if u.TrafficNew.set {
+		n := u.TrafficNew.n
+		p.TrafficNew = &n
+	}
+	return p
 }
 
 // manifestRatio is a number from 0 to 1 (TOML float or integer, JSON

@@ -45,8 +45,10 @@ import (
 // whose record has a service CIDR), and rolling updates (services'
 // update and rollback policies, service.rollback, task.write's
 // service_updates, the by of service.create and service.update); 6 adds
-// task.write's spawn (new tasks without a spec of their own) and services'
-// stop delay.
+// task.write's spawn (new tasks without a spec of their own), services'
+// stop delay, and canaries and traffic splits (update policies' canary
+// and traffic_new, task.write's service_updates to the canary state,
+// service.promote).
 const ProtocolVersion = 6
 
 // commandProtocol lists the command types newer than protocol 1.
@@ -58,6 +60,7 @@ var commandProtocol = map[CommandType]int{
 	CmdRotateKeys:      5,
 	CmdRemoveSecret:    5,
 	CmdRollbackService: 5,
+	CmdPromoteService:  6,
 
 	CmdReportTaskStatusBatch: 5,
 }
@@ -121,6 +124,42 @@ var fieldProtocol = []struct {
 	{CmdCreateService, `"by"`, 5, setsBy},
 	{CmdUpdateService, `"by"`, 5, setsBy},
 	{CmdWriteTasks, `"service_updates"`, 5, nil},
+	{CmdCreateService, `"canary"`, 6, holdsUpdate},
+	{CmdUpdateService, `"canary"`, 6, holdsUpdate},
+	{CmdWriteTasks, `"canary"`, 6, holdsUpdate},
+	{CmdCreateService, `"traffic_new"`, 6, holdsUpdate},
+	{CmdUpdateService, `"traffic_new"`, 6, holdsUpdate},
+	{CmdWriteTasks, `"traffic_new"`, 6, holdsUpdate},
+}
+
+// holdsUpdate reports whether a service or task command carries a spec
+// whose update policy has canaries or a traffic split, or (a task write)
+// moves an update to the canary state: an older build would roll such an
+// update straight through, or refuse the state.
+func holdsUpdate(typ CommandType, payload []byte) bool {
+	if typ == CmdWriteTasks {
+		var p struct {
+			Services []ServiceUpdate `json:"service_updates"`
+		}
+		if err := json.Unmarshal(payload, &p); err != nil {
+			return true
+		}
+		for _, u := range p.Services {
+			if u.State == UpdateCanary {
+				return true
+			}
+		}
+	}
+	specs, err := payloadSpecs(typ, payload)
+	if err != nil {
+		return true
+	}
+	for _, s := range specs {
+		if s.Update.Held() {
+			return true
+		}
+	}
+	return false
 }
 
 // setsBy reports whether a service command names who made it (the key

@@ -34,6 +34,18 @@ type UpdatePolicy struct {
 	// MinHealthy is how long a new task must have been running (and
 	// healthy, when the spec has a health check) to count as updated.
 	MinHealthy Duration `json:"min_healthy,omitempty"`
+	// Canary is how many tasks of a new spec an update starts beside the
+	// old ones (start-first, health-gated, replicas+Canary tasks run
+	// meanwhile) before it holds in UpdateCanary until the service is
+	// promoted (protocol 6). 0: no canary. Update policy only.
+	Canary uint64 `json:"canary,omitempty"`
+	// TrafficNew, when set, makes an update a blue-green deployment: all
+	// replicas of the new spec start beside the old ones, then the update
+	// holds in UpdateCanary with this percentage (0-100) of new
+	// connections going to the new tasks and the rest to the old ones,
+	// until the service is promoted (protocol 6). A write that changes
+	// only this weight replaces no task. Update policy only.
+	TrafficNew *uint64 `json:"traffic_new,omitempty"`
 }
 
 // Update orders and failure actions.
@@ -99,8 +111,36 @@ func (p *UpdatePolicy) validate(field string) string {
 		return fmt.Sprintf("%s.min_healthy: %s is negative", field, p.MinHealthy.Std())
 	case p.MaxFailureRatio < 0 || p.MaxFailureRatio > 1 || p.MaxFailureRatio != p.MaxFailureRatio:
 		return fmt.Sprintf("%s.max_failure_ratio: %v is not between 0 and 1", field, p.MaxFailureRatio)
+	case p.TrafficNew != nil && *p.TrafficNew > 100:
+		return fmt.Sprintf("%s.traffic_new: %d is not a percentage (0-100)", field, *p.TrafficNew)
+	case field == "spec.rollback" && p.Canary != 0:
+		return fmt.Sprintf("%s.canary: a rollback has no canary; set it on spec.update", field)
+	case field == "spec.rollback" && p.TrafficNew != nil:
+		return fmt.Sprintf("%s.traffic_new: a rollback has no traffic split; set it on spec.update", field)
+	case p.Canary > MaxReplicas:
+		return fmt.Sprintf("%s.canary: %d is more than %d", field, p.Canary, MaxReplicas)
 	}
 	return ""
+}
+
+// Held reports whether the policy makes an update hold before it
+// replaces the old tasks: with canaries, or a traffic split.
+func (p *UpdatePolicy) Held() bool {
+	return p != nil && (p.Canary > 0 || p.TrafficNew != nil)
+}
+
+// Canaries is how many tasks of the new spec an update under the policy
+// starts beside the old ones before it holds, for a service of replicas:
+// all of them for a traffic split (blue-green), else Canary, at most
+// replicas.
+func (p *UpdatePolicy) Canaries(replicas uint64) uint64 {
+	switch {
+	case p == nil:
+		return 0
+	case p.TrafficNew != nil:
+		return replicas
+	}
+	return min(p.Canary, replicas)
 }
 
 // validateOrder refuses start-first for a global service that publishes
@@ -134,6 +174,10 @@ const (
 	UpdateRollbackStarted   = "rollback_started"
 	UpdateRollbackPaused    = "rollback_paused"
 	UpdateRollbackCompleted = "rollback_completed"
+	// UpdateCanary holds an update whose canaries (or, for a traffic
+	// split, all new replicas) are ready beside the old tasks, until the
+	// service is promoted or rolled back (protocol 6).
+	UpdateCanary = "canary"
 )
 
 // UpdateStatus is the progress of a service's latest rolling update or
@@ -149,12 +193,21 @@ type UpdateStatus struct {
 	// version it rolls out.
 	FromVersion uint64 `json:"from_version"`
 	ToVersion   uint64 `json:"to_version"`
+	// Promoted says the update was promoted out of UpdateCanary: it
+	// replaces the rest of the old tasks by its policy, with no canary
+	// phase (protocol 6).
+	Promoted bool `json:"promoted,omitempty"`
 }
 
-// Active reports whether the update is still replacing tasks.
+// Active reports whether the update is still in progress: replacing
+// tasks, or held in UpdateCanary with old and new tasks side by side
+// (its canaries' failures still count, the leader still watches it).
 func (s *UpdateStatus) Active() bool {
-	return s != nil && (s.State == UpdateUpdating || s.State == UpdateRollbackStarted)
+	return s != nil && (s.State == UpdateUpdating || s.State == UpdateRollbackStarted || s.State == UpdateCanary)
 }
+
+// Held reports whether the update holds in UpdateCanary.
+func (s *UpdateStatus) Held() bool { return s != nil && s.State == UpdateCanary }
 
 // Rollback reports whether the status is that of a rollback.
 func (s *UpdateStatus) Rollback() bool {
@@ -184,6 +237,48 @@ type RollbackServicePayload struct {
 	ToVersion uint64 `json:"to_version,omitempty"`
 	// By names who asked (the API caller), for the history.
 	By string `json:"by,omitempty"`
+}
+
+// PromoteServicePayload continues a service's update held in
+// UpdateCanary (protocol 6): the update goes on by its policy, the
+// canaries counting as updated slots, and a traffic split sends every new
+// connection to the new tasks.
+type PromoteServicePayload struct {
+	Name string `json:"name"`
+}
+
+// CanaryPhase reports whether svc's update is in its canary phase: its
+// update policy holds (canaries or a traffic split), and the update is
+// under way, held or paused, neither promoted nor a rollback.
+func CanaryPhase(svc *Service) bool {
+	st := svc.UpdateStatus
+	if st == nil || st.Promoted || !svc.Spec.Update.Held() {
+		return false
+	}
+	return st.State == UpdateUpdating || st.State == UpdateCanary || st.State == UpdatePaused
+}
+
+// RollbackDefault is the version a rollback without a version goes back
+// to: during a canary phase the version the update started from (a
+// weight-only write in between made versions that run the same tasks),
+// else the version before the current one; 0 when there is none.
+func RollbackDefault(svc *Service) uint64 {
+	if CanaryPhase(svc) {
+		return svc.UpdateStatus.FromVersion
+	}
+	if len(svc.Previous) == 0 {
+		return 0
+	}
+	return svc.Previous[0].Version
+}
+
+// validateHeld refuses canaries and traffic splits for a global service:
+// they are counted in replica slots.
+func (s *ServiceSpec) validateHeld() string {
+	if s.Mode == ModeGlobal && s.Update.Held() {
+		return "spec.update: canary and traffic_new need a replicated service; a global one runs one task per node"
+	}
+	return ""
 }
 
 // RunsSame reports whether two specs run the same tasks: they differ at

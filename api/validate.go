@@ -125,6 +125,9 @@ func (s *ServiceSpec) validate() string {
 	if msg := s.validateOrder(); msg != "" {
 		return msg
 	}
+	if msg := s.validateHeld(); msg != "" {
+		return msg
+	}
 	if strings.ContainsRune(s.WorkDir, 0) {
 		return "spec.workdir: contains a NUL byte"
 	}

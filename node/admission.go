@@ -99,12 +99,12 @@ func desiredTasks(spec api.ServiceSpec, nodes int) int {
 // it; false when the FSM will refuse the rollback.
 func rollbackTarget(v *state.View, p api.RollbackServicePayload) (string, api.ServiceSpec, bool) {
 	svc, ok := v.ServiceByName(p.Name)
-	if !ok || len(svc.Previous) == 0 {
+	if !ok {
 		return "", api.ServiceSpec{}, false
 	}
 	to := p.ToVersion
 	if to == 0 {
-		to = svc.Previous[0].Version
+		to = api.RollbackDefault(svc)
 	}
 	for _, prev := range svc.Previous {
 		if prev.Version == to {

@@ -43,6 +43,7 @@ var userCommandRole = map[api.CommandType]api.ACLRole{
 	api.CmdUpdateService:   api.ACLOperator,
 	api.CmdRemoveService:   api.ACLOperator,
 	api.CmdRollbackService: api.ACLOperator,
+	api.CmdPromoteService:  api.ACLOperator,
 	api.CmdUpdateNode:      api.ACLOperator,
 	api.CmdRemoveImage:     api.ACLOperator,
 	api.CmdRemoveNode:      api.ACLAdmin,

@@ -8,6 +8,7 @@ import (
 
 func (s *apiServer) routeRollout() {
 	s.route("POST /v1/services/{name}/rollback", api.ACLOperator, s.rollbackService)
+	s.route("POST /v1/services/{name}/promote", api.ACLOperator, s.promoteService)
 }
 
 // changedBy names the API caller for a service's history, or "" while a
@@ -40,6 +41,20 @@ func (s *apiServer) rollbackService(r *http.Request) (any, error) {
 		return nil, err
 	}
 	raw, err := s.submit(r, api.CmdRollbackService, api.RollbackServicePayload{Name: svc.Spec.Name, ToVersion: req.ToVersion, By: s.changedBy(r)})
+	if err != nil {
+		return nil, err
+	}
+	return s.serviceFromResult(raw)
+}
+
+// promoteService continues the service's update held in its canary
+// state (state.FSM's applyPromoteService).
+func (s *apiServer) promoteService(r *http.Request) (any, error) {
+	svc, err := s.findService(r.PathValue("name"))
+	if err != nil {
+		return nil, err
+	}
+	raw, err := s.submit(r, api.CmdPromoteService, api.PromoteServicePayload{Name: svc.Spec.Name})
 	if err != nil {
 		return nil, err
 	}

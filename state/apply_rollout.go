@@ -110,10 +110,9 @@ func (f *FSM) applyRollbackService(txn *memdb.Txn, cmd *api.Command) (any, *api.
 	}
 	to := p.ToVersion
 	if to == 0 {
-		if len(svc.Previous) == 0 {
+		if to = api.RollbackDefault(svc); to == 0 {
 			return nil, api.Errorf(api.CodeInvalid, "service %q has no earlier version to roll back to", p.Name)
 		}
-		to = svc.Previous[0].Version
 	}
 	s, err := rollBack(txn, svc, to, cmd, p.By, "manual rollback to version "+strconv.FormatUint(to, 10))
 	if err != nil {
@@ -123,6 +122,37 @@ func (f *FSM) applyRollbackService(txn *memdb.Txn, cmd *api.Command) (any, *api.
 		return nil, err
 	}
 	return s, nil
+}
+
+// applyPromoteService continues an update held in its canary state: the
+// update goes on by its policy (state updating, Promoted), and its
+// traffic split, if any, sends every new connection to the new tasks.
+// The service keeps its version: promoting changes no spec.
+func (f *FSM) applyPromoteService(txn *memdb.Txn, cmd *api.Command) (any, *api.Error) {
+	var p api.PromoteServicePayload
+	if err := decodePayload(cmd, &p); err != nil {
+		return nil, err
+	}
+	svc, ok := serviceByNameTxn(txn, p.Name)
+	if !ok {
+		return nil, api.Errorf(api.CodeNotFound, "service %q not found", p.Name)
+	}
+	st := svc.UpdateStatus
+	if !st.Held() {
+		state := "no update"
+		if st != nil {
+			state = "its update is " + st.State
+		}
+		return nil, api.Errorf(api.CodeConflict, "service %q has no update held in canary to promote (%s)", p.Name, state)
+	}
+	s := *svc
+	next := *st
+	next.State, next.Promoted, next.Message = api.UpdateUpdating, true, "promoted: update in progress"
+	s.UpdateStatus = &next
+	if err := insert(txn, tableServices, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
 }
 
 // advanceUpdate applies the leader's decision about a service's update.
@@ -147,8 +177,12 @@ func advanceUpdate(txn *memdb.Txn, cmd *api.Command, u api.ServiceUpdate, res *W
 	st := *svc.UpdateStatus
 	var next *api.Service
 	switch u.State {
-	case api.UpdatePaused, api.UpdateCompleted:
+	case api.UpdateCanary, api.UpdateCompleted:
 		if st.State != api.UpdateUpdating {
+			return skip("not an update")
+		}
+	case api.UpdatePaused:
+		if st.State != api.UpdateUpdating && st.State != api.UpdateCanary {
 			return skip("not an update")
 		}
 	case api.UpdateRollbackPaused, api.UpdateRollbackCompleted:
@@ -156,7 +190,7 @@ func advanceUpdate(txn *memdb.Txn, cmd *api.Command, u api.ServiceUpdate, res *W
 			return skip("not a rollback")
 		}
 	case api.UpdateRollbackStarted:
-		if st.State != api.UpdateUpdating {
+		if st.State != api.UpdateUpdating && st.State != api.UpdateCanary {
 			return skip("not an update")
 		}
 		why := "rolled back to version " + strconv.FormatUint(st.FromVersion, 10) + ": " + u.Message

@@ -229,6 +229,7 @@ func init() {
 		api.CmdUpdateService:         {(*FSM).applyUpdateService, service},
 		api.CmdRemoveService:         {(*FSM).applyRemoveService, service},
 		api.CmdRollbackService:       {(*FSM).applyRollbackService, service},
+		api.CmdPromoteService:        {(*FSM).applyPromoteService, service},
 		api.CmdWriteTasks:            {(*FSM).applyWriteTasks, func() any { return new(WriteTasksResult) }},
 		api.CmdReportTaskStatus:      {(*FSM).applyReportTaskStatus, func() any { return new(ReportTaskStatusResult) }},
 		api.CmdReportTaskStatusBatch: {(*FSM).applyReportTaskStatusBatch, func() any { return new(ReportTaskStatusBatchResult) }},

@@ -182,6 +182,20 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 		}
 		writeAPIError(w, api.Errorf(api.CodeInvalid, "no version %d", req.ToVersion))
 	})
+	mux.HandleFunc("POST /v1/services/{name}/promote", func(w http.ResponseWriter, r *http.Request) {
+		s := f.services[r.PathValue("name")]
+		switch {
+		case s == nil:
+			f.notFound(w, "service", r.PathValue("name"))
+		case !s.UpdateStatus.Held():
+			writeAPIError(w, api.Errorf(api.CodeConflict, "service %q has no update held in canary to promote", s.Spec.Name))
+		default:
+			st := *s.UpdateStatus
+			st.State, st.Promoted = api.UpdateUpdating, true
+			s.UpdateStatus = &st
+			f.reply(w, s)
+		}
+	})
 	mux.HandleFunc("DELETE /v1/services/{name}", func(w http.ResponseWriter, r *http.Request) {
 		if f.services[r.PathValue("name")] == nil {
 			f.notFound(w, "service", r.PathValue("name"))

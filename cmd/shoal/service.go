@@ -19,7 +19,7 @@ func newServiceCommand(e *cliEnv) *cobra.Command {
 		newServiceCreateCommand(e), newServiceUpdateCommand(e),
 		newServiceLsCommand(e), newServicePsCommand(e), newServiceInspectCommand(e),
 		newServiceScaleCommand(e), newServiceRmCommand(e), newServiceLogsCommand(e),
-		newServiceRollbackCommand(e), newServiceHistoryCommand(e), newServiceDiffCommand(e),
+		newServiceRollbackCommand(e), newServicePromoteCommand(e), newServiceHistoryCommand(e), newServiceDiffCommand(e),
 	)
 	return group
 }
@@ -83,7 +83,7 @@ func newServiceLsCommand(e *cliEnv) *cobra.Command {
 			if len(s.Pending) > 0 {
 				replicas += " (pending)"
 			}
-			t.row(s.Spec.Name, string(s.Spec.Mode), replicas, truncate(what(s.Spec), 50), ago(e.now(), s.UpdatedAt), updateColumn(s.UpdateStatus), portsColumn(s.Service))
+			t.row(s.Spec.Name, string(s.Spec.Mode), replicas, truncate(what(s.Spec), 50), ago(e.now(), s.UpdatedAt), updateColumn(s.Service), portsColumn(s.Service))
 		}
 		return t.flush()
 	}
@@ -91,10 +91,19 @@ func newServiceLsCommand(e *cliEnv) *cobra.Command {
 }
 
 // updateColumn is the state of a service's latest update: "updating",
-// "paused", "rollback_completed"..., or "-" before the first.
-func updateColumn(st *api.UpdateStatus) string {
-	if st == nil {
+// "paused", "rollback_completed"..., or "-" before the first. An update
+// held in canary shows its canaries ("canary 1/1": ready of wanted —
+// held, they all are) or its traffic split ("traffic 20%").
+func updateColumn(s api.Service) string {
+	st := s.UpdateStatus
+	switch {
+	case st == nil:
 		return "-"
+	case st.Held() && s.Spec.Update != nil && s.Spec.Update.TrafficNew != nil:
+		return fmt.Sprintf("traffic %d%%", *s.Spec.Update.TrafficNew)
+	case st.Held():
+		n := s.Spec.Update.Canaries(s.Spec.Replicas)
+		return fmt.Sprintf("canary %d/%d", n, n)
 	}
 	return st.State
 }

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,6 +20,9 @@ type policyFlags struct {
 	delay, monitor, minHealthy time.Duration
 	order, failureAction       string
 	maxFailureRatio            float64
+	// canary and traffic are --canary and --traffic (update only).
+	canary  uint64
+	traffic string
 }
 
 func (f *policyFlags) register(fs *pflag.FlagSet) {
@@ -32,6 +38,27 @@ func (f *policyFlags) register(fs *pflag.FlagSet) {
 	fs.Float64Var(&f.maxFailureRatio, f.prefix+"-max-failure-ratio", 0, "fraction of new tasks that may fail in "+what+" before the failure action")
 	fs.StringVar(&f.failureAction, f.prefix+"-failure-action", "", "what a failed "+f.prefix+" does: "+actions+" (default pause)")
 	fs.DurationVar(&f.minHealthy, f.prefix+"-min-healthy", 0, "how long a new task must run (and be healthy, with a health check) to count as replaced in "+what)
+	if f.prefix == "update" {
+		fs.Uint64Var(&f.canary, "canary", 0, "start this many tasks of a new spec beside the old ones, then hold the update until 'shoal service promote' (0: no canary)")
+		fs.StringVar(&f.traffic, "traffic", "", "new=PERCENT: blue-green updates — start every replica of a new spec beside the old ones, send PERCENT of new connections to them and hold until 'shoal service promote'; while held, changes the split alone; none: no split")
+	}
+}
+
+// parseTraffic reads --traffic: new=PERCENT (0-100), or none (nil).
+func parseTraffic(v string) (*uint64, error) {
+	if v == "none" {
+		return nil, nil
+	}
+	bad := fmt.Errorf("--traffic: want new=PERCENT (0-100), got %q", v)
+	pct, ok := strings.CutPrefix(v, "new=")
+	if !ok {
+		return nil, bad
+	}
+	n, err := strconv.ParseUint(strings.TrimSuffix(pct, "%"), 10, 64)
+	if err != nil || n > 100 {
+		return nil, bad
+	}
+	return &n, nil
 }
 
 // apply writes the flags that were given into *pol, creating it if need
@@ -43,6 +70,8 @@ func (f *policyFlags) apply(cmd *cobra.Command, pol **api.UpdatePolicy) error {
 	for _, n := range names {
 		given = given || set(n)
 	}
+	held := f.prefix == "update" && (cmd.Flags().Changed("canary") || cmd.Flags().Changed("traffic"))
+	given = given || held
 	if !given {
 		return nil
 	}
@@ -73,6 +102,16 @@ func (f *policyFlags) apply(cmd *cobra.Command, pol **api.UpdatePolicy) error {
 	}
 	if set("min-healthy") {
 		p.MinHealthy = api.Duration(f.minHealthy)
+	}
+	if held && cmd.Flags().Changed("canary") {
+		p.Canary = f.canary
+	}
+	if held && cmd.Flags().Changed("traffic") {
+		t, err := parseTraffic(f.traffic)
+		if err != nil {
+			return err
+		}
+		p.TrafficNew = t
 	}
 	*pol = &p
 	return nil

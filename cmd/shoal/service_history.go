@@ -33,6 +33,35 @@ stay as they are. 'shoal service history NAME' lists the kept versions.`,
 	return cmd
 }
 
+func newServicePromoteCommand(e *cliEnv) *cobra.Command {
+	var wait waitFlags
+	cmd := &cobra.Command{
+		Use:   "promote NAME",
+		Short: "Continue a service's update held in canary",
+		Long: `Continue a service's update that holds in its canary state (--canary,
+--traffic): the old tasks beside ready canaries stop (the canaries count
+as updated), the rest are replaced by the update policy, and a traffic
+split sends every new connection to the new version while the old tasks
+drain. Unless --detach, wait until the update ends.`,
+		Args: exactArgs("NAME"),
+	}
+	wait.register(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		c := e.client()
+		info, err := c.PromoteService(cmd.Context(), args[0])
+		if err != nil {
+			return err
+		}
+		st := info.UpdateStatus
+		fmt.Fprintf(cmd.OutOrStdout(), "service %s promoted: the update to version %d continues\n", info.Spec.Name, st.ToVersion)
+		if wait.detach {
+			return nil
+		}
+		return e.waitConverged(cmd, c, info.Spec.Name, st.ToVersion, wait.timeout)
+	}
+	return cmd
+}
+
 // rollback rolls a service back to version to (0: the one before the
 // current) and, unless detached, waits until the rollback ends.
 func (e *cliEnv) rollback(cmd *cobra.Command, c *api.Client, name string, to uint64, wait waitFlags) error {

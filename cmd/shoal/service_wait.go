@@ -69,6 +69,13 @@ func (e *cliEnv) waitConverged(cmd *cobra.Command, c *api.Client, name string, v
 			if failure != nil {
 				return failure
 			}
+			if st := info.UpdateStatus; version != 0 && st.Held() && st.ToVersion <= version {
+				// Held by the caller's write, or by an earlier one that a
+				// weight-only write left held: nothing more happens
+				// until a promote or a rollback.
+				fmt.Fprintf(w, "verify: update held (%s); 'shoal service promote %s' continues it, 'shoal service rollback %s' ends it\n", updateColumn(info.Service), name, name)
+				return nil
+			}
 			if ended && last.converged {
 				fmt.Fprintln(w, "verify: Service converged")
 				return nil
@@ -137,7 +144,8 @@ func timeoutError(w io.Writer, name string, timeout time.Duration, last progress
 
 // measure works out a service's rollout progress from its tasks. A task is
 // current if it was made for the service's version, or for a spec that
-// differs only in Replicas (a scale does not replace tasks).
+// differs only in Replicas and the update and rollback policies (a scale
+// or a policy change does not replace tasks).
 func measure(info api.ServiceInfo, tasks []api.TaskInfo) progress {
 	p := progress{desired: int(info.Desired), status: map[string]string{}}
 	global := info.Spec.Mode == api.ModeGlobal
@@ -150,6 +158,8 @@ func measure(info api.ServiceInfo, tasks []api.TaskInfo) progress {
 		}
 		a, b := t.Spec, info.Spec
 		a.Replicas, b.Replicas = 0, 0
+		// A policy alone (a traffic split's weight) replaces no task.
+		a.Update, a.Rollback, b.Update, b.Rollback = nil, nil, nil, nil
 		return sameSpec(a, b)
 	}
 	latest := map[string]api.TaskInfo{}

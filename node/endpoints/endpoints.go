@@ -38,6 +38,12 @@ type Port struct {
 	// Backends are the live tasks' addresses with Target, sorted by
 	// address then task ID.
 	Backends []Backend
+	// Split, when Weighted, is the percentage (0-100) of new connections
+	// that go to the backends marked New, the rest going to the others
+	// (a blue-green update held with a traffic split, or promoted: 100).
+	// Unweighted, every backend takes an equal share.
+	Weighted bool
+	Split    int
 }
 
 // Ingress reports whether every node accepts the port on its own
@@ -76,6 +82,42 @@ type Backend struct {
 	TaskID string
 	Addr   netip.AddrPort
 	NodeID string // the task's node
+	// New marks a task of the version a weighted update rolls out.
+	New bool
+}
+
+// Shares returns each backend's share of new connections, out of a
+// total that Shares also returns: equal shares when the port is not
+// weighted; weighted, Split% of the total spread evenly over the New
+// backends and the rest over the others (all to one side when the other
+// has no backend). Both datapaths divide connections by it.
+func (p Port) Shares() ([]int, int) {
+	n := len(p.Backends)
+	out := make([]int, n)
+	nNew := 0
+	for _, b := range p.Backends {
+		if b.New {
+			nNew++
+		}
+	}
+	nOld := n - nNew
+	if !p.Weighted || nNew == 0 || nOld == 0 {
+		for i := range out {
+			out[i] = 1
+		}
+		return out, n
+	}
+	// Out of 100·nNew·nOld: each new backend takes Split·nOld, each old
+	// one (100−Split)·nNew, so the groups take Split% and the rest exactly.
+	split := min(max(p.Split, 0), 100)
+	for i, b := range p.Backends {
+		if b.New {
+			out[i] = split * nOld
+		} else {
+			out[i] = (100 - split) * nNew
+		}
+	}
+	return out, 100 * nNew * nOld
 }
 
 // Compute returns the services (sorted by name) that have an endpoint —
@@ -115,7 +157,7 @@ func Compute(services []*api.Service, tasks []*api.Task, nodes []*api.Node) []Se
 			}
 			addr = ip.Unmap()
 		}
-		live[t.ServiceID] = append(live[t.ServiceID], liveTask{id: t.ID, addr: addr, node: t.NodeID})
+		live[t.ServiceID] = append(live[t.ServiceID], liveTask{id: t.ID, addr: addr, node: t.NodeID, version: t.SpecVersion})
 	}
 	var out []Service
 	for _, s := range services {
@@ -128,6 +170,7 @@ func Compute(services []*api.Service, tasks []*api.Task, nodes []*api.Node) []Se
 			svc.VIP = vip.Unmap()
 		}
 		ts := live[s.ID]
+		split, weighted := Split(s)
 		for _, t := range ts {
 			svc.Live = append(svc.Live, t.id)
 		}
@@ -136,12 +179,13 @@ func Compute(services []*api.Service, tasks []*api.Task, nodes []*api.Node) []Se
 		})
 		for _, p := range ep.Ports {
 			port := Port{Name: p.Name, Protocol: p.Protocol, Target: p.Target, Published: p.Published,
-				Mode: p.Mode, ProxyProtocol: p.ProxyProtocol}
+				Mode: p.Mode, ProxyProtocol: p.ProxyProtocol, Weighted: weighted, Split: split}
 			if port.Protocol == "" {
 				port.Protocol = "tcp"
 			}
 			for _, t := range ts {
-				port.Backends = append(port.Backends, Backend{TaskID: t.id, Addr: netip.AddrPortFrom(t.addr, p.Target), NodeID: t.node})
+				port.Backends = append(port.Backends, Backend{TaskID: t.id, Addr: netip.AddrPortFrom(t.addr, p.Target), NodeID: t.node,
+					New: weighted && t.version >= s.UpdateStatus.ToVersion})
 			}
 			svc.Ports = append(svc.Ports, port)
 		}
@@ -154,6 +198,28 @@ func Compute(services []*api.Service, tasks []*api.Task, nodes []*api.Node) []Se
 type liveTask struct {
 	id, node string
 	addr     netip.Addr
+	version  uint64
+}
+
+// Split is the traffic split of a service's update: the percentage of
+// new connections that go to tasks of the version it rolls out (spec
+// version at least its ToVersion), while its update policy has
+// traffic_new and the update is in its canary phase (the policy's
+// percentage), or promoted and still under way (100: the old tasks
+// drain — no new connection — until they are stopped). ok is false
+// otherwise: every backend takes an equal share.
+func Split(svc *api.Service) (percent int, ok bool) {
+	st, pol := svc.UpdateStatus, svc.Spec.Update
+	if st == nil || pol == nil || pol.TrafficNew == nil || st.Rollback() {
+		return 0, false
+	}
+	switch {
+	case api.CanaryPhase(svc):
+		return int(min(*pol.TrafficNew, 100)), true
+	case st.Promoted && st.Active():
+		return 100, true
+	}
+	return 0, false
 }
 
 // NodeAddr is the address a node advertises (the host of its p2p

@@ -40,27 +40,27 @@ func TestCompute(t *testing.T) {
 	}{
 		{"no tasks", nil, nil},
 		{"process task: its node's address", []*api.Task{task("t1", "n2", nil)},
-			[]Backend{{"t1", ap("127.0.0.2:80"), "n2"}}},
+			[]Backend{{"t1", ap("127.0.0.2:80"), "n2", false}}},
 		{"container: its own IP", []*api.Task{task("t1", "n1", func(t *api.Task) { t.Status.IP = "10.42.0.5" })},
-			[]Backend{{"t1", ap("10.42.0.5:80"), "n1"}}},
+			[]Backend{{"t1", ap("10.42.0.5:80"), "n1", false}}},
 		{"sorted by address then ID", []*api.Task{
 			task("tb", "n2", nil), task("ta", "n2", nil), task("tc", "n1", nil)},
-			[]Backend{{"tc", ap("127.0.0.1:80"), "n1"}, {"ta", ap("127.0.0.2:80"), "n2"}, {"tb", ap("127.0.0.2:80"), "n2"}}},
+			[]Backend{{"tc", ap("127.0.0.1:80"), "n1", false}, {"ta", ap("127.0.0.2:80"), "n2", false}, {"tb", ap("127.0.0.2:80"), "n2", false}}},
 		{"health: none and healthy only", []*api.Task{
 			task("t1", "n1", func(t *api.Task) { t.Status.Health = api.HealthStarting }),
 			task("t2", "n1", func(t *api.Task) { t.Status.Health = api.HealthUnhealthy }),
 			task("t3", "n1", func(t *api.Task) { t.Status.Health = api.HealthHealthy }),
 			task("t4", "n2", nil)},
-			[]Backend{{"t3", ap("127.0.0.1:80"), "n1"}, {"t4", ap("127.0.0.2:80"), "n2"}}},
+			[]Backend{{"t3", ap("127.0.0.1:80"), "n1", false}, {"t4", ap("127.0.0.2:80"), "n2", false}}},
 		{"observed running and desired running only", []*api.Task{
 			task("t1", "n1", func(t *api.Task) { t.Status.State = api.TaskStarting }),
 			task("t2", "n1", func(t *api.Task) { t.DesiredState = api.TaskShutdown }),
 			task("t3", "n1", func(t *api.Task) { t.Status.State = api.TaskFailed }),
 			task("t4", "n1", nil)},
-			[]Backend{{"t4", ap("127.0.0.1:80"), "n1"}}},
+			[]Backend{{"t4", ap("127.0.0.1:80"), "n1", false}}},
 		{"down, unknown and removed nodes' tasks leave; restarting ones stay", []*api.Task{
 			task("t1", "n3", nil), task("t2", "gone", nil), task("t3", "n4", nil)},
-			[]Backend{{"t3", ap("10.0.0.4:80"), "n4"}}},
+			[]Backend{{"t3", ap("10.0.0.4:80"), "n4", false}}},
 		{"a bad IP is left out", []*api.Task{task("t1", "n1", func(t *api.Task) { t.Status.IP = "nonsense" })}, nil},
 		{"other services' tasks are not ours", []*api.Task{task("t1", "n1", func(t *api.Task) { t.ServiceID = "s2" })}, nil},
 	} {

@@ -2,7 +2,8 @@
 // published ports: the node accepts on each port it is given on its own
 // address and forwards every new TCP connection, or every new UDP client
 // session, to a live backend of the service anywhere in the cluster,
-// round robin. The agent gives it the ports the kernel does not serve
+// round robin — or, under a held update's traffic split, drawn at random
+// by the backends' shares (endpoints.Port.Shares). The agent gives it the ports the kernel does not serve
 // (node/vip DNATs TCP ports without PROXY protocol): those with PROXY
 // protocol, whose TCP connections it starts with a v2 header carrying
 // the client's address (a backend on another node would otherwise see
@@ -17,6 +18,7 @@ package ingress
 import (
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -40,6 +42,9 @@ type Config struct {
 	// session the proxy forwards (metrics).
 	Accepted func(service, protocol string)
 	Logger   *slog.Logger
+	// Rand, if set, draws a number in [0, n) for a weighted port's choice
+	// of backend (tests seed it); default math/rand/v2's IntN.
+	Rand func(n int) int
 }
 
 // Proxy serves the ingress ports of the services it is given.
@@ -62,6 +67,7 @@ type frontend struct {
 	key
 	target atomic.Pointer[target]
 	next   atomic.Uint64 // round robin
+	rand   func(n int) int
 	close  func()
 	// updated, if set, is told of every new target (UDP ends the
 	// sessions of backends that left).
@@ -73,6 +79,11 @@ type target struct {
 	service       string
 	proxyProtocol bool
 	backends      []netip.AddrPort
+	// shares, for a port with a traffic split, are the backends' shares
+	// of new connections out of total (endpoints.Port.Shares); nil for
+	// round robin.
+	shares []int
+	total  int
 }
 
 // New returns a proxy that serves no port yet.
@@ -88,6 +99,9 @@ func New(cfg Config) *Proxy {
 	}
 	if cfg.Accepted == nil {
 		cfg.Accepted = func(string, string) {}
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.IntN
 	}
 	return &Proxy{cfg: cfg, log: cfg.Logger, ports: map[key]*frontend{}}
 }
@@ -105,6 +119,9 @@ func (p *Proxy) Update(svcs []endpoints.Service) error {
 			t := &target{service: s.Name, proxyProtocol: port.ProxyProtocol && port.Protocol == "tcp"}
 			for _, b := range port.Backends {
 				t.backends = append(t.backends, b.Addr)
+			}
+			if port.Weighted {
+				t.shares, t.total = port.Shares()
 			}
 			want[key{port.Protocol, port.Published}] = t
 		}
@@ -168,7 +185,7 @@ func (p *Proxy) addr(port uint16) string {
 // open listens on k and serves it, forwarding to t until Update says
 // otherwise.
 func (p *Proxy) open(k key, t *target) (*frontend, error) {
-	f := &frontend{key: k}
+	f := &frontend{key: k, rand: p.cfg.Rand}
 	f.target.Store(t)
 	switch k.protocol {
 	case "tcp":
@@ -191,7 +208,10 @@ func (p *Proxy) open(k key, t *target) (*frontend, error) {
 }
 
 // pick returns the backends in the order a new connection tries them:
-// round robin, starting one further than the previous connection.
+// round robin, starting one further than the previous connection. On a
+// port with a traffic split the first is drawn at random by the
+// backends' shares, and only backends with a share follow (one that
+// drains takes no new connection).
 func (f *frontend) pick() (*target, []netip.AddrPort) {
 	t := f.target.Load()
 	n := len(t.backends)
@@ -199,7 +219,22 @@ func (f *frontend) pick() (*target, []netip.AddrPort) {
 		return t, nil
 	}
 	start := int(f.next.Add(1) % uint64(n))
+	if t.shares != nil && t.total > 0 {
+		r := f.rand(t.total)
+		for i, s := range t.shares {
+			if r < s {
+				start = i
+				break
+			}
+			r -= s
+		}
+	}
 	out := make([]netip.AddrPort, 0, n)
-	out = append(out, t.backends[start:]...)
-	return t, append(out, t.backends[:start]...)
+	for i := range n {
+		j := (start + i) % n
+		if t.shares == nil || t.shares[j] > 0 {
+			out = append(out, t.backends[j])
+		}
+	}
+	return t, out
 }

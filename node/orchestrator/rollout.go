@@ -29,7 +29,9 @@ import (
 //     policy), continue goes on;
 //   - the update completes when no task is outdated or in flight, every
 //     live task is ready and Monitor has passed since the last replaced
-//     task became ready (failures until then count).
+//     task became ready (failures until then count);
+//   - an update whose policy holds (canaries, a traffic split) has a
+//     canary phase first (see canary) until it is promoted.
 //
 // Without an UpdateStatus (a service updated before rolling updates had
 // one) outdated tasks are still replaced by the policy, and no status is
@@ -40,6 +42,10 @@ func (o *svcRun) roll(live []*slot) {
 	pol := o.svc.Spec.Update.Effective()
 	if st.Rollback() {
 		pol = o.svc.Spec.Rollback.Effective()
+	}
+	if want := o.svc.Spec.Update.Canaries(o.svc.Spec.Replicas); want > 0 && api.CanaryPhase(o.svc) {
+		o.canary(live, pol, int(want))
+		return
 	}
 	inflight := o.inflight
 	var outdated []*slot

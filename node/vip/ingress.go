@@ -37,7 +37,7 @@ func ingressMark(table string) uint32 {
 // with `fib daddr type local` instead of `ip daddr BIND` when the agent
 // is bound to 0.0.0.0 (Sync adds ingress rules only for an IPv4 Bind). The port's backends on this node
 // join the set of local ones, which are not masqueraded.
-func (b *builder) ingressRule(proto byte, p endpoints.Port, m *nftables.Set) {
+func (b *builder) ingressRule(proto byte, p endpoints.Port, m *nftables.Set, slots int) {
 	var match []expr.Any
 	if !b.node.Bind.IsUnspecified() {
 		match = matchAddr(b.node.Bind.As4())
@@ -55,7 +55,7 @@ func (b *builder) ingressRule(proto byte, p endpoints.Port, m *nftables.Set) {
 			Xor:  binaryutil.NativeEndian.PutUint32(b.mark)},
 		&expr.Ct{Register: 1, Key: expr.CtKeyMARK, SourceRegister: true},
 	)
-	b.c.AddRule(&nftables.Rule{Table: b.t, Chain: b.ingress, Exprs: append(match, dnat(m, len(p.Backends))...)})
+	b.c.AddRule(&nftables.Rule{Table: b.t, Chain: b.ingress, Exprs: append(match, dnat(m, slots)...)})
 	for _, be := range p.Backends {
 		if be.NodeID == b.node.ID {
 			b.local[be.Addr.Addr().As4()] = true

@@ -230,9 +230,13 @@ func (b *builder) port(s endpoints.Service, p endpoints.Port) error {
 		KeyType: nftables.TypeInteger, KeyByteOrder: binaryutil.NativeEndian,
 		DataType: nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetService)}
 	var elems []nftables.SetElement
-	for i, be := range p.Backends {
+	for _, be := range p.Backends {
+		b.hairpin[be.Addr.Addr().As4()] = true
+	}
+	slots := Slots(p) // one per backend, or weighted (a traffic split)
+	for i, k := range slots {
+		be := p.Backends[k]
 		a := be.Addr.Addr().As4()
-		b.hairpin[a] = true
 		val := make([]byte, 8) // address, port, 2 bytes of padding
 		copy(val, a[:])
 		binary.BigEndian.PutUint16(val[4:], be.Addr.Port())
@@ -243,10 +247,10 @@ func (b *builder) port(s endpoints.Service, p endpoints.Port) error {
 	}
 	if vip {
 		match := append(matchAddr(s.VIP.As4()), matchPort(proto, p.Target)...)
-		b.c.AddRule(&nftables.Rule{Table: b.t, Chain: b.services, Exprs: append(match, dnat(m, len(p.Backends))...)})
+		b.c.AddRule(&nftables.Rule{Table: b.t, Chain: b.services, Exprs: append(match, dnat(m, len(slots))...)})
 	}
 	if ingress {
-		b.ingressRule(proto, p, m)
+		b.ingressRule(proto, p, m, len(slots))
 	}
 	return nil
 }
