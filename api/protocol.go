@@ -45,8 +45,9 @@ import (
 // whose record has a service CIDR), and rolling updates (services'
 // update and rollback policies, service.rollback, task.write's
 // service_updates, the by of service.create and service.update); 6 adds
-// task.write's spawn (new tasks without a spec of their own) and services'
-// stop delay.
+// task.write's spawn (new tasks without a spec of their own), services'
+// stop delay, and rebalancing (services' rebalance, task.write's replaces
+// and preferred_node: start-first moves).
 const ProtocolVersion = 6
 
 // commandProtocol lists the command types newer than protocol 1.
@@ -121,6 +122,26 @@ var fieldProtocol = []struct {
 	{CmdCreateService, `"by"`, 5, setsBy},
 	{CmdUpdateService, `"by"`, 5, setsBy},
 	{CmdWriteTasks, `"service_updates"`, 5, nil},
+	{CmdCreateService, `"rebalance"`, 6, setsRebalance},
+	{CmdUpdateService, `"rebalance"`, 6, setsRebalance},
+	{CmdWriteTasks, `"rebalance"`, 6, setsRebalance},
+	{CmdWriteTasks, `"replaces"`, 6, nil},
+	{CmdWriteTasks, `"preferred_node"`, 6, nil},
+}
+
+// setsRebalance reports whether a service or task command carries a spec
+// with a rebalance mode (the key alone may be a label's).
+func setsRebalance(typ CommandType, payload []byte) bool {
+	specs, err := payloadSpecs(typ, payload)
+	if err != nil {
+		return true
+	}
+	for _, s := range specs {
+		if s.Rebalance != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // setsBy reports whether a service command names who made it (the key
@@ -276,6 +297,7 @@ func ErrUnknownCommand(t CommandType, version int) error {
 func SpecProtocol(spec *ServiceSpec) int {
 	run := *spec
 	run.Update, run.Rollback = nil, nil // how to roll: no node reads them
+	run.Rebalance = ""                  // where over time: the leader's alone
 	raw, err := json.Marshal(CreateServicePayload{Spec: run})
 	if err != nil {
 		return ProtocolVersion
