@@ -19,7 +19,9 @@ const MaxAllocateBatch = 5000
 // Allocate runs the scheduler over the current state. Pending tasks are
 // the live tasks of existing services that are new or pending; a task with
 // a preset NodeID (a global task) may only go to that node, and these are
-// placed first. Active tasks (assigned to running, desired at most running)
+// placed first. A task with a PreferredNode (a rebalance move) goes there
+// next if that node can take it (every filter of the scheduler), and is
+// otherwise placed as any pending task. Active tasks (assigned to running, desired at most running)
 // hold resources. It returns an assignment for every placed task and, for
 // a task no node can take, an assignment with Err set to the explanation,
 // but only when that differs from the task's current Status.Err. Pending
@@ -30,7 +32,7 @@ func Allocate(v *state.View, opts scheduler.Options) api.WriteTasksPayload {
 		return api.WriteTasksPayload{}
 	}
 	var active, pending []*api.Task
-	preset := map[string][]*api.Task{}
+	preset, pinned := map[string][]*api.Task{}, map[string][]*api.Task{}
 	for _, t := range v.Tasks() {
 		switch {
 		case !t.Active():
@@ -41,6 +43,8 @@ func Allocate(v *state.View, opts scheduler.Options) api.WriteTasksPayload {
 		case !serviceExists(v, t.ServiceID):
 		case t.NodeID != "":
 			preset[t.NodeID] = append(preset[t.NodeID], t)
+		case t.PreferredNode != "":
+			pinned[t.PreferredNode] = append(pinned[t.PreferredNode], t)
 		default:
 			pending = append(pending, t)
 		}
@@ -70,14 +74,24 @@ func Allocate(v *state.View, opts scheduler.Options) api.WriteTasksPayload {
 		ts := preset[id]
 		sortPending(ts)
 		plan := scheduler.Schedule(nodes, byNode[id], ts, opts)
-		for _, a := range plan.Assignments {
-			// Book the placed task, so the rest of the batch sees it.
-			t, _ := v.Task(a.TaskID)
-			c := *t
-			c.Status.State = api.TaskAssigned
-			active = append(active, &c)
-		}
+		book(v, plan, &active, byNode)
 		collect(&out, v, plan)
+	}
+	for _, id := range slices.Sorted(maps.Keys(pinned)) {
+		ts := pinned[id]
+		n, ok := v.Node(id)
+		if !ok {
+			pending = append(pending, ts...)
+			continue
+		}
+		sortPending(ts)
+		plan := scheduler.Schedule([]*api.Node{n}, byNode[id], ts, opts)
+		book(v, plan, &active, byNode)
+		out.Assign = append(out.Assign, plan.Assignments...)
+		for _, a := range plan.Unplaced { // the pin cannot hold: place it as any task
+			t, _ := v.Task(a.TaskID)
+			pending = append(pending, t)
+		}
 	}
 	sortPending(pending)
 	if room := max(MaxAllocateBatch-len(out.Assign), 0); len(pending) > room {
@@ -88,6 +102,19 @@ func Allocate(v *state.View, opts scheduler.Options) api.WriteTasksPayload {
 		out.Assign = out.Assign[:MaxAllocateBatch]
 	}
 	return out
+}
+
+// book adds the tasks a plan placed to active and byNode, so the rest of
+// the batch sees them.
+func book(v *state.View, plan scheduler.Plan, active *[]*api.Task, byNode map[string][]*api.Task) {
+	for _, a := range plan.Assignments {
+		t, _ := v.Task(a.TaskID)
+		c := *t
+		c.Status.State = api.TaskAssigned
+		c.NodeID = a.NodeID
+		*active = append(*active, &c)
+		byNode[a.NodeID] = append(byNode[a.NodeID], &c)
+	}
 }
 
 // collect adds a plan's assignments, and its failures whose explanation

@@ -95,7 +95,7 @@ func TestIdempotence(t *testing.T) {
 	e := scenario(t)
 	for i, f := range e.loops() {
 		p := f(e.view())
-		if Empty(p) && i != 3 {
+		if Empty(p) && i != 3 && i != 4 { // nothing to reap or to move
 			t.Fatalf("loop %d has nothing to do in the scenario", i)
 		}
 		e.write(p)
