@@ -154,6 +154,12 @@ func TestRebalanceOffMovesNothing(t *testing.T) {
 	// Turning it on replaces no task and starts the moves.
 	s.Rebalance = api.RebalanceAuto
 	e.updateService(s)
+	if svc, _ := e.view().Service("s1"); svc.UpdateStatus.Active() {
+		t.Fatalf("a change of rebalance alone started an update: %+v", svc.UpdateStatus)
+	}
+	if p := Orchestrate(e.view(), e.now, e.newID); !Empty(p) {
+		t.Fatalf("a change of rebalance alone replaces tasks: %s", summary(p))
+	}
 	e.rebalanceRounds("s1", 8, 40)
 	if got := e.perNode("s1"); !maps.Equal(got, map[string]int{"n1": 3, "n2": 3, "n3": 2}) {
 		t.Fatalf("after rebalance auto: %v", got)
@@ -279,5 +285,25 @@ func TestFailedMoveBacksOff(t *testing.T) {
 	p := Rebalance(e.view(), e.now, e.newID)
 	if len(p.Create) != 1 || p.Create[0].PreferredNode != "n3" {
 		t.Fatalf("after the back-off: %s, want a new move", summary(p))
+	}
+}
+
+// TestRebalanceCountsEligibleNodesOnly: a node the constraints exclude
+// takes no task, and the spread over the others counts as even.
+func TestRebalanceCountsEligibleNodesOnly(t *testing.T) {
+	s := spec("web", 8)
+	cons, err := api.ParseConstraints([]string{"node.labels.zone!=c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Constraints = cons
+	e := newEnv(t)
+	e.addNode("n2", nil)
+	e.createService("s1", s)
+	e.converge(10)
+	e.addNode("n3", map[string]string{"zone": "c"})
+	e.converge(10)
+	if got := e.perNode("s1"); !maps.Equal(got, map[string]int{"n1": 4, "n2": 4}) {
+		t.Fatalf("with n3 excluded: %v", got)
 	}
 }
