@@ -35,12 +35,12 @@ func TestHandleNodeFailures(t *testing.T) {
 }
 
 // TestDrainStopsWithAnOlderNode: with a node that cannot apply a move's
-// fields (protocol 4), a drain stops the node's tasks as before.
+// fields (protocol 5), a drain stops the node's tasks as before.
 func TestDrainStopsWithAnOlderNode(t *testing.T) {
 	e := threeNodes(t, spec("web", 3))
 	e.converge(10)
 	old := node("n4", nil)
-	old.Protocol = 4
+	old.Protocol = 5
 	e.apply(api.CmdRegisterNode, api.RegisterNodePayload{Node: old})
 	var onN2 string
 	for _, l := range e.live("s1") {
@@ -54,7 +54,7 @@ func TestDrainStopsWithAnOlderNode(t *testing.T) {
 		t.Fatalf("desire = %+v, want %s shut down", p.Desire, onN2)
 	}
 	if r := Rebalance(e.view(), e.now, e.newID); !Empty(r) {
-		t.Fatalf("rebalance with a protocol 4 node: %+v", r)
+		t.Fatalf("rebalance with a protocol 5 node: %+v", r)
 	}
 }
 

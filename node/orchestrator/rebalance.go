@@ -55,7 +55,7 @@ const (
 // Services with placement preferences are not rebalanced (an even spread
 // over nodes may contradict the preference's spread over label values);
 // their drains still move. Nothing moves while some node speaks a
-// protocol older than 5 (movesAllowed): drains stop tasks as before.
+// protocol older than 6 (movesAllowed): drains stop tasks as before.
 // Rebalance reads every replicated service's tasks: the leader runs it at
 // most once a second (see BenchmarkRebalance).
 func Rebalance(v *state.View, now time.Time, newID IDGen) api.WriteTasksPayload {
@@ -79,16 +79,19 @@ func Rebalance(v *state.View, now time.Time, newID IDGen) api.WriteTasksPayload 
 	return out
 }
 
-// movesAllowed reports whether every node speaks protocol 5, which the
+// movesAllowed reports whether every node speaks the protocol the
 // fields of a move (replaces, preferred_node) need.
 func movesAllowed(v *state.View) bool {
 	for _, n := range v.Nodes() {
-		if n.ProtocolOf() < 5 {
+		if n.ProtocolOf() < moveProtocol {
 			return false
 		}
 	}
 	return true
 }
+
+// moveProtocol is the protocol a node needs to apply a move.
+var moveProtocol = api.ProtocolOf(api.Command{Type: api.CmdWriteTasks, Payload: []byte(`{"create":[{"replaces":"x","preferred_node":"y"}]}`)})
 
 // movable reports whether a drain moves t start-first rather than
 // stopping it: a running task of a replicated service.
