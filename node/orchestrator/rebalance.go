@@ -209,10 +209,11 @@ func (m *mover) drain() {
 	}
 }
 
-// moveFailed reports whether some replacement of a ended while a runs.
+// moveFailed reports whether some replacement of a ended, or was
+// stopped, while a runs.
 func (m *mover) moveFailed(a *api.Task) bool {
 	for _, t := range m.movers {
-		if t.Replaces == a.ID && finished(t) {
+		if t.Replaces == a.ID && !t.Active() {
 			return true
 		}
 	}
@@ -273,11 +274,11 @@ func (m *mover) rebalance() {
 }
 
 // backingOff reports whether a rebalance move of the service failed
-// within RebalanceBackoff: its replacement finished while the task it
-// was to replace still runs.
+// within RebalanceBackoff: its replacement ended, or was stopped, while
+// the task it was to replace still runs.
 func (m *mover) backingOff() bool {
 	for _, t := range m.movers {
-		if t.PreferredNode == "" || !finished(t) {
+		if t.PreferredNode == "" || t.Active() {
 			continue
 		}
 		if a, ok := m.v.Task(t.Replaces); ok && a.Active() && m.now.Before(endTime(t, m.now).Add(RebalanceBackoff)) {

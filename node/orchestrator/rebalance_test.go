@@ -307,3 +307,33 @@ func TestRebalanceCountsEligibleNodesOnly(t *testing.T) {
 		t.Fatalf("with n3 excluded: %v", got)
 	}
 }
+
+// TestStuckMoveIsAbandoned: a replacement not ready within MoveTimeout
+// (its node stopped reporting) is stopped, the old task keeps running,
+// and the service backs off.
+func TestStuckMoveIsAbandoned(t *testing.T) {
+	e := twoThenThree(t, spec("web", 8))
+	p := Rebalance(e.view(), e.now, e.newID)
+	e.write(p)
+	b, moved := p.Create[0].ID, p.Create[0].Replaces
+	e.write(Allocate(e.view(), scheduler.Options{}))
+	// n3's agent restarts: its task keeps its place, and runs nothing here.
+	e.apply(api.CmdNodeRestarting, api.NodeRestartingPayload{NodeID: "n3", Grace: time.Hour})
+	e.now = e.now.Add(MoveTimeout - time.Second)
+	if q := Rebalance(e.view(), e.now, e.newID); !Empty(q) {
+		t.Fatalf("before the timeout: %s", summary(q))
+	}
+	e.now = e.now.Add(time.Second)
+	q := Rebalance(e.view(), e.now, e.newID)
+	if len(q.Desire) != 1 || q.Desire[0].TaskID != b || len(q.Create) != 0 {
+		t.Fatalf("at the timeout: %s, want %s stopped", summary(q), b)
+	}
+	e.write(q)
+	e.setStatus("n3", api.NodeReady)
+	if got := e.task(moved); !got.Active() {
+		t.Fatalf("the old task %s is %v", moved, got.Status.State)
+	}
+	if q := Rebalance(e.view(), e.now, e.newID); len(q.Create) != 0 {
+		t.Fatalf("a new move within the back-off: %s", summary(q))
+	}
+}
