@@ -33,7 +33,8 @@ const (
 // policy's MinHealthy — the old task stops. Moves come from two places:
 //
 //   - drain: every running task of a replicated service on a draining
-//     node is moved (HandleNodeFailures leaves it running), at most the
+//     node is moved, whatever its rebalance mode (HandleNodeFailures
+//     leaves it running), at most the
 //     update policy's Parallelism per service at a time; the replacement
 //     goes wherever the scheduler puts it. The old task stops anyway,
 //     with the node's drain deadline, when no node can take the
