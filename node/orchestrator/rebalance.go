@@ -21,8 +21,9 @@ const (
 	// replacement is stopped, a drain stops the old task).
 	MoveTimeout = 2 * time.Minute
 	// RebalanceBackoff is how long a service is left alone after one of
-	// its rebalance moves failed (its replacement ended while the task it
-	// replaced still ran), counted from the replacement's end.
+	// its rebalance moves failed (its replacement ended, or was stopped,
+	// while the task it was to replace still ran), counted from the
+	// replacement's end (or its last change).
 	RebalanceBackoff = time.Minute
 )
 
@@ -34,9 +35,9 @@ const (
 //
 //   - drain: every running task of a replicated service on a draining
 //     node is moved, whatever its rebalance mode (HandleNodeFailures
-//     leaves it running), at most the
-//     update policy's Parallelism per service at a time; the replacement
-//     goes wherever the scheduler puts it. The old task stops anyway,
+//     leaves it running), at most the update policy's Parallelism per
+//     service at a time; the replacement goes wherever the scheduler
+//     puts it. The old task stops anyway,
 //     with the node's drain deadline, when no node can take the
 //     replacement (the allocator left it pending with a reason), when
 //     the replacement failed or timed out (MoveTimeout), and once the
@@ -123,6 +124,8 @@ type mover struct {
 	inflight int
 }
 
+// service follows the service's moves in flight, then moves its tasks
+// off draining nodes, then evens out its spread.
 func (m *mover) service() {
 	sorted := true
 	for _, t := range m.v.TasksByService(m.svc.ID) {
