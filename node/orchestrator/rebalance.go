@@ -119,9 +119,10 @@ type mover struct {
 	// movers are the service's tasks that were created to move another
 	// (api.Task.Replaces), live or not.
 	movers []*api.Task
-	// moving holds the tasks a live replacement is moving.
-	moving   map[string]bool
-	inflight int
+	// moving holds the tasks a live replacement is moving, replacing
+	// those replacements.
+	moving, replacing map[string]bool
+	inflight          int
 }
 
 // service follows the service's moves in flight, then moves its tasks
@@ -142,10 +143,10 @@ func (m *mover) service() {
 	if !sorted { // tasks are listed by ID; slots mostly follow
 		slices.SortStableFunc(m.live, func(a, b *api.Task) int { return cmp.Compare(a.Slot, b.Slot) })
 	}
-	m.moving = map[string]bool{}
+	m.moving, m.replacing = map[string]bool{}, map[string]bool{}
 	for _, b := range m.live {
 		if a := m.replaced(b); a != nil {
-			m.moving[a.ID] = true
+			m.moving[a.ID], m.replacing[b.ID] = true, true
 			m.follow(a, b)
 		}
 	}
@@ -195,7 +196,10 @@ func (m *mover) drainOver(n *api.Node) bool {
 	return !n.DrainDeadline.IsZero() && !m.now.Before(n.DrainDeadline)
 }
 
-// drain moves the running tasks on draining nodes.
+// drain moves the running tasks on draining nodes. A replacement that
+// landed on a node drained since moves once its own move is done (moving
+// it sooner would stop the task it replaces), unless the drain deadline
+// passed: then it stops, and the task it was to replace stays.
 func (m *mover) drain() {
 	budget := int(min(m.pol.Parallelism, api.MaxReplicas)) - m.inflight
 	for _, a := range m.live {
@@ -204,6 +208,10 @@ func (m *mover) drain() {
 			continue
 		}
 		switch {
+		case m.replacing[a.ID]:
+			if m.drainOver(n) {
+				m.stop(a)
+			}
 		case m.drainOver(n) || m.moveFailed(a):
 			m.stop(a)
 		case budget > 0:

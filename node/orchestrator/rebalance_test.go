@@ -337,3 +337,33 @@ func TestStuckMoveIsAbandoned(t *testing.T) {
 		t.Fatalf("a new move within the back-off: %s", summary(q))
 	}
 }
+
+// TestDrainOfAMoveTarget: the node a move's replacement runs on is
+// drained before the replacement is ready (parallelism 2 leaves the
+// drain room for a move); the move completes first, then the drain moves
+// the replacement on, and the service never serves fewer than its
+// replicas.
+func TestDrainOfAMoveTarget(t *testing.T) {
+	s := spec("web", 8)
+	s.Update = &api.UpdatePolicy{MinHealthy: api.Duration(3 * time.Second), Parallelism: 2}
+	s.Normalize()
+	e := newEnv(t)
+	e.addNode("n2", nil)
+	e.createService("s1", s)
+	for range 10 {
+		e.round()
+	}
+	e.addNode("n3", nil)
+	p := Rebalance(e.view(), e.now, e.newID)
+	if len(p.Create) != 1 {
+		t.Fatalf("no move: %s", summary(p))
+	}
+	e.write(p)
+	e.write(Allocate(e.view(), scheduler.Options{}))
+	e.runNodes() // the replacement runs on n3, not ready for 3 s
+	e.updateNode(api.UpdateNodePayload{NodeID: "n3", Availability: api.AvailabilityDrain})
+	e.rebalanceRounds("s1", 8, 30)
+	if got := e.perNode("s1"); !maps.Equal(got, map[string]int{"n1": 4, "n2": 4}) {
+		t.Fatalf("after the drain of n3: %v", got)
+	}
+}
