@@ -44,6 +44,7 @@ type manifestService struct {
 	PlacementPrefs manifestPlacementPrefs `manifest:"placement_prefs"`
 	Ports          manifestPorts          `manifest:"ports"`
 	MaxPerNode     manifestCount          `manifest:"max_per_node"`
+	Rebalance      manifestString         `manifest:"rebalance"`
 
 	Health          manifestHealthKey   `manifest:"health"`
 	Restart         manifestRestart     `manifest:"restart"`
@@ -135,6 +136,7 @@ func (m *manifestService) spec() (ServiceSpec, error) {
 		Preferences: append(append([]PlacementPreference(nil), m.PlacementPrefs...), m.Preferences...),
 		Ports:       m.Ports,
 		MaxPerNode:  m.MaxPerNode.n,
+		Rebalance:   string(m.Rebalance),
 		Restart: RestartPolicy{
 			Condition:   RestartCondition(m.Restart.Condition),
 			Delay:       Duration(m.Restart.Delay),

@@ -46,9 +46,10 @@ import (
 // update and rollback policies, service.rollback, task.write's
 // service_updates, the by of service.create and service.update); 6 adds
 // task.write's spawn (new tasks without a spec of their own), services'
-// stop delay, and canaries and traffic splits (update policies' canary
-// and traffic_new, task.write's service_updates to the canary state,
-// service.promote).
+// stop delay, canaries and traffic splits (update policies' canary and
+// traffic_new, task.write's service_updates to the canary state,
+// service.promote), and rebalancing (services' rebalance, task.write's
+// replaces and preferred_node: start-first moves).
 const ProtocolVersion = 6
 
 // commandProtocol lists the command types newer than protocol 1.
@@ -130,6 +131,11 @@ var fieldProtocol = []struct {
 	{CmdCreateService, `"traffic_new"`, 6, holdsUpdate},
 	{CmdUpdateService, `"traffic_new"`, 6, holdsUpdate},
 	{CmdWriteTasks, `"traffic_new"`, 6, holdsUpdate},
+	{CmdCreateService, `"rebalance"`, 6, setsRebalance},
+	{CmdUpdateService, `"rebalance"`, 6, setsRebalance},
+	{CmdWriteTasks, `"rebalance"`, 6, setsRebalance},
+	{CmdWriteTasks, `"replaces"`, 6, nil},
+	{CmdWriteTasks, `"preferred_node"`, 6, nil},
 }
 
 // holdsUpdate reports whether a service or task command carries a spec
@@ -156,6 +162,21 @@ func holdsUpdate(typ CommandType, payload []byte) bool {
 	}
 	for _, s := range specs {
 		if s.Update.Held() {
+			return true
+		}
+	}
+	return false
+}
+
+// setsRebalance reports whether a service or task command carries a spec
+// with a rebalance mode (the key alone may be a label's).
+func setsRebalance(typ CommandType, payload []byte) bool {
+	specs, err := payloadSpecs(typ, payload)
+	if err != nil {
+		return true
+	}
+	for _, s := range specs {
+		if s.Rebalance != "" {
 			return true
 		}
 	}
@@ -315,6 +336,7 @@ func ErrUnknownCommand(t CommandType, version int) error {
 func SpecProtocol(spec *ServiceSpec) int {
 	run := *spec
 	run.Update, run.Rollback = nil, nil // how to roll: no node reads them
+	run.Rebalance = ""                  // where over time: the leader's alone
 	raw, err := json.Marshal(CreateServicePayload{Spec: run})
 	if err != nil {
 		return ProtocolVersion

@@ -160,6 +160,13 @@ type ServiceSpec struct {
 	Ports        []PortSpec            `json:"ports,omitempty"`
 	// MaxPerNode caps the tasks of this service on one node; 0 is no cap.
 	MaxPerNode uint64 `json:"max_per_node,omitempty"`
+	// Rebalance says whether the leader moves a replicated service's tasks
+	// onto nodes that hold fewer of them (a node that joined or came
+	// back): RebalanceAuto (the default, also when empty) or RebalanceOff
+	// (protocol 6). Global services never move. Like Update, it is how
+	// tasks are placed over time, not what runs: changing it alone
+	// replaces no task.
+	Rebalance string `json:"rebalance,omitempty"`
 
 	// Health is the task's health check (protocol 5); nil checks nothing.
 	Health *HealthCheck `json:"health,omitempty"`
@@ -248,6 +255,19 @@ type VersionedSpec struct {
 
 // NetworkHost puts a container on its node's own network.
 const NetworkHost = "host"
+
+// Values of ServiceSpec.Rebalance.
+const (
+	RebalanceAuto = "auto"
+	RebalanceOff  = "off"
+)
+
+// Rebalances reports whether the leader may move the service's tasks to
+// even out their spread: a replicated service whose Rebalance is not
+// RebalanceOff.
+func (s *ServiceSpec) Rebalances() bool {
+	return s.Mode != ModeGlobal && s.Rebalance != RebalanceOff
+}
 
 // SeccompUnconfined turns a container's system-call filter off.
 const SeccompUnconfined = "unconfined"

@@ -110,6 +110,15 @@ type Task struct {
 	// deadline, is when the task's node kills the workload if the stop
 	// signal has not ended it: its stop grace period is cut to end there.
 	StopDeadline time.Time `json:"stop_deadline,omitzero"`
+	// Replaces, on a task the leader created to move a live task of the
+	// same slot elsewhere (a rebalance or a drain), is that task's ID: the
+	// two run side by side until this one is ready, then the old one
+	// stops (protocol 6).
+	Replaces string `json:"replaces,omitempty"`
+	// PreferredNode, on a rebalance move, is the node the allocator puts
+	// the task on when that node can take it; otherwise it is placed as
+	// any task (protocol 6).
+	PreferredNode string `json:"preferred_node,omitempty"`
 
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`

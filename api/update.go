@@ -282,11 +282,12 @@ func (s *ServiceSpec) validateHeld() string {
 }
 
 // RunsSame reports whether two specs run the same tasks: they differ at
-// most in Replicas and the update and rollback policies, so a change from
-// one to the other replaces no task.
+// most in Replicas, the update and rollback policies and the rebalance
+// mode, so a change from one to the other replaces no task.
 func RunsSame(a, b ServiceSpec) bool {
 	a.Replicas, b.Replicas = 0, 0
 	a.Update, a.Rollback, b.Update, b.Rollback = nil, nil, nil, nil
+	a.Rebalance, b.Rebalance = "", ""
 	ja, errA := json.Marshal(a)
 	jb, errB := json.Marshal(b)
 	return errA == nil && errB == nil && bytes.Equal(ja, jb)

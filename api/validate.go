@@ -104,6 +104,14 @@ func (s *ServiceSpec) validate() string {
 	default:
 		return fmt.Sprintf("spec.mode: %q is not a mode (want \"replicated\" or \"global\")", s.Mode)
 	}
+	switch s.Rebalance {
+	case "", RebalanceAuto, RebalanceOff:
+		if s.Rebalance != "" && mode == ModeGlobal {
+			return "spec.rebalance: a global service runs one task per node and never moves (leave it unset)"
+		}
+	default:
+		return fmt.Sprintf("spec.rebalance: %q is not a rebalance mode (want %q or %q)", s.Rebalance, RebalanceAuto, RebalanceOff)
+	}
 	if msg := s.validateRuntime(); msg != "" {
 		return msg
 	}

@@ -47,9 +47,11 @@ func TestCanaryThenPromote(t *testing.T) {
 	c := startCluster(t, 3, "--runtime", "process")
 	a := c.agents[0]
 	flag := healthyFlag(t)
+	// Rebalancing off: the canary's task must stay where it started for
+	// the test to follow it (after the update, moves may even the spread).
 	createService(t, a, "web", "--replicas", "3", "--restart-delay", "200ms",
 		"--health-cmd", "test -f "+flag, "--health-interval", "200ms", "--health-retries", "2",
-		"--update-monitor", "1s")
+		"--update-monitor", "1s", "--rebalance", "off")
 	waitHealthy(t, a, "web", 3)
 
 	out, err := a.CLI("service", "update", "web", "--env", "V=2", "--canary", "1", "--timeout", "90s")

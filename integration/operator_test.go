@@ -109,7 +109,8 @@ func serviceOnN2(t *testing.T, c *cluster, name, shell string, extra ...string) 
 			t.Fatalf("pause %s: %v %s", n, err, out)
 		}
 	}
-	args := append([]string{"service", "create", name, "--detach", "--runtime", "process", "--replicas", "3"}, extra...)
+	// Rebalance off: the tasks stay on n2 once n1 and n3 are active again.
+	args := append([]string{"service", "create", name, "--detach", "--runtime", "process", "--replicas", "3", "--rebalance", "off"}, extra...)
 	if out, err := a.CLI(append(args, "--", "sh", "-c", shell)...); err != nil {
 		t.Fatalf("service create: %v\n%s", err, out)
 	}

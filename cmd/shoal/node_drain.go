@@ -23,9 +23,14 @@ func newNodeDrainCommand(e *cliEnv) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "drain NAME",
 		Short: "Move every task off a node and wait until it is empty",
-		Long: `Set the node's availability to drain: its tasks are stopped (each gets its
-stop grace period) and replaced on other nodes. Once the deadline passes,
-the node kills the tasks that still run. The deadline is kept in the
+		Long: `Set the node's availability to drain: each running task of a replicated
+service moves start-first (a replacement starts on another node, and the
+task stops once that one is ready: running, healthy if checked, for the
+update policy's min healthy; the update parallelism of a service at a
+time); a task no other node can take, whose replacement fails, and every
+other task is stopped (each gets its stop grace period) and replaced on
+other nodes. Once the deadline passes, the node kills the tasks that
+still run. The deadline is kept in the
 replicated state, so it holds through a change of leader.
 
 Without --detach, prints the tasks left on the node until there are none.

@@ -16,6 +16,7 @@ type serviceFlags struct {
 	replicas, maxPerNode, restartMaxAttempts                uint64
 	mode, runtime, image, workdir, cpu, memory              string
 	restartCondition, stopSignal, user                      string
+	rebalance                                               string
 	env, constraints, prefs, publish, labels                []string
 	restartDelay, restartWindow, stopGracePeriod, stopDelay time.Duration
 	// Container-only settings (containerd runtime).
@@ -51,6 +52,7 @@ func (f *serviceFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.prefs, "placement-pref", nil, "placement preference, e.g. spread=node.labels.zone (repeatable)")
 	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "a port: TARGET[/udp] (the task's port, published on an automatic port 30000-32767 of every node), PUBLISHED:TARGET[/udp] (ingress: every node accepts on PUBLISHED), or published=N,target=N,protocol=tcp|udp,mode=ingress|host,name=NAME,proxy_protocol=true (mode=host: only on the nodes that run a task; name=NAME,target=N alone publishes nothing, a name gives DNS SRV records and $SHOAL_PORT_NAME) (repeatable)")
 	fs.Uint64Var(&f.maxPerNode, "max-per-node", 0, "most tasks of this service on one node (0: no limit)")
+	fs.StringVar(&f.rebalance, "rebalance", "", "auto: move tasks onto nodes that hold fewer of them (a node that joined or came back), one at a time, start-first (the default for replicated services); off: never")
 	fs.StringVar(&f.restartCondition, "restart-condition", "", "when to restart a task: any, on-failure or none (default any)")
 	fs.DurationVar(&f.restartDelay, "restart-delay", 0, "wait before restarting a task (default 1s)")
 	fs.Uint64Var(&f.restartMaxAttempts, "restart-max-attempts", 0, "restarts allowed within the window (0: no limit)")
@@ -172,6 +174,17 @@ func (f *serviceFlags) apply(cmd *cobra.Command, spec *api.ServiceSpec) error {
 	}
 	if set("max-per-node") {
 		spec.MaxPerNode = f.maxPerNode
+	}
+	if set("rebalance") {
+		switch f.rebalance {
+		case api.RebalanceAuto, api.RebalanceOff:
+			if spec.Mode == api.ModeGlobal {
+				return usageErrorf(cmd, "--rebalance cannot be used with mode global (its tasks never move)")
+			}
+			spec.Rebalance = f.rebalance
+		default:
+			return usageErrorf(cmd, "--rebalance %q must be auto or off", f.rebalance)
+		}
 	}
 	if set("restart-condition") {
 		spec.Restart.Condition = api.RestartCondition(f.restartCondition)

@@ -193,11 +193,19 @@ func (sw *slotWatch) run(ctx context.Context) {
 }
 
 // runningPerSlot counts, per "service-id/slot", the tasks both desired and
-// observed running.
+// observed running, but for a task a live replacement in its slot is
+// moving (api.Task.Replaces: a rebalance or drain runs both on purpose
+// until the replacement is ready).
 func runningPerSlot(ts []api.TaskInfo) map[string]int {
+	moving := map[string]bool{}
+	for _, t := range ts {
+		if t.Replaces != "" && t.DesiredState == api.TaskRunning && !t.State.Terminal() {
+			moving[t.Replaces] = true
+		}
+	}
 	m := map[string]int{}
 	for _, t := range ts {
-		if t.Slot > 0 && t.State == api.TaskRunning && t.DesiredState == api.TaskRunning {
+		if t.Slot > 0 && t.State == api.TaskRunning && t.DesiredState == api.TaskRunning && !moving[t.ID] {
 			m[fmt.Sprintf("%s/%d", api.ShortID(t.ServiceID), t.Slot)]++
 		}
 	}

@@ -19,7 +19,9 @@ const MaxAllocateBatch = 5000
 // Allocate runs the scheduler over the current state. Pending tasks are
 // the live tasks of existing services that are new or pending; a task with
 // a preset NodeID (a global task) may only go to that node, and these are
-// placed first. Active tasks (assigned to running, desired at most running)
+// placed first. A task with a PreferredNode (a rebalance move) goes there
+// next if that node can take it (every filter of the scheduler), and is
+// otherwise placed as any pending task. Active tasks (assigned to running, desired at most running)
 // hold resources. It returns an assignment for every placed task and, for
 // a task no node can take, an assignment with Err set to the explanation,
 // but only when that differs from the task's current Status.Err. Pending
@@ -71,7 +73,7 @@ func Place(v *state.View, p api.WriteTasksPayload, opts scheduler.Options) api.W
 // are not in the view yet.
 func allocate(v *state.View, fresh map[string]*api.Task, opts scheduler.Options) api.WriteTasksPayload {
 	var active, pending []*api.Task
-	preset := map[string][]*api.Task{}
+	preset, pinned := map[string][]*api.Task{}, map[string][]*api.Task{}
 	sortOut := func(t *api.Task) {
 		switch {
 		case !t.Active():
@@ -82,6 +84,8 @@ func allocate(v *state.View, fresh map[string]*api.Task, opts scheduler.Options)
 		case !serviceExists(v, t.ServiceID):
 		case t.NodeID != "":
 			preset[t.NodeID] = append(preset[t.NodeID], t)
+		case t.PreferredNode != "":
+			pinned[t.PreferredNode] = append(pinned[t.PreferredNode], t)
 		default:
 			pending = append(pending, t)
 		}
@@ -111,12 +115,7 @@ func allocate(v *state.View, fresh map[string]*api.Task, opts scheduler.Options)
 	for _, t := range active {
 		byNode[t.NodeID] = append(byNode[t.NodeID], t)
 	}
-	nodeIDs := make([]string, 0, len(preset))
-	for id := range preset {
-		nodeIDs = append(nodeIDs, id)
-	}
-	slices.Sort(nodeIDs)
-	for _, id := range nodeIDs {
+	for _, id := range slices.Sorted(maps.Keys(preset)) {
 		var nodes []*api.Node
 		if n, ok := v.Node(id); ok {
 			nodes = []*api.Node{n}
@@ -124,13 +123,23 @@ func allocate(v *state.View, fresh map[string]*api.Task, opts scheduler.Options)
 		ts := preset[id]
 		sortPending(ts)
 		plan := scheduler.Schedule(nodes, byNode[id], ts, opts)
-		for _, a := range plan.Assignments {
-			// Book the placed task, so the rest of the batch sees it.
-			c := *task(a.TaskID)
-			c.Status.State = api.TaskAssigned
-			active = append(active, &c)
-		}
+		book(task, plan, &active, byNode)
 		collect(&out, v, plan)
+	}
+	for _, id := range slices.Sorted(maps.Keys(pinned)) {
+		ts := pinned[id]
+		n, ok := v.Node(id)
+		if !ok {
+			pending = append(pending, ts...)
+			continue
+		}
+		sortPending(ts)
+		plan := scheduler.Schedule([]*api.Node{n}, byNode[id], ts, opts)
+		book(task, plan, &active, byNode)
+		out.Assign = append(out.Assign, plan.Assignments...)
+		for _, a := range plan.Unplaced { // the pin cannot hold: place it as any task
+			pending = append(pending, task(a.TaskID))
+		}
 	}
 	// New tasks are all decided (they sort first: the FSM stamps their
 	// creation time); pending ones up to the batch.
@@ -144,6 +153,18 @@ func allocate(v *state.View, fresh map[string]*api.Task, opts scheduler.Options)
 		out.Assign = out.Assign[:limit]
 	}
 	return out
+}
+
+// book adds the tasks a plan placed to active and byNode, so the rest of
+// the batch sees them; task finds a task by ID.
+func book(task func(string) *api.Task, plan scheduler.Plan, active *[]*api.Task, byNode map[string][]*api.Task) {
+	for _, a := range plan.Assignments {
+		c := *task(a.TaskID)
+		c.Status.State = api.TaskAssigned
+		c.NodeID = a.NodeID
+		*active = append(*active, &c)
+		byNode[a.NodeID] = append(byNode[a.NodeID], &c)
+	}
 }
 
 // collect adds a plan's assignments, and its failures whose explanation

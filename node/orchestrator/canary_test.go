@@ -41,6 +41,7 @@ func sameAfterLeaderChange(t *testing.T, e *env, round int) {
 func canaryEnv(t *testing.T, pol api.UpdatePolicy) (*env, api.ServiceSpec, []string) {
 	s := healthSpec("web", 3)
 	s.Update = &pol
+	s.Rebalance = api.RebalanceOff // the canaries stay where they started
 	e := threeNodes(t, s)
 	protocol5(e)
 	e.converge(10)

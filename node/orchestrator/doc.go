@@ -13,6 +13,8 @@
 //   - HandleNodeFailures orphans the tasks of lost nodes and evicts the
 //     tasks of draining ones.
 //   - Reap bounds the task history.
+//   - Rebalance moves tasks start-first: off draining nodes, and onto
+//     nodes that hold fewer of a service's tasks.
 //
 // Vocabulary. A slot is the history of one replica (replicated services,
 // Slot 1..N) or of one node (global services, Slot 0, keyed by NodeID). A

@@ -14,7 +14,9 @@ import (
 // gone): the node cannot report, so the leader ends the task itself.
 // Every live task on a draining node is stopped, with the node's drain
 // deadline (if any) as the task's stop deadline, so the node kills what
-// still runs once it passes. Either way the slot is
+// still runs once it passes — except a running task of a replicated
+// service while moves are allowed (movesAllowed): Rebalance moves those
+// start-first. Either way the slot is
 // freed and Orchestrate replaces the task, on another node, without
 // counting it against the restart policy: a node failure is not a task
 // failure.
@@ -45,8 +47,9 @@ func HandleNodeFailuresScope(v *state.View, sc Scope) api.WriteTasksPayload {
 				}
 			}
 		case n.Availability == api.AvailabilityDrain:
+			moves := movesAllowed(v)
 			for _, t := range v.TasksByNode(n.ID) {
-				if t.Active() {
+				if t.Active() && !(moves && movable(v, t)) {
 					out.Desire = append(out.Desire, api.TaskDesire{TaskID: t.ID, DesiredState: api.TaskShutdown, StopDeadline: n.DrainDeadline})
 				}
 			}

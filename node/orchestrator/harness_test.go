@@ -77,7 +77,7 @@ func (e *env) newID() string {
 // node returns a ready node record with 4 CPUs and 8 GiB.
 func node(id string, labels map[string]string) api.Node {
 	return api.Node{ID: id, Name: "node-" + id, P2PAddr: "x:1", GossipAddr: "x:2", Labels: labels,
-		Resources: api.Resources{NanoCPUs: 4e9, MemoryBytes: 8 << 30}, Runtimes: []string{"process"}}
+		Resources: api.Resources{NanoCPUs: 4e9, MemoryBytes: 8 << 30}, Runtimes: []string{"process"}, Protocol: api.ProtocolVersion}
 }
 
 func (e *env) addNode(id string, labels map[string]string) {
@@ -236,6 +236,7 @@ func (e *env) loops() []func(*state.View) api.WriteTasksPayload {
 			return Place(v, Orchestrate(v, e.now, e.newID), scheduler.Options{})
 		},
 		func(v *state.View) api.WriteTasksPayload { return Reap(v, DefaultHistoryLimit) },
+		func(v *state.View) api.WriteTasksPayload { return Rebalance(v, e.now, e.newID) },
 	}
 }
 
@@ -247,6 +248,7 @@ func (e *env) scoped() []func(*state.View, Scope) api.WriteTasksPayload {
 			return Place(v, OrchestrateScope(v, e.now, e.scopedID(), sc), scheduler.Options{})
 		},
 		func(v *state.View, sc Scope) api.WriteTasksPayload { return ReapScope(v, DefaultHistoryLimit, sc) },
+		func(v *state.View, _ Scope) api.WriteTasksPayload { return Rebalance(v, e.now, e.scopedID()) },
 	}
 }
 

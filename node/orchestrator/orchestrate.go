@@ -122,7 +122,11 @@ type slot struct {
 	live *api.Task   // the live task, if any
 	// old is an outdated live task beside a current live one: a
 	// start-first replacement under way. It stops once live is ready.
-	old       *api.Task
+	old *api.Task
+	// moving is the live task that live replaces in a start-first move
+	// (api.Task.Replaces: a rebalance or a drain). Rebalance, not the
+	// orchestrator, stops it once live is ready.
+	moving    *api.Task
 	notBefore time.Time // for a restart
 }
 
@@ -145,7 +149,8 @@ func (s *slot) nextAttempt() uint64 {
 // newSlot sorts a slot's history and finds its live task: the newest
 // that runs the current spec, else the newest. Beside a current live
 // task, the newest outdated one is kept as the slot's old task (a
-// start-first replacement); any other live task is stopped.
+// start-first replacement), and the task live replaces in a move as its
+// moving task; any other live task is stopped.
 func (o *svcRun) newSlot(num uint64, node string, hist []*api.Task) *slot {
 	s := &slot{num: num, node: node, hist: hist}
 	sortHistory(hist)
@@ -169,9 +174,14 @@ func (o *svcRun) newSlot(num uint64, node string, hist []*api.Task) *slot {
 		}
 	}
 	for _, t := range lives {
-		if t != s.live && t != s.old {
-			o.stop(t)
+		if t == s.live || t == s.old {
+			continue
 		}
+		if s.live != nil && s.live.Replaces == t.ID {
+			s.moving = t
+			continue
+		}
+		o.stop(t)
 	}
 	return s
 }
@@ -181,6 +191,9 @@ func (o *svcRun) stopSlot(s *slot) {
 	o.stop(s.live)
 	if s.old != nil {
 		o.stop(s.old)
+	}
+	if s.moving != nil {
+		o.stop(s.moving)
 	}
 }
 

@@ -137,11 +137,16 @@ func (o *svcRun) replaced(s *slot) bool {
 // ready reports whether a task counts as updated: running, healthy if its
 // spec has a health check, and so for at least the policy's MinHealthy
 // (from its last change, stamped by the leader).
-func (o *svcRun) ready(t *api.Task, pol api.UpdatePolicy) bool {
+func (o *svcRun) ready(t *api.Task, pol api.UpdatePolicy) bool { return ready(t, pol, o.now) }
+
+// ready reports whether t is running, healthy if its spec has a health
+// check, and has been so for at least pol's MinHealthy at now (from its
+// last change, stamped by the leader).
+func ready(t *api.Task, pol api.UpdatePolicy, now time.Time) bool {
 	if t.Status.State != api.TaskRunning || (t.Spec.Health != nil && t.Status.Health != api.HealthHealthy) {
 		return false
 	}
-	return !o.now.Before(t.UpdatedAt.Add(pol.MinHealthy.Std()))
+	return !now.Before(t.UpdatedAt.Add(pol.MinHealthy.Std()))
 }
 
 // failing counts the update's failures and, when they exceed the policy's

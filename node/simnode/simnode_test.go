@@ -135,3 +135,19 @@ func TestSnapshotChunksJoin(t *testing.T) {
 		t.Fatal("a chunk without its start was accepted")
 	}
 }
+
+// TestTrackerSpawnedPlaced: a task spawned already placed on this node
+// (the leader places as it creates) is this node's to run and report.
+func TestTrackerSpawnedPlaced(t *testing.T) {
+	tr := newTracker(self)
+	spawn := command(t, api.CmdWriteTasks, api.WriteTasksPayload{Spawn: []api.Task{
+		{ID: "t1", NodeID: "12D3KooWOther", DesiredState: api.TaskRunning, Status: api.TaskStatus{State: api.TaskAssigned}},
+		{ID: "t2", NodeID: self, DesiredState: api.TaskRunning, Status: api.TaskStatus{State: api.TaskAssigned}},
+	}})
+	if d, err := tr.frame(frameOf(t, nil, spawn)); err != nil || d != 1 {
+		t.Fatalf("frame: decoded %d, %v", d, err)
+	}
+	if batch := tr.take(time.Now()); len(batch) != 1 || batch[0].TaskID != "t2" || batch[0].Status.State != api.TaskRunning {
+		t.Fatalf("batch = %+v", batch)
+	}
+}

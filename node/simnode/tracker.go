@@ -121,6 +121,7 @@ func (t *tracker) concerns(e rawEntry) bool {
 var (
 	taskWriteType = []byte(`"type":"` + string(api.CmdWriteTasks) + `"`)
 	createKey     = []byte(`"create":`)
+	spawnKey      = []byte(`"spawn":`)
 	taskIDKey     = []byte(`{"task_id":"`)
 )
 
@@ -129,10 +130,10 @@ func (t *tracker) entry(data []byte) error {
 	if !bytes.Contains(data, taskWriteType) {
 		return nil // reports, node records: nothing to run
 	}
-	// The common case, an allocator batch of assignments only, is read by
+	// The common case, a batch of assignments only, is read by
 	// finding `{"task_id":"T","node_id":"<self>"`: encoding/json writes
 	// TaskAssignment's fields in that order.
-	fast := !bytes.Contains(data, createKey)
+	fast := !bytes.Contains(data, createKey) && !bytes.Contains(data, spawnKey)
 	for _, m := range t.lowerMatch {
 		if bytes.Contains(data, m.lit) {
 			fast = false
