@@ -80,7 +80,7 @@ type TaskStatus struct {
 	// Health is a running task's health ("starting", "healthy",
 	// "unhealthy") when its spec has a health check (protocol 5).
 	Health    string    `json:"health,omitempty"`
-	Timestamp time.Time `json:"timestamp"`
+	Timestamp time.Time `json:"timestamp,omitzero"`
 }
 
 // Task is one run of a service in one slot on one node. It is immutable
@@ -105,7 +105,7 @@ type Task struct {
 	// Attempt counts the tasks before this one in the same slot.
 	Attempt uint64 `json:"attempt"`
 	// NotBefore delays the start of a restarted task (restart delay).
-	NotBefore time.Time `json:"not_before,omitempty"`
+	NotBefore time.Time `json:"not_before,omitzero"`
 	// StopDeadline, set with a desired shutdown by a drain with a
 	// deadline, is when the task's node kills the workload if the stop
 	// signal has not ended it: its stop grace period is cut to end there.
@@ -120,8 +120,8 @@ type Task struct {
 	// any task (protocol 6).
 	PreferredNode string `json:"preferred_node,omitempty"`
 
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
 }
 
 // Active reports whether the task still counts towards its slot: it is

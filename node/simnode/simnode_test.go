@@ -151,3 +151,23 @@ func TestTrackerSpawnedPlaced(t *testing.T) {
 		t.Fatalf("batch = %+v", batch)
 	}
 }
+
+// TestTrackerDecodesWhatItCannotRead: a mention of this node that is
+// neither an assignment nor a placed spawn (a spawned task pending on it)
+// makes the tracker decode the entry, which places nothing here.
+func TestTrackerDecodesWhatItCannotRead(t *testing.T) {
+	tr := newTracker(self)
+	spawn := command(t, api.CmdWriteTasks, api.WriteTasksPayload{Spawn: []api.Task{
+		{ID: "t1", NodeID: self, DesiredState: api.TaskRunning, Status: api.TaskStatus{State: api.TaskPending, Err: "no room"}},
+		{ID: "t2", NodeID: self, DesiredState: api.TaskRunning, Status: api.TaskStatus{State: api.TaskAssigned}},
+	}})
+	if _, ok := tr.placedOnSelf(spawn); ok {
+		t.Fatal("a pending spawn on this node read as placed")
+	}
+	if d, err := tr.frame(frameOf(t, nil, spawn)); err != nil || d != 1 {
+		t.Fatalf("frame: decoded %d, %v", d, err)
+	}
+	if a, _ := tr.counts(); a != 1 {
+		t.Fatalf("%d assigned, want 1 (t2 only)", a)
+	}
+}

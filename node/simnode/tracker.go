@@ -21,7 +21,7 @@ type tracker struct {
 
 	idMatch    matcher // the node's ID
 	lowerMatch []matcher
-	assignPat  []byte // `","node_id":"<self>"`, the tail of an assignment to self
+	nodePat    []byte // `"node_id":"<self>"`
 
 	mu      sync.Mutex
 	index   uint64                   // last entry (or snapshot) index looked at
@@ -44,10 +44,10 @@ func newTracker(self string) *tracker {
 			newMatcher(`"orphan":[{"task_id":"`),
 			newMatcher(`"delete":["`),
 		},
-		assignPat: []byte(`","node_id":"` + self + `"`),
-		tasks:     map[string]*simTask{},
-		pending:   map[string]api.TaskState{},
-		wake:      make(chan struct{}, 1),
+		nodePat: []byte(`"node_id":"` + self),
+		tasks:   map[string]*simTask{},
+		pending: map[string]api.TaskState{},
+		wake:    make(chan struct{}, 1),
 	}
 }
 
@@ -121,39 +121,36 @@ func (t *tracker) concerns(e rawEntry) bool {
 var (
 	taskWriteType = []byte(`"type":"` + string(api.CmdWriteTasks) + `"`)
 	createKey     = []byte(`"create":`)
-	spawnKey      = []byte(`"spawn":`)
 	taskIDKey     = []byte(`{"task_id":"`)
+	idKey         = []byte(`{"id":"`)
+	nodeIDKey     = []byte(`"node_id":"`)
+	placedTail    = []byte(`","desired_state":"running","status":{"state":"assigned"`)
 )
 
 // entry applies one decoded command.
 func (t *tracker) entry(data []byte) error {
-	if !bytes.Contains(data, taskWriteType) {
+	if !bytes.Contains(data[:min(len(data), 128)], taskWriteType) {
 		return nil // reports, node records: nothing to run
 	}
-	// The common case, a batch of assignments only, is read by
-	// finding `{"task_id":"T","node_id":"<self>"`: encoding/json writes
-	// TaskAssignment's fields in that order.
-	fast := !bytes.Contains(data, createKey) && !bytes.Contains(data, spawnKey)
+	// The common cases — assignments, and tasks spawned already placed —
+	// are read without decoding, by finding this node's ID; anything
+	// else about this node's tasks (a stop, an orphan, a created task) is
+	// decoded.
+	lowers := false
 	for _, m := range t.lowerMatch {
 		if bytes.Contains(data, m.lit) {
-			fast = false
+			lowers = true
+			break
 		}
 	}
-	if fast {
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		rest := data
-		for {
-			j := bytes.Index(rest, t.assignPat)
-			if j < 0 {
-				return nil
+	if !lowers && !bytes.Contains(data, createKey) {
+		if ids, ok := t.placedOnSelf(data); ok {
+			t.mu.Lock()
+			defer t.mu.Unlock()
+			for _, id := range ids {
+				t.assignLocked(id, api.TaskAssigned, api.TaskRunning)
 			}
-			k := bytes.LastIndex(rest[:j], taskIDKey)
-			if k < 0 {
-				return fmt.Errorf("assignment to this node without a task id")
-			}
-			t.assignLocked(string(rest[k+len(taskIDKey):j]), api.TaskAssigned, api.TaskRunning)
-			rest = rest[j+len(t.assignPat):]
+			return nil
 		}
 	}
 	var cmd api.Command
@@ -167,7 +164,7 @@ func (t *tracker) entry(data []byte) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, c := range append(p.Create, p.Spawn...) {
-		if c.NodeID == t.self {
+		if c.NodeID == t.self && c.Status.State >= api.TaskAssigned {
 			t.assignLocked(c.ID, c.Status.State, c.DesiredState)
 		}
 	}
@@ -191,6 +188,48 @@ func (t *tracker) entry(data []byte) error {
 		t.forgetLocked(id)
 	}
 	return nil
+}
+
+// placedOnSelf returns the tasks an entry places on this node, when each
+// mention of the node is an assignment, `{"task_id":"T","node_id":"<self>"`,
+// or a spawned task placed here, `{"id":"T",...,"node_id":"<self>",
+// "desired_state":"running","status":{"state":"assigned"` (encoding/json
+// writes the fields in that order; a spawned task has no spec between).
+// It searches for the random part of the node's ID (a short needle the
+// SIMD search takes fast) and reads around each match; ok is false when a
+// mention is something else (the entry must be decoded).
+func (t *tracker) placedOnSelf(data []byte) (ids []string, ok bool) {
+	rare := t.nodePat[len(nodeIDKey)+min(8, len(t.self)-1):] // past "node_id":" and the ID's fixed 12D3KooW
+	for off := 0; ; {
+		j := bytes.Index(data[off:], rare)
+		if j < 0 {
+			return ids, true
+		}
+		at := off + j - (len(t.nodePat) - len(rare)) // where "node_id":"<self>" starts
+		end := off + j + len(rare)
+		off = end
+		if at < 0 || !bytes.Equal(data[at:end], t.nodePat) {
+			return nil, false
+		}
+		var key []byte
+		switch {
+		case bytes.HasPrefix(data[end:], placedTail):
+			key = idKey
+		case at >= 2 && data[at-1] == ',' && data[at-2] == '"':
+			key = taskIDKey
+		default:
+			return nil, false
+		}
+		k := bytes.LastIndex(data[max(at-512, 0):at], key)
+		if k < 0 {
+			return nil, false
+		}
+		id, _, found := bytes.Cut(data[max(at-512, 0)+k+len(key):at], []byte(`"`))
+		if !found {
+			return nil, false
+		}
+		ids = append(ids, string(id))
+	}
 }
 
 // assignLocked records a task on this node in observed state state.
