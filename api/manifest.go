@@ -43,6 +43,7 @@ const MaxManifestSize = 1 << 20
 //	rollback = { parallelism = 6, max_failure_ratio = 0.5 }
 //	stop_grace_period = "10s"
 //	stop_delay = "1s"
+//	version = 4  # the stored version this was written against (apply refuses a stale edit)
 //
 // user = "NAME[:GROUP]" (or "UID[:GID]") runs a process service as that
 // user, looked up on the node that runs each task; without it a process
@@ -58,6 +59,26 @@ const MaxManifestSize = 1 << 20
 // Unknown keys, duplicate service names and invalid specs are errors naming
 // the manifest, the service and the key, as an *Error with CodeInvalid.
 func ParseManifest(name string, data []byte) ([]ServiceSpec, error) {
+	ms, err := ParseManifestVersions(name, data)
+	if err != nil {
+		return nil, err
+	}
+	specs := make([]ServiceSpec, len(ms))
+	for i, m := range ms {
+		specs[i] = m.Spec
+	}
+	return specs, nil
+}
+
+// ManifestService is one service of a manifest and, when the manifest
+// says (its version key), the stored version it was written against.
+type ManifestService struct {
+	Spec    ServiceSpec
+	Version uint64 // 0: not said
+}
+
+// ParseManifestVersions is ParseManifest with each service's version key.
+func ParseManifestVersions(name string, data []byte) ([]ManifestService, error) {
 	fail := func(format string, args ...any) error {
 		return &Error{Code: CodeInvalid, Message: textutil.OneLine("manifest " + name + ": " + fmt.Sprintf(format, args...))}
 	}
@@ -88,7 +109,7 @@ func ParseManifest(name string, data []byte) ([]ServiceSpec, error) {
 	if len(list) == 0 {
 		return nil, fail("defines no services (write each one as a [[service]] table)")
 	}
-	specs := make([]ServiceSpec, 0, len(list))
+	specs := make([]ManifestService, 0, len(list))
 	seen := map[string]bool{}
 	for i, raw := range list {
 		m, ok := raw.(map[string]any)
@@ -99,7 +120,7 @@ func ParseManifest(name string, data []byte) ([]ServiceSpec, error) {
 		if n, ok := m["name"].(string); ok && n != "" {
 			label = fmt.Sprintf("service %q", n)
 		}
-		spec, err := decodeService(m)
+		spec, version, err := decodeService(m)
 		if err != nil {
 			return nil, fail("%s: %v", label, err)
 		}
@@ -111,7 +132,7 @@ func ParseManifest(name string, data []byte) ([]ServiceSpec, error) {
 			return nil, fail("service %q is defined twice", spec.Name)
 		}
 		seen[spec.Name] = true
-		specs = append(specs, spec)
+		specs = append(specs, ManifestService{Spec: spec, Version: version})
 	}
 	return specs, nil
 }

@@ -38,6 +38,9 @@ type manifestService struct {
 
 	Mode     manifestString `manifest:"mode"`
 	Replicas manifestCount  `manifest:"replicas"`
+	// Version is the stored version the manifest was written against:
+	// not part of the spec, it makes apply refuse a stale edit.
+	Version manifestCount `manifest:"version"`
 
 	Constraints    manifestConstraints    `manifest:"constraints"`
 	Preferences    manifestPreferences    `manifest:"preferences"`
@@ -67,12 +70,16 @@ type manifestField interface {
 
 // decodeService reads one service table into a spec, refusing unknown keys.
 // The spec is neither normalized nor validated.
-func decodeService(m map[string]any) (ServiceSpec, error) {
+func decodeService(m map[string]any) (ServiceSpec, uint64, error) {
 	var s manifestService
 	if err := decodeTable("", m, &s); err != nil {
-		return ServiceSpec{}, err
+		return ServiceSpec{}, 0, err
 	}
-	return s.spec()
+	spec, err := s.spec()
+	if s.Version.set && s.Version.n == 0 {
+		return ServiceSpec{}, 0, fmt.Errorf(`key "version": versions start at 1`)
+	}
+	return spec, s.Version.n, err
 }
 
 // decodeTable reads table m into *dst, a struct whose fields are

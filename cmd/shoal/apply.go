@@ -11,13 +11,13 @@ import (
 	"github.com/shoal-project/shoal/api"
 )
 
-// readManifests parses every -f file ("-" is stdin) and returns their specs;
-// a name defined in two files is an error.
-func (e *cliEnv) readManifests(cmd *cobra.Command, files []string) ([]api.ServiceSpec, error) {
+// readManifests parses every -f file ("-" is stdin) and returns their
+// services; a name defined in two files is an error.
+func (e *cliEnv) readManifests(cmd *cobra.Command, files []string) ([]api.ManifestService, error) {
 	if len(files) == 0 {
 		return nil, usageErrorf(cmd, "give a manifest with -f FILE")
 	}
-	var all []api.ServiceSpec
+	var all []api.ManifestService
 	from := map[string]string{}
 	for _, f := range files {
 		var data []byte
@@ -30,15 +30,15 @@ func (e *cliEnv) readManifests(cmd *cobra.Command, files []string) ([]api.Servic
 		if err != nil {
 			return nil, fmt.Errorf("manifest %s: %v", f, err)
 		}
-		specs, err := api.ParseManifest(f, data)
+		specs, err := api.ParseManifestVersions(f, data)
 		if err != nil {
 			return nil, err
 		}
 		for _, s := range specs {
-			if prev, ok := from[s.Name]; ok {
-				return nil, fmt.Errorf("service %q is defined in both %s and %s", s.Name, prev, f)
+			if prev, ok := from[s.Spec.Name]; ok {
+				return nil, fmt.Errorf("service %q is defined in both %s and %s", s.Spec.Name, prev, f)
 			}
-			from[s.Name] = f
+			from[s.Spec.Name] = f
 		}
 		all = append(all, specs...)
 	}
@@ -60,36 +60,48 @@ func newApplyCommand(e *cliEnv) *cobra.Command {
 		Use:   "apply -f FILE",
 		Short: "Create or update the services of a manifest (TOML or JSON)",
 		Long: `Create the services of a manifest that do not exist and update those that
-differ. Running it again with the same manifest changes nothing.`,
+differ. Running it again with the same manifest changes nothing.
+
+A service's version key names the stored version the manifest was written
+against: apply refuses the whole manifest, before changing anything, when
+a service has moved on since (someone else changed it), and each update
+applies only to that version. --check-version requires the key on every
+service that exists (and refuses it on one that does not).`,
 		Args: noArgs,
 	}
-	var dryRun bool
+	var dryRun, checkVersion bool
 	cmd.Flags().StringArrayVarP(&files, "file", "f", nil, "manifest file, .toml or .json; - reads stdin (repeatable)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would change (services created, fields changed, tasks replaced) and change nothing")
+	cmd.Flags().BoolVar(&checkVersion, "check-version", false, "refuse the manifest unless every existing service's version key is its stored version")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		specs, err := e.readManifests(cmd, files)
+		ms, err := e.readManifests(cmd, files)
 		if err != nil {
 			return err
 		}
 		c := e.client()
 		w := cmd.OutOrStdout()
+		// Read every service first: a stale one refuses the whole
+		// manifest before anything is written.
+		stored := make([]*api.ServiceInfo, len(ms))
+		for i, m := range ms {
+			if stored[i], err = storedService(cmd.Context(), c, m.Spec.Name); err != nil {
+				return err
+			}
+			if err := versionCheck(m, stored[i], checkVersion); err != nil {
+				return err
+			}
+		}
 		if dryRun {
 			var plans []servicePlan
-			for _, spec := range specs {
-				cur, err := storedService(cmd.Context(), c, spec.Name)
-				if err != nil {
-					return err
-				}
-				plans = append(plans, planService(spec, cur))
+			for i, m := range ms {
+				plans = append(plans, planService(m.Spec, stored[i]))
 			}
 			printPlan(w, plans)
 			return nil
 		}
-		for _, spec := range specs {
-			cur, err := storedService(cmd.Context(), c, spec.Name)
+		for i, m := range ms {
+			spec, cur := m.Spec, stored[i]
 			switch {
-			case err != nil:
-				return err
 			case cur == nil:
 				if _, err := c.CreateService(cmd.Context(), spec); err != nil {
 					return fmt.Errorf("create service %s: %w", spec.Name, err)
@@ -98,7 +110,6 @@ differ. Running it again with the same manifest changes nothing.`,
 			case sameSpec(spec, cur.Spec):
 				fmt.Fprintf(w, "service %s unchanged\n", spec.Name)
 			default:
-				spec := spec
 				info, err := c.UpdateService(cmd.Context(), spec.Name, api.ServiceUpdateRequest{Spec: &spec, ExpectVersion: cur.Version})
 				if err != nil {
 					return fmt.Errorf("update service %s: %w", spec.Name, err)
@@ -109,6 +120,24 @@ differ. Running it again with the same manifest changes nothing.`,
 		return nil
 	}
 	return cmd
+}
+
+// versionCheck refuses a manifest service written against another
+// version than the stored one (its version key), or, with required, one
+// that exists and has no version key or does not exist and has one.
+func versionCheck(m api.ManifestService, cur *api.ServiceInfo, required bool) error {
+	name := m.Spec.Name
+	switch {
+	case cur == nil && m.Version != 0:
+		return fmt.Errorf("service %s: the manifest was written against version %d, but the service does not exist (removed since?)", name, m.Version)
+	case cur == nil:
+		return nil
+	case m.Version == 0 && required:
+		return fmt.Errorf("service %s: --check-version needs its version key (the stored version is %d)", name, cur.Version)
+	case m.Version != 0 && m.Version != cur.Version:
+		return fmt.Errorf("service %s is at version %d; the manifest was written against version %d: read it again (shoal service history %s) and reapply", name, cur.Version, m.Version, name)
+	}
+	return nil
 }
 
 // storedService returns the service named name as stored, or nil when
@@ -133,13 +162,14 @@ func newDeleteCommand(e *cliEnv) *cobra.Command {
 	}
 	cmd.Flags().StringArrayVarP(&files, "file", "f", nil, "manifest file, .toml or .json; - reads stdin (repeatable)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		specs, err := e.readManifests(cmd, files)
+		ms, err := e.readManifests(cmd, files)
 		if err != nil {
 			return err
 		}
 		c := e.client()
 		w := cmd.OutOrStdout()
-		for _, spec := range specs {
+		for _, m := range ms {
+			spec := m.Spec
 			err := c.RemoveService(cmd.Context(), spec.Name)
 			switch {
 			case api.CodeOf(err) == api.CodeNotFound:

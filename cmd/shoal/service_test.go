@@ -307,3 +307,48 @@ func TestMeasure(t *testing.T) {
 		t.Fatalf("zero replicas: %+v", p)
 	}
 }
+
+// TestApplyCheckVersion: a manifest's version key is the stored version it
+// was written against. A stale one refuses the whole manifest before any
+// service is written; --check-version requires the key on existing
+// services; a current one updates.
+func TestApplyCheckVersion(t *testing.T) {
+	f := newFakeAPI(t)
+	path := filepath.Join(t.TempDir(), "stack.toml")
+	write := func(doc string) {
+		if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("[[service]]\nname = \"web\"\ncommand = [\"/bin/sleep\", \"100\"]\nreplicas = 2\n")
+	if _, errOut, code := f.cli("apply", "-f", path); code != 0 {
+		t.Fatalf("first apply: %d %q", code, errOut)
+	}
+	// Someone else scales web: version 2.
+	if _, errOut, code := f.cli("service", "scale", "web=4", "--detach"); code != 0 {
+		t.Fatalf("scale: %d %q", code, errOut)
+	}
+	// A manifest written against version 1, with a new service before it.
+	write("[[service]]\nname = \"api\"\ncommand = [\"/bin/sleep\", \"100\"]\n\n" +
+		"[[service]]\nname = \"web\"\nversion = 1\ncommand = [\"/bin/sleep\", \"100\"]\nreplicas = 3\n")
+	_, errOut, code := f.cli("apply", "-f", path)
+	if code == 0 || !strings.Contains(errOut, "service web is at version 2; the manifest was written against version 1") {
+		t.Fatalf("stale apply: %d %q", code, errOut)
+	}
+	if _, ok := f.services["api"]; ok {
+		t.Fatal("a refused manifest created a service")
+	}
+	// --check-version: the key is required on existing services.
+	write("[[service]]\nname = \"web\"\ncommand = [\"/bin/sleep\", \"100\"]\nreplicas = 3\n")
+	if _, errOut, code := f.cli("apply", "--check-version", "-f", path); code == 0 || !strings.Contains(errOut, "--check-version needs its version key (the stored version is 2)") {
+		t.Fatalf("apply --check-version without the key: %d %q", code, errOut)
+	}
+	write("[[service]]\nname = \"web\"\nversion = 2\ncommand = [\"/bin/sleep\", \"100\"]\nreplicas = 3\n")
+	if out, errOut, code := f.cli("apply", "--check-version", "-f", path); code != 0 || out != "service web updated (version 3)\n" {
+		t.Fatalf("current apply: %d %q %q", code, out, errOut)
+	}
+	write("[[service]]\nname = \"web\"\nversion = 0\ncommand = [\"/bin/sleep\", \"100\"]\n")
+	if _, errOut, code := f.cli("apply", "-f", path); code == 0 || !strings.Contains(errOut, `key "version": versions start at 1`) {
+		t.Fatalf("version 0: %d %q", code, errOut)
+	}
+}
