@@ -46,7 +46,7 @@ import (
 // update and rollback policies, service.rollback, task.write's
 // service_updates, the by of service.create and service.update); 6 adds
 // task.write's spawn (new tasks without a spec of their own), services'
-// stop delay, canaries and traffic splits (update policies' canary and
+// stop delay and force_update, canaries and traffic splits (update policies' canary and
 // traffic_new, task.write's service_updates to the canary state,
 // service.promote), and rebalancing (services' rebalance, task.write's
 // replaces and preferred_node: start-first moves).
@@ -79,6 +79,9 @@ var fieldProtocol = []struct {
 	{CmdUpdateNode, `"drain_deadline"`, 3, nil},
 	{CmdWriteTasks, `"spawn"`, 6, nil},
 	{CmdCreateService, `"stop_delay"`, 6, nil},
+	{CmdCreateService, `"force_update"`, 6, nil},
+	{CmdUpdateService, `"force_update"`, 6, nil},
+	{CmdWriteTasks, `"force_update"`, 6, nil},
 	{CmdUpdateService, `"stop_delay"`, 6, nil},
 	{CmdWriteTasks, `"stop_delay"`, 6, nil},
 	{CmdWriteTasks, `"stop_deadline"`, 3, nil},

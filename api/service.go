@@ -184,9 +184,13 @@ type ServiceSpec struct {
 	// time every node's datapath takes to stop sending it new connections
 	// (Nomad's shutdown_delay). Unset: DefaultStopDelay for a service with
 	// ports, none for one without (protocol 6).
-	StopDelay  *Duration         `json:"stop_delay,omitempty"`
-	StopSignal string            `json:"stop_signal,omitempty"`
-	Labels     map[string]string `json:"labels,omitempty"`
+	StopDelay *Duration `json:"stop_delay,omitempty"`
+	// ForceUpdate is a counter whose change replaces every task (service
+	// update --force, Swarm's ForceUpdate): a redeploy of the same spec
+	// (protocol 6).
+	ForceUpdate uint64            `json:"force_update,omitempty"`
+	StopSignal  string            `json:"stop_signal,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
 }
 
 // DefaultStopDelay is the stop delay of a service with ports that sets

@@ -87,6 +87,11 @@ service that exists (and refuses it on one that does not).`,
 			if stored[i], err = storedService(cmd.Context(), c, m.Spec.Name); err != nil {
 				return err
 			}
+			if stored[i] != nil {
+				// A manifest cannot say it: a redeploy (update --force)
+				// stays done.
+				ms[i].Spec.ForceUpdate = stored[i].Spec.ForceUpdate
+			}
 			if err := versionCheck(m, stored[i], checkVersion); err != nil {
 				return err
 			}

@@ -86,8 +86,9 @@ replaces the whole list. Words after NAME replace the command line.
 	}
 	flags.register(cmd.Flags())
 	wait.register(cmd)
-	var rollback bool
+	var rollback, force bool
 	cmd.Flags().BoolVar(&rollback, "rollback", false, "roll back to the version before the current one, as docker service update --rollback")
+	cmd.Flags().BoolVar(&force, "force", false, "replace every task by the update policy even if nothing else changed (a redeploy, as docker service update --force)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		c := e.client()
 		if rollback {
@@ -105,6 +106,9 @@ replaces the whole list. Words after NAME replace the command line.
 			return err
 		}
 		setCommand(&spec, args[1:])
+		if force {
+			spec.ForceUpdate++
+		}
 		spec.Normalize()
 		if err := spec.Validate(); err != nil {
 			return err

@@ -352,3 +352,26 @@ func TestApplyCheckVersion(t *testing.T) {
 		t.Fatalf("version 0: %d %q", code, errOut)
 	}
 }
+
+// TestServiceUpdateForce: --force with nothing else changes the spec's
+// force counter (every task is replaced by the update policy), and a
+// later apply of a manifest, which cannot say it, does not undo it.
+func TestServiceUpdateForce(t *testing.T) {
+	f := newFakeAPI(t)
+	path := filepath.Join(t.TempDir(), "web.toml")
+	if err := os.WriteFile(path, []byte("[[service]]\nname = \"web\"\ncommand = [\"/bin/sleep\", \"100\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := f.cli("apply", "-f", path); code != 0 {
+		t.Fatalf("apply: %d %q", code, errOut)
+	}
+	if out, errOut, code := f.cli("service", "update", "web", "--force", "--detach"); code != 0 || out != "service web updated (version 2)\n" {
+		t.Fatalf("update --force: %d %q %q", code, out, errOut)
+	}
+	if got := f.services["web"].Spec.ForceUpdate; got != 1 {
+		t.Fatalf("force counter %d, want 1", got)
+	}
+	if out, _, code := f.cli("apply", "-f", path); code != 0 || out != "service web unchanged\n" {
+		t.Fatalf("apply after --force: %d %q", code, out)
+	}
+}
