@@ -19,26 +19,31 @@ var (
 
 // BenchmarkRollingUpdate rolls a service of -rollout-replicas containers
 // (hello, HTTP health check) to a new version, 10 at a time, start-first,
-// -rollout-rounds times, while a client opens a new connection to the
-// service's VIP 100 times a second. It reports the median time from the
+// -rollout-rounds times, while a client opens a new connection to n1's
+// published port 100 times a second. It reports the median time from the
 // update to its completed status and every failed request (goal 0). Run
 // it with `make bench-rollout`.
 func BenchmarkRollingUpdate(b *testing.B) {
-	c := containerCluster(b, 3)
+	c := boundContainerCluster(b, 3)
 	n1 := c.agents[0]
 	if out, err := n1.CLI("image", "load", ctrEnv.helloTar); err != nil {
 		b.Fatalf("image load: %v %s", err, out)
 	}
 	reps := *rolloutReplicas
+	published := pickPort(b)
 	if out, err := n1.CLI("service", "create", "roll", "--detach", "--image", "shoal/hello:v1", "--env", "PORT=8080",
-		"--replicas", strconv.Itoa(reps), "--publish", "name=http,target=8080", "--health-http", "/healthz",
+		"--replicas", strconv.Itoa(reps), "--publish", fmt.Sprintf("name=http,published=%d,target=8080", published), "--health-http", "/healthz",
 		"--health-interval", "500ms", "--health-retries", "1",
 		"--update-parallelism", "10", "--update-order", "start-first", "--update-monitor", "1s"); err != nil {
 		b.Fatalf("create: %v %s", err, out)
 	}
 	waitAllHealthy(b, n1, "roll", reps, 5*time.Minute)
-	ep := endpointOf(b, n1, "roll")
-	rate := startRate(net.JoinHostPort(ep.VIP, "8080"), 10*time.Millisecond)
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(published))
+	harness.WaitFor(b, 20*time.Second, "n1's published port answers", func() (bool, string) {
+		_, _, err := whoami(freshClient, addr)
+		return err == nil, fmt.Sprint(err)
+	})
+	rate := startRate(addr, 10*time.Millisecond)
 	defer rate.Stop()
 	var took []time.Duration
 	failed, total := 0, 0

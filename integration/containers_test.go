@@ -27,6 +27,19 @@ import (
 // leave (the test's services still run) are torn down and their bridges
 // deleted.
 func containerCluster(t testing.TB, n int, extra ...string) *cluster {
+	return containerClusterWith(t, n, func(string) []string { return extra })
+}
+
+// boundContainerCluster is containerCluster with each agent on its own
+// loopback address (n1 on 127.0.0.1, n2 on 127.0.0.2, …), so that each
+// serves a service's published ports on its own address, as hosts do.
+func boundContainerCluster(t testing.TB, n int) *cluster {
+	return containerClusterWith(t, n, func(name string) []string {
+		return []string{"--bind", "127.0.0." + strings.TrimPrefix(name, "n")}
+	})
+}
+
+func containerClusterWith(t testing.TB, n int, extra func(name string) []string) *cluster {
 	needContainerd(t)
 	cfg := filepath.Join(t.TempDir(), "agent.toml")
 	toml := fmt.Sprintf("containerd_socket = %q\n[registries.%q]\ninsecure = true\n", ctrEnv.sock, ctrEnv.registry)
@@ -47,7 +60,7 @@ func containerCluster(t testing.TB, n int, extra ...string) *cluster {
 		}
 	})
 	c = startClusterWith(t, n, func(name string) []string {
-		return append([]string{"--config", cfg, "--containerd-namespace", ns + "-" + name, "--cluster-cidr", cidr}, extra...)
+		return append([]string{"--config", cfg, "--containerd-namespace", ns + "-" + name, "--cluster-cidr", cidr}, extra(name)...)
 	})
 	for _, a := range c.agents {
 		ids[a.DataDir] = nodeID(t, a)
