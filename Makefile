@@ -81,7 +81,7 @@ bench-young: build
 	$(GO) test -count=1 -run XXX -bench BenchmarkYoungLeaderKill -benchtime 1x -timeout 30m ./integration/ -young-kills=$${KILLS:-20} -young-seed=$${SEED:-1}
 
 # Rolling update of 100 container replicas, parallelism 10, start-first,
-# under 100 new connections a second to the VIP: time and failed requests.
+# under 100 new connections a second to n1's published port: time and failed requests.
 bench-rollout: build
 	$(GO) test -count=1 -run XXX -bench BenchmarkRollingUpdate -benchtime 1x -timeout 30m ./integration/ -rollout-replicas=$${REPLICAS:-100} -rollout-rounds=$${ROUNDS:-3}
 
