@@ -50,7 +50,9 @@ func (e *cliEnv) waitConverged(cmd *cobra.Command, c *api.Client, name string, v
 		case err == nil:
 			last = measure(info, tasks)
 			if last.running != lastRunning {
-				fmt.Fprintf(w, "overall progress: %d out of %d tasks\n", last.running, last.desired)
+				// A start-first replacement runs beside the task it
+				// replaces: never more than the replicas are shown.
+				fmt.Fprintf(w, "overall progress: %d out of %d tasks\n", min(last.running, last.desired), last.desired)
 				lastRunning = last.running
 			}
 			for _, k := range last.keys {
