@@ -278,10 +278,13 @@ func (m *Manager) teardown(ctx context.Context, taskID string) error {
 	if err != nil {
 		return fmt.Errorf("task network %s: saved conflist: %w", taskID, err)
 	}
-	// The namespace may be gone (a reboot): the DELs still release the
-	// address and the port mappings; the plugins ignore what is missing.
+	// The namespace may be gone (a reboot, or an unmount whose removal
+	// did not follow): the DELs still release the address and the port
+	// mappings; the plugins ignore what is missing. A path left as a
+	// plain file (where /run outlives a reboot) is gone too: the bridge
+	// plugin refuses a netns path that is no namespace.
 	netns := st.Netns
-	if _, err := os.Stat(netns); err != nil {
+	if !isNetns(netns) {
 		netns = ""
 	}
 	rt := m.runtimeConf(taskID, netns, st.Ports)

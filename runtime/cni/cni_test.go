@@ -161,3 +161,39 @@ func hostLinks(t *testing.T) []string {
 	}
 	return names
 }
+
+// TestTeardownAfterTheNamespaceWentPlain: a namespace unmounted without
+// its file removed (a crash between the two, or a reboot where /run is
+// on disk) leaves a plain file: teardown still releases the address and
+// removes what is left, instead of failing on every later try.
+func TestTeardownAfterTheNamespaceWentPlain(t *testing.T) {
+	bin := needPlugins(t)
+	data := t.TempDir()
+	t.Cleanup(func() { unix.Unmount(filepath.Join(data, "netns"), unix.MNT_DETACH) })
+	m, err := New(Config{NodeID: "unit-" + t.Name(), Subnet: func() string { return "10.231.8.0/24" }, BinDir: bin,
+		DataDir: data, NetnsDir: filepath.Join(data, "netns")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exec.Command("ip", "link", "del", BridgeName("unit-"+t.Name())).Run()
+	ctx := context.Background()
+	ns, _, err := m.Setup(ctx, "task-b", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Unmount(ns, unix.MNT_DETACH); err != nil {
+		t.Fatal(err)
+	}
+	if isNetns(ns) {
+		t.Fatal("an unmounted namespace file still reads as a namespace")
+	}
+	if err := m.Teardown(ctx, "task-b"); err != nil {
+		t.Fatalf("teardown of a namespace gone plain: %v", err)
+	}
+	if _, err := os.Stat(ns); !os.IsNotExist(err) {
+		t.Fatalf("namespace file left: %v", err)
+	}
+	if leases, _ := filepath.Glob(filepath.Join(data, "ipam", "*", "10.*")); len(leases) > 0 {
+		t.Fatalf("leases left: %v", leases)
+	}
+}

@@ -65,6 +65,13 @@ func sharedMount(dir string) error {
 	return err
 }
 
+// isNetns reports whether path is a pinned network namespace (nsfs), not
+// a missing path or a plain file left where one was.
+func isNetns(path string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(path, &st) == nil && st.Type == unix.NSFS_MAGIC
+}
+
 // removeNetns unmounts and deletes a namespace pinned by createNetns; a
 // path that does not exist is not an error.
 func removeNetns(path string) error {
