@@ -48,6 +48,11 @@ type Config struct {
 	CPUs   float64 `toml:"cpus"`
 	Memory string  `toml:"memory"`
 
+	// ResolvConf is the file whose nameservers the node's DNS server asks
+	// for names outside .shoal (kubelet's --resolv-conf); read again when
+	// it changes. Default /etc/resolv.conf.
+	ResolvConf string `toml:"resolv_conf"`
+
 	// ContainerdSocket is where containerd listens. When Runtimes is empty,
 	// the node runs containerd if this socket answers.
 	ContainerdSocket string `toml:"containerd_socket"`
@@ -169,6 +174,7 @@ func DefaultConfig() Config {
 		P2PPort:             7947,
 		APISocket:           api.DefaultSocket,
 		ContainerdSocket:    "/run/containerd/containerd.sock",
+		ResolvConf:          "/etc/resolv.conf",
 		ContainerdNamespace: "shoal",
 		ClusterCIDR:         api.DefaultClusterCIDR,
 		ServiceCIDR:         api.DefaultServiceCIDR,

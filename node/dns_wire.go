@@ -44,7 +44,7 @@ func (a *Agent) dnsLoop(ctx context.Context) {
 	if gw == "" {
 		return
 	}
-	srv, err := dns.New(dns.Config{Addr: net.JoinHostPort(gw, "53"), Logger: a.log.With("logger", "dns")})
+	srv, err := dns.New(dns.Config{Addr: net.JoinHostPort(gw, "53"), ResolvConf: a.cfg.ResolvConf, Logger: a.log.With("logger", "dns")})
 	if err == nil {
 		err = srv.Start(ctx)
 	}

@@ -87,6 +87,7 @@ over HTTPS with API tokens.`,
 	f.StringArrayVar(&flags.Runtimes, "runtime", nil, "enable a task runtime: process, containerd (repeatable)")
 	f.Float64Var(&flags.CPUs, "cpus", 0, "CPU capacity to offer (default: all cores)")
 	f.StringVar(&flags.ContainerdSocket, "containerd-socket", flags.ContainerdSocket, "containerd's socket")
+	f.StringVar(&flags.ResolvConf, "resolv-conf", flags.ResolvConf, "the file whose nameservers the node's DNS server asks for names outside .shoal")
 	f.StringVar(&flags.ContainerdNamespace, "containerd-namespace", flags.ContainerdNamespace, "containerd namespace for this agent's containers")
 	f.StringVar(&flags.ClusterCIDR, "cluster-cidr", flags.ClusterCIDR, "with --bootstrap: the task network every node gets a /24 of (IPv4, /8 to /22)")
 	f.StringVar(&flags.ServiceCIDR, "service-cidr", flags.ServiceCIDR, "with --bootstrap: where services' virtual IPs come from (IPv4, /8 to /24, outside the cluster CIDR)")
@@ -193,6 +194,9 @@ func overlayFlags(cmd *cobra.Command, cfg, flags *node.Config, labels []string) 
 	}
 	if set("containerd-socket") {
 		cfg.ContainerdSocket = flags.ContainerdSocket
+	}
+	if set("resolv-conf") {
+		cfg.ResolvConf = flags.ResolvConf
 	}
 	if set("containerd-namespace") {
 		cfg.ContainerdNamespace = flags.ContainerdNamespace
