@@ -43,6 +43,7 @@ const MaxManifestSize = 1 << 20
 //	rollback = { parallelism = 6, max_failure_ratio = 0.5 }
 //	stop_grace_period = "10s"
 //	stop_delay = "1s"
+//	force_update = 2  # a redeploy when it changes (service update --force)
 //	version = 4  # the stored version this was written against (apply refuses a stale edit)
 //
 // user = "NAME[:GROUP]" (or "UID[:GID]") runs a process service as that

@@ -38,6 +38,8 @@ type manifestService struct {
 
 	Mode     manifestString `manifest:"mode"`
 	Replicas manifestCount  `manifest:"replicas"`
+	// ForceUpdate redeploys when it changes (service update --force).
+	ForceUpdate manifestCount `manifest:"force_update"`
 	// Version is the stored version the manifest was written against:
 	// not part of the spec, it makes apply refuse a stale edit.
 	Version manifestCount `manifest:"version"`
@@ -152,6 +154,7 @@ func (m *manifestService) spec() (ServiceSpec, error) {
 		},
 		StopGracePeriod: Duration(m.StopGracePeriod),
 		StopDelay:       m.StopDelay.d,
+		ForceUpdate:     m.ForceUpdate.n,
 		StopSignal:      string(m.StopSignal),
 		Labels:          m.Labels,
 		Update:          m.Update.policy(),

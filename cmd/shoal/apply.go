@@ -87,9 +87,10 @@ service that exists (and refuses it on one that does not).`,
 			if stored[i], err = storedService(cmd.Context(), c, m.Spec.Name); err != nil {
 				return err
 			}
-			if stored[i] != nil {
-				// A manifest cannot say it: a redeploy (update --force)
-				// stays done.
+			if stored[i] != nil && ms[i].Spec.ForceUpdate == 0 {
+				// A manifest that does not say it keeps a redeploy
+				// (update --force) done; force_update = N redeploys when
+				// N is new.
 				ms[i].Spec.ForceUpdate = stored[i].Spec.ForceUpdate
 			}
 			if err := versionCheck(m, stored[i], checkVersion); err != nil {
