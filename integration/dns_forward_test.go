@@ -51,16 +51,7 @@ func TestDNSForwardsOutsideShoal(t *testing.T) {
 	a := c.agents[0]
 	createService(t, a, "worker", "--replicas", "1")
 	ts := waitRunning(t, a, "worker", 1, 30*time.Second)
-	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", ts[0].Status.PID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var server string
-	for _, kv := range strings.Split(string(env), "\x00") {
-		if v, ok := strings.CutPrefix(kv, "SHOAL_DNS="); ok {
-			server = v
-		}
-	}
+	server := taskEnv(t, ts[0].Status.PID, "SHOAL_DNS")
 	if server == "" {
 		t.Fatal("the task has no SHOAL_DNS")
 	}

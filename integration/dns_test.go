@@ -15,6 +15,21 @@ import (
 	"github.com/shoal-project/shoal/integration/harness"
 )
 
+// taskEnv returns the value of key in the environment of process pid.
+func taskEnv(t *testing.T, pid int, key string) string {
+	t.Helper()
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range strings.Split(string(env), "\x00") {
+		if v, ok := strings.CutPrefix(kv, key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
 // queryA asks server for name's A records with a real resolver client
 // and returns the addresses, sorted, and the answer's rcode.
 func queryA(t *testing.T, server, name string) ([]string, int) {
@@ -150,16 +165,7 @@ func TestProcessTasksGetDNS(t *testing.T) {
 	a := c.agents[0]
 	createService(t, a, "worker", "--replicas", "1")
 	ts := waitRunning(t, a, "worker", 1, 30*time.Second)
-	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", ts[0].Status.PID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var server string
-	for _, kv := range strings.Split(string(env), "\x00") {
-		if v, ok := strings.CutPrefix(kv, "SHOAL_DNS="); ok {
-			server = v
-		}
-	}
+	server := taskEnv(t, ts[0].Status.PID, "SHOAL_DNS")
 	if !strings.HasPrefix(server, "127.") || !strings.HasSuffix(server, ":53") {
 		t.Fatalf("SHOAL_DNS = %q, want a loopback address on port 53", server)
 	}

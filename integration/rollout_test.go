@@ -54,6 +54,30 @@ func waitHealthy(t *testing.T, a *agentProc, name string, want int) {
 	})
 }
 
+// pollUntilDone reads a service's tasks every 100 ms and hands them to
+// check until done delivers a CLI command's output and error, which it
+// returns; it fails the test after timeout.
+func pollUntilDone(t *testing.T, a *agentProc, name string, done <-chan [2]string, timeout time.Duration, check func([]api.TaskInfo)) [2]string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		select {
+		case res := <-done:
+			return res
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the command on %s did not return within %s", name, timeout)
+		}
+		ts, err := tasks(a, name)
+		if err != nil {
+			t.Fatalf("poll: %v", err)
+		}
+		check(ts)
+		time.Sleep(100 * time.Millisecond) // the polling interval
+	}
+}
+
 // cliAsync runs a CLI command in the background.
 func cliAsync(a *agentProc, args ...string) <-chan [2]string {
 	done := make(chan [2]string, 1)
@@ -91,22 +115,7 @@ func TestUpdateStartFirstHealthGated(t *testing.T) {
 
 	done := cliAsync(a, "service", "update", "web", "--env", "V=2", "--timeout", "120s")
 	polls, most := 0, 0
-	deadline := time.Now().Add(150 * time.Second)
-	var res [2]string
-wait:
-	for {
-		select {
-		case res = <-done:
-			break wait
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("service update did not return")
-		}
-		ts, err := tasks(a, "web")
-		if err != nil {
-			t.Fatalf("poll: %v", err)
-		}
+	res := pollUntilDone(t, a, "web", done, 150*time.Second, func(ts []api.TaskInfo) {
 		polls++
 		healthy, _ := healthyTasks(ts, api.ServiceSpec{})
 		if healthy < 6 {
@@ -119,8 +128,7 @@ wait:
 			}
 		}
 		most = max(most, live)
-		time.Sleep(100 * time.Millisecond) // the polling interval
-	}
+	})
 	if res[1] != "" || !strings.Contains(res[0], "update status: completed") {
 		t.Fatalf("service update: %s\n%s", res[1], res[0])
 	}

@@ -43,28 +43,12 @@ func TestRollingUpdateUnderLoad(t *testing.T) {
 	start := time.Now()
 	done := cliAsync(n1, "service", "update", "roll", "--env", "V=2", "--timeout", "180s")
 	polls := 0
-	deadline := time.Now().Add(200 * time.Second)
-	var res [2]string
-wait:
-	for {
-		select {
-		case res = <-done:
-			break wait
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("service update did not return")
-		}
-		ts, err := tasks(n1, "roll")
-		if err != nil {
-			t.Fatalf("poll: %v", err)
-		}
+	res := pollUntilDone(t, n1, "roll", done, 200*time.Second, func(ts []api.TaskInfo) {
 		polls++
 		if healthy, _ := healthyTasks(ts, api.ServiceSpec{}); healthy < 6 {
 			t.Fatalf("poll %d: %d healthy running tasks during a start-first update of 6", polls, healthy)
 		}
-		time.Sleep(100 * time.Millisecond) // the polling interval
-	}
+	})
 	end := time.Now()
 	if res[1] != "" || !strings.Contains(res[0], "update status: completed") {
 		t.Fatalf("service update: %s\n%s", res[1], res[0])
