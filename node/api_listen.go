@@ -93,9 +93,8 @@ func (a *Agent) listenAPI() (*apiServer, error) {
 		}
 		tcp = tls.NewListener(tcp, apiTLSConfig(certs))
 	}
-	s := newAPIServer(a, sock, tcp)
-	s.certs = certs
-	return s, nil
+	return newAPIServer(apiServerConfig{Backend: a, Log: a.log, Metrics: a.metrics, Done: a.ctx, Self: a.cfg.Name,
+		Socket: sock, TCP: tcp, Certs: certs}), nil
 }
 
 // clusterCAInputs is what the cluster CA is derived from.

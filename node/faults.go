@@ -36,16 +36,22 @@ func (s *apiServer) routeFaults() {
 }
 
 func (s *apiServer) injectFault(r *http.Request) (any, error) {
-	a := s.agent
-	if a.faults == nil {
+	if !s.backend.faultInjection() {
 		return nil, api.Errorf(api.CodeNotFound, "fault injection is off (start the agent with --fault-injection)")
 	}
 	var req FaultRequest
 	if err := decodeBody(r, &req); err != nil {
 		return nil, err
 	}
+	return s.backend.injectFault(req)
+}
+
+// injectFault applies a fault request (--fault-injection must be on) and
+// returns the nodes now blocked.
+func (a *Agent) injectFault(req FaultRequest) (map[string][]string, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	v := a.store().View()
 	if req.Heal {
 		for id, addr := range a.faults.blocked {
 			if pid, err := peer.Decode(id); err == nil {
@@ -56,7 +62,7 @@ func (s *apiServer) injectFault(r *http.Request) (any, error) {
 		a.faults.blocked = map[string]string{}
 	}
 	for _, name := range req.Block {
-		n, ok := a.store().NodeByName(name)
+		n, ok := v.NodeByName(name)
 		if !ok {
 			return nil, api.Errorf(api.CodeNotFound, "no such node: %s", name)
 		}
@@ -79,7 +85,7 @@ func (s *apiServer) injectFault(r *http.Request) (any, error) {
 	}
 	names := []string{}
 	for id := range a.faults.blocked {
-		if n, ok := a.store().Node(id); ok {
+		if n, ok := v.Node(id); ok {
 			names = append(names, n.Name)
 		}
 	}

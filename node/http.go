@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"sort"
@@ -13,11 +14,20 @@ import (
 	"time"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/state"
 )
 
 // apiServer serves the HTTP API (api/http.go lists the routes).
 type apiServer struct {
-	agent *Agent
+	// backend is the node the API runs on (http_backend.go): handlers
+	// reach it through nothing else.
+	backend apiBackend
+	log     *slog.Logger
+	metrics *metrics
+	// done ends the open event streams.
+	done context.Context
+	// self is this node's name.
+	self string
 	// socket is the local unix socket (nil if disabled); tcp the HTTPS
 	// listener (nil unless --api-addr is set).
 	socket, tcp net.Listener
@@ -29,9 +39,10 @@ type apiServer struct {
 	streams *streamLimits
 }
 
-func newAPIServer(a *Agent, socket, tcp net.Listener) *apiServer {
-	s := &apiServer{agent: a, socket: socket, tcp: tcp, mux: http.NewServeMux(), streams: newStreamLimits(maxStreamsPerSource, maxStreams)}
-	s.srv = &http.Server{Handler: a.metrics.instrument(s.mux), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+func newAPIServer(c apiServerConfig) *apiServer {
+	s := &apiServer{backend: c.Backend, log: c.Log, metrics: c.Metrics, done: c.Done, self: c.Self, socket: c.Socket, tcp: c.TCP, certs: c.Certs,
+		mux: http.NewServeMux(), streams: newStreamLimits(maxStreamsPerSource, maxStreams)}
+	s.srv = &http.Server{Handler: c.Metrics.instrument(s.mux), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ConnContext: withEndpoint}
 	s.route("GET /v1/cluster", api.ACLReadOnly, s.getCluster)
 	s.route("GET /v1/nodes", api.ACLReadOnly, s.listNodes)
@@ -71,7 +82,7 @@ func (s *apiServer) route(pattern string, need api.ACLRole, h handlerFunc) {
 	s.handle(pattern, need, withDeadlines(requestReadTimeout, requestWriteTimeout, func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, api.MaxRequestBody)
 		if r.URL.Query().Get("consistent") == "true" && r.Method == http.MethodGet {
-			if err := s.agent.consistentRead(r.Context()); err != nil {
+			if err := s.backend.consistentRead(r.Context()); err != nil {
 				writeError(w, err)
 				return
 			}
@@ -125,7 +136,7 @@ func (s *apiServer) serve() {
 		}
 		wg.Go(func() {
 			if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				s.agent.log.Error("api server stopped", "addr", ln.Addr().String(), "err", err)
+				s.log.Error("api server stopped", "addr", ln.Addr().String(), "err", err)
 			}
 		})
 	}
@@ -191,25 +202,25 @@ func decodeBody(r *http.Request, v any) error {
 
 // submit submits a command with the request ID the client sent.
 func (s *apiServer) submit(r *http.Request, typ api.CommandType, payload any) (json.RawMessage, error) {
-	return s.agent.submitPayload(r.Context(), typ, r.Header.Get(api.HeaderRequestID), payload)
+	return s.backend.submitPayload(r.Context(), typ, r.Header.Get(api.HeaderRequestID), payload)
 }
 
 func (s *apiServer) getCluster(r *http.Request) (any, error) {
-	a := s.agent
-	v := a.store().View() // one index for the whole answer
+	b := s.backend
+	v := b.view() // one index for the whole answer
 	c, ok := v.Cluster()
 	if !ok {
 		return nil, api.Errorf(api.CodeUnavailable, "this node has not synced the cluster state yet")
 	}
-	leader, term := a.leaderTerm()
+	leader, term := b.leaderTerm()
 	st := api.ClusterStatus{ClusterID: c.ID, CreatedAt: c.CreatedAt, CIDR: c.CIDR, ServiceCIDR: c.ServiceCIDR, LeaderID: leader, Term: term,
-		CommitIndex: a.cons.CommitIndex(), AppliedIndex: v.Index(), Self: a.cfg.Name}
+		CommitIndex: b.commitIndex(), AppliedIndex: v.Index(), Self: s.self}
 	if st.CommitIndex < st.AppliedIndex {
 		st.CommitIndex = st.AppliedIndex
 	}
 	for _, n := range v.Nodes() {
 		st.Members = append(st.Members, n.Name)
-		switch a.roleOf(n) {
+		switch b.roleOf(n) {
 		case api.RoleLeader:
 			if n.ID == leader {
 				st.Leader = n.Name
@@ -227,9 +238,10 @@ func (s *apiServer) getCluster(r *http.Request) (any, error) {
 	return st, nil
 }
 
-func (s *apiServer) nodeInfo(n *api.Node) api.NodeInfo {
-	info := api.NodeInfo{Node: *n, Role: s.agent.roleOf(n), Address: n.P2PAddr}
-	for _, t := range s.agent.store().TasksByNode(n.ID) {
+// nodeInfo describes node n as view v has it.
+func (s *apiServer) nodeInfo(v *state.View, n *api.Node) api.NodeInfo {
+	info := api.NodeInfo{Node: *n, Role: s.backend.roleOf(n), Address: n.P2PAddr}
+	for _, t := range v.TasksByNode(n.ID) {
 		if t.Active() {
 			info.Tasks++
 		}
@@ -238,22 +250,24 @@ func (s *apiServer) nodeInfo(n *api.Node) api.NodeInfo {
 }
 
 func (s *apiServer) listNodes(r *http.Request) (any, error) {
-	nodes := s.agent.store().Nodes()
+	v := s.backend.view() // one index for the whole answer
+	nodes := v.Nodes()
 	out := make([]api.NodeInfo, 0, len(nodes))
 	for _, n := range nodes {
-		out = append(out, s.nodeInfo(n))
+		out = append(out, s.nodeInfo(v, n))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
-func (s *apiServer) findNode(name string) (*api.Node, error) {
-	if n, ok := s.agent.store().NodeByName(name); ok {
+// findNode finds a node by name, ID or unique ID prefix in view v.
+func findNode(v *state.View, name string) (*api.Node, error) {
+	if n, ok := v.NodeByName(name); ok {
 		return n, nil
 	}
 	// Accept an ID or a unique ID prefix, as docker does.
 	var found *api.Node
-	for _, n := range s.agent.store().Nodes() {
+	for _, n := range v.Nodes() {
 		if n.ID == name || (len(name) >= 4 && (strings.HasPrefix(n.ID, name) || strings.HasPrefix(api.ShortID(n.ID), name))) {
 			if found != nil {
 				return nil, api.Errorf(api.CodeInvalid, "node %q is ambiguous", name)
@@ -267,16 +281,26 @@ func (s *apiServer) findNode(name string) (*api.Node, error) {
 	return found, nil
 }
 
+// nodeNameIn is the name of node id in view v, or its short ID if it has
+// no record.
+func nodeNameIn(v *state.View, id string) string {
+	if n, ok := v.Node(id); ok {
+		return n.Name
+	}
+	return api.ShortID(id)
+}
+
 func (s *apiServer) getNode(r *http.Request) (any, error) {
-	n, err := s.findNode(r.PathValue("name"))
+	v := s.backend.view()
+	n, err := findNode(v, r.PathValue("name"))
 	if err != nil {
 		return nil, err
 	}
-	return s.nodeInfo(n), nil
+	return s.nodeInfo(v, n), nil
 }
 
 func (s *apiServer) updateNode(r *http.Request) (any, error) {
-	n, err := s.findNode(r.PathValue("name"))
+	n, err := findNode(s.backend.view(), r.PathValue("name"))
 	if err != nil {
 		return nil, err
 	}
@@ -300,11 +324,13 @@ func (s *apiServer) updateNode(r *http.Request) (any, error) {
 	if _, err := s.submit(r, api.CmdUpdateNode, api.UpdateNodePayload{NodeID: n.ID, Availability: req.Availability, LabelAdd: req.LabelAdd, LabelRemove: req.LabelRemove, DrainDeadline: req.DrainDeadline}); err != nil {
 		return nil, err
 	}
-	n, err = s.findNode(n.Name)
+	// The answer reads the replica after the write, at one index.
+	v := s.backend.view()
+	n, err = findNode(v, n.Name)
 	if err != nil {
 		return nil, err
 	}
-	return s.nodeInfo(n), nil
+	return s.nodeInfo(v, n), nil
 }
 
 // removeNode removes a node for good (see node/remove.go); ?force=true
@@ -312,14 +338,14 @@ func (s *apiServer) updateNode(r *http.Request) (any, error) {
 func (s *apiServer) removeNode(r *http.Request) (any, error) {
 	force := r.URL.Query().Get("force") == "true"
 	// Judge the node's status on the latest state, not a lagging replica.
-	if err := s.agent.consistentRead(r.Context()); err != nil {
+	if err := s.backend.consistentRead(r.Context()); err != nil {
 		return nil, err
 	}
-	n, err := s.findNode(r.PathValue("name"))
+	n, err := findNode(s.backend.view(), r.PathValue("name"))
 	if err != nil {
 		return nil, err
 	}
-	if err := s.agent.checkRemovable(n, force); err != nil {
+	if err := s.backend.checkRemovable(n, force); err != nil {
 		return nil, err
 	}
 	if _, err := s.submit(r, api.CmdRemoveNode, api.RemoveNodePayload{NodeID: n.ID}); err != nil {
@@ -329,7 +355,7 @@ func (s *apiServer) removeNode(r *http.Request) (any, error) {
 }
 
 func (s *apiServer) getToken(r *http.Request) (any, error) {
-	c, ok := s.agent.store().Cluster()
+	c, ok := s.backend.view().Cluster()
 	if !ok {
 		return nil, api.Errorf(api.CodeUnavailable, "this node has not synced the cluster state yet")
 	}

@@ -107,7 +107,7 @@ func (s *apiServer) guard(need api.ACLRole, next http.Handler) http.Handler {
 			writeError(w, err)
 			return
 		}
-		if err := checkBrowser(r, s.agent.apiDNSNames); err != nil {
+		if err := checkBrowser(r, s.backend.apiDNSNames); err != nil {
 			writeError(w, err)
 			return
 		}
@@ -118,9 +118,9 @@ func (s *apiServer) guard(need api.ACLRole, next http.Handler) http.Handler {
 		}
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(sw, r)
-		s.agent.log.Info("api write", "caller", c.Name, "method", r.Method, "path", r.URL.Path, "status", sw.code)
+		s.log.Info("api write", "caller", c.Name, "method", r.Method, "path", r.URL.Path, "status", sw.code)
 	})
 }
 
-// view is the store's current view, for token lookups.
-func (s *apiServer) view() *state.View { return s.agent.store().View() }
+// view is the local replica's current view.
+func (s *apiServer) view() *state.View { return s.backend.view() }

@@ -23,13 +23,13 @@ func (s *apiServer) routeEvents() {
 }
 
 func (s *apiServer) streamEvents(w http.ResponseWriter, r *http.Request) {
-	serveEvents(w, r, s.agent.ctx, s.agent.cons.FSM())
+	serveEvents(w, r, s.done, s.backend.events())
 }
 
-// serveEvents streams fsm's events to one client until it hangs up, done
-// ends (the agent stops) or the subscription fails; a failure is the last
-// line, {"error": ...}.
-func serveEvents(w http.ResponseWriter, r *http.Request, done context.Context, fsm *state.FSM) {
+// serveEvents streams fsm's events (a state.FSM's) to one client until it
+// hangs up, done ends (the agent stops) or the subscription fails; a
+// failure is the last line, {"error": ...}.
+func serveEvents(w http.ResponseWriter, r *http.Request, done context.Context, fsm eventSource) {
 	filter, err := api.ParseEventFilter(r.URL.Query())
 	if err != nil {
 		writeError(w, api.Errorf(api.CodeInvalid, "%v", err))

@@ -19,7 +19,7 @@ func (s *apiServer) routeOperator() {
 // raftPeers answers with the Raft configuration as the leader sees it.
 func (s *apiServer) raftPeers(r *http.Request) (any, error) {
 	var out api.RaftConfiguration
-	if err := s.agent.callLeader(r.Context(), rpcRaftPeers, struct{}{}, &out); err != nil {
+	if err := s.backend.callLeader(r.Context(), rpcRaftPeers, struct{}{}, &out); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -32,10 +32,10 @@ func (s *apiServer) transferLeadership(r *http.Request) (any, error) {
 	if err := decodeBody(r, &req); err != nil {
 		return nil, err
 	}
-	a := s.agent
+	b := s.backend
 	target := ""
 	if req.To != "" {
-		n, err := s.findNode(req.To)
+		n, err := findNode(b.view(), req.To)
 		if err != nil {
 			return nil, err
 		}
@@ -44,7 +44,7 @@ func (s *apiServer) transferLeadership(r *http.Request) (any, error) {
 	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
 	defer cancel()
 	var reply transferReply
-	from := a.leaderID()
+	from, _ := b.leaderTerm()
 	if from == "" {
 		return nil, api.Errorf(api.CodeNoLeader, "no leader is known yet")
 	}
@@ -52,14 +52,14 @@ func (s *apiServer) transferLeadership(r *http.Request) (any, error) {
 	if c, ok := callerOf(r.Context()); ok {
 		treq.APIToken = c.Secret
 	}
-	if err := a.callLeader(ctx, rpcTransferLeadership, treq, &reply); err != nil {
+	if err := b.callLeader(ctx, rpcTransferLeadership, treq, &reply); err != nil {
 		return nil, err
 	}
-	out := api.TransferLeadershipResponse{Previous: a.nodeName(reply.Previous)}
+	out := api.TransferLeadershipResponse{Previous: nodeNameIn(b.view(), reply.Previous)}
 	for {
-		id, term := a.leaderTerm()
+		id, term := b.leaderTerm()
 		if id != "" && (reply.Already || id != reply.Previous) {
-			out.Leader, out.LeaderID, out.Term = a.nodeName(id), id, term
+			out.Leader, out.LeaderID, out.Term = nodeNameIn(b.view(), id), id, term
 			break
 		}
 		select {
@@ -69,18 +69,19 @@ func (s *apiServer) transferLeadership(r *http.Request) (any, error) {
 		}
 	}
 	if target != "" && out.LeaderID != target {
-		return nil, api.Errorf(api.CodeConflict, "leadership went to %s, not %s", out.Leader, a.nodeName(target))
+		return nil, api.Errorf(api.CodeConflict, "leadership went to %s, not %s", out.Leader, nodeNameIn(b.view(), target))
 	}
 	return out, nil
 }
 
 // nodeTasks lists a node's tasks, newest first within each service slot.
 func (s *apiServer) nodeTasks(r *http.Request) (any, error) {
-	n, err := s.findNode(r.PathValue("name"))
+	v := s.backend.view() // one index for the whole answer
+	n, err := findNode(v, r.PathValue("name"))
 	if err != nil {
 		return nil, err
 	}
-	tasks := s.agent.store().TasksByNode(n.ID)
+	tasks := v.TasksByNode(n.ID)
 	out := make([]api.TaskInfo, 0, len(tasks))
 	for _, t := range tasks {
 		out = append(out, api.TaskInfo{Task: *t, NodeName: n.Name, State: t.Status.State, Error: t.Status.Err, IP: t.Status.IP, Health: t.Status.Health})

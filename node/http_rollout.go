@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/shoal-project/shoal/api"
+	"github.com/shoal-project/shoal/state"
 )
 
 func (s *apiServer) routeRollout() {
@@ -12,14 +13,14 @@ func (s *apiServer) routeRollout() {
 }
 
 // changedBy names the API caller for a service's history, or "" while a
-// node of the cluster speaks a protocol older than the one that records
-// it (a write is never refused for its history).
-func (s *apiServer) changedBy(r *http.Request) string {
+// node of the cluster (in view v) speaks a protocol older than the one
+// that records it (a write is never refused for its history).
+func changedBy(v *state.View, r *http.Request) string {
 	c, ok := callerOf(r.Context())
 	if !ok {
 		return ""
 	}
-	for _, n := range s.agent.store().Nodes() {
+	for _, n := range v.Nodes() {
 		if n.ProtocolOf() < 5 {
 			return ""
 		}
@@ -36,11 +37,12 @@ func (s *apiServer) rollbackService(r *http.Request) (any, error) {
 			return nil, err
 		}
 	}
-	svc, err := s.findService(r.PathValue("name"))
+	v := s.backend.view()
+	svc, err := findServiceIn(v, r.PathValue("name"))
 	if err != nil {
 		return nil, err
 	}
-	raw, err := s.submit(r, api.CmdRollbackService, api.RollbackServicePayload{Name: svc.Spec.Name, ToVersion: req.ToVersion, By: s.changedBy(r)})
+	raw, err := s.submit(r, api.CmdRollbackService, api.RollbackServicePayload{Name: svc.Spec.Name, ToVersion: req.ToVersion, By: changedBy(v, r)})
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +52,7 @@ func (s *apiServer) rollbackService(r *http.Request) (any, error) {
 // promoteService continues the service's update held in its canary
 // state (state.FSM's applyPromoteService).
 func (s *apiServer) promoteService(r *http.Request) (any, error) {
-	svc, err := s.findService(r.PathValue("name"))
+	svc, err := findServiceIn(s.backend.view(), r.PathValue("name"))
 	if err != nil {
 		return nil, err
 	}

@@ -40,9 +40,10 @@ func checkSpec(spec *api.ServiceSpec) error {
 	return nil
 }
 
-func (s *apiServer) serviceInfo(svc *api.Service) api.ServiceInfo {
+// serviceInfo summarises service svc and its tasks as view v has them.
+func serviceInfo(v *state.View, svc *api.Service) api.ServiceInfo {
 	info := api.ServiceInfo{Service: *svc}
-	tasks := s.agent.store().TasksByService(svc.ID)
+	tasks := v.TasksByService(svc.ID)
 	pending := map[string]bool{}
 	eligibleNodes := map[string]bool{}
 	for _, t := range tasks {
@@ -69,10 +70,6 @@ func (s *apiServer) serviceInfo(svc *api.Service) api.ServiceInfo {
 	return info
 }
 
-func (s *apiServer) findService(name string) (*api.Service, error) {
-	return findServiceIn(s.agent.store().View(), name)
-}
-
 // findServiceIn finds a service by name, or else by ID, in one view.
 func findServiceIn(v *state.View, name string) (*api.Service, error) {
 	if svc, ok := v.ServiceByName(name); ok {
@@ -85,22 +82,23 @@ func findServiceIn(v *state.View, name string) (*api.Service, error) {
 }
 
 func (s *apiServer) listServices(r *http.Request) (any, error) {
-	svcs := s.agent.store().Services()
+	v := s.backend.view() // one index for the whole answer
+	svcs := v.Services()
 	out := make([]api.ServiceInfo, 0, len(svcs))
 	for _, svc := range svcs {
-		out = append(out, s.serviceInfo(svc))
+		out = append(out, serviceInfo(v, svc))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Spec.Name < out[j].Spec.Name })
 	return out, nil
 }
 
 func (s *apiServer) getService(r *http.Request) (any, error) {
-	svc, err := s.findService(r.PathValue("name"))
+	v := s.backend.view() // one index for the whole answer
+	svc, err := findServiceIn(v, r.PathValue("name"))
 	if err != nil {
 		return nil, err
 	}
-	info := s.serviceInfo(svc)
-	v := s.agent.store().View()
+	info := serviceInfo(v, svc)
 	for _, t := range v.TasksByService(svc.ID) {
 		if t.Status.State != api.TaskRunning || t.DesiredState != api.TaskRunning {
 			continue
@@ -126,13 +124,14 @@ func (s *apiServer) createService(r *http.Request) (any, error) {
 	if err := decodeBody(r, &spec); err != nil {
 		return nil, err
 	}
-	if s.ingressByDefault() {
+	v := s.backend.view()
+	if ingressByDefault(v) {
 		api.DefaultPublishModes(&spec, nil)
 	}
 	if err := checkSpec(&spec); err != nil {
 		return nil, err
 	}
-	raw, err := s.submit(r, api.CmdCreateService, api.CreateServicePayload{Spec: spec, By: s.changedBy(r)})
+	raw, err := s.submit(r, api.CmdCreateService, api.CreateServicePayload{Spec: spec, By: changedBy(v, r)})
 	if err != nil {
 		return nil, err
 	}
@@ -141,13 +140,14 @@ func (s *apiServer) createService(r *http.Request) (any, error) {
 	return s.serviceFromResult(raw)
 }
 
-// serviceFromResult turns a committed command's service into the answer.
+// serviceFromResult turns a committed command's service into the answer,
+// with its tasks as the local replica has them now.
 func (s *apiServer) serviceFromResult(raw json.RawMessage) (any, error) {
 	var svc api.Service
 	if err := json.Unmarshal(raw, &svc); err != nil || svc.ID == "" {
 		return nil, api.Errorf(api.CodeInternal, "unexpected result from the leader: %s", raw)
 	}
-	return s.serviceInfo(&svc), nil
+	return serviceInfo(s.backend.view(), &svc), nil
 }
 
 // updateService changes a spec or scales. The new spec is built from the
@@ -165,19 +165,20 @@ func (s *apiServer) updateService(r *http.Request) (any, error) {
 		requestID = api.NewRequestID()
 	}
 	for attempt := 0; ; attempt++ {
-		if err := s.agent.consistentRead(r.Context()); err != nil {
+		if err := s.backend.consistentRead(r.Context()); err != nil {
 			return nil, err
 		}
-		svc, err := s.findService(r.PathValue("name"))
+		v := s.backend.view() // the base the new spec is built on
+		svc, err := findServiceIn(v, r.PathValue("name"))
 		if err != nil {
 			return nil, err
 		}
-		spec, err := updatedSpec(svc, req, s.ingressByDefault())
+		spec, err := updatedSpec(svc, req, ingressByDefault(v))
 		if err != nil {
 			return nil, err
 		}
 		if reflect.DeepEqual(spec, svc.Spec) && (req.ExpectVersion == 0 || req.ExpectVersion == svc.Version) {
-			return s.serviceInfo(svc), nil
+			return serviceInfo(v, svc), nil
 		}
 		expect := req.ExpectVersion
 		if expect == 0 {
@@ -189,7 +190,7 @@ func (s *apiServer) updateService(r *http.Request) (any, error) {
 			// write is a new request.
 			id = fmt.Sprintf("%s/%d", requestID, attempt)
 		}
-		raw, err := s.agent.submitPayload(r.Context(), api.CmdUpdateService, id, api.UpdateServicePayload{Name: svc.Spec.Name, ExpectVersion: expect, Spec: spec, By: s.changedBy(r)})
+		raw, err := s.backend.submitPayload(r.Context(), api.CmdUpdateService, id, api.UpdateServicePayload{Name: svc.Spec.Name, ExpectVersion: expect, Spec: spec, By: changedBy(v, r)})
 		if err == nil {
 			return s.serviceFromResult(raw)
 		}
@@ -203,9 +204,10 @@ func (s *apiServer) updateService(r *http.Request) (any, error) {
 
 // ingressByDefault reports whether published ports that name no mode
 // become ingress ports (api.DefaultPublishModes): in a cluster with a
-// service CIDR. Elsewhere they stay host ports, as before service traffic.
-func (s *apiServer) ingressByDefault() bool {
-	c, ok := s.agent.store().Cluster()
+// service CIDR (in view v). Elsewhere they stay host ports, as before
+// service traffic.
+func ingressByDefault(v *state.View) bool {
+	c, ok := v.Cluster()
 	return ok && c.ServiceCIDR != ""
 }
 
@@ -245,7 +247,7 @@ func updatedSpec(svc *api.Service, req api.ServiceUpdateRequest, ingress bool) (
 // request ID) gets the first answer.
 func (s *apiServer) removeService(r *http.Request) (any, error) {
 	name := r.PathValue("name")
-	if svc, ok := s.agent.store().Service(name); ok {
+	if svc, ok := s.backend.view().Service(name); ok {
 		name = svc.Spec.Name // removal by ID
 	}
 	if _, err := s.submit(r, api.CmdRemoveService, api.RemoveServicePayload{Name: name}); err != nil {
@@ -255,7 +257,7 @@ func (s *apiServer) removeService(r *http.Request) (any, error) {
 }
 
 func (s *apiServer) serviceTasks(r *http.Request) (any, error) {
-	v := s.agent.store().View() // one index for the whole answer
+	v := s.backend.view() // one index for the whole answer
 	svc, err := findServiceIn(v, r.PathValue("name"))
 	if err != nil {
 		return nil, err

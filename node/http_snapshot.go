@@ -16,7 +16,7 @@ func (s *apiServer) routeSnapshot() {
 }
 
 func (s *apiServer) saveSnapshot(w http.ResponseWriter, r *http.Request) {
-	b, err := s.agent.saveBackup(r.Context())
+	b, err := s.backend.saveBackup(r.Context())
 	if err != nil {
 		writeError(w, err)
 		return
@@ -32,7 +32,7 @@ func (s *apiServer) restoreSnapshot(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	res, err := s.agent.restoreBackup(r.Context(), file, r.URL.Query().Get("allow_foreign") == "true")
+	res, err := s.backend.restoreBackup(r.Context(), file, r.URL.Query().Get("allow_foreign") == "true")
 	if err != nil {
 		writeError(w, err)
 		return

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"time"
@@ -100,11 +101,12 @@ func (s *apiServer) routeImages() {
 }
 
 func (s *apiServer) listImages(r *http.Request) (any, error) {
+	v := s.backend.view() // one index for the whole answer
 	out := []api.ImageInfo{}
-	for _, img := range s.agent.store().Images() {
+	for _, img := range v.Images() {
 		info := api.ImageInfo{Image: *img}
 		for _, id := range img.Holders {
-			if n, ok := s.agent.store().Node(id); ok {
+			if n, ok := v.Node(id); ok {
 				info.Nodes = append(info.Nodes, n.Name)
 			}
 		}
@@ -116,43 +118,49 @@ func (s *apiServer) listImages(r *http.Request) (any, error) {
 
 // loadImage imports an uploaded tarball into this node's content store.
 func (s *apiServer) loadImage(w http.ResponseWriter, r *http.Request) {
-	a := s.agent
-	if a.containerd == nil {
-		writeError(w, api.Errorf(api.CodeInvalid, "node %s has no containerd runtime; load the image through a node that has one", a.cfg.Name))
-		return
-	}
-	body := http.MaxBytesReader(w, r.Body, api.MaxImageUpload)
-	imgs, err := a.containerd.ImportImage(r.Context(), body)
+	out, err := s.backend.loadImages(r.Context(), http.MaxBytesReader(w, r.Body, api.MaxImageUpload))
 	if err != nil {
-		writeError(w, api.Errorf(api.CodeInvalid, "image load: %v", err))
-		return
-	}
-	if err := a.reportImages(r.Context()); err != nil {
 		writeError(w, err)
 		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	writeJSON(w, out)
+}
+
+// loadImages imports a tarball into this node's content store and
+// reports the node's images to the leader.
+func (a *Agent) loadImages(ctx context.Context, tarball io.Reader) ([]api.ImageRef, error) {
+	if a.containerd == nil {
+		return nil, api.Errorf(api.CodeInvalid, "node %s has no containerd runtime; load the image through a node that has one", a.cfg.Name)
+	}
+	imgs, err := a.containerd.ImportImage(ctx, tarball)
+	if err != nil {
+		return nil, api.Errorf(api.CodeInvalid, "image load: %v", err)
+	}
+	if err := a.reportImages(ctx); err != nil {
+		return nil, err
 	}
 	out := make([]api.ImageRef, 0, len(imgs))
 	for _, i := range imgs {
 		out = append(out, api.ImageRef{Ref: i.Ref, Digest: i.Digest, MediaType: i.MediaType, Size: i.Size, TotalSize: i.TotalSize})
 	}
-	w.Header().Set("Content-Type", "application/json")
-	writeJSON(w, out)
+	return out, nil
 }
 
 // removeImage removes an image (named in any form; records and
 // comparisons use the normalized one) from every node that holds it, then
 // from the cluster's records.
 func (s *apiServer) removeImage(r *http.Request) (any, error) {
-	a := s.agent
 	ref, err := api.NormalizeImageRef(r.PathValue("ref"))
 	if err != nil {
 		return nil, api.Errorf(api.CodeInvalid, "%v", err)
 	}
-	img, ok := a.store().Image(ref)
+	v := s.backend.view() // the image's holders and its users at one index
+	img, ok := v.Image(ref)
 	if !ok {
 		return nil, api.Errorf(api.CodeNotFound, "no such image: %s", ref)
 	}
-	for _, t := range a.store().Tasks() {
+	for _, t := range v.Tasks() {
 		if !t.Active() || t.Spec.Runtime != api.RuntimeContainerd {
 			continue
 		}
@@ -161,7 +169,7 @@ func (s *apiServer) removeImage(r *http.Request) (any, error) {
 		}
 	}
 	for _, id := range img.Holders {
-		if err := a.removeImageOn(r.Context(), id, ref); err != nil {
+		if err := s.backend.removeImageOn(r.Context(), id, ref); err != nil {
 			return nil, api.Errorf(api.CodeUnavailable, "removing %s from node %s: %v", ref, api.ShortID(id), err)
 		}
 	}

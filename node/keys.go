@@ -190,7 +190,7 @@ func (s *apiServer) rotateKeys(r *http.Request) (any, error) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*rotateStepWait+10*time.Second)
 	defer cancel()
 	var res api.RotateKeysResult
-	if err := s.agent.callLeader(ctx, rpcRotateKeys, req, &res); err != nil {
+	if err := s.backend.callLeader(ctx, rpcRotateKeys, req, &res); err != nil {
 		return nil, err
 	}
 	return res, nil

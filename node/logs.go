@@ -16,6 +16,7 @@ import (
 	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/p2p"
 	"github.com/shoal-project/shoal/runtime"
+	"github.com/shoal-project/shoal/state"
 )
 
 // logsProtocol streams one task's log from the node that runs it.
@@ -93,7 +94,8 @@ func (a *Agent) taskLogs(ctx context.Context, t *api.Task, follow bool, tail int
 // serviceLogs gathers the logs of a service's tasks from the nodes that
 // ran them, each line prefixed with its task (name.slot@node).
 func (s *apiServer) serviceLogs(w http.ResponseWriter, r *http.Request) {
-	svc, err := s.findService(r.PathValue("name"))
+	v := s.backend.view() // one index for the tasks and their nodes
+	svc, err := findServiceIn(v, r.PathValue("name"))
 	if err != nil {
 		writeError(w, err)
 		return
@@ -107,25 +109,28 @@ func (s *apiServer) serviceLogs(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var tasks []*api.Task
-	for _, t := range s.agent.store().TasksByService(svc.ID) {
+	for _, t := range v.TasksByService(svc.ID) {
 		if t.NodeID != "" && t.Status.State >= api.TaskStarting {
 			tasks = append(tasks, t)
 		}
 	}
-	s.streamLogs(w, r, tasks, follow, tail)
+	s.streamLogs(w, r, v, tasks, follow, tail)
 }
 
 // taskLogs serves one task's log.
 func (s *apiServer) taskLogs(w http.ResponseWriter, r *http.Request) {
-	t, ok := s.agent.store().Task(r.PathValue("id"))
+	v := s.backend.view()
+	t, ok := v.Task(r.PathValue("id"))
 	if !ok {
 		writeError(w, api.Errorf(api.CodeNotFound, "no such task: %s", r.PathValue("id")))
 		return
 	}
-	s.streamLogs(w, r, []*api.Task{t}, r.URL.Query().Get("follow") == "true", -1)
+	s.streamLogs(w, r, v, []*api.Task{t}, r.URL.Query().Get("follow") == "true", -1)
 }
 
-func (s *apiServer) streamLogs(w http.ResponseWriter, r *http.Request, tasks []*api.Task, follow bool, tail int) {
+// streamLogs streams the logs of tasks, each line prefixed with its task
+// and the name its node has in view v.
+func (s *apiServer) streamLogs(w http.ResponseWriter, r *http.Request, v *state.View, tasks []*api.Task, follow bool, tail int) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)
@@ -133,10 +138,10 @@ func (s *apiServer) streamLogs(w http.ResponseWriter, r *http.Request, tasks []*
 	var wg sync.WaitGroup
 	for _, t := range tasks {
 		prefix := fmt.Sprintf("%s.%d", t.ServiceName, t.Slot)
-		if n, ok := s.agent.store().Node(t.NodeID); ok {
+		if n, ok := v.Node(t.NodeID); ok {
 			prefix += "@" + n.Name
 		}
-		rc, err := s.agent.taskLogs(r.Context(), t, follow, tail)
+		rc, err := s.backend.taskLogs(r.Context(), t, follow, tail)
 		if err != nil {
 			mu.Lock()
 			fmt.Fprintf(w, "%s | (logs unavailable: %v)\n", prefix, err)

@@ -59,5 +59,5 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // routeMetrics serves GET /metrics.
 func (s *apiServer) routeMetrics() {
-	s.handle("GET /metrics", api.ACLReadOnly, s.agent.metrics.handler())
+	s.handle("GET /metrics", api.ACLReadOnly, s.metrics.handler())
 }
