@@ -71,7 +71,7 @@ func TestRegressionConsistentReadOnQuietFollower(t *testing.T) {
 // not heard of yet with a definite "no such service": the service exists,
 // and the write was never tried. updateService and removeService look the
 // service up in the local replica before submitting (node/http_services.go,
-// findService), so a stale replica decides the outcome of a write.
+// findServiceIn), so a stale replica decides the outcome of a write.
 func TestRegressionWriteOnCutOffNodeAnswersFromStaleReplica(t *testing.T) {
 	c := startSmall(t, 3)
 	leader := c.waitLeader(10 * time.Second)
