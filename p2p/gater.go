@@ -59,6 +59,9 @@ type Gater struct {
 	mu         sync.Mutex
 	deny       denyHooks
 	members    map[peer.ID]struct{}
+	// protect keeps the connection manager from trimming members'
+	// connections (nil until a Host adopts the Gater).
+	protect protector
 	outbound   map[peer.ID]struct{}
 	blocked    map[peer.ID]struct{}
 	pending    map[peer.ID]pendingPeer
@@ -120,14 +123,50 @@ func NewGater(opts GaterOptions) *Gater {
 	}
 }
 
+// protector is the part of libp2p's connection manager the Gater uses:
+// members' connections are never trimmed, whatever their number. (The
+// manager trims a host with more connections than its high-water mark
+// back to its low one; a leader of 1,000 members holds a feed connection
+// to each, and trimming them would drop members' state feeds every
+// minute.) Only unknown peers — pending joiners — are trimmed.
+type protector interface {
+	Protect(id peer.ID, tag string)
+	Unprotect(id peer.ID, tag string) bool
+}
+
+// memberTag is the connection manager's protection tag for members.
+const memberTag = "member"
+
+// adopt makes g protect its members' connections through p.
+func (g *Gater) adopt(p protector) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.protect = p
+	for id := range g.members {
+		p.Protect(id, memberTag)
+	}
+}
+
 // SetMembers replaces the allow-list with ids.
 func (g *Gater) SetMembers(ids []peer.ID) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	old := g.members
 	g.members = make(map[peer.ID]struct{}, len(ids))
 	for _, id := range ids {
 		g.members[id] = struct{}{}
 		delete(g.pending, id)
+		if _, was := old[id]; !was && g.protect != nil {
+			g.protect.Protect(id, memberTag)
+		}
+	}
+	if g.protect == nil {
+		return
+	}
+	for id := range old {
+		if _, still := g.members[id]; !still {
+			g.protect.Unprotect(id, memberTag)
+		}
 	}
 }
 
@@ -135,6 +174,9 @@ func (g *Gater) SetMembers(ids []peer.ID) {
 func (g *Gater) AddMember(id peer.ID) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if _, was := g.members[id]; !was && g.protect != nil {
+		g.protect.Protect(id, memberTag)
+	}
 	g.members[id] = struct{}{}
 	delete(g.pending, id)
 }
@@ -143,6 +185,9 @@ func (g *Gater) AddMember(id peer.ID) {
 func (g *Gater) RemoveMember(id peer.ID) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if _, was := g.members[id]; was && g.protect != nil {
+		g.protect.Unprotect(id, memberTag)
+	}
 	delete(g.members, id)
 }
 

@@ -35,6 +35,12 @@ type Config struct {
 	Port int
 	// Gater admits peers; nil means a new Gater with default options.
 	Gater *Gater
+
+	// connLow and connHigh are the connection manager's watermarks (zero:
+	// 256 and 512); connGrace how long a new connection is never trimmed
+	// (zero: a minute). Tests lower them.
+	connLow, connHigh int
+	connGrace         time.Duration
 }
 
 // Host is a libp2p host restricted to TCP, Noise and yamux, gated by an
@@ -67,7 +73,14 @@ func NewHost(cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("p2p host: resource manager: %w", err)
 	}
-	cm, err := connmgr.NewConnManager(256, 512, connmgr.WithGracePeriod(time.Minute))
+	low, high, grace := cfg.connLow, cfg.connHigh, cfg.connGrace
+	if low == 0 || high == 0 {
+		low, high = 256, 512
+	}
+	if grace == 0 {
+		grace = time.Minute
+	}
+	cm, err := connmgr.NewConnManager(low, high, connmgr.WithGracePeriod(grace))
 	if err != nil {
 		rm.Close()
 		return nil, fmt.Errorf("p2p host: connection manager: %w", err)
@@ -97,6 +110,7 @@ func NewHost(cfg Config) (*Host, error) {
 		return nil, fmt.Errorf("p2p host: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	g.adopt(cm)
 	hh := &Host{h: h, gater: g, cm: cm, addr: addr, ctx: ctx, cancel: cancel}
 	hh.wg.Add(1)
 	go hh.sweep()
@@ -199,7 +213,11 @@ func hostportMultiaddr(hostport string) (ma.Multiaddr, error) {
 }
 
 // Protect keeps the connection manager from trimming connections to id.
+// Members are protected already (tag "member").
 func (h *Host) Protect(id peer.ID, tag string) { h.cm.Protect(id, tag) }
+
+// IsProtected reports whether connections to id are kept under tag.
+func (h *Host) IsProtected(id peer.ID, tag string) bool { return h.cm.IsProtected(id, tag) }
 
 // Dial opens a stream to id speaking proto and returns it as a net.Conn. It
 // always forces a direct dial, so a restarted peer is not subject to dial

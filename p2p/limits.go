@@ -31,7 +31,9 @@ func limits() rcmgr.ConcreteLimitConfig {
 	const gib = 1 << 30
 	base := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&base) // identify and ping
-	system := resLimits(4096, 65536, 8192, 4*gib)
+	// A leader holds a connection to every member (its state feed): room
+	// for 10,000 members and their streams.
+	system := resLimits(16384, 65536, 16384, 4*gib)
 	transient := resLimits(1024, 4096, 2048, 512*mib)
 	proto := resLimits(0, 32768, 0, 2*gib)
 	protoPeer := resLimits(0, 8192, 0, gib)
