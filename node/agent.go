@@ -51,6 +51,8 @@ type Agent struct {
 	// feedPacked the compressed entries it sent lately.
 	feedSnap   snapshotCache
 	feedPacked *packedEntries
+	// feedFollowers counts the state feeds this node serves.
+	feedFollowers atomic.Int64
 
 	executor *executor.Executor
 	faults   *faultState

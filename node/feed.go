@@ -105,7 +105,7 @@ func (a *Agent) serveFeed(c net.Conn) {
 		if more {
 			continue
 		}
-		if !a.awaitFeed(changed) {
+		if !a.awaitFeed(changed, time.Time{}) {
 			return
 		}
 	}

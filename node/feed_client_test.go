@@ -389,3 +389,23 @@ func runFeedClient(t *testing.T, node feedNode, fsm *state.FSM) *feedClient {
 	t.Cleanup(func() { cancel(); <-done })
 	return f
 }
+
+// The gap between two frames to one member grows with the members the
+// leader feeds and is capped, so the leader's frames per second stay
+// bounded while a member's lag stays small.
+func TestFeedGapGrowsWithFollowersAndIsCapped(t *testing.T) {
+	for _, c := range []struct {
+		n    int64
+		want time.Duration
+	}{{0, 0}, {3, 300 * time.Microsecond}, {100, 10 * time.Millisecond}, {1000, 100 * time.Millisecond}, {5000, maxFeedGap}} {
+		if got := feedGap(c.n); got != c.want {
+			t.Errorf("feedGap(%d) = %v, want %v", c.n, got, c.want)
+		}
+	}
+	// Frames per second over all members never pass 1/feedGapPerFollower.
+	for _, n := range []int64{10, 1000, 2000} {
+		if rate := float64(n) / feedGap(n).Seconds(); rate > 1/feedGapPerFollower.Seconds()+1e-6 {
+			t.Errorf("%d members: %.0f frames/s", n, rate)
+		}
+	}
+}

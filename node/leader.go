@@ -247,9 +247,12 @@ func (a *Agent) gossipEventLoop(ctx context.Context) {
 			if !ok {
 				return
 			}
-			if ev.Member.Meta.NodeID != "" && ev.Member.Meta.NodeID != a.ID() && ev.Type != gossip.EventDead && ev.Type != gossip.EventLeave {
-				if id, err := peer.Decode(ev.Member.Meta.NodeID); err == nil && a.host.Gater().IsMember(id) {
-					a.overlayGossipAddrs()
+			// A member seen at a new address is dialled there at once
+			// (only this member: a pass over all would make N joins
+			// cost N² address updates).
+			if ev.Type != gossip.EventDead && ev.Type != gossip.EventLeave {
+				if id, addr, ok := a.gossipP2PAddr(ev.Member); ok && a.host.Gater().IsMember(id) {
+					a.host.SetPeerAddr(id, addr)
 				}
 			}
 			a.logMemberEvent(ev)

@@ -40,11 +40,13 @@ func (a *Agent) membershipLoop(ctx context.Context) {
 }
 
 func (a *Agent) syncMembership() {
-	nodes := a.store().Nodes()
-	if _, ok := a.store().Cluster(); !ok || len(nodes) == 0 {
+	view := a.store().View()
+	nodes := view.Nodes()
+	if _, ok := view.Cluster(); !ok || len(nodes) == 0 {
 		return // not synced yet: keep trusting the data dir's peers
 	}
 	ids := make([]peer.ID, 0, len(nodes))
+	addrs := make(map[peer.ID]string, len(nodes))
 	for _, n := range nodes {
 		id, err := peer.Decode(n.ID)
 		if err != nil {
@@ -52,33 +54,42 @@ func (a *Agent) syncMembership() {
 		}
 		ids = append(ids, id)
 		if id != a.host.ID() && n.P2PAddr != "" {
-			a.host.SetPeerAddr(id, n.P2PAddr)
+			addrs[id] = n.P2PAddr
 		}
 	}
 	a.host.Gater().SetMembers(ids)
-	a.overlayGossipAddrs()
+	// Prefer the address gossip last saw a node at: a node that restarted
+	// on a new address is reachable before its record changes.
+	for _, m := range a.gossip.Members() {
+		if id, addr, ok := a.gossipP2PAddr(m); ok {
+			if _, member := addrs[id]; member {
+				addrs[id] = addr
+			}
+		}
+	}
+	for id, addr := range addrs {
+		a.host.SetPeerAddr(id, addr) // a no-op when unchanged
+	}
 	if err := a.state.replacePeers(peerRecordsOf(nodes), a.cfg.DataDir); err != nil {
 		a.log.Warn("peers not saved", "err", err)
 	}
 }
 
-// overlayGossipAddrs prefers the address gossip last saw a node at: a node
-// that restarted on a new address is reachable before its record changes.
-func (a *Agent) overlayGossipAddrs() {
-	for _, m := range a.gossip.Members() {
-		if m.State != gossip.MemberAlive || m.Meta.NodeID == "" || m.Meta.NodeID == a.ID() {
-			continue
-		}
-		id, err := peer.Decode(m.Meta.NodeID)
-		if err != nil || !a.host.Gater().IsMember(id) {
-			continue
-		}
-		host, _, err := net.SplitHostPort(m.Addr)
-		if err != nil {
-			continue
-		}
-		a.host.SetPeerAddr(id, net.JoinHostPort(host, strconv.Itoa(int(m.Meta.P2PPort))))
+// gossipP2PAddr is the libp2p address of a live gossip member other than
+// this node, from the address gossip sees it at and the port it announces.
+func (a *Agent) gossipP2PAddr(m gossip.Member) (peer.ID, string, bool) {
+	if m.State != gossip.MemberAlive || m.Meta.NodeID == "" || m.Meta.NodeID == a.ID() {
+		return "", "", false
 	}
+	id, err := peer.Decode(m.Meta.NodeID)
+	if err != nil {
+		return "", "", false
+	}
+	host, _, err := net.SplitHostPort(m.Addr)
+	if err != nil {
+		return "", "", false
+	}
+	return id, net.JoinHostPort(host, strconv.Itoa(int(m.Meta.P2PPort))), true
 }
 
 // refreshSelf re-registers this node when its replicated record does not

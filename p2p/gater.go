@@ -56,12 +56,12 @@ type GaterOptions struct {
 // and denied peers (SetDenied) are refused in both directions, members or
 // not.
 type Gater struct {
-	mu         sync.Mutex
-	deny       denyHooks
-	members    map[peer.ID]struct{}
+	mu      sync.Mutex
+	deny    denyHooks
+	members map[peer.ID]struct{}
 	// protect keeps the connection manager from trimming members'
 	// connections (nil until a Host adopts the Gater).
-	protect protector
+	protect    protector
 	outbound   map[peer.ID]struct{}
 	blocked    map[peer.ID]struct{}
 	pending    map[peer.ID]pendingPeer

@@ -46,10 +46,13 @@ type Config struct {
 // Host is a libp2p host restricted to TCP, Noise and yamux, gated by an
 // allow-list Gater.
 type Host struct {
-	h      host.Host
-	gater  *Gater
-	cm     *connmgr.BasicConnMgr
-	addr   string
+	h     host.Host
+	gater *Gater
+	cm    *connmgr.BasicConnMgr
+	addr  string
+	// addrs is the address SetPeerAddr last gave each peer.
+	addrMu sync.Mutex
+	addrs  map[peer.ID]string
 	cancel context.CancelFunc
 	ctx    context.Context
 	wg     sync.WaitGroup
@@ -183,6 +186,11 @@ func (h *Host) SetPeerAddr(id peer.ID, hostport string) error {
 	if err := id.Validate(); err != nil {
 		return fmt.Errorf("set address of peer %q: %w", id, err)
 	}
+	h.addrMu.Lock()
+	defer h.addrMu.Unlock()
+	if h.addrs[id] == hostport {
+		return nil // unchanged: membership passes set every member's address
+	}
 	m, err := hostportMultiaddr(hostport)
 	if err != nil {
 		return fmt.Errorf("set address of peer %s: %w", id, err)
@@ -190,6 +198,10 @@ func (h *Host) SetPeerAddr(id peer.ID, hostport string) error {
 	ps := h.h.Peerstore()
 	ps.ClearAddrs(id)
 	ps.AddAddr(id, m, peerstore.PermanentAddrTTL)
+	if h.addrs == nil {
+		h.addrs = map[peer.ID]string{}
+	}
+	h.addrs[id] = hostport
 	return nil
 }
 

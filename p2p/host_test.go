@@ -126,6 +126,14 @@ func TestHostAddrAndSetPeerAddr(t *testing.T) {
 	if len(addrs) != 1 || addrs[0].String() != "/ip4/10.0.0.2/tcp/2000" {
 		t.Fatalf("peerstore addrs = %v, want only the new address", addrs)
 	}
+	// Setting the same address again is a no-op; back to the first
+	// address is not.
+	h.SetPeerAddr(id, "10.0.0.2:2000")
+	h.SetPeerAddr(id, "10.0.0.1:1000")
+	addrs = h.LibP2P().Peerstore().Addrs(id)
+	if len(addrs) != 1 || addrs[0].String() != "/ip4/10.0.0.1/tcp/1000" {
+		t.Fatalf("peerstore addrs = %v, want the first address again", addrs)
+	}
 }
 
 func TestMembersDialAndCall(t *testing.T) {
