@@ -38,6 +38,9 @@ type Agent struct {
 	taskMTU atomic.Int64
 
 	host *p2p.Host
+	// id is host's peer ID as a string (ID() is called per frame and per
+	// member; encoding it costs a base58 pass each time).
+	id   string
 	cons *raft.Consensus
 	// contacts records when each Raft server last answered this node's
 	// AppendEntries (meaningful while it leads).
@@ -164,6 +167,9 @@ func New(cfg Config, logger *slog.Logger, out io.Writer) (_ *Agent, err error) {
 		return nil, err
 	}
 	a.host, err = p2p.NewHost(p2p.Config{Key: a.key, ListenIP: cfg.Bind, Port: cfg.P2PPort, Gater: p2p.NewGater(p2p.GaterOptions{})})
+	if err == nil {
+		a.id = a.host.ID().String()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("p2p port %d: %v", cfg.P2PPort, err)
 	}
@@ -281,7 +287,12 @@ func (a *Agent) Endpoints() string {
 }
 
 // ID is this node's ID (its libp2p peer ID).
-func (a *Agent) ID() string { return a.host.ID().String() }
+func (a *Agent) ID() string {
+	if a.id != "" {
+		return a.id
+	}
+	return a.host.ID().String()
+}
 
 // trustPeers lets the gater admit the peers the data dir or the join
 // answer names, and records their addresses, until the replicated state

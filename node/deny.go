@@ -49,11 +49,16 @@ func (a *Agent) enforceDenyList() {
 // and says so once if this node itself was removed. The membership loop
 // calls it whenever the node table changes, which a removal does.
 func (a *Agent) cutOffDenied() {
-	closed := map[string]bool{}
-	for _, id := range a.host.CloseDenied() {
-		closed[id.String()] = true
-	}
 	fresh := a.store().View().DeniedSince(a.denySeen.Load())
+	closed := map[string]bool{}
+	if len(fresh) > 0 {
+		// Only a new denial can leave a connection to close here (the
+		// host's sweeper catches the rest): a pass over every peer on
+		// each node change would make N joins cost N².
+		for _, id := range a.host.CloseDenied() {
+			closed[id.String()] = true
+		}
+	}
 	for _, d := range fresh {
 		if time.Since(d.DeniedAt) < announceDenied || closed[d.ID] {
 			a.log.Warn("cut off removed node "+d.Name+": its peer ID is denied", "node", d.Name, "node_id", api.ShortID(d.ID), "connections_closed", closed[d.ID])

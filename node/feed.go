@@ -48,9 +48,9 @@ func readFeedRequest(c net.Conn) (feedRequest, bool) {
 // was removed from the cluster: the feed stops at once, before the next
 // frame (the gater refuses new connections, and the membership loop
 // closes this one).
-func (a *Agent) feedDenied(c net.Conn) bool {
-	if a.denied(c.RemoteAddr().String()) {
-		a.log.Warn("state feed: stopped for a removed node", "node", a.deniedName(c.RemoteAddr().String()))
+func (a *Agent) feedDenied(member string) bool {
+	if a.denied(member) {
+		a.log.Warn("state feed: stopped for a removed node", "node", a.deniedName(member))
 		return true
 	}
 	return false
@@ -66,7 +66,8 @@ func (a *Agent) serveFeed(c net.Conn) {
 	}
 	fsm := a.cons.FSM()
 	next := req.From + 1
-	for a.ctx.Err() == nil && !a.feedDenied(c) {
+	member := c.RemoteAddr().String()
+	for a.ctx.Err() == nil && !a.feedDenied(member) {
 		// The leader and its term are read together: a deposed leader must
 		// not stamp its successor's term on its own name.
 		leader, term := a.cons.LeaderTerm()

@@ -397,7 +397,7 @@ func TestFeedGapGrowsWithFollowersAndIsCapped(t *testing.T) {
 	for _, c := range []struct {
 		n    int64
 		want time.Duration
-	}{{0, 0}, {3, 300 * time.Microsecond}, {100, 10 * time.Millisecond}, {1000, 100 * time.Millisecond}, {5000, maxFeedGap}} {
+	}{{0, 0}, {3, 750 * time.Microsecond}, {100, 25 * time.Millisecond}, {1000, 250 * time.Millisecond}, {5000, maxFeedGap}} {
 		if got := feedGap(c.n); got != c.want {
 			t.Errorf("feedGap(%d) = %v, want %v", c.n, got, c.want)
 		}
