@@ -126,7 +126,7 @@ func Start(cfg Config) (*Gossip, error) {
 		return nil, fmt.Errorf("gossip: start %s: %w", cfg.Name, err)
 	}
 	g.ml, g.keyring = ml, mc.Keyring
-	go g.reconnectLoop(reconnectEvery * cfg.Timings.ProbeInterval)
+	go g.reconnectLoop(cfg.Timings.ProbeInterval)
 	return g, nil
 }
 

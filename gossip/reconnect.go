@@ -13,16 +13,29 @@ const reconnectTimeout = 24 * time.Hour
 const renameTimeout = time.Minute
 
 // reconnectEvery is the retry period as a multiple of ProbeInterval
-// (2 s with LANTimings).
+// (2 s with LANTimings) in clusters of up to reconnectsPerRound ×
+// reconnectEvery members; larger ones retry less often (see
+// reconnectPeriod).
 const reconnectEvery = 4
+
+// reconnectsPerRound bounds the retries of the whole cluster per
+// ProbeInterval: each is a full state exchange (push-pull) with a member
+// that answers, so retries every 2 s on every node would cost N² once
+// members flap. One success heals a partition, so few suffice.
+const reconnectsPerRound = 25
+
+// reconnectPeriod is how often a node of an n-member cluster retries.
+func reconnectPeriod(probe time.Duration, n int) time.Duration {
+	return probe * time.Duration(max(reconnectEvery, (n+reconnectsPerRound-1)/reconnectsPerRound))
+}
 
 // reconnectLoop heals partitions. memberlist stops talking to a member it
 // declared dead, so after a partition ends both sides would stay split;
 // like serf, each period this node retries a join with one random failed
 // (not left) member until it is alive again or reconnectTimeout passes.
 // New addresses of restarted members (see NotifyConflict) are retried too.
-func (g *Gossip) reconnectLoop(every time.Duration) {
-	t := time.NewTicker(every)
+func (g *Gossip) reconnectLoop(probe time.Duration) {
+	t := time.NewTimer(reconnectPeriod(probe, 0))
 	defer t.Stop()
 	for {
 		select {
@@ -30,6 +43,7 @@ func (g *Gossip) reconnectLoop(every time.Duration) {
 			return
 		case <-t.C:
 		}
+		t.Reset(reconnectPeriod(probe, g.ml.NumMembers()))
 		addr, ok := g.pickFailed()
 		if !ok {
 			continue
