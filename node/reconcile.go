@@ -259,10 +259,20 @@ func (a *Agent) commitPart(ctx context.Context, name string, part api.WriteTasks
 	return true
 }
 
+// maxUpdateBatch bounds the changes to existing tasks (assignments,
+// stops, deletions, orphans) of one command without new tasks: a node
+// lost with 1,000s of tasks, or a service scaled down by as many, stays
+// under go-memdb's whole-index notification (see maxSpawnBatch).
+const maxUpdateBatch = 1000
+
 // splitPayload cuts a large creation (Create, or Spawn once spawnForm
 // moved it there) into several commands. A rolling update's stop and
-// create for one slot stay together in the first part.
+// create for one slot stay together in the first part. A payload of
+// changes to existing tasks alone is cut too (splitUpdates).
 func splitPayload(p api.WriteTasksPayload) []api.WriteTasksPayload {
+	if len(p.Create) == 0 && len(p.Spawn) == 0 {
+		return splitUpdates(p)
+	}
 	news, limit := p.Create, maxTaskBatch
 	with := func(q api.WriteTasksPayload, ts []api.Task) api.WriteTasksPayload { q.Create = ts; return q }
 	if len(p.Spawn) > 0 && len(p.Create) == 0 {
@@ -278,6 +288,47 @@ func splitPayload(p api.WriteTasksPayload) []api.WriteTasksPayload {
 	for rest := news[limit:]; len(rest) > 0; {
 		n := min(len(rest), limit)
 		out = append(out, with(api.WriteTasksPayload{}, rest[:n]))
+		rest = rest[n:]
+	}
+	return out
+}
+
+// splitUpdates cuts a payload without new tasks into commands of at most
+// maxUpdateBatch task changes, in the payload's order (assignments, then
+// stops, orphans and deletions); service updates stay in the first. Each
+// change concerns one task, so none depends on another part.
+func splitUpdates(p api.WriteTasksPayload) []api.WriteTasksPayload {
+	if len(p.Assign)+len(p.Desire)+len(p.Orphan)+len(p.Delete) <= maxUpdateBatch {
+		return []api.WriteTasksPayload{p}
+	}
+	out := []api.WriteTasksPayload{{Services: p.Services}}
+	room := func() int {
+		q := &out[len(out)-1]
+		n := maxUpdateBatch - (len(q.Assign) + len(q.Desire) + len(q.Orphan) + len(q.Delete))
+		if n == 0 {
+			out = append(out, api.WriteTasksPayload{})
+			n = maxUpdateBatch
+		}
+		return n
+	}
+	for rest := p.Assign; len(rest) > 0; {
+		n := min(room(), len(rest))
+		out[len(out)-1].Assign = append(out[len(out)-1].Assign, rest[:n]...)
+		rest = rest[n:]
+	}
+	for rest := p.Desire; len(rest) > 0; {
+		n := min(room(), len(rest))
+		out[len(out)-1].Desire = append(out[len(out)-1].Desire, rest[:n]...)
+		rest = rest[n:]
+	}
+	for rest := p.Orphan; len(rest) > 0; {
+		n := min(room(), len(rest))
+		out[len(out)-1].Orphan = append(out[len(out)-1].Orphan, rest[:n]...)
+		rest = rest[n:]
+	}
+	for rest := p.Delete; len(rest) > 0; {
+		n := min(room(), len(rest))
+		out[len(out)-1].Delete = append(out[len(out)-1].Delete, rest[:n]...)
 		rest = rest[n:]
 	}
 	return out

@@ -218,3 +218,45 @@ func TestSpawnFormSplitsSpawns(t *testing.T) {
 		t.Fatal("a payload without new tasks gained a spawn list")
 	}
 }
+
+// TestSplitUpdatesKeepsEveryChangeInOrder: a payload of changes to
+// existing tasks alone (a lost node's orphans, a scale-down's stops) goes
+// in parts of at most maxUpdateBatch changes, in order, nothing lost or
+// doubled, service updates in the first part; a small one stays whole.
+func TestSplitUpdatesKeepsEveryChangeInOrder(t *testing.T) {
+	var p api.WriteTasksPayload
+	for i := range 700 {
+		p.Assign = append(p.Assign, api.TaskAssignment{TaskID: fmt.Sprintf("a%04d", i), NodeID: "n1"})
+	}
+	for i := range 900 {
+		p.Orphan = append(p.Orphan, api.TaskOrphan{TaskID: fmt.Sprintf("o%04d", i)})
+	}
+	for i := range 601 {
+		p.Delete = append(p.Delete, fmt.Sprintf("d%04d", i))
+	}
+	p.Services = []api.ServiceUpdate{{ServiceID: "svc"}}
+	parts := splitPayload(p)
+	if len(parts) != 3 || len(parts[0].Services) != 1 || len(parts[1].Services) != 0 {
+		t.Fatalf("%d parts, services %d/%d", len(parts), len(parts[0].Services), len(parts[1].Services))
+	}
+	var got []string
+	for _, q := range parts {
+		if n := len(q.Assign) + len(q.Desire) + len(q.Orphan) + len(q.Delete); n > maxUpdateBatch || n == 0 {
+			t.Fatalf("a part of %d changes", n)
+		}
+		for _, a := range q.Assign {
+			got = append(got, a.TaskID)
+		}
+		for _, o := range q.Orphan {
+			got = append(got, o.TaskID)
+		}
+		got = append(got, q.Delete...)
+	}
+	if len(got) != 2201 || got[0] != "a0000" || got[699] != "a0699" || got[700] != "o0000" || got[1600] != "d0000" || got[2200] != "d0600" {
+		t.Fatalf("changes out of order or lost: %d, %v … %v", len(got), got[:2], got[len(got)-2:])
+	}
+	small := api.WriteTasksPayload{Desire: []api.TaskDesire{{TaskID: "x"}}, Orphan: []api.TaskOrphan{{TaskID: "y"}}}
+	if parts := splitPayload(small); len(parts) != 1 || len(parts[0].Desire) != 1 || len(parts[0].Orphan) != 1 {
+		t.Fatalf("a small payload was cut: %+v", parts)
+	}
+}
