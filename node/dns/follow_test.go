@@ -48,3 +48,25 @@ func TestFollow(t *testing.T) {
 		t.Errorf("%d loads, want 2", n)
 	}
 }
+
+// TestFollowPacesCostlyLoads: a load that takes 30 ms, whose records are
+// stale at once, runs at most once per 300 ms (rebuildShare × its
+// duration), not once per minInterval.
+func TestFollowPacesCostlyLoads(t *testing.T) {
+	s := startServer(t, nil)
+	var loads atomic.Int32
+	stale := make(chan struct{})
+	close(stale)
+	load := func() (Records, <-chan struct{}) {
+		loads.Add(1)
+		time.Sleep(30 * time.Millisecond) // the load's own cost
+		return webRecords(), stale
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	s.Follow(ctx, load, 10*time.Millisecond)
+	// Unpaced: 1.5 s / (30 + 10 ms) ≈ 37 loads; paced: 1.5 s / 300 ms ≈ 5.
+	if n := loads.Load(); n < 2 || n > 6 {
+		t.Fatalf("%d loads in 1.5 s, want 2–6", n)
+	}
+}
