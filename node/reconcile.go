@@ -298,40 +298,32 @@ func splitPayload(p api.WriteTasksPayload) []api.WriteTasksPayload {
 // stops, orphans and deletions); service updates stay in the first. Each
 // change concerns one task, so none depends on another part.
 func splitUpdates(p api.WriteTasksPayload) []api.WriteTasksPayload {
-	if len(p.Assign)+len(p.Desire)+len(p.Orphan)+len(p.Delete) <= maxUpdateBatch {
+	if taskChanges(p) <= maxUpdateBatch {
 		return []api.WriteTasksPayload{p}
 	}
 	out := []api.WriteTasksPayload{{Services: p.Services}}
-	room := func() int {
-		q := &out[len(out)-1]
-		n := maxUpdateBatch - (len(q.Assign) + len(q.Desire) + len(q.Orphan) + len(q.Delete))
-		if n == 0 {
-			out = append(out, api.WriteTasksPayload{})
-			n = maxUpdateBatch
+	// add gives the parts items [0, n) of one list, a contiguous run each.
+	add := func(n int, put func(q *api.WriteTasksPayload, from, to int)) {
+		for from := 0; from < n; {
+			if taskChanges(out[len(out)-1]) == maxUpdateBatch {
+				out = append(out, api.WriteTasksPayload{})
+			}
+			q := &out[len(out)-1]
+			to := min(n, from+maxUpdateBatch-taskChanges(*q))
+			put(q, from, to)
+			from = to
 		}
-		return n
 	}
-	for rest := p.Assign; len(rest) > 0; {
-		n := min(room(), len(rest))
-		out[len(out)-1].Assign = append(out[len(out)-1].Assign, rest[:n]...)
-		rest = rest[n:]
-	}
-	for rest := p.Desire; len(rest) > 0; {
-		n := min(room(), len(rest))
-		out[len(out)-1].Desire = append(out[len(out)-1].Desire, rest[:n]...)
-		rest = rest[n:]
-	}
-	for rest := p.Orphan; len(rest) > 0; {
-		n := min(room(), len(rest))
-		out[len(out)-1].Orphan = append(out[len(out)-1].Orphan, rest[:n]...)
-		rest = rest[n:]
-	}
-	for rest := p.Delete; len(rest) > 0; {
-		n := min(room(), len(rest))
-		out[len(out)-1].Delete = append(out[len(out)-1].Delete, rest[:n]...)
-		rest = rest[n:]
-	}
+	add(len(p.Assign), func(q *api.WriteTasksPayload, i, j int) { q.Assign = p.Assign[i:j] })
+	add(len(p.Desire), func(q *api.WriteTasksPayload, i, j int) { q.Desire = p.Desire[i:j] })
+	add(len(p.Orphan), func(q *api.WriteTasksPayload, i, j int) { q.Orphan = p.Orphan[i:j] })
+	add(len(p.Delete), func(q *api.WriteTasksPayload, i, j int) { q.Delete = p.Delete[i:j] })
 	return out
+}
+
+// taskChanges counts p's changes to existing tasks.
+func taskChanges(p api.WriteTasksPayload) int {
+	return len(p.Assign) + len(p.Desire) + len(p.Orphan) + len(p.Delete)
 }
 
 // placements counts the assignments of p that put a task on a node, and

@@ -228,7 +228,10 @@ func TestSplitUpdatesKeepsEveryChangeInOrder(t *testing.T) {
 	for i := range 700 {
 		p.Assign = append(p.Assign, api.TaskAssignment{TaskID: fmt.Sprintf("a%04d", i), NodeID: "n1"})
 	}
-	for i := range 900 {
+	for i := range 50 {
+		p.Desire = append(p.Desire, api.TaskDesire{TaskID: fmt.Sprintf("s%04d", i), DesiredState: api.TaskShutdown})
+	}
+	for i := range 850 {
 		p.Orphan = append(p.Orphan, api.TaskOrphan{TaskID: fmt.Sprintf("o%04d", i)})
 	}
 	for i := range 601 {
@@ -247,12 +250,15 @@ func TestSplitUpdatesKeepsEveryChangeInOrder(t *testing.T) {
 		for _, a := range q.Assign {
 			got = append(got, a.TaskID)
 		}
+		for _, d := range q.Desire {
+			got = append(got, d.TaskID)
+		}
 		for _, o := range q.Orphan {
 			got = append(got, o.TaskID)
 		}
 		got = append(got, q.Delete...)
 	}
-	if len(got) != 2201 || got[0] != "a0000" || got[699] != "a0699" || got[700] != "o0000" || got[1600] != "d0000" || got[2200] != "d0600" {
+	if len(got) != 2201 || got[0] != "a0000" || got[699] != "a0699" || got[700] != "s0000" || got[750] != "o0000" || got[1600] != "d0000" || got[2200] != "d0600" {
 		t.Fatalf("changes out of order or lost: %d, %v … %v", len(got), got[:2], got[len(got)-2:])
 	}
 	small := api.WriteTasksPayload{Desire: []api.TaskDesire{{TaskID: "x"}}, Orphan: []api.TaskOrphan{{TaskID: "y"}}}
