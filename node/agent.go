@@ -56,6 +56,8 @@ type Agent struct {
 	feedPacked *packedEntries
 	// feedFollowers counts the state feeds this node serves.
 	feedFollowers atomic.Int64
+	// feedWake wakes the feeds of members whose own tasks changed.
+	feedWake feedWaker
 
 	executor *executor.Executor
 	faults   *faultState

@@ -106,7 +106,7 @@ func (a *Agent) serveFeed(c net.Conn) {
 		if more {
 			continue
 		}
-		if !a.awaitFeed(changed, time.Time{}) {
+		if !a.awaitFeed(changed, nil, time.Time{}, 0) {
 			return
 		}
 	}

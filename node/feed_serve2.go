@@ -24,6 +24,8 @@ func (a *Agent) serveFeed2(c net.Conn) {
 	fsm := a.cons.FSM()
 	a.feedFollowers.Add(1)
 	defer a.feedFollowers.Add(-1)
+	wake, stopWake := a.feedWake.watch(member)
+	defer stopWake()
 	var lastWrite time.Time
 	next := req.From + 1
 	fail := func(err error) {
@@ -53,6 +55,7 @@ func (a *Agent) serveFeed2(c net.Conn) {
 			return
 		}
 		changed := fsm.EntriesChanged()
+		drain(wake) // what it woke for is read now
 		entries, ok := fsm.EntriesSince(next)
 		if !ok {
 			snap, index, err := a.feedSnapshot(true)
@@ -91,16 +94,18 @@ func (a *Agent) serveFeed2(c net.Conn) {
 		if more {
 			continue
 		}
-		if !a.awaitFeed(changed, lastWrite.Add(feedGap(a.feedFollowers.Load()))) {
+		if !a.awaitFeed(changed, wake, lastWrite, feedGap(a.feedFollowers.Load())) {
 			return
 		}
 	}
 }
 
-// feedGapPerFollower and maxFeedGap set feedGap.
+// feedGapPerFollower and maxFeedGap set feedGap; feedUrgentShare sets
+// how much sooner a member's own changes go out.
 const (
-	feedGapPerFollower = 250 * time.Microsecond
-	maxFeedGap         = 500 * time.Millisecond
+	feedGapPerFollower = time.Millisecond
+	maxFeedGap         = time.Second
+	feedUrgentShare    = 4
 )
 
 // feedGap is the least time between two frames to one member when this
@@ -109,18 +114,20 @@ const (
 // member, and commits come faster as the cluster grows, so without a gap
 // the leader's work grows with members × commits (with 400 members
 // joining, 57% of its CPU was feed writes). With it, it grows with the
-// members alone: at most 4,000 frames a second up to 2,000 members. A
-// member sees an entry up to the gap later: 0.75 ms with 3 members, 25 ms
-// with 100, 250 ms with 1,000.
+// members alone: at most 1,000 frames a second up to 1,000 members. A
+// member sees other nodes' changes up to the gap later: 3 ms with 3
+// members, 100 ms with 100, 1 s with 1,000 or more; and its own (see
+// feedWaker) within a quarter of that.
 func feedGap(n int64) time.Duration {
 	return min(time.Duration(n)*feedGapPerFollower, maxFeedGap)
 }
 
 // awaitFeed waits for the next applied entry, or for the heartbeat that
-// tells a member the term and that this node still leads; after an entry
-// it waits until notBefore too, so that later entries join it. It reports
-// false once the agent stops.
-func (a *Agent) awaitFeed(changed <-chan struct{}, notBefore time.Time) bool {
+// tells a member the term and that this node still leads. After an entry
+// it waits until gap has passed since the last frame (last), so that later
+// entries join it; or, once wake says an entry concerns the member, until
+// a quarter of gap has. It reports false once the agent stops.
+func (a *Agent) awaitFeed(changed, wake <-chan struct{}, last time.Time, gap time.Duration) bool {
 	heartbeat := time.NewTimer(time.Second)
 	defer heartbeat.Stop()
 	select {
@@ -130,10 +137,28 @@ func (a *Agent) awaitFeed(changed <-chan struct{}, notBefore time.Time) bool {
 	case <-heartbeat.C:
 		return true
 	}
-	if wait := time.Until(notBefore); wait > 0 {
-		return ctxutil.Sleep(a.ctx, wait) == nil
+	wait := time.Until(last.Add(gap))
+	if wait <= 0 {
+		return true
 	}
-	return true
+	paced := time.NewTimer(wait)
+	defer paced.Stop()
+	select {
+	case <-a.ctx.Done():
+		return false
+	case <-paced.C:
+		return true
+	case <-wake:
+		return ctxutil.Sleep(a.ctx, time.Until(last.Add(gap/feedUrgentShare))) == nil
+	}
+}
+
+// drain empties a wake channel.
+func drain(ch <-chan struct{}) {
+	select {
+	case <-ch:
+	default:
+	}
 }
 
 // feedSnapshotReuse is how long a snapshot image made for one member is

@@ -41,6 +41,8 @@ func (a *Agent) startServices() error {
 	a.goLoop(func() { a.gossipEventLoop(a.ctx) })
 	a.goLoop(func() { a.leadershipLoop(a.ctx) })
 	a.goLoop(func() { a.feed.run(a.ctx) })
+	wakeFeeds := a.feedWake.start(a.cons.FSM())
+	a.goLoop(func() { wakeFeeds(a.ctx) })
 	a.goLoop(func() { a.keyLoop(a.ctx) })
 	a.goLoop(func() { a.dnsLoop(a.ctx) })
 	a.goLoop(func() { a.reports.run(a.ctx) })

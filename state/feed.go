@@ -95,8 +95,7 @@ func (f *FSM) ApplyFeed(e Entry) error {
 	if e.Index <= f.store.AppliedIndex() {
 		return nil
 	}
-	f.applyData(e.Index, e.Data)
-	f.feed.append(e)
+	f.applyEntry(e)
 	f.store.advance(e.Index)
 	return nil
 }

@@ -110,22 +110,32 @@ func (f *FSM) ApplyBatch(entries []Entry, last uint64) []*ApplyResult {
 			out[i] = &ApplyResult{}
 			continue
 		}
-		out[i] = f.applyData(e.Index, e.Data)
-		f.feed.append(e)
+		out[i] = f.applyEntry(e)
 	}
 	f.store.advance(last)
 	return out
 }
 
+// applyEntry applies one entry, appends it to the feed window and only
+// then hands its changes to the trackers: whoever a tracker tells of the
+// change finds the entry in the window (see node's feedWaker).
+func (f *FSM) applyEntry(e Entry) *ApplyResult {
+	res, touches := f.applyData(e.Index, e.Data)
+	f.feed.append(e)
+	f.markDirty(touches)
+	return res
+}
+
 // applyData decodes and applies one command; every outcome, including
-// garbage input and a bug that panics, becomes an *ApplyResult.
-func (f *FSM) applyData(index uint64, data []byte) (res *ApplyResult) {
+// garbage input and a bug that panics, becomes an *ApplyResult. It
+// returns what the command changed too.
+func (f *FSM) applyData(index uint64, data []byte) (res *ApplyResult, touches changed) {
 	cmd, aerr, unknown := decodeCommand(data)
 	if aerr != nil {
 		if unknown != nil && f.halt != nil {
 			f.halt(index, unknown)
 		}
-		return &ApplyResult{Err: aerr}
+		return &ApplyResult{Err: aerr}, changed{}
 	}
 	txn := f.store.writeTxn()
 	txn.TrackChanges()
@@ -133,12 +143,13 @@ func (f *FSM) applyData(index uint64, data []byte) (res *ApplyResult) {
 		if r := recover(); r != nil {
 			txn.Abort()
 			res = &ApplyResult{Err: api.Errorf(api.CodeInternal, "applying %s: internal error: %v", cmd.Type, r)}
+			touches = changed{}
 		}
 	}()
 	if rec := lookupRequest(txn, cmd); rec != nil {
 		pruneRequests(txn, cmd.Time)
 		f.store.commit(txn, index)
-		return rec
+		return rec, changed{}
 	}
 	start := time.Now() // for the observer only: apply's outcome never depends on it
 	val, aerr := f.dispatch(txn, cmd)
@@ -146,7 +157,6 @@ func (f *FSM) applyData(index uint64, data []byte) (res *ApplyResult) {
 		f.observer.Applied(cmd.Type, time.Since(start))
 	}
 	var evs []api.Event
-	var touches changed
 	if aerr != nil {
 		txn.Abort()
 		txn = f.store.writeTxn()
@@ -160,8 +170,7 @@ func (f *FSM) applyData(index uint64, data []byte) (res *ApplyResult) {
 	recordRequest(txn, cmd, val, aerr)
 	f.store.commit(txn, index)
 	f.events.append(evs)
-	f.markDirty(touches)
-	return &ApplyResult{Value: val, Err: aerr}
+	return &ApplyResult{Value: val, Err: aerr}, touches
 }
 
 // DecodeCommand parses a log entry into a command and checks its envelope:
