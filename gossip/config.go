@@ -33,6 +33,11 @@ type Config struct {
 	// both); for many members in one process (node/simnode), where LZW's
 	// per-message tables dominate the CPU.
 	DisableCompression bool
+	// NoReconnect leaves failed members to the others: this member never
+	// retries them to heal a partition (see reconnectLoop). For light
+	// members (node/simnode), a thousand of which in one process would
+	// spend their CPU on full state exchanges; the agents retry.
+	NoReconnect bool
 	// Denied reports whether a node ID (Meta.NodeID) was removed from the
 	// cluster for good: such a member is refused and never listed, so a
 	// former member holding the key cannot keep it alive. It must be

@@ -126,7 +126,9 @@ func Start(cfg Config) (*Gossip, error) {
 		return nil, fmt.Errorf("gossip: start %s: %w", cfg.Name, err)
 	}
 	g.ml, g.keyring = ml, mc.Keyring
-	go g.reconnectLoop(cfg.Timings.ProbeInterval)
+	if !cfg.NoReconnect {
+		go g.reconnectLoop(cfg.Timings.ProbeInterval)
+	}
 	return g, nil
 }
 

@@ -17,6 +17,7 @@ type Timings struct {
 	PushPullInterval        time.Duration // full state sync period; also how long dead members are remembered
 	DeadNodeReclaimTime     time.Duration // after this, a dead name may come back at a new address
 	RetransmitMult          int           // each broadcast is sent RetransmitMult × ceil(log10(N+1)) times
+	GossipNodes             int           // members each gossip round sends to (0: memberlist's 3)
 }
 
 // LANTimings returns Shoal's defaults for a LAN of 3-10 nodes.
@@ -69,6 +70,8 @@ func (t Timings) validate() error {
 		return fmt.Errorf("gossip: PushPullInterval %v must be positive", t.PushPullInterval)
 	case t.DeadNodeReclaimTime <= 0:
 		return fmt.Errorf("gossip: DeadNodeReclaimTime %v must be positive, or a restarted node is refused until reaped", t.DeadNodeReclaimTime)
+	case t.GossipNodes < 0:
+		return fmt.Errorf("gossip: GossipNodes %d must not be negative", t.GossipNodes)
 	case t.RetransmitMult < 1:
 		return fmt.Errorf("gossip: RetransmitMult %d must be at least 1", t.RetransmitMult)
 	}
@@ -86,4 +89,7 @@ func (t Timings) apply(c *memberlist.Config) {
 	c.GossipToTheDeadTime = t.PushPullInterval
 	c.DeadNodeReclaimTime = t.DeadNodeReclaimTime
 	c.RetransmitMult = t.RetransmitMult
+	if t.GossipNodes > 0 {
+		c.GossipNodes = t.GossipNodes
+	}
 }

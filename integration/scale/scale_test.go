@@ -313,18 +313,26 @@ func agentPID(b *testing.B, a *harness.Agent) int {
 }
 
 // simGossipTimings are the simulated nodes' gossip timings: the agents'
-// failure detection, but each broadcast retransmitted a third as often and
-// gossiped in fewer, fuller packets. N real nodes each spend their own
-// core on gossip; N simulated ones share two with the agents, and the
-// epidemic of N joins costs N² × RetransmitMult × log N sends (with 400
-// simulated nodes at the defaults, the simulator spent a core on it and
-// its members began to flap). memberlist's push-pull repairs what a
-// shorter epidemic misses, and the agents keep the defaults.
+// probe interval, but each broadcast retransmitted a third as often and
+// gossiped in fewer, fuller packets, and probes of other members given
+// most of the interval to answer. N real nodes each spend their own core
+// on gossip; N simulated ones share two with the agents, and the epidemic
+// of N joins costs N² × RetransmitMult × log N sends (with 400 simulated
+// nodes at the defaults, the simulator spent a core on it and its members
+// began to flap). On a saturated machine a simulated member answers a
+// probe late, not never: a late answer should not start a suspicion that
+// a thousand members then spread. A member that is gone fails any
+// timeout, and the suspicion it starts is timed by the agents, whose
+// timings stay the defaults: every member that hears a suspicion runs its
+// own timer, and the first to expire declares the member dead.
+// memberlist's push-pull repairs what a shorter epidemic misses.
 func simGossipTimings() gossip.Timings {
 	t := gossip.LANTimings()
 	if *scaleRelaxed {
-		t.ProbeInterval, t.ProbeTimeout = time.Second, 500*time.Millisecond
+		t.ProbeInterval = time.Second
 	}
+	t.ProbeTimeout = t.ProbeInterval * 9 / 10
+	t.SuspicionMult = 4
 	t.RetransmitMult = 1
 	t.GossipInterval = 300 * time.Millisecond
 	return t

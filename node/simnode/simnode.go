@@ -139,9 +139,15 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.Kill()
 		return nil, fmt.Errorf("simnode %s: the join answer names none of the seeds", cfg.Name)
 	}
+	nt, err := gossip.NewNetTransport(cfg.IP, cfg.GossipPort, nil)
+	if err != nil {
+		n.Kill()
+		return nil, fmt.Errorf("simnode %s: %w", cfg.Name, err)
+	}
 	g, err := gossip.Start(gossip.Config{
 		Name: cfg.Name, BindIP: cfg.IP, Port: cfg.GossipPort, SecretKey: res.GossipKey,
-		Label: "shoal-" + res.ClusterID, Timings: cfg.Gossip, DisableCompression: true,
+		Transport: newHubTransport(nt, cfg.IP, cfg.GossipPort),
+		Label:     "shoal-" + res.ClusterID, Timings: cfg.Gossip, DisableCompression: true, NoReconnect: true,
 		Meta: gossip.Meta{NodeID: h.ID().String(), P2PPort: uint16(cfg.P2PPort), ClusterID: res.ClusterID},
 	})
 	if err != nil {
