@@ -328,9 +328,7 @@ func agentPID(b *testing.B, a *harness.Agent) int {
 // memberlist's push-pull repairs what a shorter epidemic misses.
 func simGossipTimings() gossip.Timings {
 	t := gossip.LANTimings()
-	if *scaleRelaxed {
-		t.ProbeInterval = time.Second
-	}
+	t.ProbeInterval = 2 * time.Second
 	t.ProbeTimeout = t.ProbeInterval * 9 / 10
 	t.SuspicionMult = 4
 	t.RetransmitMult = 1

@@ -64,7 +64,10 @@ func newHubTransport(nt *memberlist.NetTransport, ip string, port int) *hubTrans
 	return t
 }
 
-// forward passes on what the NetTransport receives from outside.
+// forward passes on what the NetTransport receives from outside, until
+// Shutdown. It never blocks on memberlist: a packet it cannot hand over
+// is dropped, as the kernel drops UDP, and so is a stream; the
+// NetTransport's listeners, which Shutdown waits for, never wait on it.
 func (t *hubTransport) forward() {
 	for {
 		select {
@@ -73,15 +76,13 @@ func (t *hubTransport) forward() {
 		case p := <-t.net.PacketCh():
 			select {
 			case t.packets <- p:
-			case <-t.done:
-				return
+			default:
 			}
 		case c := <-t.net.StreamCh():
 			select {
 			case t.streams <- c:
-			case <-t.done:
+			default:
 				c.Close()
-				return
 			}
 		}
 	}
@@ -140,14 +141,17 @@ func (t *hubTransport) DialAddressTimeout(a memberlist.Address, timeout time.Dur
 
 func (t *hubTransport) StreamCh() <-chan net.Conn { return t.streams }
 
+// Shutdown leaves the hub and stops the NetTransport, then the forwarder.
 func (t *hubTransport) Shutdown() error {
+	var err error
 	t.once.Do(func() {
 		hub.mu.Lock()
 		if hub.members[t.self.String()] == t {
 			delete(hub.members, t.self.String())
 		}
 		hub.mu.Unlock()
+		err = t.net.Shutdown()
 		close(t.done)
 	})
-	return t.net.Shutdown()
+	return err
 }
