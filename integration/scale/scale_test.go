@@ -312,23 +312,30 @@ func agentPID(b *testing.B, a *harness.Agent) int {
 	return 0
 }
 
-// simGossipTimings are the simulated nodes' gossip timings: the agents'
-// probe interval, but each broadcast retransmitted a third as often and
-// gossiped in fewer, fuller packets, and probes of other members given
-// most of the interval to answer. N real nodes each spend their own core
-// on gossip; N simulated ones share two with the agents, and the epidemic
-// of N joins costs N² × RetransmitMult × log N sends (with 400 simulated
-// nodes at the defaults, the simulator spent a core on it and its members
-// began to flap). On a saturated machine a simulated member answers a
-// probe late, not never: a late answer should not start a suspicion that
-// a thousand members then spread. A member that is gone fails any
-// timeout, and the suspicion it starts is timed by the agents, whose
-// timings stay the defaults: every member that hears a suspicion runs its
-// own timer, and the first to expire declares the member dead.
-// memberlist's push-pull repairs what a shorter epidemic misses.
-func simGossipTimings() gossip.Timings {
+// simGossipTimings are the gossip timings of n simulated nodes. N real
+// nodes each spend their own core on gossip; N simulated ones share two
+// with the agents, and the epidemic of N joins costs N² × RetransmitMult ×
+// log N sends (with 400 simulated nodes at the defaults, the simulator
+// spent a core on it and its members began to flap). So each broadcast is
+// retransmitted a third as often and gossiped in fewer, fuller packets;
+// memberlist's push-pull repairs what a shorter epidemic misses. On a
+// saturated machine a simulated member answers a probe late, not never,
+// and a late answer should not start a suspicion that all members then
+// spread: probes get most of the interval to answer. A member that is gone
+// fails any timeout, and the suspicion it starts is timed by the agents,
+// whose timings are the defaults (or -scale-relaxed's): every member that
+// hears a suspicion runs its own timer, and the first to expire declares
+// the member dead. Past 250 simulated nodes each probes less often, so
+// that all of them together probe as often as 250 do: a member that is
+// gone is then first probed later (about 250 probe intervals after it
+// went, on average, rather than one), which the heal figures of those
+// runs include.
+func simGossipTimings(n int) gossip.Timings {
 	t := gossip.LANTimings()
-	t.ProbeInterval = 2 * time.Second
+	if *scaleRelaxed {
+		t.ProbeInterval = time.Second
+	}
+	t.ProbeInterval *= time.Duration(max(1, (n+249)/250))
 	t.ProbeTimeout = t.ProbeInterval * 9 / 10
 	t.SuspicionMult = 4
 	t.RetransmitMult = 1
@@ -374,7 +381,7 @@ func startSims(b *testing.B, c *cluster, n int) ([]*simnode.Node, error) {
 					Labels:      map[string]string{"sim": "1"},
 					Resources:   api.Resources{NanoCPUs: 64e9, MemoryBytes: 256 << 30},
 					JoinTimeout: *scaleTimeout,
-					Gossip:      simGossipTimings(),
+					Gossip:      simGossipTimings(n),
 				})
 				if err != nil {
 					mu.Lock()
