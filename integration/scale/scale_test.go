@@ -457,6 +457,14 @@ func runScale(b *testing.B, n int) (r result) {
 	defer os.RemoveAll(dir)
 	c := startAgents(b, dir)
 	defer c.stop(n)
+	if err := setNice(simNice); err != nil {
+		fmt.Printf("  the simulator keeps the agents' priority: %v\n", err)
+	}
+	defer func() {
+		if err := setNice(0); err != nil {
+			fmt.Printf("  the next agents start at the simulator's priority: %v\n", err)
+		}
+	}()
 	var sims []*simnode.Node
 	defer func() { killAll(sims) }()
 
