@@ -86,6 +86,7 @@ func TestStartRejectsBadConfig(t *testing.T) {
 		"meta too big": {func(c *Config) { c.Meta.NodeID = strings.Repeat("p", 450) }, "400-byte limit"},
 		"timeout":      {func(c *Config) { c.Timings.ProbeTimeout = c.Timings.ProbeInterval }, "ProbeTimeout"},
 		"no reclaim":   {func(c *Config) { c.Timings.DeadNodeReclaimTime = 0 }, "DeadNodeReclaimTime"},
+		"gossip nodes": {func(c *Config) { c.Timings.GossipNodes = -1 }, "GossipNodes"},
 		"long label":   {func(c *Config) { c.Label = strings.Repeat("l", 300) }, "label"},
 	}
 	for name, c := range cases {
