@@ -85,6 +85,8 @@ type Agent struct {
 
 	// membershipChanged fires on every gossip event.
 	membershipChanged *signal
+	// gone confirms that suspect members' processes are gone (gone.go).
+	gone *goneProber
 
 	// voterMu serialises changes to the Raft configuration on the leader:
 	// the voter loop's plans, and the eviction that precedes a removal.
@@ -132,6 +134,7 @@ func New(cfg Config, logger *slog.Logger, out io.Writer) (_ *Agent, err error) {
 		}
 	}
 	a := &Agent{cfg: cfg, log: logger, out: out, membershipChanged: newSignal(), imagesChanged: newSignal()}
+	a.gone = newGoneProber(a.membershipChanged)
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.metrics = newMetrics()
 	defer func() {

@@ -17,6 +17,8 @@ func TestLiveSet(t *testing.T) {
 		node("self", api.NodeReady, time.Hour),
 		node("alive", api.NodeReady, time.Hour),
 		node("suspect", api.NodeReady, time.Hour),
+		node("suspect-gone", api.NodeReady, time.Hour),
+		node("alive-gone", api.NodeReady, time.Hour), // a stale verdict: alive wins
 		node("dead", api.NodeReady, time.Second),
 		node("joiner", api.NodeReady, time.Second),    // registered, gossip not seen yet
 		node("stale", api.NodeReady, time.Minute),     // not in gossip for long
@@ -28,12 +30,14 @@ func TestLiveSet(t *testing.T) {
 	long := now.Add(-time.Hour)
 	seen := map[string]sighting{
 		"alive": {gossip.MemberAlive, long}, "suspect": {gossip.MemberSuspect, long},
+		"suspect-gone": {gossip.MemberSuspect, long}, "alive-gone": {gossip.MemberAlive, long},
 		"dead":      {gossip.MemberDead, now},
 		"restarted": {gossip.MemberAlive, now},
 		"back":      {gossip.MemberLeft, now.Add(-2 * time.Second)}, // left, then registered again
 	}
-	got := liveSet("self", nodes, seen, now)
-	want := map[string]bool{"self": true, "alive": true, "suspect": true, "joiner": true, "restarted": true, "back": true}
+	gone := map[string]bool{"suspect-gone": true, "alive-gone": true}
+	got := liveSet("self", nodes, seen, gone, now)
+	want := map[string]bool{"self": true, "alive": true, "suspect": true, "alive-gone": true, "joiner": true, "restarted": true, "back": true}
 	for _, n := range nodes {
 		if got[n.ID] != want[n.ID] {
 			t.Errorf("%s: live = %v, want %v", n.ID, got[n.ID], want[n.ID])

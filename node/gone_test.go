@@ -1,0 +1,94 @@
+package node
+
+import (
+	"context"
+	"net"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// fakePorts answers the gone prober's connections from a table.
+type fakePorts struct {
+	mu    sync.Mutex
+	state map[string]error // by address; nil: the port answers
+	dials map[string]int
+}
+
+func (f *fakePorts) set(addr string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.state[addr] = err
+}
+
+func (f *fakePorts) dial(_ context.Context, addr string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.dials[addr]++
+	return f.state[addr]
+}
+
+func (f *fakePorts) dialed(addr string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.dials[addr]
+}
+
+// TestGoneProberConfirmsOnlyRefusals checks that a suspect whose port
+// refuses throughout the confirmation time is found gone (and the signal
+// fires), while one whose port answers again (a restarted agent) or only
+// times out (a partition) is not; and that a member no longer suspect is
+// no longer probed or found gone.
+func TestGoneProberConfirmsOnlyRefusals(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Err: &net.OpError{Err: syscall.ECONNREFUSED}}
+	timeout := context.DeadlineExceeded
+	ports := &fakePorts{state: map[string]error{
+		"dead:1": refused, "restarting:1": refused, "partitioned:1": timeout, "slow:1": nil,
+	}, dials: map[string]int{}}
+	changed := newSignal()
+	p := newGoneProber(changed)
+	p.dial, p.confirm = ports.dial, 200*time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	defer p.stop()
+
+	fired := changed.Wait()
+	start := time.Now()
+	p.track(ctx, map[string]string{"dead": "dead:1", "restarting": "restarting:1", "partitioned": "partitioned:1", "slow": "slow:1"})
+	// The restarted agent listens again before the confirmation ends.
+	time.AfterFunc(50*time.Millisecond, func() { ports.set("restarting:1", nil) })
+	select {
+	case <-fired:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no member was found gone")
+	}
+	if d := time.Since(start); d < p.confirm {
+		t.Fatalf("found gone after %v, before the confirmation time %v", d, p.confirm)
+	}
+	// Let the others be probed past the confirmation time too.
+	deadline := time.Now().Add(5 * time.Second)
+	for ports.dialed("restarting:1") < 4 || ports.dialed("partitioned:1") < 4 {
+		if time.Now().After(deadline) {
+			t.Fatal("the other suspects were not probed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := p.gone(); len(got) != 1 || !got["dead"] {
+		t.Fatalf("gone = %v, want only dead", got)
+	}
+
+	// dead is alive again in gossip: no longer tracked, no longer gone.
+	p.track(ctx, map[string]string{"partitioned": "partitioned:1"})
+	if got := p.gone(); len(got) != 0 {
+		t.Fatalf("gone = %v after the suspicion ended", got)
+	}
+	// Probes stopped (in flight ones end within one dial): over three
+	// probe periods, neither is dialed again.
+	time.Sleep(p.confirm / 2)
+	dead, slow := ports.dialed("dead:1"), ports.dialed("slow:1")
+	time.Sleep(3 * p.confirm / 2)
+	if ports.dialed("dead:1") != dead || ports.dialed("slow:1") != slow {
+		t.Fatalf("members no longer suspect are still probed: dead %d→%d, slow %d→%d", dead, ports.dialed("dead:1"), slow, ports.dialed("slow:1"))
+	}
+}
