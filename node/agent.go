@@ -134,7 +134,7 @@ func New(cfg Config, logger *slog.Logger, out io.Writer) (_ *Agent, err error) {
 		}
 	}
 	a := &Agent{cfg: cfg, log: logger, out: out, membershipChanged: newSignal(), imagesChanged: newSignal()}
-	a.gone = newGoneProber(a.membershipChanged)
+	a.gone = newGoneProber(a.membershipChanged, logger)
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.metrics = newMetrics()
 	defer func() {

@@ -3,11 +3,13 @@ package node
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/shoal-project/shoal/api"
 	"github.com/shoal-project/shoal/internal/ctxutil"
 )
 
@@ -40,6 +42,7 @@ type goneProber struct {
 	confirm time.Duration
 	// changed is fired when a member is found gone.
 	changed *signal
+	log     *slog.Logger
 
 	mu     sync.Mutex
 	probes map[string]*goneProbe // by node ID
@@ -51,8 +54,8 @@ type goneProbe struct {
 	gone   bool
 }
 
-func newGoneProber(changed *signal) *goneProber {
-	return &goneProber{dial: dialAndClose, confirm: goneConfirm, changed: changed, probes: map[string]*goneProbe{}}
+func newGoneProber(changed *signal, log *slog.Logger) *goneProber {
+	return &goneProber{dial: dialAndClose, confirm: goneConfirm, changed: changed, log: log, probes: map[string]*goneProbe{}}
 }
 
 // dialAndClose opens a TCP connection to addr and closes it.
@@ -112,6 +115,7 @@ func (p *goneProber) probe(ctx context.Context, id string, pr *goneProbe) {
 			}
 			p.mu.Unlock()
 			if current && ctx.Err() == nil {
+				p.log.Info("node gone: gossip suspects it and its libp2p port refused connections", "node_id", api.ShortID(id), "addr", pr.addr, "for", p.confirm)
 				p.changed.Fire()
 			}
 			return

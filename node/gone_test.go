@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"sync"
 	"syscall"
@@ -47,7 +48,7 @@ func TestGoneProberConfirmsOnlyRefusals(t *testing.T) {
 		"dead:1": refused, "restarting:1": refused, "partitioned:1": timeout, "slow:1": nil,
 	}, dials: map[string]int{}}
 	changed := newSignal()
-	p := newGoneProber(changed)
+	p := newGoneProber(changed, slog.New(slog.DiscardHandler))
 	p.dial, p.confirm = ports.dial, 200*time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
