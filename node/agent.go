@@ -85,8 +85,10 @@ type Agent struct {
 
 	// membershipChanged fires on every gossip event.
 	membershipChanged *signal
-	// gone confirms that suspect members' processes are gone (gone.go).
+	// gone confirms that members whose connection closed are gone, and
+	// lost says whose closed (gone.go).
 	gone *goneProber
+	lost lostConns
 
 	// voterMu serialises changes to the Raft configuration on the leader:
 	// the voter loop's plans, and the eviction that precedes a removal.

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shoal-project/shoal/api"
 )
 
 // fakePorts answers the gone prober's connections from a table.
@@ -91,5 +93,30 @@ func TestGoneProberConfirmsOnlyRefusals(t *testing.T) {
 	time.Sleep(3 * p.confirm / 2)
 	if ports.dialed("dead:1") != dead || ports.dialed("slow:1") != slow {
 		t.Fatalf("members no longer suspect are still probed: dead %d→%d, slow %d→%d", dead, ports.dialed("dead:1"), slow, ports.dialed("slow:1"))
+	}
+}
+
+// TestLostConnsCandidates checks which members the leader probes: those
+// whose connection closed within lostWindow and did not come back; older
+// losses and removed nodes are forgotten.
+func TestLostConnsCandidates(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	nodes := []*api.Node{{ID: "a", P2PAddr: "10.0.0.1:7946"}, {ID: "b", P2PAddr: "10.0.0.2:7946"}, {ID: "c", P2PAddr: "10.0.0.3:7946"}}
+	var l lostConns
+	l.mark("a", now.Add(-time.Second))
+	l.mark("b", now.Add(-time.Second))            // connected again
+	l.mark("c", now.Add(-lostWindow-time.Second)) // too long ago
+	l.mark("removed", now)
+	connected := func(id string) bool { return id == "b" }
+	got := l.candidates(nodes, connected, now)
+	if len(got) != 1 || got["a"] != "10.0.0.1:7946" {
+		t.Fatalf("candidates = %v, want a only", got)
+	}
+	if len(l.at) != 2 { // a, and b until its window ends
+		t.Fatalf("remembered %v", l.at)
+	}
+	l.reset()
+	if got := l.candidates(nodes, connected, now); len(got) != 0 {
+		t.Fatalf("after reset: %v", got)
 	}
 }

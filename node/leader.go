@@ -82,20 +82,20 @@ func (a *Agent) aliveNodeIDs() map[string]bool {
 	return a.liveNodes(a.store().Nodes(), time.Now())
 }
 
-// livenessLoop converges node records' status to what gossip sees (and
-// the gone prober confirms, see gone.go), and ends the restart grace of
+// livenessLoop converges node records' status to what gossip sees (or the
+// gone prober found, see gone.go), and ends the restart grace of
 // nodes that did not come back in time.
 func (a *Agent) livenessLoop(ctx context.Context) {
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	defer a.gone.stop()
+	defer a.lost.reset()
 	for {
 		changed := a.membershipChanged.Wait()
 		now := time.Now()
 		nodes := a.store().Nodes()
-		seen := a.sightings(nodes)
-		a.gone.track(ctx, suspectAddrs(nodes, seen))
-		up := liveSet(a.ID(), nodes, seen, a.gone.gone(), now)
+		a.gone.track(ctx, a.lost.candidates(nodes, a.connectedTo, now))
+		up := a.liveNodes(nodes, now)
 		for _, n := range nodes {
 			want := wantStatus(n, up[n.ID], now)
 			if n.Status == want {

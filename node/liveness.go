@@ -16,24 +16,7 @@ const joinGrace = 5 * time.Second
 // liveNodes is the set of node IDs that are up now, as the leader decides
 // it (see liveSet).
 func (a *Agent) liveNodes(nodes []*api.Node, now time.Time) map[string]bool {
-	return liveSet(a.ID(), nodes, a.sightings(nodes), a.gone.gone(), now)
-}
-
-// sightings is what gossip says of each of nodes now.
-func (a *Agent) sightings(nodes []*api.Node) map[string]sighting {
-	return gossipSightings(a.gossip.Members(), nodes, a.state.ClusterID)
-}
-
-// suspectAddrs lists the nodes gossip suspects, with their libp2p
-// addresses, for the gone prober.
-func suspectAddrs(nodes []*api.Node, seen map[string]sighting) map[string]string {
-	out := map[string]string{}
-	for _, n := range nodes {
-		if st, ok := seen[n.ID]; ok && st.state == gossip.MemberSuspect {
-			out[n.ID] = n.P2PAddr
-		}
-	}
-	return out
+	return liveSet(a.ID(), nodes, gossipSightings(a.gossip.Members(), nodes, a.state.ClusterID), a.gone.gone(), now)
 }
 
 // gossipSightings is what gossip says of each node, by node ID. A gossip
@@ -83,7 +66,7 @@ type sighting struct {
 }
 
 // liveSet decides which nodes are up: self always; a node gossip sees
-// alive, or suspect unless the gone prober found it gone; and a ready node that registered less than joinGrace
+// alive or suspect, unless the gone prober found it gone; and a ready node that registered less than joinGrace
 // ago while gossip has not seen that run yet — not at all (a joiner), or
 // only dead or gone from before the registration (an agent that
 // restarted).
@@ -92,7 +75,7 @@ func liveSet(self string, nodes []*api.Node, seen map[string]sighting, gone map[
 	for _, n := range nodes {
 		st, ok := seen[n.ID]
 		switch {
-		case ok && (st.state == gossip.MemberAlive || st.state == gossip.MemberSuspect && !gone[n.ID]):
+		case ok && (st.state == gossip.MemberAlive || st.state == gossip.MemberSuspect) && !gone[n.ID]:
 			live[n.ID] = true
 		case n.Status == api.NodeReady && now.Sub(n.UpdatedAt) < joinGrace && (!ok || st.since.Before(n.UpdatedAt)):
 			live[n.ID] = true

@@ -18,7 +18,7 @@ func TestLiveSet(t *testing.T) {
 		node("alive", api.NodeReady, time.Hour),
 		node("suspect", api.NodeReady, time.Hour),
 		node("suspect-gone", api.NodeReady, time.Hour),
-		node("alive-gone", api.NodeReady, time.Hour), // a stale verdict: alive wins
+		node("alive-gone", api.NodeReady, time.Hour), // gone before gossip noticed
 		node("dead", api.NodeReady, time.Second),
 		node("joiner", api.NodeReady, time.Second),    // registered, gossip not seen yet
 		node("stale", api.NodeReady, time.Minute),     // not in gossip for long
@@ -37,7 +37,7 @@ func TestLiveSet(t *testing.T) {
 	}
 	gone := map[string]bool{"suspect-gone": true, "alive-gone": true}
 	got := liveSet("self", nodes, seen, gone, now)
-	want := map[string]bool{"self": true, "alive": true, "suspect": true, "alive-gone": true, "joiner": true, "restarted": true, "back": true}
+	want := map[string]bool{"self": true, "alive": true, "suspect": true, "joiner": true, "restarted": true, "back": true}
 	for _, n := range nodes {
 		if got[n.ID] != want[n.ID] {
 			t.Errorf("%s: live = %v, want %v", n.ID, got[n.ID], want[n.ID])

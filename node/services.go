@@ -36,6 +36,7 @@ func (a *Agent) startServices() error {
 		return err
 	}
 	a.registerStateMetrics()
+	a.host.OnDisconnect(a.connectionLost)
 	a.goLoop(a.api.serve)
 	a.goLoop(func() { a.membershipLoop(a.ctx) })
 	a.goLoop(func() { a.gossipEventLoop(a.ctx) })

@@ -310,3 +310,19 @@ func IsNotSupported(err error) bool {
 	var ns msmux.ErrNotSupported[protocol.ID]
 	return errors.As(err, &ns)
 }
+
+// OnDisconnect calls f with a peer's ID when this host's last connection
+// to it closes (a peer that went away, or was cut off). f runs on
+// libp2p's notification path: it must be quick and must not block.
+func (h *Host) OnDisconnect(f func(peer.ID)) {
+	h.h.Network().Notify(&network.NotifyBundle{DisconnectedF: func(n network.Network, c network.Conn) {
+		if id := c.RemotePeer(); n.Connectedness(id) != network.Connected {
+			f(id)
+		}
+	}})
+}
+
+// Connected reports whether this host has a connection to id now.
+func (h *Host) Connected(id peer.ID) bool {
+	return h.h.Network().Connectedness(id) == network.Connected
+}
