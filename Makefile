@@ -100,7 +100,7 @@ bench-task-memory:
 # 10% of the nodes killed at once. Table and leader CPU profiles go to
 # /tmp/shoal-scale. RELAXED=1: Raft 1s/1s/500ms and gossip 1s/500ms timings.
 bench-scale: build
-	$(GO) test -count=1 -run XXX -bench BenchmarkScale -benchtime 1x -timeout 120m ./integration/scale/ -scale-nodes=$${NODES:-20,50,100} -scale-tasks=$${TASKS:-10000} -scale-timeout=$${PHASE_TIMEOUT:-5m} $${RELAXED:+-scale-relaxed}
+	$(GO) test -count=1 -run XXX -bench BenchmarkScale -benchtime 1x -timeout 120m ./integration/scale/ -scale-nodes=$${NODES:-20,50,100} -scale-tasks=$${TASKS:-10000} -scale-timeout=$${PHASE_TIMEOUT:-5m} $${RELAXED:+-scale-relaxed} -scale-sim-nice=$${SIM_NICE:-0}
 
 bench-scheduler:
 	$(GO) test -run XXX -bench . -count 5 ./scheduler/

@@ -86,13 +86,6 @@ func raiseFileLimit() uint64 {
 
 func mb(b int64) float64 { return float64(b) / (1 << 20) }
 
-// simNice is the scheduling priority (nice) of the simulator while it runs
-// beside the agents: N real nodes bring their own cores, N simulated ones
-// take them from the agents under test, whose Raft heartbeats then arrive
-// late (with 1,000 simulated nodes the voters held elections). The agents
-// keep nice 0, so the kernel gives them the cores first.
-const simNice = 10
-
 // setNice sets the nice value of every thread of this process (Linux
 // schedules threads, and a thread Go starts later inherits its creator's).
 // Raising it needs no privilege; lowering it back needs CAP_SYS_NICE.

@@ -31,6 +31,7 @@ var (
 	scaleKill     = flag.Float64("scale-kill", 0.1, "fraction of the simulated nodes killed at once in the heal phase")
 	scaleTimeout  = flag.Duration("scale-timeout", 10*time.Minute, "deadline of each phase (join, create to running, heal)")
 	scaleProfile  = flag.Duration("scale-profile", 20*time.Second, "length of the leader's CPU profile under load (0: none)")
+	scaleSimNice  = flag.Int("scale-sim-nice", 0, "run the simulator at this nice value beside the agents (they keep 0), so a large simulated fleet does not starve their Raft heartbeats; it starves the simulated members instead (0: same priority)")
 	scaleRelaxed  = flag.Bool("scale-relaxed", false, "relaxed timings: Raft heartbeat/election 1s, lease 500ms; gossip probe 1s/500ms (agents and simulated nodes) instead of the defaults (300/300/150ms, 500/250ms)")
 	scaleLogLevel = flag.String("scale-log-level", "warn", "the agents' --log-level (their logs are saved under -scale-out)")
 	scaleMaxRSS   = flag.Int64("scale-max-rss", 6<<30, "abort a phase when an agent's RSS passes this many bytes (heap profiles are saved first)")
@@ -457,14 +458,16 @@ func runScale(b *testing.B, n int) (r result) {
 	defer os.RemoveAll(dir)
 	c := startAgents(b, dir)
 	defer c.stop(n)
-	if err := setNice(simNice); err != nil {
-		fmt.Printf("  the simulator keeps the agents' priority: %v\n", err)
-	}
-	defer func() {
-		if err := setNice(0); err != nil {
-			fmt.Printf("  the next agents start at the simulator's priority: %v\n", err)
+	if *scaleSimNice > 0 {
+		if err := setNice(*scaleSimNice); err != nil {
+			fmt.Printf("  the simulator keeps the agents' priority: %v\n", err)
 		}
-	}()
+		defer func() {
+			if err := setNice(0); err != nil {
+				fmt.Printf("  the next agents start at the simulator's priority: %v\n", err)
+			}
+		}()
+	}
 	var sims []*simnode.Node
 	defer func() { killAll(sims) }()
 
