@@ -118,6 +118,7 @@ type goneProber struct {
 	// changed is fired when a member is found gone.
 	changed *signal
 	log     *slog.Logger
+	now     func() time.Time
 
 	mu     sync.Mutex
 	probes map[string]*goneProbe // by node ID
@@ -130,7 +131,7 @@ type goneProbe struct {
 }
 
 func newGoneProber(changed *signal, log *slog.Logger) *goneProber {
-	return &goneProber{dial: dialAndClose, confirm: goneConfirm, changed: changed, log: log, probes: map[string]*goneProbe{}}
+	return &goneProber{dial: dialAndClose, confirm: goneConfirm, changed: changed, log: log, now: time.Now, probes: map[string]*goneProbe{}}
 }
 
 // dialAndClose opens a TCP connection to addr and closes it.
@@ -176,7 +177,7 @@ func (p *goneProber) probe(ctx context.Context, id string, pr *goneProbe) {
 	var refusedSince time.Time
 	for ctx.Err() == nil {
 		err := p.dial(ctx, pr.addr)
-		now := time.Now()
+		now := p.now()
 		switch {
 		case !errors.Is(err, syscall.ECONNREFUSED):
 			refusedSince = time.Time{}

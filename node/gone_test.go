@@ -120,3 +120,51 @@ func TestLostConnsCandidates(t *testing.T) {
 		t.Fatalf("after reset: %v", got)
 	}
 }
+
+// TestGoneProberNeedsRefusalsThroughout checks that the confirmation time
+// restarts when the port answers in between: a member whose agent crashes
+// again right after a restart is gone only once its port has refused for
+// the whole confirmation time since the last answer.
+func TestGoneProberNeedsRefusalsThroughout(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}
+	// Answers per connection attempt: refused, answered, then refused.
+	var mu sync.Mutex
+	calls := 0
+	dial := func(context.Context, string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if calls == 2 {
+			return nil
+		}
+		return refused
+	}
+	changed := newSignal()
+	p := newGoneProber(changed, slog.New(slog.DiscardHandler))
+	p.dial, p.confirm = dial, 20*time.Millisecond
+	// The clock moves half the confirmation time per attempt, as the
+	// prober's pace does: attempt k happens at (k-1) × confirm/2.
+	base := time.Now()
+	p.now = func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return base.Add(time.Duration(calls-1) * p.confirm / 2)
+	}
+	fired := changed.Wait()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	defer p.stop()
+	p.track(ctx, map[string]string{"flapping": "flapping:1"})
+	select {
+	case <-fired:
+	case <-time.After(5 * time.Second):
+		t.Fatal("never found gone")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// Refused at attempts 3, 4 and 5 (times confirm/2 × 2, 3, 4): a full
+	// confirmation time only at the fifth.
+	if calls != 5 {
+		t.Fatalf("found gone after %d attempts, want 5 (refused throughout the confirmation time after the port answered)", calls)
+	}
+}
