@@ -13,7 +13,7 @@ import (
 // of its told to stop. feedWaker wakes the feed of each member a committed
 // entry concerns — a node whose record or tasks changed other than by a
 // task's own progress (see state.Dirty) — and that feed sends within a
-// quarter of its gap (feedUrgentGap). Kubernetes splits the same way: a
+// quarter of its gap (feedUrgentShare). Kubernetes splits the same way: a
 // kubelet watches its own pods, apart from the endpoint broadcasts.
 
 // feedWaker holds the wake channels of the feeds this node serves, by

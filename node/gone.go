@@ -102,14 +102,14 @@ func (a *Agent) connectedTo(id string) bool {
 	return err == nil && a.host.Connected(pid)
 }
 
-// goneConfirm is how long a suspect member's port must refuse
-// connections before the member counts as gone.
+// goneConfirm is how long the port of a member whose connection closed
+// must refuse connections before the member counts as gone.
 const goneConfirm = time.Second
 
 // goneDialTimeout bounds one connection attempt.
 const goneDialTimeout = 500 * time.Millisecond
 
-// goneProber probes the libp2p ports of suspect members.
+// goneProber probes the libp2p ports of members whose connection closed.
 type goneProber struct {
 	// dial connects to addr and closes the connection; a refusal is an
 	// error that errors.Is syscall.ECONNREFUSED.
@@ -148,19 +148,19 @@ func dialAndClose(ctx context.Context, addr string) error {
 
 // track probes the given members (node ID → libp2p address) until ctx
 // ends or they are no longer given, and stops probing the others.
-func (p *goneProber) track(ctx context.Context, suspects map[string]string) {
+func (p *goneProber) track(ctx context.Context, members map[string]string) {
 	if p == nil {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for id, pr := range p.probes {
-		if addr, ok := suspects[id]; !ok || addr != pr.addr {
+		if addr, ok := members[id]; !ok || addr != pr.addr {
 			pr.cancel()
 			delete(p.probes, id)
 		}
 	}
-	for id, addr := range suspects {
+	for id, addr := range members {
 		if _, ok := p.probes[id]; ok || addr == "" {
 			continue
 		}
