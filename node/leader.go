@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -77,6 +79,50 @@ func (a *Agent) runLeader(ctx context.Context) {
 	}
 }
 
+// statusChange is a node record whose status should become want.
+type statusChange struct {
+	node *api.Node
+	want api.NodeStatus
+}
+
+// statusWritesInFlight bounds the status changes committed at once. A rack
+// that dies takes tens of nodes down together; one commit after another
+// at a few commits a second under load would mark the last of 100 down
+// seconds after the first, and keep its tasks waiting for replacement
+// that long. Proposed together, Raft carries them in a few log batches.
+const statusWritesInFlight = 64
+
+// recordStatuses commits each change through submit, up to
+// statusWritesInFlight at once, and logs it.
+func recordStatuses(ctx context.Context, changes []statusChange, submit func(context.Context, api.SetNodeStatusPayload) error, log *slog.Logger) {
+	sem := make(chan struct{}, statusWritesInFlight)
+	var wg sync.WaitGroup
+	for _, c := range changes {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err := submit(cctx, api.SetNodeStatusPayload{NodeID: c.node.ID, Status: c.want})
+			cancel()
+			n := c.node
+			switch {
+			case err != nil:
+				log.Warn("node status not recorded", "node", n.Name, "status", c.want, "err", err)
+			case n.Status == api.NodeRestarting:
+				log.Info("node status changed: its restart grace ran out", "node", n.Name, "node_id", api.ShortID(n.ID), "from", n.Status, "status", c.want)
+			default:
+				log.Info("node status changed", "node", n.Name, "node_id", api.ShortID(n.ID), "from", n.Status, "status", c.want)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func (a *Agent) submitNodeStatus(ctx context.Context, p api.SetNodeStatusPayload) error {
+	_, err := a.submitPayload(ctx, api.CmdSetNodeStatus, "", p)
+	return err
+}
+
 // aliveNodeIDs is the set of node IDs that are up now (see liveSet).
 func (a *Agent) aliveNodeIDs() map[string]bool {
 	return a.liveNodes(a.store().Nodes(), time.Now())
@@ -96,23 +142,13 @@ func (a *Agent) livenessLoop(ctx context.Context) {
 		nodes := a.store().Nodes()
 		a.gone.track(ctx, a.lost.candidates(nodes, a.connectedTo, now))
 		up := a.liveNodes(nodes, now)
+		var changes []statusChange
 		for _, n := range nodes {
-			want := wantStatus(n, up[n.ID], now)
-			if n.Status == want {
-				continue
-			}
-			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			_, err := a.submitPayload(cctx, api.CmdSetNodeStatus, "", api.SetNodeStatusPayload{NodeID: n.ID, Status: want})
-			cancel()
-			switch {
-			case err != nil:
-				a.log.Warn("node status not recorded", "node", n.Name, "status", want, "err", err)
-			case n.Status == api.NodeRestarting:
-				a.log.Info("node status changed: its restart grace ran out", "node", n.Name, "node_id", api.ShortID(n.ID), "from", n.Status, "status", want)
-			default:
-				a.log.Info("node status changed", "node", n.Name, "node_id", api.ShortID(n.ID), "from", n.Status, "status", want)
+			if want := wantStatus(n, up[n.ID], now); n.Status != want {
+				changes = append(changes, statusChange{n, want})
 			}
 		}
+		recordStatuses(ctx, changes, a.submitNodeStatus, a.log)
 		select {
 		case <-ctx.Done():
 			return

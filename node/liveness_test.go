@@ -1,6 +1,13 @@
 package node
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,5 +73,62 @@ func TestWantStatus(t *testing.T) {
 		if got := wantStatus(c.n, c.up, now); got != c.want {
 			t.Errorf("case %d: %s up=%v → %s, want %s", i, c.n.Status, c.up, got, c.want)
 		}
+	}
+}
+
+// TestRecordStatusesCommitsTogether: the status changes of nodes that died
+// together are proposed at once (Raft batches them), not one commit after
+// another; each is committed once, and a failure is logged, not retried
+// here (the loop's next pass finds it again).
+func TestRecordStatusesCommitsTogether(t *testing.T) {
+	var changes []statusChange
+	for i := range 100 {
+		changes = append(changes, statusChange{&api.Node{ID: fmt.Sprintf("n%03d", i), Name: fmt.Sprintf("sim-%03d", i), Status: api.NodeReady}, api.NodeDown})
+	}
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	got := map[string]int{}
+	release := make(chan struct{})
+	giveUp, cancel := context.WithTimeout(context.Background(), 5*time.Second) // a sequential caller never fills the window
+	defer cancel()
+	submit := func(ctx context.Context, p api.SetNodeStatusPayload) error {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		got[p.NodeID]++
+		if inFlight == statusWritesInFlight {
+			close(release) // the most that may be in flight at once are
+		}
+		mu.Unlock()
+		select {
+		case <-release:
+		case <-giveUp.Done():
+		}
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		if p.NodeID == "n007" {
+			return errors.New("no leader")
+		}
+		return nil
+	}
+	var logs bytes.Buffer
+	recordStatuses(context.Background(), changes, submit, slog.New(slog.NewTextHandler(&logs, nil)))
+	if most != statusWritesInFlight {
+		t.Fatalf("at most %d status writes in flight, want %d", most, statusWritesInFlight)
+	}
+	if len(got) != 100 {
+		t.Fatalf("%d nodes' statuses submitted, want 100", len(got))
+	}
+	for id, n := range got {
+		if n != 1 {
+			t.Fatalf("%s submitted %d times", id, n)
+		}
+	}
+	if n := strings.Count(logs.String(), `msg="node status changed"`); n != 99 {
+		t.Fatalf("%d changes logged, want 99:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), `msg="node status not recorded" node=sim-007`) {
+		t.Fatalf("the failed write is not logged:\n%s", logs.String())
 	}
 }

@@ -1,7 +1,6 @@
 package simnode
 
 import (
-	"bytes"
 	"fmt"
 	"hash/crc32"
 	"sync"
@@ -26,10 +25,21 @@ type rawFrame struct {
 	Error    *api.Error
 }
 
-// rawEntry is one entry's raw command bytes.
+// rawEntry is one entry's raw command bytes, with what members ask of
+// them when the entry came through the process's cache.
 type rawEntry struct {
-	Index uint64
-	Data  []byte
+	Index  uint64
+	Data   []byte
+	shared *entryFacts
+}
+
+// facts are the entry's facts: shared by the process's members, or read
+// now for an entry built by hand.
+func (e rawEntry) facts() *entryFacts {
+	if e.shared != nil {
+		return e.shared
+	}
+	return factsOf(e.Data)
 }
 
 // snapshotAssembler joins the chunks of a snapshot image.
@@ -59,20 +69,20 @@ func (s *snapshotAssembler) frameOf(f *node.FeedFrame2) (rawFrame, error) {
 		}
 	}
 	for _, e := range f.Data {
-		data, err := unpacked.get(f.Codec, e.Index, e.Data)
+		facts, err := unpacked.get(f.Codec, e.Index, e.Data)
 		if err != nil {
 			return fr, fmt.Errorf("entry %d: %w", e.Index, err)
 		}
-		fr.Entries = append(fr.Entries, rawEntry{Index: e.Index, Data: data})
+		fr.Entries = append(fr.Entries, rawEntry{Index: e.Index, Data: facts.data, shared: facts})
 	}
 	return fr, nil
 }
 
-// unpacked shares decompressed entries among the simulated members of a
-// process: every member receives the same committed entries, and a
-// thousand machines would each decompress their own, in parallel; one
-// process decompresses each once.
-var unpacked = &unpackCache{byKey: map[packedKey][]byte{}}
+// unpacked shares decompressed entries, and their facts, among the
+// simulated members of a process: every member receives the same
+// committed entries, and a thousand machines would each decompress and
+// search their own, in parallel; one process does each once.
+var unpacked = &unpackCache{byKey: map[packedKey]*unpackSlot{}}
 
 // packedKey names one compressed entry: its index, and the checksum and
 // size of its bytes (clusters of successive runs reuse indexes).
@@ -82,34 +92,30 @@ type packedKey struct {
 	crc   uint32
 }
 
-// unpackCache holds recently decompressed entries.
+// unpackCache holds recently decompressed entries. Members that ask for
+// an entry at the same moment (they all receive it at once) wait for the
+// first one's work instead of repeating it.
 type unpackCache struct {
 	mu    sync.Mutex
-	byKey map[packedKey][]byte
+	byKey map[packedKey]*unpackSlot
 	order []packedKey
+}
+
+type unpackSlot struct {
+	once  sync.Once
+	facts *entryFacts
+	err   error
 }
 
 const unpackCacheSize = 16384
 
-func (c *unpackCache) get(codec string, index uint64, packed []byte) ([]byte, error) {
-	if codec == "" {
-		return packed, nil
-	}
+func (c *unpackCache) get(codec string, index uint64, packed []byte) (*entryFacts, error) {
 	key := packedKey{index: index, size: len(packed), crc: crc32.ChecksumIEEE(packed)}
 	c.mu.Lock()
-	data, ok := c.byKey[key]
-	c.mu.Unlock()
-	if ok {
-		return data, nil
-	}
-	data, err := node.UnpackFeedData(codec, packed)
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.byKey[key]; !ok {
-		c.byKey[key] = data
+	slot, ok := c.byKey[key]
+	if !ok {
+		slot = &unpackSlot{}
+		c.byKey[key] = slot
 		c.order = append(c.order, key)
 		if len(c.order) > unpackCacheSize {
 			drop := len(c.order) - unpackCacheSize
@@ -119,13 +125,15 @@ func (c *unpackCache) get(codec string, index uint64, packed []byte) ([]byte, er
 			c.order = append(c.order[:0], c.order[drop:]...)
 		}
 	}
-	return data, nil
+	c.mu.Unlock()
+	slot.once.Do(func() {
+		data := packed
+		if codec != "" {
+			if data, slot.err = node.UnpackFeedData(codec, packed); slot.err != nil {
+				return
+			}
+		}
+		slot.facts = factsOf(data)
+	})
+	return slot.facts, slot.err
 }
-
-// matcher finds a literal in an entry's raw bytes.
-type matcher struct{ lit []byte }
-
-func newMatcher(lit string) matcher { return matcher{lit: []byte(lit)} }
-
-// in reports whether the literal occurs in e's data.
-func (m matcher) in(e rawEntry) bool { return bytes.Contains(e.Data, m.lit) }

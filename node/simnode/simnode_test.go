@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,15 +38,51 @@ func frameOf(t *testing.T, snap []byte, datas ...[]byte) rawFrame {
 	return fr
 }
 
-func TestMatchFindsTheNodeInRawEntries(t *testing.T) {
+func TestFactsNameTheNodesAndWhatIsPlacedOnThem(t *testing.T) {
 	assign := command(t, api.CmdWriteTasks, api.WriteTasksPayload{Assign: []api.TaskAssignment{
 		{TaskID: "t1", NodeID: "12D3KooWOther"}, {TaskID: "t2", NodeID: self}, {TaskID: "t3", Err: "no node"}, {TaskID: "t4", NodeID: self},
 	}})
-	other := command(t, api.CmdWriteTasks, api.WriteTasksPayload{Assign: []api.TaskAssignment{{TaskID: "t5", NodeID: "12D3KooWOther"}}})
-	fr := frameOf(t, nil, assign, other)
-	m := newMatcher(self)
-	if !m.in(fr.Entries[0]) || m.in(fr.Entries[1]) {
-		t.Fatalf("matches %v %v, want true false", m.in(fr.Entries[0]), m.in(fr.Entries[1]))
+	f := factsOf(assign)
+	if !f.taskWrite || f.lowers || f.create || len(f.mentions) != 2 || !f.mentions[self] || !f.mentions["12D3KooWOther"] {
+		t.Fatalf("facts %+v", f)
+	}
+	if got := fmt.Sprint(f.placed[self], f.placed["12D3KooWOther"]); got != "[t2 t4] [t1]" || len(f.unclear) != 0 {
+		t.Fatalf("placed %s, unclear %v", got, f.unclear)
+	}
+	report := command(t, api.CmdReportTaskStatus, api.ReportTaskStatusPayload{NodeID: self, Updates: []api.TaskStatusUpdate{{TaskID: "t2"}}})
+	if f := factsOf(report); f.taskWrite || !f.mentions[self] || !f.unclear[self] {
+		t.Fatalf("report facts %+v", f)
+	}
+	lower := command(t, api.CmdWriteTasks, api.WriteTasksPayload{Orphan: []api.TaskOrphan{{TaskID: "t4"}}})
+	if f := factsOf(lower); !f.lowers || len(f.mentions) != 0 {
+		t.Fatalf("orphan facts %+v", f)
+	}
+}
+
+// TestUnpackCacheSharesOneReadingAmongMembers: members that receive the
+// same entry at once get one set of facts, read once.
+func TestUnpackCacheSharesOneReadingAmongMembers(t *testing.T) {
+	c := &unpackCache{byKey: map[packedKey]*unpackSlot{}}
+	data := command(t, api.CmdWriteTasks, api.WriteTasksPayload{Assign: []api.TaskAssignment{{TaskID: "t1", NodeID: self}}})
+	got := make([]*entryFacts, 50)
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Go(func() {
+			f, err := c.get("", 7, data)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = f
+		})
+	}
+	wg.Wait()
+	for _, f := range got {
+		if f != got[0] || !f.mentions[self] {
+			t.Fatalf("members got different or wrong facts: %p vs %p", f, got[0])
+		}
+	}
+	if f, _ := c.get("", 8, data); f == got[0] {
+		t.Fatal("another index shared the facts")
 	}
 }
 
@@ -161,7 +198,7 @@ func TestTrackerDecodesWhatItCannotRead(t *testing.T) {
 		{ID: "t1", NodeID: self, DesiredState: api.TaskRunning, Status: api.TaskStatus{State: api.TaskPending, Err: "no room"}},
 		{ID: "t2", NodeID: self, DesiredState: api.TaskRunning, Status: api.TaskStatus{State: api.TaskAssigned}},
 	}})
-	if _, ok := tr.placedOnSelf(spawn); ok {
+	if !factsOf(spawn).unclear[self] {
 		t.Fatal("a pending spawn on this node read as placed")
 	}
 	if d, err := tr.frame(frameOf(t, nil, spawn)); err != nil || d != 1 {

@@ -19,10 +19,6 @@ import (
 type tracker struct {
 	self string
 
-	idMatch    matcher // the node's ID
-	lowerMatch []matcher
-	nodePat    []byte // `"node_id":"<self>"`
-
 	mu      sync.Mutex
 	index   uint64                   // last entry (or snapshot) index looked at
 	tasks   map[string]*simTask      // assigned to self and not orphaned or deleted
@@ -38,13 +34,6 @@ type simTask struct {
 func newTracker(self string) *tracker {
 	return &tracker{
 		self:    self,
-		idMatch: newMatcher(self),
-		lowerMatch: []matcher{
-			newMatcher(`"desire":[{"task_id":"`),
-			newMatcher(`"orphan":[{"task_id":"`),
-			newMatcher(`"delete":["`),
-		},
-		nodePat: []byte(`"node_id":"` + self),
 		tasks:   map[string]*simTask{},
 		pending: map[string]api.TaskState{},
 		wake:    make(chan struct{}, 1),
@@ -85,10 +74,9 @@ func (t *tracker) frame(fr rawFrame) (decoded int, err error) {
 		if e.Index <= t.appliedIndex() {
 			continue
 		}
-		if t.concerns(e) {
-			data := e.Data
+		if f := e.facts(); t.concerns(f) {
 			decoded++
-			if err := t.entry(data); err != nil {
+			if err := t.entry(f); err != nil {
 				return decoded, fmt.Errorf("entry %d: %w", e.Index, err)
 			}
 		}
@@ -99,71 +87,48 @@ func (t *tracker) frame(fr rawFrame) (decoded int, err error) {
 	return decoded, nil
 }
 
-// concerns says whether an entry may change this node's tasks.
-func (t *tracker) concerns(e rawEntry) bool {
-	if t.idMatch.in(e) {
+// concerns says whether an entry may change this node's tasks: it names
+// the node, or it lowers tasks and the node holds some.
+func (t *tracker) concerns(f *entryFacts) bool {
+	if f.mentions[t.self] {
 		return true
 	}
-	t.mu.Lock()
-	has := len(t.tasks) > 0
-	t.mu.Unlock()
-	if !has {
+	if !f.lowers {
 		return false
 	}
-	for _, m := range t.lowerMatch {
-		if m.in(e) {
-			return true
-		}
-	}
-	return false
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.tasks) > 0
 }
 
-var (
-	taskWriteType = []byte(`"type":"` + string(api.CmdWriteTasks) + `"`)
-	createKey     = []byte(`"create":`)
-	taskIDKey     = []byte(`{"task_id":"`)
-	idKey         = []byte(`{"id":"`)
-	nodeIDKey     = []byte(`"node_id":"`)
-	placedTail    = []byte(`","desired_state":"running","status":{"state":"assigned"`)
-)
-
-// entry applies one decoded command.
-func (t *tracker) entry(data []byte) error {
-	if !bytes.Contains(data[:min(len(data), 128)], taskWriteType) {
+// entry applies one command that concerns the node.
+func (t *tracker) entry(f *entryFacts) error {
+	if !f.taskWrite {
 		return nil // reports, node records: nothing to run
 	}
 	// The common cases — assignments, and tasks spawned already placed —
-	// are read without decoding, by finding this node's ID; anything
-	// else about this node's tasks (a stop, an orphan, a created task) is
-	// decoded.
-	lowers := false
-	for _, m := range t.lowerMatch {
-		if bytes.Contains(data, m.lit) {
-			lowers = true
-			break
+	// are read from the entry's facts; anything else about this node's
+	// tasks (a stop, an orphan, a created task) is decoded.
+	if !f.lowers && !f.create && !f.unclear[t.self] {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		for _, id := range f.placed[t.self] {
+			t.assignLocked(id, api.TaskAssigned, api.TaskRunning)
 		}
+		return nil
 	}
-	if !lowers && !bytes.Contains(data, createKey) {
-		if ids, ok := t.placedOnSelf(data); ok {
-			t.mu.Lock()
-			defer t.mu.Unlock()
-			for _, id := range ids {
-				t.assignLocked(id, api.TaskAssigned, api.TaskRunning)
-			}
-			return nil
-		}
-	}
-	var cmd api.Command
-	if err := json.Unmarshal(data, &cmd); err != nil {
-		return err
-	}
-	var p api.WriteTasksPayload
-	if err := json.Unmarshal(cmd.Payload, &p); err != nil {
+	p, err := f.decoded()
+	if err != nil {
 		return err
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, c := range append(p.Create, p.Spawn...) {
+	for _, c := range p.Create {
+		if c.NodeID == t.self && c.Status.State >= api.TaskAssigned {
+			t.assignLocked(c.ID, c.Status.State, c.DesiredState)
+		}
+	}
+	for _, c := range p.Spawn {
 		if c.NodeID == t.self && c.Status.State >= api.TaskAssigned {
 			t.assignLocked(c.ID, c.Status.State, c.DesiredState)
 		}
@@ -188,48 +153,6 @@ func (t *tracker) entry(data []byte) error {
 		t.forgetLocked(id)
 	}
 	return nil
-}
-
-// placedOnSelf returns the tasks an entry places on this node, when each
-// mention of the node is an assignment, `{"task_id":"T","node_id":"<self>"`,
-// or a spawned task placed here, `{"id":"T",...,"node_id":"<self>",
-// "desired_state":"running","status":{"state":"assigned"` (encoding/json
-// writes the fields in that order; a spawned task has no spec between).
-// It searches for the random part of the node's ID (a short needle the
-// SIMD search takes fast) and reads around each match; ok is false when a
-// mention is something else (the entry must be decoded).
-func (t *tracker) placedOnSelf(data []byte) (ids []string, ok bool) {
-	rare := t.nodePat[len(nodeIDKey)+min(8, len(t.self)-1):] // past "node_id":" and the ID's fixed 12D3KooW
-	for off := 0; ; {
-		j := bytes.Index(data[off:], rare)
-		if j < 0 {
-			return ids, true
-		}
-		at := off + j - (len(t.nodePat) - len(rare)) // where "node_id":"<self>" starts
-		end := off + j + len(rare)
-		off = end
-		if at < 0 || !bytes.Equal(data[at:end], t.nodePat) {
-			return nil, false
-		}
-		var key []byte
-		switch {
-		case bytes.HasPrefix(data[end:], placedTail):
-			key = idKey
-		case at >= 2 && data[at-1] == ',' && data[at-2] == '"':
-			key = taskIDKey
-		default:
-			return nil, false
-		}
-		k := bytes.LastIndex(data[max(at-512, 0):at], key)
-		if k < 0 {
-			return nil, false
-		}
-		id, _, found := bytes.Cut(data[max(at-512, 0)+k+len(key):at], []byte(`"`))
-		if !found {
-			return nil, false
-		}
-		ids = append(ids, string(id))
-	}
 }
 
 // assignLocked records a task on this node in observed state state.
