@@ -330,6 +330,41 @@ func TestFeedFrameRoundTripAndLimits(t *testing.T) {
 	}
 }
 
+// TestReadFeedFrameIntoReusesItsBuffer: frames read into one buffer reuse
+// it while they fit and grow it when not, and each decodes as its own.
+func TestReadFeedFrameIntoReusesItsBuffer(t *testing.T) {
+	_, entries := leaderLog(t, 4)
+	var stream bytes.Buffer
+	w := bufio.NewWriter(&stream)
+	for _, n := range []int{4, 1, 3} {
+		if err := writeFeedFrame(w, feedHeader{LeaderID: "L", Term: uint64(n)}, entries[:n], nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Flush()
+	var buf []byte
+	var firstBuf *byte
+	for i, n := range []int{4, 1, 3} {
+		fr, err := readFeedFrameInto(&stream, maxFeedFrame, &buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fr.Term != uint64(n) || len(fr.Data) != n {
+			t.Fatalf("frame %d: term %d with %d entries, want %d and %d", i, fr.Term, len(fr.Data), n, n)
+		}
+		for j, e := range fr.Data {
+			if !bytes.Equal(e.Data, entries[j].Data) {
+				t.Fatalf("frame %d entry %d differs", i, j)
+			}
+		}
+		if i == 0 {
+			firstBuf = &buf[:1][0]
+		} else if &buf[:1][0] != firstBuf {
+			t.Fatalf("frame %d, smaller than the first, got a new buffer", i)
+		}
+	}
+}
+
 // FuzzDecodeFeedFrame checks damaged frame bodies give errors, not panics.
 func FuzzDecodeFeedFrame(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 2, '{', '}'})

@@ -121,6 +121,13 @@ func writeFeedFrame(w *bufio.Writer, h feedHeader, entries []state.Entry, chunk 
 
 // readFeedFrame reads one frame of at most max bytes.
 func readFeedFrame(r io.Reader, max int) (*feedFrame2, error) {
+	return readFeedFrameInto(r, max, nil)
+}
+
+// readFeedFrameInto is readFeedFrame reading the frame into *buf (grown
+// when too small, and kept for the next frame) when buf is not nil: the
+// frame's entries and chunk are only good until then.
+func readFeedFrameInto(r io.Reader, max int, reuse *[]byte) (*feedFrame2, error) {
 	var lens [4]byte
 	if _, err := io.ReadFull(r, lens[:]); err != nil {
 		return nil, fmt.Errorf("read feed frame: %w", err)
@@ -129,7 +136,16 @@ func readFeedFrame(r io.Reader, max int) (*feedFrame2, error) {
 	if total > max || total < 4 {
 		return nil, fmt.Errorf("feed frame of %d bytes is outside 4..%d", total, max)
 	}
-	buf := make([]byte, total)
+	var buf []byte
+	switch {
+	case reuse == nil:
+		buf = make([]byte, total)
+	case cap(*reuse) >= total:
+		buf = (*reuse)[:total]
+	default:
+		buf = make([]byte, total)
+		*reuse = buf
+	}
 	if _, err := io.ReadFull(r, buf); err != nil {
 		return nil, fmt.Errorf("read feed frame: %w", err)
 	}

@@ -1,6 +1,7 @@
 package simnode
 
 import (
+	"bytes"
 	"fmt"
 	"hash/crc32"
 	"sync"
@@ -127,11 +128,11 @@ func (c *unpackCache) get(codec string, index uint64, packed []byte) (*entryFact
 	}
 	c.mu.Unlock()
 	slot.once.Do(func() {
-		data := packed
-		if codec != "" {
-			if data, slot.err = node.UnpackFeedData(codec, packed); slot.err != nil {
-				return
-			}
+		var data []byte
+		if codec == "" {
+			data = bytes.Clone(packed) // packed is in the frame's buffer, which the next frame reuses
+		} else if data, slot.err = node.UnpackFeedData(codec, packed); slot.err != nil {
+			return
 		}
 		slot.facts = factsOf(data)
 	})

@@ -313,8 +313,9 @@ func (n *Node) follow(leader peer.ID) error {
 	}
 	r := bufio.NewReaderSize(node.NewFeedReader(c), 64<<10)
 	var snaps snapshotAssembler
+	var buf []byte // the frame's bytes; frameOf copies what it keeps
 	for {
-		f, err := node.ReadFeedFrame(r, node.MaxFeedFrame)
+		f, err := node.ReadFeedFrameInto(r, node.MaxFeedFrame, &buf)
 		if err != nil {
 			return err
 		}
