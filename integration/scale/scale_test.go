@@ -63,6 +63,7 @@ type result struct {
 	killed                int
 	profile               string
 	feedBytes, feedFrames uint64
+	joinFeedBytes         uint64 // of feedBytes, before the load began
 	feedErrors, snapshots uint64
 	reportErrors          uint64
 	lastFeedErr           string
@@ -134,9 +135,11 @@ func printTable(w io.Writer, rows []result) {
 			p99(r.writes), heal, fmt.Sprintf("%.1f", r.healDown.Seconds()))
 	}
 	for _, r := range rows {
-		fmt.Fprintf(w, "N=%d: relaxed timings %v, Raft term %s; writes=%d (errors %d) p50=%s p99=%s max=%s; feed: %d frames %.0f MB, %d snapshots, %d errors (last: %s); report errors %d; profile %s\n",
+		loadBytes := r.feedBytes - min(r.joinFeedBytes, r.feedBytes)
+		fmt.Fprintf(w, "N=%d: relaxed timings %v, Raft term %s; writes=%d (errors %d) p50=%s p99=%s max=%s; feed: %d frames %.0f MB (%.0f MB before the load, %.0f MB in it: %.0f bytes per task per member), %d snapshots, %d errors (last: %s); report errors %d; profile %s\n",
 			r.nodes, r.relaxed, r.terms, len(r.writes), r.writeErrs, pct(r.writes, 50), p99(r.writes), pct(r.writes, 100),
-			r.feedFrames, float64(r.feedBytes)/(1<<20), r.snapshots, r.feedErrors, r.lastFeedErr, r.reportErrors, r.profile)
+			r.feedFrames, float64(r.feedBytes)/(1<<20), float64(r.joinFeedBytes)/(1<<20), float64(loadBytes)/(1<<20),
+			float64(loadBytes)/float64(max(r.tasks*r.nodes, 1)), r.snapshots, r.feedErrors, r.lastFeedErr, r.reportErrors, r.profile)
 		if r.progress != "" {
 			fmt.Fprintf(w, "N=%d: assigned/RUNNING over time: %s\n", r.nodes, r.progress)
 		}
@@ -526,6 +529,7 @@ func runScale(b *testing.B, n int) (r result) {
 	// poll until all tasks are RUNNING.
 	term0 := term(leader)
 	defer func() { r.terms = fmt.Sprintf("%d->%d", term0, term(c.agents[1])) }()
+	r.joinFeedBytes = feedBytesOf(sims)
 	load0, _ := sampleProc(pid)
 	sim0 := selfCPU()
 	t0 := time.Now()
@@ -671,6 +675,17 @@ func runScale(b *testing.B, n int) (r result) {
 	r.heal = time.Since(t1)
 	fmt.Printf("  healed in %.1fs (victims down after %.1fs)\n", r.heal.Seconds(), r.healDown.Seconds())
 	return r
+}
+
+// feedBytesOf sums the feed bytes the simulated nodes have read so far.
+func feedBytesOf(sims []*simnode.Node) uint64 {
+	var b uint64
+	for _, s := range sims {
+		if s != nil {
+			b += s.Stats().FrameBytes
+		}
+	}
+	return b
 }
 
 // collectSims sums the simulated nodes' feed and report counters.
