@@ -244,7 +244,10 @@ func (a *Agent) openRaft() error {
 		Logger:          raft.NewHCLogger(a.log, a.libraryLevel()).Named("raft-net"),
 	}))
 	a.contacts = transport
-	timings := raft.FastTimings()
+	if a.metrics != nil {
+		transport.Observe(a.metrics.AppendSent)
+	}
+	var timings raft.Timings // what the config leaves out is raft.FastTimings', the lease at most the heartbeat timeout
 	if d := a.cfg.Raft.HeartbeatTimeout; d > 0 {
 		timings.HeartbeatTimeout = time.Duration(d)
 	}

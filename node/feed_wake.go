@@ -64,10 +64,9 @@ func (w *feedWaker) wake(members map[string]bool) {
 	}
 }
 
-// changeSource is what the wake loop reads: the FSM's applied entries and
-// what they changed.
+// changeSource is what the wake loop reads: what the FSM's applied
+// entries changed.
 type changeSource interface {
-	EntriesChanged() <-chan struct{}
 	TrackDirty() *state.DirtyTracker
 }
 
@@ -82,14 +81,13 @@ func (w *feedWaker) start(src changeSource) (loop func(ctx context.Context)) {
 	return func(ctx context.Context) {
 		defer t.Close()
 		for {
-			changed := src.EntriesChanged()
-			if d := t.Take(); !d.All && len(d.Nodes) > 0 {
-				w.wake(d.Nodes)
-			}
 			select {
 			case <-ctx.Done():
 				return
-			case <-changed:
+			case <-t.Changed(): // after the entries are in the feed window
+			}
+			if d := t.Take(); !d.All && len(d.Nodes) > 0 {
+				w.wake(d.Nodes)
 			}
 		}
 	}

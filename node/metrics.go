@@ -20,6 +20,7 @@ type metrics struct {
 	reg *prometheus.Registry
 
 	commitLatency     prometheus.Histogram
+	appendRPC         *prometheus.HistogramVec
 	applyDuration     *prometheus.HistogramVec
 	memberFailures    prometheus.Counter
 	placements        prometheus.Counter
@@ -43,6 +44,10 @@ func newMetrics() *metrics {
 		Name: "shoal_raft_commit_latency_seconds", Buckets: latencyBuckets,
 		Help: "Time from proposing a command on this leader to its being applied here.",
 	})
+	m.appendRPC = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "shoal_raft_append_entries_rpc_seconds", Buckets: latencyBuckets,
+		Help: "Time of each AppendEntries this node sent to another server (as leader), by kind (heartbeat or replicate) and outcome (answered or failed). A leader steps down when a quorum's heartbeats go unanswered for the lease timeout.",
+	}, []string{"kind", "outcome"})
 	m.applyDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "shoal_raft_fsm_apply_duration_seconds", Buckets: prometheus.ExponentialBuckets(0.00001, 4, 10),
 		Help: "Time the state machine took to apply one committed command, by command type.",
@@ -86,7 +91,7 @@ func newMetrics() *metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.commitLatency, m.applyDuration, m.memberFailures, m.placements,
+		m.commitLatency, m.appendRPC, m.applyDuration, m.memberFailures, m.placements,
 		m.reconcileDuration, m.taskStartLatency, m.taskRestarts,
 		m.requests, m.requestDuration, m.serviceBackends, m.ingressConns,
 	)
@@ -103,6 +108,18 @@ func (m *metrics) handler() http.Handler {
 
 // Committed implements raft.Observer.
 func (m *metrics) Committed(d time.Duration) { m.commitLatency.Observe(d.Seconds()) }
+
+// AppendSent records one AppendEntries RPC (see raft.ContactTransport).
+func (m *metrics) AppendSent(heartbeat bool, took time.Duration, answered bool) {
+	kind, outcome := "replicate", "answered"
+	if heartbeat {
+		kind = "heartbeat"
+	}
+	if !answered {
+		outcome = "failed"
+	}
+	m.appendRPC.WithLabelValues(kind, outcome).Observe(took.Seconds())
+}
 
 // Applied implements raft.Observer.
 func (m *metrics) Applied(typ api.CommandType, d time.Duration) {

@@ -367,3 +367,28 @@ func TestMapError(t *testing.T) {
 		}
 	}
 }
+
+// TestTimingsDefaultLeaseFollowsTheHeartbeat: the default lease is the
+// default heartbeat timeout, and never longer than a heartbeat timeout set
+// shorter (hashicorp/raft refuses that).
+func TestTimingsDefaultLeaseFollowsTheHeartbeat(t *testing.T) {
+	for _, tc := range []struct {
+		in   Timings
+		want time.Duration
+	}{
+		{Timings{}, 300 * time.Millisecond},
+		{Timings{HeartbeatTimeout: 200 * time.Millisecond}, 200 * time.Millisecond},
+		{Timings{HeartbeatTimeout: time.Second}, 300 * time.Millisecond},
+		{Timings{HeartbeatTimeout: time.Second, LeaderLeaseTimeout: 500 * time.Millisecond}, 500 * time.Millisecond},
+	} {
+		got := tc.in.withDefaults()
+		if got.LeaderLeaseTimeout != tc.want {
+			t.Errorf("%+v: lease %v, want %v", tc.in, got.LeaderLeaseTimeout, tc.want)
+		}
+		c := hraft.DefaultConfig()
+		c.LocalID = "a"
+		if err := got.apply(c); err != nil {
+			t.Errorf("%+v: %v", tc.in, err)
+		}
+	}
+}

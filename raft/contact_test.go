@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -22,6 +23,13 @@ func TestContactTransportRecordsAnsweredAppends(t *testing.T) {
 	a, b := NewContactTransport(newTCP()), newTCP()
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	a.now = func() time.Time { return at }
+	type seen struct {
+		heartbeat, answered bool
+	}
+	var observed []seen
+	a.Observe(func(heartbeat bool, _ time.Duration, answered bool) {
+		observed = append(observed, seen{heartbeat, answered})
+	})
 	go func() {
 		for rpc := range b.Consumer() {
 			rpc.Respond(&hraft.AppendEntriesResponse{Term: 1, Success: true}, nil)
@@ -37,6 +45,9 @@ func TestContactTransportRecordsAnsweredAppends(t *testing.T) {
 	if got, ok := a.LastContact("b"); !ok || !got.Equal(at) {
 		t.Fatalf("last contact %v %v, want %v", got, ok, at)
 	}
+	if err := a.AppendEntries("b", b.LocalAddr(), &hraft.AppendEntriesRequest{Term: 1, Entries: []*hraft.Log{{Index: 1, Term: 1}}}, &resp); err != nil {
+		t.Fatal(err)
+	}
 	dead := newTCP()
 	addr := dead.LocalAddr()
 	dead.Close()
@@ -45,6 +56,9 @@ func TestContactTransportRecordsAnsweredAppends(t *testing.T) {
 	}
 	if _, ok := a.LastContact("gone"); ok {
 		t.Fatal("a failed append counted as contact")
+	}
+	if want := []seen{{true, true}, {false, true}, {true, false}}; fmt.Sprint(observed) != fmt.Sprint(want) {
+		t.Fatalf("observed %v, want %v (heartbeat, answered)", observed, want)
 	}
 	var _ hraft.WithClose = a // optional interfaces stay visible to raft
 	var _ hraft.WithPreVote = a

@@ -38,16 +38,20 @@ type Timings struct {
 // crashed leader is noticed after a random 300–600 ms, pre-vote and the vote
 // take a few round trips. 300 ms is still hundreds of LAN round trips and
 // many GC pauses, so loaded followers do not start needless elections. The
-// lease (150 ms) makes a
-// partitioned leader step down well before a new one is elected, and a
-// 20 ms commit timeout lets followers apply within a few tens of
+// lease is as long: a partitioned leader steps down by the time the others
+// elect a new one (its writes fail without a quorum either way, and reads
+// are leader-verified). A lease of half that (150 ms) cost elections on a
+// busy machine: with 3 agents and 500 simulated nodes on 2 cores, heartbeat
+// round trips reached 128–256 ms (shoal_raft_append_entries_rpc_seconds),
+// both followers' at once, and the leader stepped down in each of three
+// 10,000-task runs. A 20 ms commit timeout lets followers apply within a few tens of
 // milliseconds when writes are sparse. Snapshot and log settings are
 // hashicorp/raft's defaults, which suit a store of this size.
 func FastTimings() Timings {
 	return Timings{
 		HeartbeatTimeout:   300 * time.Millisecond,
 		ElectionTimeout:    300 * time.Millisecond,
-		LeaderLeaseTimeout: 150 * time.Millisecond,
+		LeaderLeaseTimeout: 300 * time.Millisecond,
 		CommitTimeout:      20 * time.Millisecond,
 		SnapshotThreshold:  8192,
 		SnapshotInterval:   120 * time.Second,
@@ -55,14 +59,15 @@ func FastTimings() Timings {
 	}
 }
 
-// withDefaults fills every zero field from FastTimings.
+// withDefaults fills every zero field from FastTimings, keeping the
+// election timeout at least, and the lease at most, the heartbeat timeout.
 func (t Timings) withDefaults() Timings {
 	d := FastTimings()
 	if t.HeartbeatTimeout == 0 {
 		t.HeartbeatTimeout = d.HeartbeatTimeout
 	}
 	if t.ElectionTimeout == 0 {
-		t.ElectionTimeout = d.ElectionTimeout
+		t.ElectionTimeout = max(d.ElectionTimeout, t.HeartbeatTimeout) // raft refuses a shorter one
 	}
 	if t.LeaderLeaseTimeout == 0 {
 		t.LeaderLeaseTimeout = min(d.LeaderLeaseTimeout, t.HeartbeatTimeout)

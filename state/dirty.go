@@ -34,9 +34,10 @@ func (d Dirty) Empty() bool {
 // DirtyTracker accumulates what the FSM changes, for one reconciler. The
 // FSM adds to it on every successful apply, never blocking on its reader.
 type DirtyTracker struct {
-	fsm *FSM
-	mu  sync.Mutex
-	d   Dirty
+	fsm    *FSM
+	mu     sync.Mutex
+	d      Dirty
+	notify chan struct{} // signalled after each add
 }
 
 // dirtyTrackers is the FSM's set of live trackers.
@@ -49,7 +50,7 @@ type dirtyTrackers struct {
 // first Take reports All: nothing is known of what came before. Close it
 // when done.
 func (f *FSM) TrackDirty() *DirtyTracker {
-	t := &DirtyTracker{fsm: f, d: Dirty{All: true}}
+	t := &DirtyTracker{fsm: f, d: Dirty{All: true}, notify: make(chan struct{}, 1)}
 	f.dirty.mu.Lock()
 	defer f.dirty.mu.Unlock()
 	if f.dirty.set == nil {
@@ -65,6 +66,13 @@ func (t *DirtyTracker) Close() {
 	defer t.fsm.dirty.mu.Unlock()
 	delete(t.fsm.dirty.set, t)
 }
+
+// Changed is signalled once the tracker has something new to Take (at
+// least once after any number of changes). The FSM signals it after it
+// added an entry's changes, and so after the entry is in the feed window;
+// a reader woken by the window (EntriesChanged) may Take before the FSM
+// has added them.
+func (t *DirtyTracker) Changed() <-chan struct{} { return t.notify }
 
 // Take returns what changed since the last Take and starts afresh. Take,
 // then read a view: everything taken is in the view.
@@ -87,6 +95,7 @@ func (t *DirtyTracker) MarkAll() {
 func (t *DirtyTracker) add(c changed) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	defer t.signal()
 	if t.d.All {
 		return
 	}
@@ -97,6 +106,13 @@ func (t *DirtyTracker) add(c changed) {
 	mark(&t.d.Services, c.services)
 	mark(&t.d.Progress, c.progress)
 	mark(&t.d.Nodes, c.nodes)
+}
+
+func (t *DirtyTracker) signal() {
+	select {
+	case t.notify <- struct{}{}:
+	default:
+	}
 }
 
 func mark(set *map[string]bool, ids []string) {

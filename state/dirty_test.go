@@ -96,3 +96,35 @@ func TestUnplacedIndexFollowsTaskState(t *testing.T) {
 		t.Fatal("a task desired shut down is still unplaced")
 	}
 }
+
+// TestDirtyTrackerSignalsOnceItHoldsTheChange: Changed fires for an
+// applied change, and a Take when it fires holds that change (the feed
+// window's EntriesChanged fires before the FSM has handed the change to
+// its trackers, so a reader woken by it can Take too early).
+func TestDirtyTrackerSignalsOnceItHoldsTheChange(t *testing.T) {
+	h := bootstrapped(t)
+	tr := h.fsm.TrackDirty()
+	defer tr.Close()
+	tr.Take()
+	select {
+	case <-tr.Changed():
+		t.Fatal("signalled with nothing applied")
+	default:
+	}
+	h.ok(api.CmdSetNodeStatus, api.SetNodeStatusPayload{NodeID: "n1", Status: api.NodeDown})
+	h.ok(api.CmdSetNodeStatus, api.SetNodeStatusPayload{NodeID: "n2", Status: api.NodeDown})
+	select {
+	case <-tr.Changed():
+	default:
+		t.Fatal("not signalled after two changes")
+	}
+	if d := tr.Take(); !d.Nodes["n1"] || !d.Nodes["n2"] {
+		t.Fatalf("take after the signal: %+v, want n1 and n2", d)
+	}
+	h.fails(api.CmdRemoveService, api.CodeNotFound, api.RemoveServicePayload{Name: "nope"})
+	select {
+	case <-tr.Changed():
+		t.Fatal("signalled for a failed command")
+	default:
+	}
+}
