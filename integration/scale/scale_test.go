@@ -32,7 +32,7 @@ var (
 	scaleTimeout  = flag.Duration("scale-timeout", 10*time.Minute, "deadline of each phase (join, create to running, heal)")
 	scaleProfile  = flag.Duration("scale-profile", 20*time.Second, "length of the leader's CPU profile under load (0: none)")
 	scaleSimNice  = flag.Int("scale-sim-nice", 0, "run the simulator at this nice value beside the agents (they keep 0), so a large simulated fleet does not starve their Raft heartbeats; it starves the simulated members instead (0: same priority)")
-	scaleRelaxed  = flag.Bool("scale-relaxed", false, "relaxed timings: Raft heartbeat/election 1s, lease 500ms; gossip probe 1s/500ms (agents and simulated nodes) instead of the defaults (300/300/150ms, 500/250ms)")
+	scaleRelaxed  = flag.Bool("scale-relaxed", false, "relaxed timings: Raft heartbeat/election/lease 1s; gossip probe 1s/500ms (agents and simulated nodes) instead of the defaults (300/300/300ms, 500/250ms)")
 	scaleLogLevel = flag.String("scale-log-level", "warn", "the agents' --log-level (their logs are saved under -scale-out)")
 	scaleMaxRSS   = flag.Int64("scale-max-rss", 6<<30, "abort a phase when an agent's RSS passes this many bytes (heap profiles are saved first)")
 	scaleOut      = flag.String("scale-out", "/tmp/shoal-scale", "where profiles and the result table are written")
@@ -188,7 +188,7 @@ func startAgents(b *testing.B, dir string) *cluster {
 	// and its nodes past the 256 /24s of the default task network.
 	conf := "cluster_cidr = \"10.0.0.0/8\"\nservice_cidr = \"172.31.0.0/16\"\n[voters]\ntarget = 3\nlarge = 3\n[limits]\nmax_tasks = 0\n"
 	if *scaleRelaxed {
-		conf += "[raft]\nheartbeat_timeout = \"1s\"\nelection_timeout = \"1s\"\nleader_lease_timeout = \"500ms\"\n" +
+		conf += "[raft]\nheartbeat_timeout = \"1s\"\nelection_timeout = \"1s\"\nleader_lease_timeout = \"1s\"\n" +
 			"[gossip]\nprobe_interval = \"1s\"\nprobe_timeout = \"500ms\"\n"
 	}
 	if err := os.WriteFile(cfgPath, []byte(conf), 0o644); err != nil {
