@@ -247,7 +247,7 @@ func (a *Agent) openRaft() error {
 	if a.metrics != nil {
 		transport.Observe(a.metrics.AppendSent)
 	}
-	var timings raft.Timings // what the config leaves out is raft.FastTimings', the lease at most the heartbeat timeout
+	var timings raft.Timings // raft.Open fills what the config leaves zero from raft.FastTimings
 	if d := a.cfg.Raft.HeartbeatTimeout; d > 0 {
 		timings.HeartbeatTimeout = time.Duration(d)
 	}

@@ -46,7 +46,7 @@ func newMetrics() *metrics {
 	})
 	m.appendRPC = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "shoal_raft_append_entries_rpc_seconds", Buckets: latencyBuckets,
-		Help: "Time of each AppendEntries this node sent to another server (as leader), by kind (heartbeat or replicate) and outcome (answered or failed). A leader steps down when a quorum's heartbeats go unanswered for the lease timeout.",
+		Help: "Time of each AppendEntries this node sent to another server (as leader), by kind (heartbeat: no entries; replicate) and outcome (answered or failed). A leader steps down when a quorum's heartbeats go unanswered for the lease timeout.",
 	}, []string{"kind", "outcome"})
 	m.applyDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "shoal_raft_fsm_apply_duration_seconds", Buckets: prometheus.ExponentialBuckets(0.00001, 4, 10),

@@ -123,14 +123,11 @@ func (t *tracker) entry(f *entryFacts) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, c := range p.Create {
-		if c.NodeID == t.self && c.Status.State >= api.TaskAssigned {
-			t.assignLocked(c.ID, c.Status.State, c.DesiredState)
-		}
-	}
-	for _, c := range p.Spawn {
-		if c.NodeID == t.self && c.Status.State >= api.TaskAssigned {
-			t.assignLocked(c.ID, c.Status.State, c.DesiredState)
+	for _, tasks := range [][]api.Task{p.Create, p.Spawn} { // p is shared: read, never append to
+		for _, c := range tasks {
+			if c.NodeID == t.self && c.Status.State >= api.TaskAssigned {
+				t.assignLocked(c.ID, c.Status.State, c.DesiredState)
+			}
 		}
 	}
 	for _, a := range p.Assign {
